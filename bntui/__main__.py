@@ -1,0 +1,5 @@
+"""`python -m bntui` runs the command-line interface."""
+
+from bntui.cli import main
+
+main()

@@ -1,0 +1,172 @@
+"""The `bntui` command: run (live dashboard or headless), replay. Heavy imports stay inside.
+
+Bad input gets one line on stderr and exit code 2, before anything trains.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, NoReturn
+
+import typer
+
+from bntui import __version__
+from bntui.spec import PRESETS, ExperimentSpec, SpecError, build_spec
+
+app = typer.Typer(
+    name="bntui",
+    help="Train a plain MLP and the same MLP with BatchNormalization side by side, live, "
+    "and replay saved runs anywhere (no TensorFlow needed to replay).",
+    no_args_is_help=False,
+    add_completion=False,
+    rich_markup_mode=None,
+    pretty_exceptions_enable=False,
+)
+
+PRESET_HELP = "; ".join(f"{p.name}: {p.description}" for p in PRESETS.values())
+
+
+def fail(message: str, code: int = 2) -> NoReturn:
+    """Print one clear line to stderr and exit (2 = bad input)."""
+    typer.echo(f"bntui: error: {message}", err=True)
+    raise typer.Exit(code)
+
+
+def default_out(spec: ExperimentSpec) -> Path:
+    """`runs/<timestamp>-<preset>.json` in the current folder."""
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    return Path("runs") / f"{stamp}-{spec.preset}.json"
+
+
+def check_out(out: Path | None, spec: ExperimentSpec) -> Path:
+    """Choose and check the run file path; never overwrite an existing file."""
+    if out is None:
+        out = default_out(spec)
+        try:
+            out.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            fail(f"cannot create {out.parent}/ for the run file ({exc.strerror}); use --out")
+    folder = out.parent
+    if out.is_dir():
+        fail(f"--out {out} is a folder; give a file name such as {out / 'run.json'}")
+    if out.exists():
+        fail(f"--out {out} already exists; bntui never overwrites a run file")
+    if not folder.is_dir():
+        fail(f"--out folder {folder} does not exist")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        fail(f"--out folder {folder} is not writable")
+    return out
+
+
+@app.callback(invoke_without_command=True)
+def main_callback(
+    ctx: typer.Context,
+    version: Annotated[bool, typer.Option("--version", help="Print the version and exit.")] = False,
+) -> None:
+    """With no command, `bntui` is `bntui run`: the default experiment, live."""
+    if version:
+        typer.echo(f"bntui {__version__}")
+        raise typer.Exit()
+    if ctx.invoked_subcommand is None:
+        ctx.invoke(run)
+
+
+@app.command()
+def run(
+    preset: Annotated[str, typer.Option(help=f"Experiment preset. {PRESET_HELP}")] = "fashion-sgd",
+    dataset: Annotated[str | None, typer.Option(help="fashion_mnist or mnist.")] = None,
+    epochs: Annotated[int | None, typer.Option(help="Epochs to train.")] = None,
+    batch_size: Annotated[int | None, typer.Option(help="Mini-batch size.")] = None,
+    optimizer: Annotated[str | None, typer.Option(help="sgd or adam.")] = None,
+    lr: Annotated[float | None, typer.Option(help="Learning rate.")] = None,
+    seed: Annotated[int | None, typer.Option(help="Random seed (Python, NumPy, backend).")] = None,
+    limit: Annotated[
+        int | None, typer.Option(help="Train on the first N training images only.")
+    ] = None,
+    backend: Annotated[str | None, typer.Option(help="Keras backend: jax or tensorflow.")] = None,
+    faithful: Annotated[
+        bool,
+        typer.Option(
+            "--faithful",
+            help="Train exactly as the seed notebooks: TensorFlow, float64 inputs, one step "
+            "per call, validation batch 32.",
+        ),
+    ] = False,
+    keep_going: Annotated[
+        bool, typer.Option("--keep-going", help="Keep training a model whose loss became NaN.")
+    ] = False,
+    out: Annotated[
+        Path | None, typer.Option(help="Run file to write (default runs/<time>-<preset>.json).")
+    ] = None,
+    headless: Annotated[
+        bool, typer.Option("--headless", help="No dashboard: plain progress lines.")
+    ] = False,
+) -> None:
+    """Train the plain and BN models side by side and save the run as JSON."""
+    try:
+        spec = build_spec(
+            preset,
+            dataset=dataset,
+            epochs=epochs,
+            batch_size=batch_size,
+            optimizer=optimizer,
+            learning_rate=lr,
+            seed=seed,
+            limit=limit,
+            backend=backend or ("tensorflow" if faithful else None),
+            faithful=faithful or None,
+            stop_on_divergence=False if keep_going else None,
+        )
+    except SpecError as exc:
+        fail(str(exc))
+    path = check_out(out, spec)
+
+    from bntui.session import LiveSession
+
+    session = LiveSession(spec, path)
+    if headless or not sys.stdout.isatty():
+        from bntui.headless import run_headless
+
+        raise typer.Exit(run_headless(session))
+    from bntui.app import BntuiApp
+
+    tui = BntuiApp(session)
+    tui.run()
+    raise typer.Exit(tui.finish_live())
+
+
+@app.command()
+def replay(
+    file: Annotated[Path, typer.Argument(help="A run file written by bntui.")],
+    speed: Annotated[float, typer.Option(help="Replay this many times faster.")] = 1.0,
+    headless: Annotated[
+        bool, typer.Option("--headless", help="Print the run's summary instead of replaying.")
+    ] = False,
+) -> None:
+    """Re-enact a saved run in the dashboard at its recorded pace (no TensorFlow needed)."""
+    from bntui.runfile import RunFileError, load_run
+
+    if not speed > 0 or speed == float("inf"):
+        fail("--speed must be a positive, finite number")
+    try:
+        loaded = load_run(file)
+    except RunFileError as exc:
+        fail(str(exc))
+    if headless or not sys.stdout.isatty():
+        from bntui.headless import summary_lines
+
+        for line in summary_lines(loaded):
+            typer.echo(line)
+        return
+    from bntui.app import BntuiApp
+    from bntui.session import ReplaySession
+
+    BntuiApp(ReplaySession(loaded, speed)).run()
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()

@@ -1,0 +1,139 @@
+"""Dataset loading with the real Keras loaders, finding local copies first.
+
+Fashion-MNIST is looked for in the Keras cache (`$KERAS_HOME` or `~/.keras`), then in the
+Debian package `dataset-fashion-mnist` (linked into the Keras cache so Keras' own loader
+reads it), else Keras downloads it. MNIST is read from the Keras cache (`mnist.npz`, the
+format Keras writes) or downloaded by Keras. No network and no copy: DataUnavailable.
+Keras is imported inside the functions: this module is safe to import from the UI.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+DEBIAN_FASHION_DIR = Path("/usr/share/datasets/fashion-mnist")
+FASHION_FILES = (
+    "train-labels-idx1-ubyte.gz",
+    "train-images-idx3-ubyte.gz",
+    "t10k-labels-idx1-ubyte.gz",
+    "t10k-images-idx3-ubyte.gz",
+)
+CLASS_NAMES = {
+    "fashion_mnist": [
+        "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
+        "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot",
+    ],
+    "mnist": [str(d) for d in range(10)],
+}  # fmt: skip
+
+
+class DataUnavailable(RuntimeError):
+    """The dataset is not on this machine and could not be downloaded."""
+
+
+@dataclass
+class Splits:
+    """Train/validation/test arrays, already scaled to [0, 1]."""
+
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_valid: np.ndarray
+    y_valid: np.ndarray
+    x_test: np.ndarray
+    y_test: np.ndarray
+    test_images_uint8: np.ndarray
+
+
+def keras_home() -> Path:
+    """The Keras cache root, as Keras itself computes it."""
+    return Path(os.environ.get("KERAS_HOME") or os.path.expanduser("~/.keras"))
+
+
+def fashion_cache_dir() -> Path:
+    """Where Keras' fashion_mnist loader looks for its four files."""
+    return keras_home() / "datasets" / "fashion-mnist"
+
+
+def _link_debian_fashion() -> None:
+    """Link the Debian package's files into the Keras cache, if that is what we have."""
+    cache = fashion_cache_dir()
+    if all((cache / f).exists() for f in FASHION_FILES):
+        return
+    if not all((DEBIAN_FASHION_DIR / f).exists() for f in FASHION_FILES):
+        return
+    cache.mkdir(parents=True, exist_ok=True)
+    for name in FASHION_FILES:
+        target = cache / name
+        if not target.exists():
+            target.symlink_to(DEBIAN_FASHION_DIR / name)
+
+
+def _fashion_message() -> str:
+    return (
+        "Fashion-MNIST is not on this machine and could not be downloaded. Get it with "
+        "`sudo apt-get install dataset-fashion-mnist` (Debian/Ubuntu), or copy the four "
+        f"files {', '.join(FASHION_FILES)} into {fashion_cache_dir()}, or run once with "
+        "network access so Keras downloads them."
+    )
+
+
+def _mnist_message() -> str:
+    return (
+        "MNIST is not on this machine and could not be downloaded. Run once with network "
+        "access (Keras downloads it to "
+        f"{keras_home() / 'datasets' / 'mnist.npz'}), or copy mnist.npz there."
+    )
+
+
+def load_raw(
+    dataset: str,
+) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
+    """Return ((x_train, y_train), (x_test, y_test)) as uint8, via Keras' loaders."""
+    if dataset == "fashion_mnist":
+        try:
+            _link_debian_fashion()
+        except OSError:
+            pass  # read-only home: Keras may still download
+        from keras.datasets import fashion_mnist
+
+        try:
+            return fashion_mnist.load_data()
+        except Exception as exc:
+            raise DataUnavailable(_fashion_message()) from exc
+    if dataset == "mnist":
+        cached = keras_home() / "datasets" / "mnist.npz"
+        if cached.exists():
+            with np.load(cached, allow_pickle=False) as f:
+                return (f["x_train"], f["y_train"]), (f["x_test"], f["y_test"])
+        from keras.datasets import mnist
+
+        try:
+            return mnist.load_data()
+        except Exception as exc:
+            raise DataUnavailable(_mnist_message()) from exc
+    raise DataUnavailable(f"unknown dataset {dataset!r}")
+
+
+def load_splits(
+    dataset: str, validation_size: int, limit: int | None, dtype: str = "float32"
+) -> Splits:
+    """Scale by 1/255 and split off the first `validation_size` training images."""
+    (x_full, y_full), (x_test, y_test) = load_raw(dataset)
+    scale = np.asarray(255.0, dtype=dtype)
+    x_full_f = x_full.astype(dtype) / scale
+    x_train, y_train = x_full_f[validation_size:], y_full[validation_size:]
+    if limit is not None:
+        x_train, y_train = x_train[:limit], y_train[:limit]
+    return Splits(
+        x_train=x_train,
+        y_train=y_train,
+        x_valid=x_full_f[:validation_size],
+        y_valid=y_full[:validation_size],
+        x_test=x_test.astype(dtype) / scale,
+        y_test=y_test,
+        test_images_uint8=x_test,
+    )

@@ -1,0 +1,68 @@
+"""What the models train on: the CPU (model, cores, memory) and any GPUs the backend sees.
+
+`host_cpu()` needs nothing heavy; `backend_devices()` imports the backend and is only
+called inside worker processes.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+from typing import Any
+
+
+def host_cpu() -> dict[str, Any]:
+    """The CPU's model name, usable cores and total memory."""
+    name = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as handle:
+            for line in handle:
+                if line.startswith("model name"):
+                    name = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        cores = os.cpu_count() or 1
+    memory = 0
+    try:
+        memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        pass
+    return {"kind": "CPU", "name": name, "cores": cores, "memory_bytes": memory}
+
+
+def backend_devices(backend: str) -> tuple[list[dict[str, Any]], str]:
+    """The accelerators the Keras backend sees, and the device it will train on."""
+    gpus: list[dict[str, Any]] = []
+    if backend == "jax":
+        import jax
+
+        for dev in jax.devices():
+            if dev.platform == "gpu":
+                stats = dev.memory_stats() or {}
+                gpus.append(
+                    {
+                        "kind": "GPU",
+                        "name": dev.device_kind,
+                        "id": f"gpu:{dev.id}",
+                        "memory_bytes": int(stats.get("bytes_limit", 0)),
+                    }
+                )
+    else:
+        import tensorflow as tf
+
+        for i, dev in enumerate(tf.config.list_physical_devices("GPU")):
+            details = tf.config.experimental.get_device_details(dev)
+            gpus.append(
+                {
+                    "kind": "GPU",
+                    "name": details.get("device_name", dev.name),
+                    "id": f"gpu:{i}",
+                    "memory_bytes": 0,
+                }
+            )
+    runs_on = f"{gpus[0]['id']} ({gpus[0]['name']})" if gpus else "CPU"
+    return [host_cpu(), *gpus], runs_on

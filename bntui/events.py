@@ -1,0 +1,116 @@
+"""The event stream: small dataclasses that workers emit and replay re-creates.
+
+Live workers write these as JSON lines; replay rebuilds them from a run file. Either way
+the dashboard and the headless printer consume the same objects. `t` is seconds since
+the run started.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import asdict, dataclass, field
+from typing import Any, ClassVar
+
+
+@dataclass
+class Event:
+    """Base of every event; `kind` names the JSON `type` field."""
+
+    kind: ClassVar[str] = "event"
+    model: str
+    t: float
+
+    def to_json(self) -> str:
+        """Encode as one strict-JSON line (non-finite floats become null)."""
+        return json.dumps({"type": self.kind, **finite(asdict(self))}, allow_nan=False)
+
+
+@dataclass
+class ModelReady(Event):
+    """A worker built its model: summary, backend, devices and the dataset it loaded."""
+
+    kind: ClassVar[str] = "ready"
+    summary: dict[str, Any] = field(default_factory=dict)
+    environment: dict[str, Any] = field(default_factory=dict)
+    devices: list[dict[str, Any]] = field(default_factory=list)
+    runs_on: str = ""
+    dataset: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class BatchProgress(Event):
+    """Running training loss/accuracy part-way through an epoch (a curve point)."""
+
+    kind: ClassVar[str] = "batch"
+    epoch: int = 0
+    step: int = 0
+    steps: int = 0
+    loss: float | None = None
+    accuracy: float | None = None
+
+
+@dataclass
+class EpochEnd(Event):
+    """An epoch finished: its Keras logs and wall time."""
+
+    kind: ClassVar[str] = "epoch"
+    epoch: int = 0
+    logs: dict[str, float | None] = field(default_factory=dict)
+    epoch_time_s: float = 0.0
+
+
+@dataclass
+class TestResult(Event):
+    """Test-set evaluation, confusion matrix and sample predictions after training."""
+
+    __test__ = False  # not a pytest test class
+    kind: ClassVar[str] = "test"
+    loss: float | None = None
+    accuracy: float | None = None
+    confusion_matrix: list[list[int]] = field(default_factory=list)
+    predictions: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass
+class ModelDone(Event):
+    """A model's training ended: completed, diverged, interrupted or failed (with the error)."""
+
+    kind: ClassVar[str] = "done"
+    status: str = "completed"
+    error: str | None = None
+
+
+EVENT_TYPES: dict[str, type[Event]] = {
+    cls.kind: cls for cls in (ModelReady, BatchProgress, EpochEnd, TestResult, ModelDone)
+}
+
+
+class EventError(ValueError):
+    """A line from a worker that is not a valid event."""
+
+
+def parse_event(line: str) -> Event:
+    """Decode one JSON line into its event class; raise EventError if it is not one."""
+    try:
+        data = json.loads(line)
+    except json.JSONDecodeError as exc:
+        raise EventError(f"not JSON: {line[:80]!r}") from exc
+    if not isinstance(data, dict) or data.get("type") not in EVENT_TYPES:
+        raise EventError(f"unknown event: {line[:80]!r}")
+    cls = EVENT_TYPES[data.pop("type")]
+    try:
+        return cls(**data)
+    except TypeError as exc:
+        raise EventError(f"bad {cls.kind} event: {exc}") from exc
+
+
+def finite(value: Any) -> Any:
+    """Return `value` with every NaN/inf float (at any depth) replaced by None."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [finite(v) for v in value]
+    return value

@@ -1,0 +1,128 @@
+"""Headless mode: plain progress lines for batch jobs, CI and tmux logs, and run summaries.
+
+Every string that came from a worker or a file passes through `clean` before printing.
+"""
+
+from __future__ import annotations
+
+import signal
+import sys
+from collections.abc import Callable
+from types import FrameType
+from typing import TextIO
+
+from bntui.events import EpochEnd, Event, ModelDone, ModelReady, TestResult
+from bntui.runfile import RunFile
+from bntui.session import LiveSession
+from bntui.spec import MODEL_KEYS, MODEL_TITLES
+from bntui.stats import best
+from bntui.text import clean, fmt, fmt_count, fmt_duration
+
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+
+def event_line(run: RunFile, event: Event) -> str | None:
+    """The progress line for one event, or None for events not worth a line."""
+    tag = f"[{event.model:>5}]"
+    if isinstance(event, ModelReady):
+        s = event.summary
+        return (
+            f"{tag} ready: {s.get('total_params', 0):,} params "
+            f"({s.get('non_trainable_params', 0):,} non-trainable) on {clean(event.runs_on)}, "
+            f"keras {clean(event.environment.get('keras'))} / "
+            f"{clean(event.environment.get('backend'))}"
+        )
+    if isinstance(event, EpochEnd):
+        logs = event.logs
+        size = run.dataset.train_size if run.dataset else 0
+        speed = fmt_count(size / event.epoch_time_s) if event.epoch_time_s else "—"
+        return (
+            f"{tag} epoch {event.epoch + 1:>3}/{run.spec.epochs}  "
+            f"loss {fmt(logs.get('loss'))}  acc {fmt(logs.get('accuracy'))}  "
+            f"val_loss {fmt(logs.get('val_loss'))}  val_acc {fmt(logs.get('val_accuracy'))}  "
+            f"{event.epoch_time_s:.2f}s  {speed} samples/s"
+        )
+    if isinstance(event, TestResult):
+        return f"{tag} test  loss {fmt(event.loss)}  accuracy {fmt(event.accuracy)}"
+    if isinstance(event, ModelDone):
+        why = f": {clean(event.error)}" if event.error else ""
+        return f"{tag} {event.status}{why}"
+    return None
+
+
+def summary_lines(run: RunFile) -> list[str]:
+    """A run's summary: status, spec, and for each model final/best metrics and test results."""
+    spec = run.spec
+    lines = [
+        f"bntui run · {clean(run.status)} · started {clean(run.started_at)} · "
+        f"{fmt_duration(run.duration_s)}",
+        f"{spec.dataset} · {spec.optimizer} lr {spec.learning_rate:g} · batch {spec.batch_size}"
+        f" · {spec.epochs} epochs · seed {spec.seed}"
+        f" · backend {clean(run.environment.get('backend', spec.backend))}",
+    ]
+    if run.error:
+        lines.append(f"error: {clean(run.error)}")
+    lines.append(
+        f"{'model':<16}{'status':<12}{'epochs':>6}{'val_acc':>9}{'best':>8}{'test_acc':>9}{'test_loss':>10}{'s/epoch':>8}"
+    )
+    for key in MODEL_KEYS:
+        m = run.models[key]
+        h = m.history
+        times = [t for t in h.epoch_time_s if t]
+        lines.append(
+            f"{MODEL_TITLES[key]:<16}{clean(m.status):<12}{len(h.loss):>6}"
+            f"{fmt(h.val_accuracy[-1] if h.val_accuracy else None):>9}"
+            f"{fmt(best(h.val_accuracy, True)):>8}"
+            f"{fmt(m.test.accuracy if m.test else None):>9}"
+            f"{fmt(m.test.loss if m.test else None):>10}"
+            f"{(sum(times) / len(times) if times else 0):>8.2f}"
+        )
+        if m.error:
+            lines.append(f"  {key} error: {clean(m.error)}")
+    return lines
+
+
+def run_headless(session: LiveSession, out: TextIO = sys.stdout) -> int:
+    """Train with progress lines; on a stop signal save what was recorded and exit 128+N."""
+    received: list[int] = []
+
+    def request_stop(signum: int, frame: FrameType | None) -> None:
+        # Only flags: the event loop notices within 0.2 s, so no event is half-recorded.
+        received.append(signum)
+        session.supervisor.halted = True
+
+    previous: dict[int, Callable[..., object] | int | None] = {
+        s: signal.signal(s, request_stop) for s in STOP_SIGNALS
+    }
+    try:
+        print(f"bntui: training plain and BN models, run file: {session.out}", file=out, flush=True)
+        session.start()
+        for event in session.events():
+            line = event_line(session.run, event)
+            if line:
+                print(line, file=out, flush=True)
+    finally:
+        code = 128 + received[0] if received else 0
+        if code:
+            name = signal.Signals(received[0]).name
+            print(f"bntui: {name} received, stopping the workers and saving", file=out, flush=True)
+        # A second Ctrl-C while stopping and saving must not corrupt the file.
+        for s in STOP_SIGNALS:
+            signal.signal(s, signal.SIG_IGN)
+        try:
+            if code:
+                session.stop()
+            else:
+                session.supervisor.stop()
+            path, warning = session.save()
+        finally:
+            for number, handler in previous.items():
+                signal.signal(number, handler)
+    for line in summary_lines(session.run):
+        print(line, file=out)
+    if warning:
+        print(f"bntui: warning: {warning}", file=out)
+    print(f"bntui: run saved to {path}", file=out, flush=True)
+    if code:
+        return code
+    return 1 if session.run.status == "failed" else 0

@@ -1,0 +1,91 @@
+"""The plain MLP and its BatchNormalization twin, as the seed notebooks define them.
+
+Imported only inside worker processes: it imports Keras.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import keras
+from keras import layers
+
+from bntui.spec import ExperimentSpec
+
+
+def _fashion_layers(batch_norm: bool) -> list[Any]:
+    """EXPERIMENTS.md §1: LeakyReLU/he_normal plain; BN before each Dense in the twin."""
+    if not batch_norm:
+        return [
+            layers.Flatten(),
+            layers.Dense(300, kernel_initializer="he_normal"),
+            layers.LeakyReLU(),
+            layers.Dense(100, kernel_initializer="he_normal"),
+            layers.LeakyReLU(),
+            layers.Dense(10, activation="softmax"),
+        ]
+    return [
+        layers.Flatten(),
+        layers.BatchNormalization(),
+        layers.Dense(300, activation="relu"),
+        layers.BatchNormalization(),
+        layers.Dense(100, activation="relu"),
+        layers.BatchNormalization(),
+        layers.Dense(10, activation="softmax"),
+    ]
+
+
+def _mnist_layers(batch_norm: bool) -> list[Any]:
+    """EXPERIMENTS.md §2: relu MLP; the twin puts BN after each hidden activation."""
+    stack: list[Any] = [layers.Flatten(), layers.Dense(300, activation="relu")]
+    if batch_norm:
+        stack.append(layers.BatchNormalization())
+    stack.append(layers.Dense(100, activation="relu"))
+    if batch_norm:
+        stack.append(layers.BatchNormalization())
+    stack.append(layers.Dense(10, activation="softmax"))
+    return stack
+
+
+def build_model(spec: ExperimentSpec, which: str) -> keras.Model:
+    """Build and compile model `which` (`plain` or `bn`) for `spec`."""
+    make = _fashion_layers if spec.architecture == "fashion" else _mnist_layers
+    name = "plain_mlp" if which == "plain" else "bn_mlp"
+    model = keras.Sequential([keras.Input((28, 28)), *make(which == "bn")], name=name)
+    optimizer: Any
+    if spec.optimizer == "sgd":
+        optimizer = keras.optimizers.SGD(learning_rate=spec.learning_rate)
+    else:
+        optimizer = keras.optimizers.Adam(learning_rate=spec.learning_rate)
+    model.compile(
+        loss="sparse_categorical_crossentropy",
+        optimizer=optimizer,
+        metrics=["accuracy"],
+        steps_per_execution=spec.effective_steps_per_execution(),
+        jit_compile="auto",
+    )
+    return model
+
+
+def summarize(model: keras.Model) -> dict[str, Any]:
+    """`model.summary()` as data: each layer's output shape and (trainable) params."""
+    rows = []
+    for layer in model.layers:
+        trainable = sum(int(w.numpy().size) for w in layer.trainable_weights)
+        rows.append(
+            {
+                "name": layer.name,
+                "type": type(layer).__name__,
+                "output_shape": str(tuple(layer.output.shape)).replace("None", "None"),
+                "params": int(layer.count_params()),
+                "trainable_params": trainable,
+            }
+        )
+    total = int(model.count_params())
+    trainable_total = sum(r["trainable_params"] for r in rows)
+    return {
+        "layers": rows,
+        "total_params": total,
+        "trainable_params": trainable_total,
+        "non_trainable_params": total - trainable_total,
+    }

@@ -1,0 +1,101 @@
+"""Turn the event stream into a run file, the way Keras' History callback keeps metrics.
+
+The recorder is the single place where state lives: the dashboard renders from it and
+the run file is saved from it, so live and replayed runs cannot disagree.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from bntui.events import BatchProgress, EpochEnd, Event, ModelDone, ModelReady, TestResult
+from bntui.runfile import (
+    DatasetInfo,
+    ModelRun,
+    ModelSummary,
+    RunFile,
+    TestResults,
+)
+from bntui.spec import ExperimentSpec
+
+HISTORY_KEYS = ("loss", "accuracy", "val_loss", "val_accuracy")
+FINISHED = ("completed", "diverged", "interrupted", "failed")
+
+
+class RunRecorder:
+    """Accumulates events into a `RunFile`; `apply` is the only way in."""
+
+    def __init__(self, spec: ExperimentSpec, run: RunFile | None = None) -> None:
+        self.run = run or RunFile(
+            spec=spec, started_at=datetime.now(timezone.utc).isoformat(timespec="seconds")
+        )
+        self.last_t = 0.0
+
+    def model(self, key: str) -> ModelRun:
+        """The record of model `key` (`plain` or `bn`)."""
+        return self.run.models[key]
+
+    def apply(self, event: Event) -> None:
+        """Record one event."""
+        if event.model not in self.run.models:
+            return
+        self.last_t = max(self.last_t, event.t)
+        self.run.duration_s = round(self.last_t, 3)
+        record = self.model(event.model)
+        if isinstance(event, BatchProgress):
+            curve = record.curve
+            curve.t.append(event.t)
+            curve.epoch.append(event.epoch)
+            curve.step.append(event.step)
+            curve.steps.append(event.steps)
+            curve.loss.append(event.loss)
+            curve.accuracy.append(event.accuracy)
+        elif isinstance(event, EpochEnd):
+            history = record.history
+            for key in HISTORY_KEYS:
+                getattr(history, key).append(event.logs.get(key))
+            history.epoch_time_s.append(event.epoch_time_s)
+        elif isinstance(event, ModelReady):
+            self._apply_ready(record, event)
+        elif isinstance(event, TestResult):
+            record.test = TestResults(
+                loss=event.loss,
+                accuracy=event.accuracy,
+                confusion_matrix=event.confusion_matrix,
+                predictions=event.predictions,  # type: ignore[arg-type]
+            )
+        elif isinstance(event, ModelDone):
+            record.status = event.status  # type: ignore[assignment]
+            record.error = event.error
+            record.finished_t = event.t
+
+    def _apply_ready(self, record: ModelRun, event: ModelReady) -> None:
+        record.status = "running"
+        record.ready_t = event.t
+        record.runs_on = event.runs_on
+        record.summary = ModelSummary.model_validate(event.summary)
+        if not self.run.environment:
+            self.run.environment = dict(event.environment)
+        if not self.run.devices:
+            self.run.devices = list(event.devices)
+        if self.run.dataset is None and event.dataset:
+            self.run.dataset = DatasetInfo.model_validate(event.dataset)
+
+    @property
+    def all_done(self) -> bool:
+        """True once both models have finished, whatever the outcome."""
+        return all(m.status in FINISHED for m in self.run.models.values())
+
+    def finish(self, status: str | None = None, error: str | None = None) -> RunFile:
+        """Close the run: models still running are marked with `status` (interrupted)."""
+        for record in self.run.models.values():
+            if record.status in ("pending", "running"):
+                record.status = "interrupted"
+                record.finished_t = self.last_t
+        if status is None:
+            failed = [m for m in self.run.models.values() if m.status == "failed"]
+            status = "failed" if failed else "completed"
+            error = error or "; ".join(f"{m.error}" for m in failed if m.error) or None
+        self.run.status = status  # type: ignore[assignment]
+        self.run.error = error
+        return self.run

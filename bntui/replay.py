@@ -1,0 +1,121 @@
+"""Replay: re-create a saved run's event stream and deliver it at its recorded pace.
+
+This is the second source of the one event stream: it yields the same event objects a
+live run's workers send, so the dashboard cannot tell the difference. No TensorFlow, no
+Keras, nothing executed from the file.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+
+from bntui.events import BatchProgress, EpochEnd, Event, ModelDone, ModelReady, TestResult
+from bntui.recorder import HISTORY_KEYS
+from bntui.runfile import ModelRun, RunFile
+
+
+def events_from_run(run: RunFile) -> list[Event]:
+    """Rebuild the ordered event stream that produced `run` (the recorder's inverse)."""
+    events: list[Event] = []
+    for key, record in run.models.items():
+        events.extend(_model_events(run, key, record))
+    # A stable sort keeps each model's own order (ready, batches, epoch, ..., test, done).
+    events.sort(key=lambda e: e.t)
+    return events
+
+
+def _model_events(run: RunFile, key: str, record: ModelRun) -> Iterator[Event]:
+    if record.summary is not None:
+        yield ModelReady(
+            model=key,
+            t=record.ready_t or 0.0,
+            summary=record.summary.model_dump(),
+            environment=run.environment,
+            devices=run.devices,
+            runs_on=record.runs_on,
+            dataset=run.dataset.model_dump() if run.dataset else {},
+        )
+    curve, history = record.curve, record.history
+    epoch_ends = _epoch_end_times(record)
+    point = 0
+    for epoch, end_t in enumerate(epoch_ends):
+        while point < len(curve.t) and curve.epoch[point] <= epoch:
+            yield _batch(key, record, point)
+            point += 1
+        logs = {k: getattr(history, k)[epoch] for k in HISTORY_KEYS}
+        yield EpochEnd(
+            model=key, t=end_t, epoch=epoch, logs=logs,
+            epoch_time_s=history.epoch_time_s[epoch] or 0.0,
+        )  # fmt: skip
+    while point < len(curve.t):
+        yield _batch(key, record, point)
+        point += 1
+    end_t = record.finished_t if record.finished_t is not None else run.duration_s
+    if record.test is not None:
+        test = record.test
+        yield TestResult(
+            model=key,
+            t=end_t,
+            loss=test.loss,
+            accuracy=test.accuracy,
+            confusion_matrix=test.confusion_matrix,
+            predictions=[p.model_dump() for p in test.predictions],
+        )
+    if record.status not in ("pending", "running"):
+        yield ModelDone(model=key, t=end_t, status=record.status, error=record.error)
+
+
+def _batch(key: str, record: ModelRun, i: int) -> BatchProgress:
+    c = record.curve
+    return BatchProgress(
+        model=key, t=c.t[i], epoch=c.epoch[i], step=c.step[i], steps=c.steps[i],
+        loss=c.loss[i], accuracy=c.accuracy[i],
+    )  # fmt: skip
+
+
+def _epoch_end_times(record: ModelRun) -> list[float]:
+    """When each epoch ended: its last curve point's time, else spread over the run."""
+    times: list[float] = []
+    start = record.ready_t or 0.0
+    elapsed = start
+    for epoch, seconds in enumerate(record.history.epoch_time_s):
+        elapsed += seconds or 0.0
+        last = [t for t, e in zip(record.curve.t, record.curve.epoch) if e == epoch]
+        times.append(max(last[-1], elapsed) if last else elapsed)
+    return times
+
+
+class ReplaySource:
+    """Yields a run's events in order, sleeping to keep the recorded pace / `speed`.
+
+    `skip_to_end()` (from any thread) makes the rest come at once.
+    """
+
+    def __init__(self, run: RunFile, speed: float = 1.0) -> None:
+        self.run = run
+        self.speed = speed
+        self.events = events_from_run(run)
+        self._skip = threading.Event()
+        self._stop = threading.Event()
+
+    def skip_to_end(self) -> None:
+        """Deliver every remaining event without waiting."""
+        self._skip.set()
+
+    def stop(self) -> None:
+        """End the iteration early."""
+        self._stop.set()
+        self._skip.set()
+
+    def __iter__(self) -> Iterator[Event]:
+        begin = time.monotonic()
+        for event in self.events:
+            if self._stop.is_set():
+                return
+            due = begin + event.t / self.speed
+            delay = due - time.monotonic()
+            if delay > 0 and not self._skip.is_set():
+                self._skip.wait(delay)
+            yield event

@@ -1,0 +1,279 @@
+"""The run file: a typed, versioned JSON document, validated on load, written atomically.
+
+Each model's `history` is in Keras' own shape (a dict of equal-length lists) so that
+`pandas.DataFrame(run["models"]["bn"]["history"])` works without bntui. Non-finite
+numbers (NaN, ±inf) are written as JSON `null`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from bntui import __version__
+from bntui.spec import ExperimentSpec
+
+SCHEMA_VERSION = 1
+MAX_FILE_BYTES = 256 * 1024 * 1024
+MAX_EPOCHS = 100_000
+MAX_CURVE_POINTS = 2_000_000
+
+RunStatus = Literal["running", "completed", "interrupted", "failed"]
+ModelStatus = Literal["pending", "running", "completed", "diverged", "interrupted", "failed"]
+Number = float | None
+
+
+class _Model(BaseModel):
+    # Unknown keys from a newer minor version are tolerated and dropped.
+    model_config = ConfigDict(extra="ignore")
+
+
+class _EqualLengthLists(_Model):
+    """A dict of equal-length lists, as Keras' History.history is."""
+
+    @model_validator(mode="after")
+    def _same_length(self) -> _EqualLengthLists:
+        lengths = {name: len(v) for name, v in self if isinstance(v, list)}
+        if len(set(lengths.values())) > 1:
+            raise ValueError(f"lists must have equal lengths, got {lengths}")
+        return self
+
+
+class History(_EqualLengthLists):
+    """Per-epoch metrics: Keras' History.history plus each epoch's wall time."""
+
+    loss: list[Number] = Field(default_factory=list, max_length=MAX_EPOCHS)
+    accuracy: list[Number] = Field(default_factory=list, max_length=MAX_EPOCHS)
+    val_loss: list[Number] = Field(default_factory=list, max_length=MAX_EPOCHS)
+    val_accuracy: list[Number] = Field(default_factory=list, max_length=MAX_EPOCHS)
+    epoch_time_s: list[Number] = Field(default_factory=list, max_length=MAX_EPOCHS)
+
+
+class Curve(_EqualLengthLists):
+    """The intra-epoch training curve with timestamps: what replay re-enacts."""
+
+    t: list[float] = Field(default_factory=list, max_length=MAX_CURVE_POINTS)
+    epoch: list[int] = Field(default_factory=list, max_length=MAX_CURVE_POINTS)
+    step: list[int] = Field(default_factory=list, max_length=MAX_CURVE_POINTS)
+    steps: list[int] = Field(default_factory=list, max_length=MAX_CURVE_POINTS)
+    loss: list[Number] = Field(default_factory=list, max_length=MAX_CURVE_POINTS)
+    accuracy: list[Number] = Field(default_factory=list, max_length=MAX_CURVE_POINTS)
+
+
+class LayerSummary(_Model):
+    """One row of `model.summary()`."""
+
+    name: str
+    type: str
+    output_shape: str
+    params: int = Field(ge=0)
+    trainable_params: int = Field(ge=0)
+
+
+class ModelSummary(_Model):
+    """What `model.summary()` prints: layers and parameter counts."""
+
+    layers: list[LayerSummary] = Field(default_factory=list, max_length=1000)
+    total_params: int = Field(ge=0)
+    trainable_params: int = Field(ge=0)
+    non_trainable_params: int = Field(ge=0)
+
+
+class Prediction(_Model):
+    """A model's prediction for one of the sample test images."""
+
+    index: int = Field(ge=0)
+    label: int = Field(ge=0)
+    predicted: int = Field(ge=0)
+    probabilities: list[Number] = Field(max_length=1000)
+
+
+class TestResults(_Model):
+    """Test loss/accuracy, confusion matrix (rows: true, columns: predicted), samples."""
+
+    __test__ = False
+    loss: Number = None
+    accuracy: Number = None
+    confusion_matrix: list[list[int]] = Field(default_factory=list, max_length=1000)
+    predictions: list[Prediction] = Field(default_factory=list, max_length=1000)
+
+
+class ModelRun(_Model):
+    """Everything recorded for one model (`plain` or `bn`)."""
+
+    status: ModelStatus = "pending"
+    error: str | None = None
+    runs_on: str = ""
+    ready_t: float | None = None
+    finished_t: float | None = None
+    summary: ModelSummary | None = None
+    history: History = Field(default_factory=History)
+    curve: Curve = Field(default_factory=Curve)
+    test: TestResults | None = None
+
+
+class DatasetInfo(_Model):
+    """The data the pair trained on, with the sample test images shown in predictions."""
+
+    name: str
+    class_names: list[str] = Field(max_length=1000)
+    train_size: int = Field(ge=0)
+    validation_size: int = Field(ge=0)
+    test_size: int = Field(ge=0)
+    sample_indices: list[int] = Field(default_factory=list, max_length=64)
+    sample_labels: list[int] = Field(default_factory=list, max_length=64)
+    sample_images: list[list[list[int]]] = Field(default_factory=list, max_length=64)
+
+
+class RunFile(_Model):
+    """One bntui run: spec, environment, devices, and both models' records."""
+
+    schema_version: int = SCHEMA_VERSION
+    bntui_version: str = __version__
+    status: RunStatus = "running"
+    error: str | None = None
+    started_at: str = ""
+    duration_s: float = 0.0
+    spec: ExperimentSpec = Field(default_factory=ExperimentSpec)
+    environment: dict[str, str] = Field(default_factory=dict)
+    devices: list[dict[str, Any]] = Field(default_factory=list, max_length=64)
+    dataset: DatasetInfo | None = None
+    models: dict[str, ModelRun] = Field(
+        default_factory=lambda: {"plain": ModelRun(), "bn": ModelRun()}
+    )
+
+    @model_validator(mode="after")
+    def _both_models(self) -> RunFile:
+        if set(self.models) != {"plain", "bn"}:
+            raise ValueError(f"models must be exactly 'plain' and 'bn', got {sorted(self.models)}")
+        return self
+
+    def to_json(self) -> str:
+        """Serialize as strict, indented JSON (non-finite numbers become null)."""
+        return self.model_dump_json(indent=1)
+
+
+class RunFileError(Exception):
+    """A run file that cannot be read; the message is meant for the user as is."""
+
+
+def _reject_constant(name: str) -> None:
+    raise ValueError(f"non-standard JSON number {name}")
+
+
+def load_run(path: str | os.PathLike[str]) -> RunFile:
+    """Read and validate a run file, or raise RunFileError with one clear message."""
+    path = Path(path)
+    try:
+        size = path.stat().st_size
+        if path.is_dir():
+            raise RunFileError(f"{path} is a folder, not a run file")
+        if size > MAX_FILE_BYTES:
+            raise RunFileError(
+                f"{path} is {size / 2**20:,.0f} MiB; run files over "
+                f"{MAX_FILE_BYTES // 2**20} MiB are refused"
+            )
+        raw = path.read_bytes()
+    except RunFileError:
+        raise
+    except FileNotFoundError:
+        raise RunFileError(f"{path}: no such file") from None
+    except OSError as exc:
+        raise RunFileError(f"{path}: cannot read it ({exc.strerror or exc})") from None
+    return parse_run(raw, str(path))
+
+
+def parse_run(raw: bytes, name: str = "run file") -> RunFile:
+    """Validate the bytes of a run file; raise RunFileError saying what is wrong."""
+    if not raw.strip():
+        raise RunFileError(f"{name} is empty")
+    try:
+        data = json.loads(raw.decode("utf-8"), parse_constant=_reject_constant)
+    except UnicodeDecodeError:
+        raise RunFileError(f"{name} is not text (not UTF-8)") from None
+    except RecursionError:
+        raise RunFileError(f"{name} is nested too deeply to be a run file") from None
+    except ValueError as exc:
+        raise RunFileError(f"{name} is not valid JSON ({exc})") from None
+    if not isinstance(data, dict) or "schema_version" not in data:
+        raise RunFileError(f"{name} is not a bntui run file (no schema_version)")
+    version = data["schema_version"]
+    if not isinstance(version, int) or isinstance(version, bool):
+        raise RunFileError(f"{name}: schema_version must be a whole number")
+    if version > SCHEMA_VERSION:
+        writer = str(data.get("bntui_version", "a newer version"))[:40]
+        raise RunFileError(
+            f"{name} has schema_version {version}, written by bntui {writer!r}; this bntui "
+            f"({__version__}) reads up to schema {SCHEMA_VERSION}. Upgrade bntui to replay it."
+        )
+    try:
+        return RunFile.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in first["loc"]) or "top level"
+        more = f" (and {exc.error_count() - 1} more problems)" if exc.error_count() > 1 else ""
+        raise RunFileError(
+            f"{name} is not a valid run file: {where}: {first['msg']}{more}"
+        ) from None
+    except RecursionError:
+        raise RunFileError(f"{name} is nested too deeply to be a run file") from None
+
+
+def write_atomic(text: str, path: Path, *, overwrite: bool) -> None:
+    """Write `text` to `path` via a temp file in the same folder: never a half-written file.
+
+    Without `overwrite`, an existing file is never replaced (FileExistsError).
+    """
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        if overwrite:
+            os.replace(tmp, path)
+        else:
+            os.link(tmp, path)  # fails if path exists, unlike rename
+            os.unlink(tmp)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def fallback_dir() -> Path:
+    """Where a run goes when its chosen path cannot be written."""
+    base = os.environ.get("XDG_DATA_HOME") or os.path.expanduser("~/.local/share")
+    return Path(base) / "bntui" / "runs"
+
+
+def save_run(run: RunFile, path: Path, *, overwrite: bool = False) -> tuple[Path, str | None]:
+    """Save `run` to `path`, or to a fallback path if that fails; nothing is lost.
+
+    Returns the path written and, when it is not `path`, a message saying why.
+    """
+    text = run.to_json()
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_atomic(text, path, overwrite=overwrite)
+        return path, None
+    except OSError as exc:
+        reason = f"could not write {path} ({exc.strerror or exc})"
+    for folder in (fallback_dir(), Path(tempfile.gettempdir())):
+        target = folder / path.name
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            n = 1
+            while target.exists():
+                target = folder / f"{path.stem}-{n}{path.suffix}"
+                n += 1
+            write_atomic(text, target, overwrite=False)
+            return target, f"{reason}; saved to {target} instead"
+        except OSError:
+            continue
+    raise OSError(f"{reason}, and no fallback folder was writable")

@@ -1,0 +1,78 @@
+"""The dashboard: both models' live panels, and tabs for models, devices and results."""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.screen import Screen
+from textual.widgets import Footer, TabbedContent, TabPane
+
+from bntui.runfile import RunFile
+from bntui.spec import MODEL_KEYS
+from bntui.widgets.info_panels import DevicePanel, GapLine, StatusLine, SummaryPanel
+from bntui.widgets.model_panel import ModelPanel
+from bntui.widgets.results import ConfusionMatrix, PredictionCard, TestTable
+
+MAX_SAMPLES = 32
+TABS = ("training", "models", "device", "results")
+
+
+class DashboardScreen(Screen[None]):
+    """Renders a run record; the app tells it when and how (metric, series, colour)."""
+
+    CSS_PATH = "dashboard.tcss"
+
+    def compose(self) -> ComposeResult:
+        """Status line, four tabs, footer of key bindings."""
+        yield StatusLine(id="status")
+        with TabbedContent(initial="training", id="tabs"):
+            with TabPane("1 Training", id="training"), Vertical():
+                with Horizontal(id="pair"):
+                    for key in MODEL_KEYS:
+                        yield ModelPanel(key)
+                yield GapLine(id="gap")
+            with TabPane("2 Models", id="models"), VerticalScroll():
+                for key in MODEL_KEYS:
+                    yield SummaryPanel(key)
+            with TabPane("3 Device", id="device"), VerticalScroll():
+                yield DevicePanel(id="device-panel")
+            with TabPane("4 Results", id="results"), VerticalScroll():
+                yield TestTable(id="test-table")
+                for key in MODEL_KEYS:
+                    yield ConfusionMatrix(key)
+                with Vertical(id="predictions"):
+                    for slot in range(MAX_SAMPLES):
+                        yield PredictionCard(slot)
+        yield Footer()
+
+    @property
+    def active_tab(self) -> str:
+        """Id of the tab on show."""
+        return str(self.query_one(TabbedContent).active)
+
+    def show_tab(self, tab: str) -> None:
+        """Switch to tab `tab`."""
+        self.query_one(TabbedContent).active = tab
+
+    def show_status(self, run: RunFile, mode: str, note: str) -> None:
+        """Redraw the status line only (cheap; done even while the view is paused)."""
+        self.query_one(StatusLine).show(run, mode, note)
+
+    def show_run(self, run: RunFile, metric: str, series_mode: str, color: bool) -> None:
+        """Redraw the tab on show from `run` (hold the session lock while calling)."""
+        tab = self.active_tab
+        if tab == "training":
+            for panel in self.query(ModelPanel):
+                panel.update_view(run, metric, series_mode)
+            self.query_one(GapLine).show(run)
+        elif tab == "models":
+            for summary in self.query(SummaryPanel):
+                summary.show(run)
+        elif tab == "device":
+            self.query_one(DevicePanel).show(run)
+        elif tab == "results":
+            self.query_one(TestTable).show(run)
+            for matrix in self.query(ConfusionMatrix):
+                matrix.show(run)
+            for card in self.query(PredictionCard):
+                card.show(run, color)

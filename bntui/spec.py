@@ -1,0 +1,160 @@
+"""The experiment spec: everything needed to run a plain/BN pair again, and the presets.
+
+A spec is plain data (no Keras) so the UI, the run file and the CLI can all hold it.
+Presets reproduce the experiments in EXPERIMENTS.md; options override a preset.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields, replace
+from typing import Any, Literal
+
+Dataset = Literal["fashion_mnist", "mnist"]
+Optimizer = Literal["sgd", "adam"]
+Backend = Literal["jax", "tensorflow"]
+Architecture = Literal["fashion", "mnist"]
+
+DATASETS: tuple[str, ...] = ("fashion_mnist", "mnist")
+OPTIMIZERS: tuple[str, ...] = ("sgd", "adam")
+BACKENDS: tuple[str, ...] = ("jax", "tensorflow")
+MODEL_KEYS: tuple[str, str] = ("plain", "bn")
+MODEL_TITLES: dict[str, str] = {"plain": "Plain MLP", "bn": "MLP + BatchNorm"}
+
+TRAIN_SIZE = {"fashion_mnist": 60_000, "mnist": 60_000}
+
+
+class SpecError(ValueError):
+    """A spec that cannot be run; the message says which value is wrong and why."""
+
+
+@dataclass(frozen=True)
+class ExperimentSpec:
+    """One plain-vs-BN experiment. Field names are the run file's `spec` keys."""
+
+    preset: str = "fashion-sgd"
+    dataset: Dataset = "fashion_mnist"
+    architecture: Architecture = "fashion"
+    optimizer: Optimizer = "sgd"
+    learning_rate: float = 1e-3
+    batch_size: int = 32
+    epochs: int = 10
+    seed: int = 42
+    validation_size: int = 5_000
+    limit: int | None = None
+    backend: Backend = "jax"
+    # faithful=True trains exactly as the seed notebooks do: float64 inputs, one step per call.
+    faithful: bool = False
+    steps_per_execution: int | None = None
+    curve_points_per_epoch: int = 25
+    sample_count: int = 8
+    stop_on_divergence: bool = True
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the spec as JSON-ready data."""
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ExperimentSpec:
+        """Build a spec from run-file data, ignoring keys a newer bntui may have added."""
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+    @property
+    def train_size(self) -> int:
+        """Training images used (after the validation split and any --limit)."""
+        full = TRAIN_SIZE[self.dataset] - self.validation_size
+        return full if self.limit is None else min(self.limit, full)
+
+    @property
+    def steps_per_epoch(self) -> int:
+        """Optimizer steps in one epoch (the last batch may be partial, as in Keras)."""
+        return -(-self.train_size // self.batch_size)
+
+    def effective_steps_per_execution(self) -> int:
+        """Steps fused per compiled call: large for speed, small enough for a live curve."""
+        if self.faithful:
+            return 1
+        if self.steps_per_execution is not None:
+            return self.steps_per_execution
+        return max(1, self.steps_per_epoch // (self.curve_points_per_epoch * 2))
+
+    def validate(self) -> None:
+        """Raise SpecError with one clear sentence if the spec cannot be run."""
+        if self.dataset not in DATASETS:
+            raise SpecError(
+                f"unknown dataset {self.dataset!r}; choose one of {', '.join(DATASETS)}"
+            )
+        if self.optimizer not in OPTIMIZERS:
+            raise SpecError(
+                f"unknown optimizer {self.optimizer!r}; choose one of {', '.join(OPTIMIZERS)}"
+            )
+        if self.backend not in BACKENDS:
+            raise SpecError(
+                f"unknown backend {self.backend!r}; choose one of {', '.join(BACKENDS)}"
+            )
+        for name in ("epochs", "batch_size", "curve_points_per_epoch"):
+            if getattr(self, name) <= 0:
+                raise SpecError(f"--{name.replace('_', '-')} must be a positive whole number")
+        if not self.learning_rate > 0 or self.learning_rate == float("inf"):
+            raise SpecError("--lr must be a positive, finite number")
+        if self.steps_per_execution is not None and self.steps_per_execution <= 0:
+            raise SpecError("--steps-per-execution must be a positive whole number")
+        full = TRAIN_SIZE[self.dataset] - self.validation_size
+        if self.limit is not None:
+            if self.limit <= 0:
+                raise SpecError("--limit must be a positive whole number")
+            if self.limit > full:
+                raise SpecError(
+                    f"--limit {self.limit} is beyond the data: {self.dataset} has {full:,} "
+                    "training images after the 5,000 validation images"
+                )
+        if not 0 <= self.sample_count <= 32:
+            raise SpecError("sample count must be between 0 and 32")
+
+
+@dataclass(frozen=True)
+class Preset:
+    """A named spec, with the seed notebook and figures it reproduces."""
+
+    name: str
+    description: str
+    spec: ExperimentSpec = field(default_factory=ExperimentSpec)
+
+
+PRESETS: dict[str, Preset] = {
+    p.name: p
+    for p in (
+        Preset(
+            "fashion-sgd",
+            "Fashion-MNIST, SGD lr 1e-3, batch 32, 10 epochs (EXPERIMENTS.md §1, seeds 001/002)",
+            ExperimentSpec(),
+        ),
+        Preset(
+            "fashion-sgd-lr0.01",
+            "Fashion-MNIST, Keras-default SGD lr 0.01, batch 32, 10 epochs (seed 000)",
+            ExperimentSpec(preset="fashion-sgd-lr0.01", learning_rate=0.01),
+        ),
+        Preset(
+            "mnist-adam",
+            "MNIST, Adam, batch 64, 10 epochs, BN after activation (EXPERIMENTS.md §2, seed 003)",
+            ExperimentSpec(
+                preset="mnist-adam",
+                dataset="mnist",
+                architecture="mnist",
+                optimizer="adam",
+                learning_rate=1e-3,
+                batch_size=64,
+            ),
+        ),
+    )
+}
+
+
+def build_spec(preset: str = "fashion-sgd", **overrides: Any) -> ExperimentSpec:
+    """Start from a preset, apply the options that were given (None = keep), and validate."""
+    if preset not in PRESETS:
+        raise SpecError(f"unknown preset {preset!r}; choose one of {', '.join(PRESETS)}")
+    given = {k: v for k, v in overrides.items() if v is not None}
+    spec = replace(PRESETS[preset].spec, **given)
+    spec.validate()
+    return spec

@@ -1,0 +1,168 @@
+"""Start one worker process per model and merge their event streams into one.
+
+The supervisor never imports Keras. Iterating it yields events from both workers, in
+arrival order, until both models are done. A worker that dies without saying why is
+reported as a failed model, with its exit status and the end of its stderr.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections import deque
+from collections.abc import Iterator
+
+from bntui.events import Event, EventError, ModelDone, parse_event
+from bntui.spec import MODEL_KEYS, ExperimentSpec
+
+STDERR_TAIL_LINES = 40
+
+
+def worker_env(spec: ExperimentSpec, threads: int) -> dict[str, str]:
+    """Environment for a worker: the backend, its thread budget, quiet logs."""
+    env = dict(os.environ)
+    env.update(
+        KERAS_BACKEND=spec.backend,
+        TF_CPP_MIN_LOG_LEVEL="2",
+        OMP_NUM_THREADS=str(threads),
+        TF_NUM_INTRAOP_THREADS=str(threads),
+        TF_NUM_INTEROP_THREADS="1",
+        PYTHONUNBUFFERED="1",
+    )
+    xla = env.get("XLA_FLAGS", "")
+    if threads == 1 and "multi_thread_eigen" not in xla:
+        xla += " --xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
+    env["XLA_FLAGS"] = xla.strip()
+    return env
+
+
+def default_threads(models: int = 2) -> int:
+    """Cores per worker when the models train side by side."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        cores = os.cpu_count() or 1
+    return max(1, cores // models)
+
+
+class Supervisor:
+    """Runs the plain and BN workers and yields their events as one stream."""
+
+    def __init__(self, spec: ExperimentSpec, threads: int | None = None) -> None:
+        self.spec = spec
+        self.threads = threads or default_threads()
+        self.started = time.time()
+        self.procs: dict[str, subprocess.Popen[bytes]] = {}
+        self.stderr_tails: dict[str, deque[str]] = {}
+        self._events: queue.Queue[Event | None] = queue.Queue()
+        self._stopping = threading.Event()
+        self._open = 0
+        # A plain flag, so a signal handler may set it without taking any lock.
+        self.halted = False
+
+    def start(self) -> None:
+        """Spawn both workers; events start flowing at once."""
+        self.started = time.time()
+        env = worker_env(self.spec, self.threads)
+        for which in MODEL_KEYS:
+            job = json.dumps({"spec": self.spec.to_dict(), "model": which, "started": self.started})
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "bntui.worker", job],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                env=env,
+                # Own session: a terminal's Ctrl-C or hang-up reaches bntui, which stops
+                # the workers itself and saves what they sent.
+                start_new_session=True,
+            )
+            self.procs[which] = proc
+            self.stderr_tails[which] = deque(maxlen=STDERR_TAIL_LINES)
+            self._open += 1
+            threading.Thread(target=self._read_events, args=(which, proc), daemon=True).start()
+            threading.Thread(target=self._read_stderr, args=(which, proc), daemon=True).start()
+
+    def _read_stderr(self, which: str, proc: subprocess.Popen[bytes]) -> None:
+        assert proc.stderr is not None
+        for raw in proc.stderr:
+            self.stderr_tails[which].append(raw.decode("utf-8", "replace").rstrip())
+
+    def _read_events(self, which: str, proc: subprocess.Popen[bytes]) -> None:
+        assert proc.stdout is not None
+        done = False
+        for raw in proc.stdout:
+            try:
+                event = parse_event(raw.decode("utf-8", "replace"))
+            except EventError:
+                continue
+            event.model = which
+            done = done or isinstance(event, ModelDone)
+            self._events.put(event)
+        code = proc.wait()
+        if not done:
+            if self._stopping.is_set():
+                status, error = "interrupted", None
+            else:
+                status, error = "failed", self._death_reason(which, code)
+            self._events.put(
+                ModelDone(model=which, t=time.time() - self.started, status=status, error=error)
+            )
+        self._events.put(None)
+
+    def _death_reason(self, which: str, code: int) -> str:
+        if code < 0:
+            try:
+                name = signal.Signals(-code).name
+            except ValueError:
+                name = f"signal {-code}"
+            reason = f"worker process killed by {name}"
+            if -code == signal.SIGKILL:
+                reason += " (out of memory, or killed from outside)"
+        else:
+            reason = f"worker process exited with code {code}"
+        tail = [line for line in self.stderr_tails[which] if line.strip()][-3:]
+        return reason + (": " + " | ".join(tail) if tail else "")
+
+    def events(self, timeout: float | None = None) -> Iterator[Event]:
+        """Yield events until both workers have finished or `halted` is set."""
+        while self._open and not self.halted:
+            try:
+                item = self._events.get(timeout=timeout)
+            except queue.Empty:
+                continue
+            if item is None:
+                self._open -= 1
+                continue
+            yield item
+
+    def __iter__(self) -> Iterator[Event]:
+        return self.events()
+
+    def stop(self, grace: float = 3.0) -> None:
+        """Stop both workers (closing stdin, then SIGTERM, then SIGKILL) and reap them."""
+        self._stopping.set()
+        for proc in self.procs.values():
+            if proc.poll() is None and proc.stdin:
+                try:
+                    proc.stdin.close()
+                except OSError:
+                    pass
+        for proc in self.procs.values():
+            for escalate in (proc.terminate, proc.kill):
+                try:
+                    proc.wait(timeout=grace)
+                    break
+                except subprocess.TimeoutExpired:
+                    escalate()
+            proc.wait()
+
+    @property
+    def pids(self) -> list[int]:
+        """Process ids of the workers (for tests and the system panel)."""
+        return [p.pid for p in self.procs.values()]

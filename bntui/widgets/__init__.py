@@ -1,0 +1,1 @@
+"""Widgets that render a run record: panels, charts, tables, images."""

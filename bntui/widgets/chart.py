@@ -1,0 +1,138 @@
+"""A line chart with axes, drawn in braille dots: several series, downsampled to fit.
+
+Series are plain lists; the chart keeps at most one point per dot column, so redraw cost
+stays flat however long the run.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+from rich.text import Text
+from textual.widget import Widget
+
+# Braille dot bits for (x, y) inside a 2x4 cell.
+_DOTS = ((0x01, 0x02, 0x04, 0x40), (0x08, 0x10, 0x20, 0x80))
+AXIS_WIDTH = 7
+
+
+@dataclass
+class Series:
+    """One line: x values (epochs, fractional), y values, style, and how it is drawn."""
+
+    label: str
+    xs: list[float] = field(default_factory=list)
+    ys: list[float | None] = field(default_factory=list)
+    style: str = "cyan"
+    markers: bool = False  # True: a `•` per point (validation), else a braille line
+
+
+def downsample(xs: list[float], ys: list[float | None], buckets: int) -> list[tuple[float, float]]:
+    """Keep the last finite point in each of `buckets` equal x ranges."""
+    pairs = [(x, y) for x, y in zip(xs, ys) if y is not None and math.isfinite(y)]
+    if len(pairs) <= buckets or buckets <= 0:
+        return pairs
+    lo, hi = pairs[0][0], pairs[-1][0]
+    span = (hi - lo) or 1.0
+    chosen: dict[int, tuple[float, float]] = {}
+    for x, y in pairs:
+        chosen[min(buckets - 1, int((x - lo) / span * buckets))] = (x, y)
+    return [chosen[k] for k in sorted(chosen)]
+
+
+def _label(value: float) -> str:
+    text = f"{value:.3g}" if abs(value) < 1000 else f"{value:.2g}"
+    return text[: AXIS_WIDTH - 1].rjust(AXIS_WIDTH - 1)
+
+
+class LineChart(Widget):
+    """Braille line chart; `set_series` replaces what is drawn."""
+
+    DEFAULT_CSS = """
+    LineChart { height: 1fr; min-height: 4; }
+    """
+
+    def __init__(
+        self, *, x_max: float = 1.0, name: str | None = None, id: str | None = None
+    ) -> None:
+        super().__init__(name=name, id=id)
+        self.series: list[Series] = []
+        self.x_max = x_max
+        self.empty_message = "waiting for data…"
+
+    def set_series(self, series: list[Series], x_max: float) -> None:
+        """Draw these series on an x axis from 0 to `x_max` (epochs)."""
+        self.series = series
+        self.x_max = max(x_max, 1e-9)
+        self.refresh()
+
+    def render(self) -> Text:
+        """Plot area plus y labels on the left and an epoch axis below."""
+        width = max(self.size.width - AXIS_WIDTH, 4)
+        height = max(self.size.height - 1, 2)
+        columns = width * 2
+        plotted = [(s, downsample(s.xs, s.ys, columns)) for s in self.series]
+        values = [y for _, pts in plotted for _, y in pts]
+        if not values:
+            return Text(self.empty_message, style="dim")
+        lo, hi = min(values), max(values)
+        if hi - lo < 1e-9:
+            lo, hi = lo - 0.5, hi + 0.5
+        pad = (hi - lo) * 0.05
+        lo, hi = lo - pad, hi + pad
+        dots = [[0] * width for _ in range(height)]
+        owner: list[list[str | None]] = [[None] * width for _ in range(height)]
+        marks: dict[tuple[int, int], str] = {}
+
+        def to_cell(x: float, y: float) -> tuple[int, int]:
+            px = min(columns - 1, max(0, int(x / self.x_max * (columns - 1))))
+            py = min(height * 4 - 1, max(0, int((hi - y) / (hi - lo) * (height * 4 - 1))))
+            return px, py
+
+        for series, points in plotted:
+            if series.markers:
+                for x, y in points:
+                    px, py = to_cell(x, y)
+                    marks[(py // 4, px // 2)] = series.style
+                continue
+            previous: tuple[int, int] | None = None
+            for x, y in points:
+                px, py = to_cell(x, y)
+                steps = (
+                    1 if previous is None else max(abs(px - previous[0]), abs(py - previous[1]), 1)
+                )
+                for i in range(1, steps + 1):
+                    if previous is None:
+                        qx, qy = px, py
+                    else:
+                        qx = previous[0] + (px - previous[0]) * i // steps
+                        qy = previous[1] + (py - previous[1]) * i // steps
+                    dots[qy // 4][qx // 2] |= _DOTS[qx % 2][qy % 4]
+                    owner[qy // 4][qx // 2] = series.style
+                previous = (px, py)
+
+        text = Text(no_wrap=True, overflow="crop")
+        for row in range(height):
+            if row == 0:
+                text.append(_label(hi) + "┤", "dim")
+            elif row == height - 1:
+                text.append(_label(lo) + "┤", "dim")
+            else:
+                text.append(" " * (AXIS_WIDTH - 1) + "│", "dim")
+            for col in range(width):
+                if (row, col) in marks:
+                    text.append("•", f"bold {marks[(row, col)]}")
+                elif dots[row][col]:
+                    text.append(chr(0x2800 + dots[row][col]), owner[row][col] or "")
+                else:
+                    text.append(" ")
+            text.append("\n")
+        text.append(self._x_axis(width), "dim")
+        return text
+
+    def _x_axis(self, width: int) -> str:
+        left = " " * (AXIS_WIDTH - 1) + "└"
+        right = f"{self.x_max:g} ep"
+        middle = "0".ljust(max(0, width - len(right)), "─")
+        return left + middle + right

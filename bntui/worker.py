@@ -1,0 +1,240 @@
+"""A training worker: one process trains one model and streams events as JSON lines.
+
+Run as `python -m bntui.worker JOB_JSON`. The original stdout carries only events; anything
+Keras or the backend prints goes to stderr, which the supervisor keeps for error reports.
+The worker exits when its stdin closes, so it can never outlive the bntui that started it.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import sys
+import threading
+import time
+import traceback
+from typing import Any
+
+from bntui.events import BatchProgress, EpochEnd, Event, ModelDone, ModelReady, TestResult
+from bntui.spec import ExperimentSpec
+
+
+class EventWriter:
+    """Writes events to the stream fd; exits the process if the reader is gone."""
+
+    def __init__(self, fd: int, started: float) -> None:
+        self.fd = fd
+        self.started = started
+        self.lock = threading.Lock()
+
+    def now(self) -> float:
+        """Seconds since the run started (the supervisor's clock)."""
+        return round(time.time() - self.started, 4)
+
+    def emit(self, event: Event) -> None:
+        """Send one event line; a closed pipe means bntui is gone, so stop at once."""
+        data = (event.to_json() + "\n").encode()
+        with self.lock:
+            try:
+                while data:
+                    data = data[os.write(self.fd, data) :]
+            except (BrokenPipeError, OSError):
+                os._exit(3)
+
+
+def _watch_parent() -> None:
+    """Exit as soon as stdin closes: the supervisor stopped us or died."""
+    try:
+        while sys.stdin.buffer.read(1):
+            pass
+    finally:
+        os._exit(4)
+
+
+def _float(value: Any) -> float | None:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return number if math.isfinite(number) else None
+
+
+def make_callback(writer: EventWriter, spec: ExperimentSpec, which: str) -> Any:
+    """A Keras callback that streams curve points and epoch ends, and stops on NaN."""
+    import keras
+
+    steps = spec.steps_per_epoch
+    every = max(1, steps // spec.curve_points_per_epoch)
+
+    class StreamCallback(keras.callbacks.Callback):
+        diverged = False
+
+        def on_epoch_begin(self, epoch: int, logs: Any = None) -> None:
+            self.epoch = epoch
+            self.next_point = every
+            self.epoch_start = time.perf_counter()
+
+        def on_train_batch_end(self, batch: int, logs: Any = None) -> None:
+            step = batch + 1
+            if step < self.next_point and step < steps:
+                return
+            self.next_point = (step // every + 1) * every
+            logs = logs or {}
+            loss = _float(logs.get("loss"))
+            writer.emit(
+                BatchProgress(
+                    model=which, t=writer.now(), epoch=self.epoch, step=step, steps=steps,
+                    loss=loss, accuracy=_float(logs.get("accuracy")),
+                )
+            )  # fmt: skip
+            if loss is None and spec.stop_on_divergence:
+                self.diverged = True
+                self.model.stop_training = True
+
+        def on_epoch_end(self, epoch: int, logs: Any = None) -> None:
+            logs = {k: _float(v) for k, v in (logs or {}).items()}
+            writer.emit(
+                EpochEnd(
+                    model=which, t=writer.now(), epoch=epoch, logs=logs,
+                    epoch_time_s=round(time.perf_counter() - self.epoch_start, 4),
+                )
+            )  # fmt: skip
+            if logs.get("loss") is None:
+                self.diverged = True
+                if spec.stop_on_divergence:
+                    self.model.stop_training = True
+
+    return StreamCallback()
+
+
+def train(spec: ExperimentSpec, which: str, writer: EventWriter) -> str:
+    """Load data, build, fit, evaluate; stream it all. Returns the final status."""
+    import keras
+    import numpy as np
+
+    from bntui.data import CLASS_NAMES, load_splits
+    from bntui.device import backend_devices
+    from bntui.models import build_model, summarize
+
+    keras.utils.set_random_seed(spec.seed)
+    data = load_splits(
+        spec.dataset, spec.validation_size, spec.limit, "float64" if spec.faithful else "float32"
+    )
+    model = build_model(spec, which)
+    devices, runs_on = backend_devices(spec.backend)
+    samples = list(range(min(spec.sample_count, len(data.y_test))))
+    writer.emit(
+        ModelReady(
+            model=which,
+            t=writer.now(),
+            summary=summarize(model),
+            environment={
+                "python": sys.version.split()[0],
+                "keras": keras.__version__,
+                "backend": keras.backend.backend(),
+                "backend_version": _backend_version(spec.backend),
+                "numpy": np.__version__,
+            },
+            devices=devices,
+            runs_on=runs_on,
+            dataset={
+                "name": spec.dataset,
+                "class_names": CLASS_NAMES[spec.dataset],
+                "train_size": len(data.y_train),
+                "validation_size": len(data.y_valid),
+                "test_size": len(data.y_test),
+                "sample_indices": samples,
+                "sample_labels": [int(data.y_test[i]) for i in samples],
+                "sample_images": [data.test_images_uint8[i].tolist() for i in samples],
+            },
+        )
+    )
+    callback = make_callback(writer, spec, which)
+    eval_batch = 32 if spec.faithful else 1000
+    model.fit(
+        data.x_train,
+        data.y_train,
+        batch_size=spec.batch_size,
+        epochs=spec.epochs,
+        validation_data=(data.x_valid, data.y_valid),
+        validation_batch_size=eval_batch,
+        callbacks=[callback],
+        verbose=0,
+        shuffle=True,
+    )
+    if callback.diverged:
+        return "diverged"
+    loss, accuracy = model.evaluate(data.x_test, data.y_test, batch_size=eval_batch, verbose=0)
+    probs = model.predict(data.x_test, batch_size=1000, verbose=0)
+    predicted = probs.argmax(axis=1)
+    classes = len(CLASS_NAMES[spec.dataset])
+    confusion = np.bincount(
+        data.y_test.astype(int) * classes + predicted, minlength=classes * classes
+    ).reshape(classes, classes)
+    writer.emit(
+        TestResult(
+            model=which,
+            t=writer.now(),
+            loss=_float(loss),
+            accuracy=_float(accuracy),
+            confusion_matrix=confusion.tolist(),
+            predictions=[
+                {
+                    "index": i,
+                    "label": int(data.y_test[i]),
+                    "predicted": int(predicted[i]),
+                    "probabilities": [round(float(p), 5) for p in probs[i]],
+                }
+                for i in samples
+            ],
+        )
+    )
+    return "completed"
+
+
+def _backend_version(backend: str) -> str:
+    if backend == "jax":
+        import jax
+
+        return str(jax.__version__)
+    import tensorflow as tf
+
+    return str(tf.__version__)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Worker entry point: `python -m bntui.worker '{"spec": ..., "model": ..., ...}'`."""
+    job = json.loads((argv or sys.argv)[1])
+    spec = ExperimentSpec.from_dict(job["spec"])
+    which = job["model"]
+    os.environ.setdefault("KERAS_BACKEND", spec.backend)
+    # Keep the real stdout for events; route every stray print to stderr.
+    events_fd = os.dup(1)
+    os.dup2(2, 1)
+    sys.stdout = sys.stderr
+    writer = EventWriter(events_fd, job["started"])
+    threading.Thread(target=_watch_parent, daemon=True).start()
+    try:
+        status = train(spec, which, writer)
+    except Exception as exc:
+        traceback.print_exc()
+        writer.emit(ModelDone(model=which, t=writer.now(), status="failed", error=_error(exc)))
+        return 1
+    writer.emit(ModelDone(model=which, t=writer.now(), status=status))
+    return 0
+
+
+def _error(exc: BaseException) -> str:
+    from bntui.data import DataUnavailable
+
+    if isinstance(exc, DataUnavailable):
+        return str(exc)
+    return f"{type(exc).__name__}: {exc}"[:2000]
+
+
+if __name__ == "__main__":
+    code = main()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
