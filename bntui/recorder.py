@@ -22,6 +22,11 @@ HISTORY_KEYS = ("loss", "accuracy", "val_loss", "val_accuracy")
 FINISHED = ("completed", "diverged", "interrupted", "failed")
 
 
+def empty_like(run: RunFile) -> RunFile:
+    """A copy of `run` with its spec and start time but nothing recorded for either model."""
+    return run.model_copy(update={"models": {"plain": ModelRun(), "bn": ModelRun()}}, deep=True)
+
+
 class RunRecorder:
     """Accumulates events into a `RunFile`; `apply` is the only way in."""
 

@@ -111,10 +111,12 @@ class ReplaySource:
 
     def __iter__(self) -> Iterator[Event]:
         begin = time.monotonic()
+        # Start at the first event: the seconds spent importing Keras are not worth re-enacting.
+        origin = self.events[0].t if self.events else 0.0
         for event in self.events:
             if self._stop.is_set():
                 return
-            due = begin + event.t / self.speed
+            due = begin + (event.t - origin) / self.speed
             delay = due - time.monotonic()
             if delay > 0 and not self._skip.is_set():
                 self._skip.wait(delay)

@@ -235,6 +235,9 @@ def write_atomic(text: str, path: Path, *, overwrite: bool) -> None:
             handle.write(text)
             handle.flush()
             os.fsync(handle.fileno())
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; a run file is an ordinary file
         if overwrite:
             os.replace(tmp, path)
         else:

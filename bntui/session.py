@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from bntui.events import Event
-from bntui.recorder import RunRecorder
+from bntui.recorder import RunRecorder, empty_like
 from bntui.replay import ReplaySource
 from bntui.runfile import RunFile, save_run
 from bntui.spec import ExperimentSpec
@@ -101,9 +101,7 @@ class ReplaySession(Session):
     """Re-enacts a saved run at its recorded pace (times `speed`)."""
 
     def __init__(self, run: RunFile, speed: float = 1.0) -> None:
-        empty = run.model_copy(update={"models": {}}, deep=True)
-        empty.models = {"plain": type(run.models["plain"])(), "bn": type(run.models["bn"])()}
-        super().__init__(RunRecorder(run.spec, empty))
+        super().__init__(RunRecorder(run.spec, empty_like(run)))
         self.source_run = run
         self.replay = ReplaySource(run, speed)
 

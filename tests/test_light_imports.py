@@ -1,0 +1,36 @@
+"""The UI and replay paths never load the training stack (checked in a fresh interpreter)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from conftest import SMALL_RUN
+
+PROBE = f"""
+import sys, asyncio
+import bntui.cli, bntui.app, bntui.session, bntui.replay, bntui.headless, bntui.data, bntui.device
+from bntui.app import BntuiApp
+from bntui.runfile import load_run
+from bntui.session import ReplaySession
+
+async def main():
+    app = BntuiApp(ReplaySession(load_run({str(SMALL_RUN)!r}), speed=1000))
+    async with app.run_test() as pilot:
+        await pilot.press("e")
+        await app.workers.wait_for_complete()
+        await pilot.pause(0.3)
+        for key in "1234":
+            await pilot.press(key)
+asyncio.run(main())
+heavy = sorted(m for m in sys.modules if m.split(".")[0] in ("keras", "tensorflow", "jax"))
+print("HEAVY:" + ",".join(heavy))
+"""
+
+
+def test_ui_and_replay_never_import_keras() -> None:
+    result = subprocess.run(
+        [sys.executable, "-c", PROBE], capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0, result.stderr
+    assert "HEAVY:\n" in result.stdout, result.stdout

@@ -1,0 +1,39 @@
+"""Snapshots of the dashboard at 80x24, fed by a recorded run (deterministic)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from conftest import SMALL_RUN
+
+from bntui.app import BntuiApp
+from bntui.runfile import load_run
+from bntui.session import ReplaySession
+
+
+def replayed_app() -> BntuiApp:
+    return BntuiApp(ReplaySession(load_run(SMALL_RUN), speed=1000))
+
+
+async def finish(pilot: Any) -> None:
+    await pilot.press("e")
+    await pilot.app.workers.wait_for_complete()
+    await pilot.pause(0.1)
+    pilot.app.redraw()
+    await pilot.pause()
+
+
+def test_training_tab(snap_compare: Any) -> None:
+    assert snap_compare(replayed_app(), terminal_size=(80, 24), run_before=finish)
+
+
+def test_accuracy_curves(snap_compare: Any) -> None:
+    assert snap_compare(replayed_app(), terminal_size=(80, 24), run_before=finish, press=["m"])
+
+
+def test_results_tab(snap_compare: Any) -> None:
+    assert snap_compare(replayed_app(), terminal_size=(80, 24), run_before=finish, press=["4"])
+
+
+def test_models_tab(snap_compare: Any) -> None:
+    assert snap_compare(replayed_app(), terminal_size=(80, 24), run_before=finish, press=["2"])
