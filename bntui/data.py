@@ -15,7 +15,12 @@ from pathlib import Path
 
 import numpy as np
 
-DEBIAN_FASHION_DIR = Path("/usr/share/datasets/fashion-mnist")
+
+def debian_fashion_dir() -> Path:
+    """The Debian package's folder (`$BNTUI_DATASETS_DIR/fashion-mnist` to look elsewhere)."""
+    return Path(os.environ.get("BNTUI_DATASETS_DIR", "/usr/share/datasets")) / "fashion-mnist"
+
+
 FASHION_FILES = (
     "train-labels-idx1-ubyte.gz",
     "train-images-idx3-ubyte.gz",
@@ -63,13 +68,14 @@ def _link_debian_fashion() -> None:
     cache = fashion_cache_dir()
     if all((cache / f).exists() for f in FASHION_FILES):
         return
-    if not all((DEBIAN_FASHION_DIR / f).exists() for f in FASHION_FILES):
+    debian = debian_fashion_dir()
+    if not all((debian / f).exists() for f in FASHION_FILES):
         return
     cache.mkdir(parents=True, exist_ok=True)
     for name in FASHION_FILES:
         target = cache / name
         if not target.exists():
-            target.symlink_to(DEBIAN_FASHION_DIR / name)
+            target.symlink_to(debian / name)
 
 
 def _fashion_message() -> str:

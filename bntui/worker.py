@@ -60,6 +60,17 @@ def _float(value: Any) -> float | None:
     return number if math.isfinite(number) else None
 
 
+# Keras clips probabilities, so on some backends an exploding model saturates near
+# -log(1e-7) ≈ 16 instead of reaching NaN. Three times chance level (10 classes) is a loss
+# no healthy run shows, so it counts as divergence too.
+EXPLODED_LOSS = 3 * math.log(10)
+
+
+def is_diverged(loss: float | None) -> bool:
+    """True for a NaN/inf loss or one that exploded past EXPLODED_LOSS."""
+    return loss is None or loss > EXPLODED_LOSS
+
+
 def make_callback(writer: EventWriter, spec: ExperimentSpec, which: str) -> Any:
     """A Keras callback that streams curve points and epoch ends, and stops on NaN."""
     import keras
@@ -88,9 +99,10 @@ def make_callback(writer: EventWriter, spec: ExperimentSpec, which: str) -> Any:
                     loss=loss, accuracy=_float(logs.get("accuracy")),
                 )
             )  # fmt: skip
-            if loss is None and spec.stop_on_divergence:
+            if is_diverged(loss):
                 self.diverged = True
-                self.model.stop_training = True
+                if spec.stop_on_divergence:
+                    self.model.stop_training = True
 
         def on_epoch_end(self, epoch: int, logs: Any = None) -> None:
             logs = {k: _float(v) for k, v in (logs or {}).items()}
@@ -100,7 +112,7 @@ def make_callback(writer: EventWriter, spec: ExperimentSpec, which: str) -> Any:
                     epoch_time_s=round(time.perf_counter() - self.epoch_start, 4),
                 )
             )  # fmt: skip
-            if logs.get("loss") is None:
+            if is_diverged(logs.get("loss")):
                 self.diverged = True
                 if spec.stop_on_divergence:
                     self.model.stop_training = True

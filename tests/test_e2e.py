@@ -1,0 +1,219 @@
+"""Real training in real worker processes, real signals: nothing lost, nothing left behind."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+from conftest import bntui_command
+
+from bntui.runfile import load_run
+
+pytestmark = pytest.mark.slow
+
+
+def start(args: list[str], env: dict[str, str]) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [*bntui_command(), "run", "--headless", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=env,
+    )
+
+
+def wait_for_line(proc: subprocess.Popen[str], needle: str, timeout: float = 120) -> list[str]:
+    """Read output until a line containing `needle` appears."""
+    assert proc.stdout is not None
+    seen: list[str] = []
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        line = proc.stdout.readline()
+        if not line:
+            break
+        seen.append(line)
+        if needle in line:
+            return seen
+    raise AssertionError(f"{needle!r} never appeared in:\n{''.join(seen)}")
+
+
+def workers_of(proc: subprocess.Popen[str]) -> list[psutil.Process]:
+    return [
+        p
+        for p in psutil.Process(proc.pid).children(recursive=True)
+        if "bntui.worker" in " ".join(p.cmdline())
+    ]
+
+
+def assert_gone(pids: list[int]) -> None:
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and any(
+        psutil.pid_exists(p) and psutil.Process(p).status() != psutil.STATUS_ZOMBIE for p in pids
+    ):
+        time.sleep(0.1)
+    alive = [
+        p
+        for p in pids
+        if psutil.pid_exists(p) and psutil.Process(p).status() != psutil.STATUS_ZOMBIE
+    ]
+    assert not alive, f"orphaned workers: {alive}"
+
+
+def test_headless_run_trains_both_models_for_real(
+    tmp_path: Path, clean_env: dict[str, str]
+) -> None:
+    out = tmp_path / "run.json"
+    result = subprocess.run(
+        [*bntui_command(), "run", "--headless", "--limit", "2000", "--epochs", "2", "--out", str(out)],
+        capture_output=True, text=True, env=clean_env, timeout=300,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert f"run saved to {out}" in result.stdout
+    run = load_run(out)
+    assert run.status == "completed"
+    plain, bn = run.models["plain"], run.models["bn"]
+    assert plain.summary and plain.summary.total_params == 266_610
+    assert bn.summary and bn.summary.total_params == 271_346
+    assert bn.summary.non_trainable_params == 2_368
+    for record in (plain, bn):
+        assert record.status == "completed"
+        assert len(record.history.loss) == len(record.history.val_accuracy) == 2
+        per_epoch = [record.curve.epoch.count(e) for e in range(2)]
+        assert min(per_epoch) >= 20, per_epoch
+        assert record.test is not None and 0.1 < (record.test.accuracy or 0) <= 1
+        assert sum(map(sum, record.test.confusion_matrix)) == 10_000
+        assert len(record.test.predictions) == 8
+        # Training improves on chance: the loss falls within the epoch curve.
+        assert record.curve.loss[-1] < record.curve.loss[0]  # type: ignore[operator]
+    assert run.dataset and run.dataset.train_size == 2000
+    assert len(run.dataset.sample_images[0]) == 28
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP])
+def test_stop_signals_save_an_interrupted_run(
+    tmp_path: Path, clean_env: dict[str, str], sig: int
+) -> None:
+    out = tmp_path / "run.json"
+    proc = start(["--limit", "3000", "--epochs", "200", "--out", str(out)], clean_env)
+    wait_for_line(proc, "epoch   1/200")
+    pids = [p.pid for p in workers_of(proc)]
+    assert len(pids) == 2
+    proc.send_signal(sig)
+    rest, _ = proc.communicate(timeout=60)
+    assert proc.returncode == 128 + sig, rest
+    assert "received, stopping the workers and saving" in rest
+    assert_gone(pids)
+    run = load_run(out)
+    assert run.status == "interrupted"
+    for record in run.models.values():
+        assert record.status == "interrupted"
+        assert len(record.curve.t) > 0
+    assert max(len(r.history.loss) for r in run.models.values()) >= 1
+
+
+def test_second_ctrl_c_while_saving_keeps_the_file_whole(
+    tmp_path: Path, clean_env: dict[str, str]
+) -> None:
+    out = tmp_path / "run.json"
+    proc = start(["--limit", "3000", "--epochs", "200", "--out", str(out)], clean_env)
+    wait_for_line(proc, "epoch   1/200")
+    for _ in range(5):
+        proc.send_signal(signal.SIGINT)
+        time.sleep(0.05)
+    proc.communicate(timeout=60)
+    assert proc.returncode == 130
+    assert load_run(out).status == "interrupted"
+
+
+def test_a_killed_worker_fails_alone(tmp_path: Path, clean_env: dict[str, str]) -> None:
+    out = tmp_path / "run.json"
+    proc = start(["--limit", "2000", "--epochs", "25", "--out", str(out)], clean_env)
+    wait_for_line(proc, "[   bn] epoch   1/25")
+    bn = [p for p in workers_of(proc) if '"model": "bn"' in " ".join(p.cmdline())]
+    assert len(bn) == 1
+    bn[0].kill()
+    rest, _ = proc.communicate(timeout=180)
+    assert proc.returncode == 1, rest
+    run = load_run(out)
+    assert run.status == "failed"
+    assert run.models["bn"].status == "failed"
+    assert "SIGKILL" in (run.models["bn"].error or "")
+    assert run.models["plain"].status == "completed"
+    assert len(run.models["plain"].history.loss) == 25
+    assert "[   bn] failed: worker process killed by SIGKILL" in rest
+
+
+@pytest.mark.parametrize(("backend", "keep_going"), [("jax", False), ("tensorflow", True)])
+def test_divergence_is_recorded_as_strict_json(
+    tmp_path: Path, clean_env: dict[str, str], backend: str, keep_going: bool
+) -> None:
+    """lr 10 makes the loss explode, then (TensorFlow, kept going) become NaN."""
+    out = tmp_path / "run.json"
+    extra = ["--keep-going"] if keep_going else []
+    result = subprocess.run(
+        [*bntui_command(), "run", "--headless", "--limit", "2000", "--epochs", "3", "--lr", "10",
+         "--backend", backend, *extra, "--out", str(out)],
+        capture_output=True, text=True, env=clean_env, timeout=300,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout
+    json.loads(out.read_text(), parse_constant=lambda c: pytest.fail(f"bare {c}"))
+    run = load_run(out)
+    assert run.models["plain"].status == "diverged", result.stdout
+    assert "[plain] diverged" in result.stdout
+    curve, history = run.models["plain"].curve, run.models["plain"].history
+    if keep_going:
+        assert len(history.loss) == 3
+        assert None in curve.loss and None in history.loss  # NaN written as null
+    else:
+        assert len(curve.t) < 3 * 25  # stopped at the first sign
+
+
+def test_missing_data_gives_one_clear_message(tmp_path: Path, clean_env: dict[str, str]) -> None:
+    env = clean_env | {
+        "KERAS_HOME": str(tmp_path / "keras"),
+        "BNTUI_DATASETS_DIR": str(tmp_path / "none"),
+    }
+    out = tmp_path / "run.json"
+    result = subprocess.run(
+        [*bntui_command(), "run", "--headless", "--limit", "100", "--epochs", "1", "--out", str(out)],
+        capture_output=True, text=True, env=env, timeout=300,
+    )  # fmt: skip
+    assert result.returncode == 1
+    assert "apt-get install dataset-fashion-mnist" in result.stdout
+    assert "Traceback" not in result.stdout
+    assert load_run(out).models["bn"].status == "failed"
+
+
+def test_mnist_from_the_keras_cache(tmp_path: Path, clean_env: dict[str, str]) -> None:
+    """MNIST has no offline source: a small file in Keras' own cache format stands in."""
+    np = pytest.importorskip("numpy")
+    cache = tmp_path / "keras" / "datasets"
+    cache.mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    labels = rng.integers(0, 10, 6000).astype("uint8")
+    # Images whose brightness encodes the label, so the models can learn something.
+    images = (rng.random((6000, 28, 28)) * 40 + labels[:, None, None] * 20).astype("uint8")
+    np.savez(
+        cache / "mnist.npz",
+        x_train=images,
+        y_train=labels,
+        x_test=images[:1000],
+        y_test=labels[:1000],
+    )
+    out = tmp_path / "run.json"
+    env = clean_env | {"KERAS_HOME": str(tmp_path / "keras")}
+    result = subprocess.run(
+        [*bntui_command(), "run", "--headless", "--preset", "mnist-adam", "--limit", "1000", "--epochs", "2", "--out", str(out)],
+        capture_output=True, text=True, env=env, timeout=300,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    run = load_run(out)
+    assert run.spec.dataset == "mnist" and run.spec.optimizer == "adam"
+    assert run.dataset and run.dataset.class_names[3] == "3"
+    assert run.models["bn"].summary and run.models["bn"].summary.non_trainable_params == 800
+    assert run.models["bn"].test and run.models["bn"].test.accuracy is not None
