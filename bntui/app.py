@@ -6,7 +6,9 @@ It never imports Keras: a live session's training happens in worker processes.
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
+import threading
 from pathlib import Path
 
 from textual import work
@@ -83,6 +85,7 @@ class BntuiApp(App[int]):
         self.exit_code = 0
         self.note = ""
         self.saved: tuple[Path | None, str | None] = (None, None)
+        self.stream_done = threading.Event()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """Hide keys that do nothing here: save in a replay, jump-to-end in a live run."""
@@ -121,6 +124,8 @@ class BntuiApp(App[int]):
                 path, warning = self.session.save()
             except OSError as exc:
                 warning = f"the run could not be saved: {exc}"
+        self.saved = (path, warning)
+        self.stream_done.set()
         self.post_message(StreamEnded(path, warning))
 
     def on_run_event(self, message: RunEvent) -> None:
@@ -243,7 +248,18 @@ class BntuiApp(App[int]):
 
     def stop_from_signal(self, signum: int) -> None:
         """SIGTERM or SIGHUP (the SSH link dropped): stop and save without asking."""
-        self.begin_stop(128 + signum)
+        if signum == signal.SIGHUP:
+            # The terminal is gone: Textual's shutdown would block writing to it. Save, then
+            # leave at once.
+            threading.Thread(target=self._stop_and_exit, args=(128 + signum,)).start()
+        else:
+            self.begin_stop(128 + signum)
+
+    def _stop_and_exit(self, code: int) -> None:
+        self.quitting = True
+        self.session.stop()
+        self.stream_done.wait(timeout=30)
+        os._exit(code)
 
     def begin_stop(self, code: int) -> None:
         """Stop the workers in a thread; the stream then ends, is saved, and the app exits."""

@@ -27,6 +27,14 @@ def start(args: list[str], env: dict[str, str]) -> subprocess.Popen[str]:
     )
 
 
+def run_to_end(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """Run `bntui run --headless ARGS` to completion."""
+    return subprocess.run(
+        [*bntui_command(), "run", "--headless", *args],
+        capture_output=True, text=True, env=env, timeout=300,
+    )  # fmt: skip
+
+
 def wait_for_line(proc: subprocess.Popen[str], needle: str, timeout: float = 120) -> list[str]:
     """Read output until a line containing `needle` appears."""
     assert proc.stdout is not None
@@ -68,10 +76,7 @@ def test_headless_run_trains_both_models_for_real(
     tmp_path: Path, clean_env: dict[str, str]
 ) -> None:
     out = tmp_path / "run.json"
-    result = subprocess.run(
-        [*bntui_command(), "run", "--headless", "--limit", "2000", "--epochs", "2", "--out", str(out)],
-        capture_output=True, text=True, env=clean_env, timeout=300,
-    )  # fmt: skip
+    result = run_to_end(["--limit", "2000", "--epochs", "2", "--out", str(out)], clean_env)
     assert result.returncode == 0, result.stdout + result.stderr
     assert f"run saved to {out}" in result.stdout
     run = load_run(out)
@@ -155,11 +160,8 @@ def test_divergence_is_recorded_as_strict_json(
     """lr 10 makes the loss explode, then (TensorFlow, kept going) become NaN."""
     out = tmp_path / "run.json"
     extra = ["--keep-going"] if keep_going else []
-    result = subprocess.run(
-        [*bntui_command(), "run", "--headless", "--limit", "2000", "--epochs", "3", "--lr", "10",
-         "--backend", backend, *extra, "--out", str(out)],
-        capture_output=True, text=True, env=clean_env, timeout=300,
-    )  # fmt: skip
+    args = ["--limit", "2000", "--epochs", "3", "--lr", "10", "--backend", backend, *extra]
+    result = run_to_end([*args, "--out", str(out)], clean_env)
     assert result.returncode == 0, result.stdout
     json.loads(out.read_text(), parse_constant=lambda c: pytest.fail(f"bare {c}"))
     run = load_run(out)
@@ -179,10 +181,7 @@ def test_missing_data_gives_one_clear_message(tmp_path: Path, clean_env: dict[st
         "BNTUI_DATASETS_DIR": str(tmp_path / "none"),
     }
     out = tmp_path / "run.json"
-    result = subprocess.run(
-        [*bntui_command(), "run", "--headless", "--limit", "100", "--epochs", "1", "--out", str(out)],
-        capture_output=True, text=True, env=env, timeout=300,
-    )  # fmt: skip
+    result = run_to_end(["--limit", "100", "--epochs", "1", "--out", str(out)], env)
     assert result.returncode == 1
     assert "apt-get install dataset-fashion-mnist" in result.stdout
     assert "Traceback" not in result.stdout
@@ -207,10 +206,8 @@ def test_mnist_from_the_keras_cache(tmp_path: Path, clean_env: dict[str, str]) -
     )
     out = tmp_path / "run.json"
     env = clean_env | {"KERAS_HOME": str(tmp_path / "keras")}
-    result = subprocess.run(
-        [*bntui_command(), "run", "--headless", "--preset", "mnist-adam", "--limit", "1000", "--epochs", "2", "--out", str(out)],
-        capture_output=True, text=True, env=env, timeout=300,
-    )  # fmt: skip
+    args = ["--preset", "mnist-adam", "--limit", "1000", "--epochs", "2", "--out", str(out)]
+    result = run_to_end(args, env)
     assert result.returncode == 0, result.stdout + result.stderr
     run = load_run(out)
     assert run.spec.dataset == "mnist" and run.spec.optimizer == "adam"

@@ -34,8 +34,8 @@ class ConfirmScreen(ModalScreen[bool]):
         """The question and two buttons."""
         with Vertical():
             yield Label(self.question)
-            yield Button("Yes, stop and save [y]", id="yes", variant="error")
-            yield Button("No, keep training [n]", id="no", variant="primary")
+            yield Button("Yes, stop and save (y)", id="yes", variant="error")
+            yield Button("No, keep training (n)", id="no", variant="primary")
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         """A button answers the question."""
