@@ -23,7 +23,7 @@ from bntui.session import LiveSession, ReplaySession, Session
 from bntui.spec import MODEL_TITLES
 from bntui.text import clean
 
-REFRESH_S = 0.2
+REFRESH_S = 0.25
 METRICS = ("loss", "accuracy")
 SERIES_MODES = ("both", "train", "val")
 

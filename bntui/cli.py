@@ -95,6 +95,13 @@ def run(
             "per call, validation batch 32.",
         ),
     ] = False,
+    steps_per_execution: Annotated[
+        int | None,
+        typer.Option(help="Optimizer steps fused per compiled call (default: ~50 calls/epoch)."),
+    ] = None,
+    threads: Annotated[
+        int | None, typer.Option(help="CPU threads per worker (default: cores / 2).")
+    ] = None,
     keep_going: Annotated[
         bool, typer.Option("--keep-going", help="Keep training a model whose loss became NaN.")
     ] = False,
@@ -119,14 +126,17 @@ def run(
             backend=backend or ("tensorflow" if faithful else None),
             faithful=faithful or None,
             stop_on_divergence=False if keep_going else None,
+            steps_per_execution=steps_per_execution,
         )
     except SpecError as exc:
         fail(str(exc))
+    if threads is not None and threads <= 0:
+        fail("--threads must be a positive whole number")
     path = check_out(out, spec)
 
     from bntui.session import LiveSession
 
-    session = LiveSession(spec, path)
+    session = LiveSession(spec, path, threads=threads)
     if headless or not sys.stdout.isatty():
         from bntui.headless import run_headless
 

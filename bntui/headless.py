@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import signal
 import sys
-from collections.abc import Callable
 from types import FrameType
 from typing import TextIO
 
@@ -91,9 +90,8 @@ def run_headless(session: LiveSession, out: TextIO = sys.stdout) -> int:
         received.append(signum)
         session.supervisor.halted = True
 
-    previous: dict[int, Callable[..., object] | int | None] = {
-        s: signal.signal(s, request_stop) for s in STOP_SIGNALS
-    }
+    for number in STOP_SIGNALS:
+        signal.signal(number, request_stop)
     try:
         print(f"bntui: training plain and BN models, run file: {session.out}", file=out, flush=True)
         session.start()
@@ -106,18 +104,13 @@ def run_headless(session: LiveSession, out: TextIO = sys.stdout) -> int:
         if code:
             name = signal.Signals(received[0]).name
             print(f"bntui: {name} received, stopping the workers and saving", file=out, flush=True)
-        # A second Ctrl-C while stopping and saving must not corrupt the file.
-        for s in STOP_SIGNALS:
-            signal.signal(s, signal.SIG_IGN)
-        try:
-            if code:
-                session.stop()
-            else:
-                session.supervisor.stop()
-            path, warning = session.save()
-        finally:
-            for number, handler in previous.items():
-                signal.signal(number, handler)
+        # Further signals only set the flag again (the handler stays until exit), so a
+        # second Ctrl-C while stopping and saving can neither corrupt the file nor kill us.
+        if code:
+            session.stop()
+        else:
+            session.supervisor.stop()
+        path, warning = session.save()
     for line in summary_lines(session.run):
         print(line, file=out)
     if warning:

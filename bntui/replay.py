@@ -77,13 +77,14 @@ def _batch(key: str, record: ModelRun, i: int) -> BatchProgress:
 
 def _epoch_end_times(record: ModelRun) -> list[float]:
     """When each epoch ended: its last curve point's time, else spread over the run."""
+    last_point: dict[int, float] = {}
+    for t, epoch in zip(record.curve.t, record.curve.epoch):
+        last_point[epoch] = t
     times: list[float] = []
-    start = record.ready_t or 0.0
-    elapsed = start
+    elapsed = record.ready_t or 0.0
     for epoch, seconds in enumerate(record.history.epoch_time_s):
         elapsed += seconds or 0.0
-        last = [t for t, e in zip(record.curve.t, record.curve.epoch) if e == epoch]
-        times.append(max(last[-1], elapsed) if last else elapsed)
+        times.append(max(last_point.get(epoch, elapsed), elapsed))
     return times
 
 

@@ -51,8 +51,11 @@ class DashboardScreen(Screen[None]):
         return str(self.query_one(TabbedContent).active)
 
     def show_tab(self, tab: str) -> None:
-        """Switch to tab `tab`."""
+        """Switch to tab `tab`; its scrollable content takes the focus, so arrow keys scroll."""
         self.query_one(TabbedContent).active = tab
+        scrolls = self.query_one(f"#{tab}", TabPane).query(VerticalScroll)
+        if scrolls:
+            scrolls.first().focus()
 
     def show_status(self, run: RunFile, mode: str, note: str) -> None:
         """Redraw the status line only (cheap; done even while the view is paused)."""

@@ -59,11 +59,13 @@ class LineChart(Widget):
         super().__init__(name=name, id=id)
         self.series: list[Series] = []
         self.x_max = x_max
-        self.empty_message = "waiting for data…"
+        self.legend = ""
+        self.empty_message = "starting: importing Keras, loading data, compiling…"
 
-    def set_series(self, series: list[Series], x_max: float) -> None:
-        """Draw these series on an x axis from 0 to `x_max` (epochs)."""
+    def set_series(self, series: list[Series], x_max: float, legend: str = "") -> None:
+        """Draw these series on an x axis from 0 to `x_max` (epochs), `legend` on the axis."""
         self.series = series
+        self.legend = legend
         self.x_max = max(x_max, 1e-9)
         self.refresh()
 
@@ -134,5 +136,8 @@ class LineChart(Widget):
     def _x_axis(self, width: int) -> str:
         left = " " * (AXIS_WIDTH - 1) + "└"
         right = f"{self.x_max:g} ep"
-        middle = "0".ljust(max(0, width - len(right)), "─")
+        legend = f" {self.legend} " if self.legend else ""
+        if len(legend) + len(right) + 3 > width:
+            legend = ""
+        middle = ("0─" + legend).ljust(max(0, width - len(right)), "─")
         return left + middle + right

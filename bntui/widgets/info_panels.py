@@ -16,12 +16,15 @@ class StatusLine(Static):
     """One line: the experiment, the mode (live, replay, paused), elapsed time, the file."""
 
     DEFAULT_CSS = "StatusLine { height: 1; background: $panel; padding: 0 1; }"
+    _shown = ""
 
     def show(self, run: RunFile, mode: str, note: str = "") -> None:
         """Redraw from the run and the app's mode word."""
         spec = run.spec
         text = Text(no_wrap=True, overflow="ellipsis")
         text.append(f" {mode} ", "reverse bold")
+        if note:  # e.g. where the run was saved: more useful than the spec once it is done
+            text.append(f" {note} ·", "bold")
         text.append(
             f" {spec.dataset} · {spec.optimizer} lr {spec.learning_rate:g} · batch "
             f"{spec.batch_size} · {spec.epochs} ep"
@@ -29,9 +32,9 @@ class StatusLine(Static):
         if spec.limit:
             text.append(f" · limit {spec.limit:,}")
         text.append(f" · {fmt_duration(run.duration_s)}")
-        if note:
-            text.append(f" · {note}", "dim")
-        self.update(text)
+        if text.plain != self._shown:  # redraw only on change: it is asked every tick
+            self._shown = text.plain
+            self.update(text)
 
 
 class GapLine(Static):

@@ -13,15 +13,14 @@ from bntui.stats import best, last, progress
 from bntui.text import clean, fmt, fmt_count, fmt_duration
 from bntui.widgets.chart import LineChart, Series
 
-STATUS_STYLE = {
-    "pending": ("○ starting", "dim"),
-    "running": ("● training", "green"),
-    "completed": ("✓ done", "bold green"),
-    "diverged": ("✗ diverged (NaN)", "bold red"),
-    "interrupted": ("■ interrupted", "yellow"),
-    "failed": ("✗ failed", "bold red"),
+STATUS_LABELS = {
+    "pending": "○ starting",
+    "running": "● training",
+    "completed": "✓ done",
+    "diverged": "✗ diverged",
+    "interrupted": "■ interrupted",
+    "failed": "✗ failed",
 }
-SERIES_MODES = ("both", "train", "val")
 
 
 def progress_bar(fraction: float, width: int) -> Text:
@@ -51,8 +50,7 @@ class ModelPanel(Vertical):
     def update_view(self, run: RunFile, metric: str, series_mode: str) -> None:
         """Re-read the record (call with the session lock held) and redraw."""
         record = run.models[self.key]
-        label, _style = STATUS_STYLE.get(record.status, (record.status, ""))
-        self.border_subtitle = label
+        self.border_subtitle = STATUS_LABELS.get(record.status, clean(record.status, 20))
         self.set_class(record.status in ("failed", "diverged"), "-bad")
         prog = progress(run, self.key)
         h = record.history
@@ -74,15 +72,17 @@ class ModelPanel(Vertical):
             lines.append(f"loss {fmt(loss)}  acc {fmt(acc)}\n")
         times = [t for t in h.epoch_time_s if t]
         lines.append(
-            f"{times[-1] if times else 0:.2f}s/ep · {fmt_count(prog.samples_per_s)}/s"
+            f"{fmt(times[-1] if times else None, 2)}s/ep · {fmt_count(prog.samples_per_s)}/s"
             f" · {fmt_duration(prog.elapsed_s)}",
             "dim",
         )
         if record.error:
             lines.append("\n" + clean(record.error, 300), "bold red")
         self.query_one(Static).update(lines)
+        shown = {"both": "⠤train •val", "train": "⠤train", "val": "•val"}[series_mode]
+        name = "acc" if metric == "accuracy" else "loss"
         self.query_one(LineChart).set_series(
-            self._series(run, metric, series_mode), run.spec.epochs
+            self._series(run, metric, series_mode), run.spec.epochs, f"{name} {shown}"
         )
 
     def _series(self, run: RunFile, metric: str, series_mode: str) -> list[Series]:

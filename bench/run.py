@@ -1,0 +1,334 @@
+"""Benchmark: the seeds' Keras code against bntui, whole process against whole process.
+
+    python bench/run.py                 # 3 alternating rounds, writes bench/RESULTS.md
+    python bench/run.py --rounds 1 --levers --live
+
+It runs `bench/seeds_way.py` (the notebooks' code, TensorFlow, float64, one model after the
+other) and `bntui run --headless` in turn, on the same machine, and prints wall time,
+per-epoch time, samples/s, peak RSS of all processes, test accuracy and the ratios.
+`--levers` also times bntui with one setting changed at a time; `--live` runs the dashboard
+in an 80x24 tmux pane to measure its cost, the UI process's CPU and keypress latency.
+A benchmark, not a test: nothing here asserts a time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import psutil
+
+HERE = Path(__file__).parent
+TRAIN, STEPS = 55_000, 1_719
+
+
+class TreeSampler:
+    """Polls a process tree: peak total RSS, and CPU time of the root process alone."""
+
+    def __init__(self, pid: int) -> None:
+        self.root = psutil.Process(pid)
+        self.peak_rss = 0
+        self.root_cpu = 0.0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                procs = [self.root, *self.root.children(recursive=True)]
+                total = 0
+                for proc in procs:
+                    try:
+                        total += proc.memory_info().rss
+                    except psutil.Error:
+                        pass
+                self.peak_rss = max(self.peak_rss, total)
+                times = self.root.cpu_times()
+                self.root_cpu = times.user + times.system
+            except psutil.Error:
+                break
+            self._stop.wait(0.25)
+
+    def stop(self) -> None:
+        """Stop polling."""
+        self._stop.set()
+        self._thread.join()
+
+
+def timed(cmd: list[str], env: dict[str, str] | None = None) -> tuple[float, int, str]:
+    """Run a command; return wall seconds, peak RSS of its tree, stdout."""
+    start = time.perf_counter()
+    proc = subprocess.Popen(
+        cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env
+    )
+    sampler = TreeSampler(proc.pid)
+    out, _ = proc.communicate()
+    wall = time.perf_counter() - start
+    sampler.stop()
+    if proc.returncode != 0:
+        raise SystemExit(f"{' '.join(cmd)} failed ({proc.returncode}):\n{out[-2000:]}")
+    return wall, sampler.peak_rss, out
+
+
+def run_seeds(epochs: int) -> dict[str, float]:
+    """The notebooks' way, whole process."""
+    wall, rss, out = timed([sys.executable, str(HERE / "seeds_way.py"), str(epochs)])
+    data = json.loads(out.strip().splitlines()[-1])
+    fit = data["plain"]["fit_s"] + data["bn"]["fit_s"]
+    return {
+        "wall_s": wall,
+        "peak_rss_mb": rss / 2**20,
+        "epoch_s_plain": data["plain"]["fit_s"] / epochs,
+        "epoch_s_bn": data["bn"]["fit_s"] / epochs,
+        "fit_s": fit,
+        "acc_plain": data["plain"]["test_accuracy"],
+        "acc_bn": data["bn"]["test_accuracy"],
+    }
+
+
+def run_bntui(
+    epochs: int, extra: list[str] | None = None, env: dict[str, str] | None = None
+) -> dict[str, float]:
+    """`bntui run --headless`, whole process (UI process plus both workers)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "run.json"
+        cmd = [
+            sys.executable,
+            "-m",
+            "bntui",
+            "run",
+            "--headless",
+            "--epochs",
+            str(epochs),
+            "--out",
+            str(out),
+        ]
+        wall, rss, _ = timed([*cmd, *(extra or [])], env)
+        return {"wall_s": wall, "peak_rss_mb": rss / 2**20, **file_figures(out)}
+
+
+def file_figures(path: Path) -> dict[str, float]:
+    """Per-epoch times (steady state: epochs after the first, which compiles) and accuracy."""
+    run = json.loads(path.read_text())
+    figures: dict[str, float] = {}
+    for key in ("plain", "bn"):
+        model = run["models"][key]
+        times = model["history"]["epoch_time_s"]
+        steady = times[1:] or times
+        figures[f"epoch_s_{key}"] = statistics.median(steady)
+        figures[f"first_epoch_s_{key}"] = times[0]
+        figures[f"acc_{key}"] = model["test"]["accuracy"] if model["test"] else float("nan")
+        curve = model["curve"]["epoch"]
+        figures[f"points_per_epoch_{key}"] = min(curve.count(e) for e in range(len(times)))
+    return figures
+
+
+def matmul_floor(repeats: int = 5) -> float:
+    """Seconds per epoch for just the float32 matrix products of one model at batch 32."""
+    rng = np.random.default_rng(0)
+    shapes = [(784, 300), (300, 100), (100, 10)]
+    weights = [rng.standard_normal(s, dtype=np.float32) for s in shapes]
+    x = rng.standard_normal((32, 784), dtype=np.float32)
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        for _ in range(STEPS):
+            acts = [x]
+            for w in weights:  # forward
+                acts.append(acts[-1] @ w)
+            grad = np.ones_like(acts[-1])
+            for i in range(len(weights) - 1, -1, -1):  # backward: dW always, dX but for input
+                _ = acts[i].T @ grad
+                if i:
+                    grad = grad @ weights[i].T
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+def machine() -> str:
+    """CPU model, cores, memory, and the versions that matter."""
+    from bntui.device import host_cpu
+
+    cpu = host_cpu()
+    import keras
+
+    versions = f"Python {platform.python_version()}, Keras {keras.__version__}"
+    try:
+        import jax
+
+        versions += f", JAX {jax.__version__}"
+    except ImportError:
+        pass
+    tf_version = subprocess.run(
+        [sys.executable, "-c", "import tensorflow as tf; print(tf.__version__)"],
+        capture_output=True, text=True, env=os.environ | {"TF_CPP_MIN_LOG_LEVEL": "3"},
+    ).stdout.strip()  # fmt: skip
+    return (
+        f"{cpu['name']}, {cpu['cores']} cores, {cpu['memory_bytes'] / 2**30:.0f} GiB; "
+        f"{versions}, TensorFlow {tf_version}"
+    )
+
+
+def live_run(epochs: int) -> dict[str, float]:
+    """The dashboard in an 80x24 tmux pane: wall time, UI CPU, keypress latency (p50/p95)."""
+    if not shutil.which("tmux"):
+        return {}
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "run.json"
+        session = f"bntui-bench-{os.getpid()}"
+        cmd = f"{sys.executable} -m bntui run --epochs {epochs} --out {out}"
+        start = time.perf_counter()
+        subprocess.run(
+            ["tmux", "new", "-d", "-s", session, "-x", "80", "-y", "24", cmd], check=True
+        )
+        panes = ["tmux", "list-panes", "-t", session, "-F", "#{pane_pid}"]
+        pane_pid = int(subprocess.run(panes, capture_output=True, text=True).stdout.split()[0])
+        sampler = TreeSampler(pane_pid)
+        latencies = []
+        time.sleep(15)  # into training
+        for _ in range(20):
+            before = screen(session)
+            sent = time.perf_counter()
+            subprocess.run(["tmux", "send-keys", "-t", session, "p"])
+            while screen(session).splitlines()[:1] == before.splitlines()[:1]:
+                if time.perf_counter() - sent > 5:
+                    break
+            latencies.append(time.perf_counter() - sent)
+            time.sleep(0.2)
+        while not out.exists():
+            time.sleep(0.05)
+        wall = time.perf_counter() - start
+        sampler.stop()
+        subprocess.run(["tmux", "send-keys", "-t", session, "q"])
+        time.sleep(1)
+        subprocess.run(["tmux", "kill-session", "-t", session], capture_output=True)
+        figures = file_figures(out)
+    latencies.sort()
+    return {
+        "wall_s": wall,
+        "peak_rss_mb": sampler.peak_rss / 2**20,
+        "ui_cpu_pct": 100 * sampler.root_cpu / wall,
+        "key_p50_ms": 1000 * latencies[len(latencies) // 2],
+        "key_p95_ms": 1000 * latencies[int(len(latencies) * 0.95) - 1],
+        **figures,
+    }
+
+
+def screen(session: str) -> str:
+    """The tmux pane's text."""
+    return subprocess.run(
+        ["tmux", "capture-pane", "-p", "-t", session], capture_output=True, text=True
+    ).stdout
+
+
+def fmt_row(name: str, r: dict[str, float]) -> str:
+    """One table row."""
+    return (
+        f"| {name} | {r['wall_s']:.1f} | {r['epoch_s_plain']:.2f} | {r['epoch_s_bn']:.2f} | "
+        f"{TRAIN / r['epoch_s_plain']:,.0f} | {TRAIN / r['epoch_s_bn']:,.0f} | "
+        f"{r['peak_rss_mb']:,.0f} | {r['acc_plain']:.4f} | {r['acc_bn']:.4f} |"
+    )
+
+
+HEADER = (
+    "| run | wall s | s/epoch plain | s/epoch BN | samples/s plain | samples/s BN | peak RSS MB "
+    "| test acc plain | test acc BN |\n|---|---|---|---|---|---|---|---|---|"
+)
+
+
+def main() -> None:
+    """Alternate seeds-way and bntui runs, then print and save the table."""
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--epochs", type=int, default=10)
+    parser.add_argument("--levers", action="store_true", help="time bntui with one setting changed")
+    parser.add_argument("--live", action="store_true", help="also run the dashboard in tmux")
+    parser.add_argument("--out", type=Path, default=HERE / "RESULTS.md")
+    args = parser.parse_args()
+
+    lines = [f"Machine: {machine()}", ""]
+    floor = matmul_floor()
+    lines.append(
+        f"Matrix-product floor (numpy float32, batch 32, {STEPS} steps): "
+        f"{floor:.3f} s per model-epoch"
+    )
+    seeds, ours = [], []
+    for i in range(args.rounds):
+        seeds.append(run_seeds(args.epochs))
+        print(fmt_row(f"seeds way, round {i + 1}", seeds[-1]), flush=True)
+        ours.append(run_bntui(args.epochs))
+        print(fmt_row(f"bntui --headless, round {i + 1}", ours[-1]), flush=True)
+    table = [HEADER]
+    table += [fmt_row(f"seeds way, round {i + 1}", r) for i, r in enumerate(seeds)]
+    table += [fmt_row(f"bntui --headless, round {i + 1}", r) for i, r in enumerate(ours)]
+
+    def med(runs: list[dict[str, float]], key: str) -> float:
+        return statistics.median(r[key] for r in runs)
+
+    wall_seeds, wall_ours = med(seeds, "wall_s"), med(ours, "wall_s")
+    acc_plain = med(ours, "acc_plain") - med(seeds, "acc_plain")
+    acc_bn = med(ours, "acc_bn") - med(seeds, "acc_bn")
+    summary = [
+        "",
+        f"Median wall time: seeds way {wall_seeds:.1f} s, bntui {wall_ours:.1f} s: "
+        f"ratio **{wall_ours / wall_seeds:.3f}** (target ≤ 0.25).",
+        f"Test accuracy, bntui − seeds way (medians): plain {acc_plain:+.4f}, "
+        f"BN {acc_bn:+.4f} (target: within 0.01).",
+        f"Per model-epoch vs the matrix-product floor ({floor:.3f} s): "
+        f"plain {med(ours, 'epoch_s_plain') / floor:.2f}x, "
+        f"BN {med(ours, 'epoch_s_bn') / floor:.2f}x"
+        " (target ≤ 2.5x; steady-state epochs, both models training at once on the cores).",
+        "Curve points per epoch (minimum over epochs): "
+        f"plain {med(ours, 'points_per_epoch_plain'):.0f}, "
+        f"BN {med(ours, 'points_per_epoch_bn'):.0f}.",
+    ]
+    extra: list[str] = []
+    if args.live:
+        live = live_run(args.epochs)
+        if live:
+            extra += [
+                "",
+                "Live dashboard (80x24 tmux pane) vs headless:",
+                "",
+                HEADER,
+                fmt_row("bntui live", live),
+            ]
+            extra.append(
+                f"\nLive/headless wall: {live['wall_s'] / wall_ours:.3f}; UI process CPU "
+                f"{live['ui_cpu_pct']:.1f}% of one core; keypress → screen change (via tmux): p50 "
+                f"{live['key_p50_ms']:.0f} ms, p95 {live['key_p95_ms']:.0f} ms."
+            )
+    if args.levers:
+        extra += ["", "Levers (bntui --headless, one setting changed):", "", HEADER]
+        variants = {
+            "default (jax, float32, fused steps, 1 thread/worker)": ([], None),
+            "--backend tensorflow": (["--backend", "tensorflow"], None),
+            "--steps-per-execution 1": (["--steps-per-execution", "1"], None),
+            "--threads 2 (per worker)": (["--threads", "2"], None),
+            "--faithful (tensorflow, float64, 1 step/call)": (["--faithful"], None),
+        }
+        for name, (flags, env) in variants.items():
+            result = run_bntui(args.epochs, flags, env)
+            print(fmt_row(name, result), flush=True)
+            extra.append(fmt_row(name, result))
+    text = "\n".join(["# Benchmark results", "", *lines, "", *table, *summary, *extra, ""])
+    print(text)
+    args.out.write_text(text)
+
+
+if __name__ == "__main__":
+    main()
