@@ -111,6 +111,10 @@ def run_headless(session: LiveSession, out: TextIO = sys.stdout) -> int:
         else:
             session.supervisor.stop()
         path, warning = session.save()
+        # Saved: ignore further stop signals. At exit CPython resets Python-level handlers
+        # to the default (a late Ctrl-C would kill us with a traceback), but not SIG_IGN.
+        for number in STOP_SIGNALS:
+            signal.signal(number, signal.SIG_IGN)
     for line in summary_lines(session.run):
         print(line, file=out)
     if warning:
