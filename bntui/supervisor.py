@@ -141,9 +141,6 @@ class Supervisor:
                 continue
             yield item
 
-    def __iter__(self) -> Iterator[Event]:
-        return self.events()
-
     def stop(self, grace: float = 3.0) -> None:
         """Stop both workers (closing stdin, then SIGTERM, then SIGKILL) and reap them."""
         self._stopping.set()
