@@ -102,7 +102,6 @@ class ReplaySession(Session):
 
     def __init__(self, run: RunFile, speed: float = 1.0) -> None:
         super().__init__(RunRecorder(run.spec, empty_like(run)))
-        self.source_run = run
         self.replay = ReplaySource(run, speed)
 
     def _source(self) -> Iterator[Event]:

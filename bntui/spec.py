@@ -20,6 +20,7 @@ BACKENDS: tuple[str, ...] = ("jax", "tensorflow")
 MODEL_KEYS: tuple[str, str] = ("plain", "bn")
 MODEL_TITLES: dict[str, str] = {"plain": "Plain MLP", "bn": "MLP + BatchNorm"}
 
+MAX_SAMPLE_COUNT = 32
 TRAIN_SIZE = {"fashion_mnist": 60_000, "mnist": 60_000}
 
 
@@ -108,8 +109,8 @@ class ExperimentSpec:
                     f"--limit {self.limit} is beyond the data: {self.dataset} has {full:,} "
                     "training images after the 5,000 validation images"
                 )
-        if not 0 <= self.sample_count <= 32:
-            raise SpecError("sample count must be between 0 and 32")
+        if not 0 <= self.sample_count <= MAX_SAMPLE_COUNT:
+            raise SpecError(f"sample count must be between 0 and {MAX_SAMPLE_COUNT}")
 
 
 @dataclass(frozen=True)

@@ -27,6 +27,7 @@ class Progress:
     epoch: int
     epochs: int
     fraction: float
+    epoch_s: float | None
     samples_per_s: float | None
     eta_s: float | None
     elapsed_s: float
@@ -42,7 +43,7 @@ def progress(run: RunFile, key: str) -> Progress:
     fraction = done_epochs / epochs
     if curve.t and curve.epoch[-1] >= done_epochs and curve.steps[-1]:
         fraction = (curve.epoch[-1] + curve.step[-1] / curve.steps[-1]) / epochs
-    if record.status in ("completed",):
+    if record.status == "completed":
         fraction = 1.0
     start = record.ready_t or 0.0
     end = (
@@ -50,12 +51,19 @@ def progress(run: RunFile, key: str) -> Progress:
     )
     elapsed = max(0.0, end - start)
     times = [t for t in record.history.epoch_time_s if t]
-    samples_per_s = run.dataset.train_size / times[-1] if times and run.dataset else None
+    epoch_s = times[-1] if times else None
+    samples_per_s = run.dataset.train_size / epoch_s if epoch_s and run.dataset else None
     eta = elapsed * (1 - fraction) / fraction if 0 < fraction < 1 else None
     if record.status not in ("pending", "running"):
         eta = None
     return Progress(
-        min(done_epochs + 1, epochs), epochs, min(fraction, 1.0), samples_per_s, eta, elapsed
+        min(done_epochs + 1, epochs),
+        epochs,
+        min(fraction, 1.0),
+        epoch_s,
+        samples_per_s,
+        eta,
+        elapsed,
     )
 
 

@@ -8,12 +8,11 @@ from textual.screen import Screen
 from textual.widgets import Footer, TabbedContent, TabPane
 
 from bntui.runfile import RunFile
-from bntui.spec import MODEL_KEYS
+from bntui.spec import MAX_SAMPLE_COUNT, MODEL_KEYS
 from bntui.widgets.info_panels import DevicePanel, GapLine, StatusLine, SummaryPanel
 from bntui.widgets.model_panel import ModelPanel
 from bntui.widgets.results import ConfusionMatrix, PredictionCard, TestTable
 
-MAX_SAMPLES = 32
 TABS = ("training", "models", "device", "results")
 
 
@@ -41,7 +40,7 @@ class DashboardScreen(Screen[None]):
                 for key in MODEL_KEYS:
                     yield ConfusionMatrix(key)
                 with Vertical(id="predictions"):
-                    for slot in range(MAX_SAMPLES):
+                    for slot in range(MAX_SAMPLE_COUNT):
                         yield PredictionCard(slot)
         yield Footer()
 

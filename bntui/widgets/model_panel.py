@@ -70,9 +70,8 @@ class ModelPanel(Vertical):
         for name, loss, acc in rows:
             lines.append(f"{name:<6}", "bold")
             lines.append(f"loss {fmt(loss)}  acc {fmt(acc)}\n")
-        times = [t for t in h.epoch_time_s if t]
         lines.append(
-            f"{fmt(times[-1] if times else None, 2)}s/ep · {fmt_count(prog.samples_per_s)}/s"
+            f"{fmt(prog.epoch_s, 2)}s/ep · {fmt_count(prog.samples_per_s)}/s"
             f" · {fmt_duration(prog.elapsed_s)}",
             "dim",
         )
