@@ -14,6 +14,7 @@ from pathlib import Path
 from textual import work
 from textual.app import App
 from textual.binding import Binding
+from textual.css.query import NoMatches
 from textual.message import Message
 
 from bntui.events import BatchProgress, Event, ModelDone
@@ -22,6 +23,7 @@ from bntui.screens.dashboard import TABS, DashboardScreen
 from bntui.session import LiveSession, ReplaySession, Session
 from bntui.spec import MODEL_TITLES
 from bntui.text import clean
+from bntui.widgets.inside import INSIDE_VIEWS
 
 REFRESH_S = 0.25
 METRICS = ("loss", "accuracy")
@@ -67,6 +69,8 @@ class BntuiApp(App[int]):
         Binding("v", "series", "Train/val"),
         Binding("s", "save", "Save"),
         Binding("e", "end", "End"),
+        Binding("i", "tab('inside')", "Inside"),
+        Binding("n", "inside_view", "Next stat"),
         *[
             Binding(str(i + 1), f"tab('{tab}')", tab.title(), show=False)
             for i, tab in enumerate(TABS)
@@ -78,6 +82,7 @@ class BntuiApp(App[int]):
         self.session = session
         self.metric = "loss"
         self.series_mode = "both"
+        self.inside_view = 0
         self.paused = False
         self.dirty = True
         self.ended = False
@@ -93,6 +98,11 @@ class BntuiApp(App[int]):
             return self.session.live and not self.ended
         if action == "end":
             return not self.session.live and not self.ended
+        if action == "inside_view":
+            try:
+                return self.dashboard.active_tab == "inside"
+            except (KeyError, NoMatches):  # asked before the dashboard exists
+                return False
         return True
 
     @property
@@ -175,7 +185,9 @@ class BntuiApp(App[int]):
             screen.show_status(run, self.mode_word(), self.note)
             if self.dirty and not self.paused:
                 self.dirty = False
-                screen.show_run(run, self.metric, self.series_mode, color=not self.no_color)
+                screen.show_run(
+                    run, self.metric, self.series_mode, not self.no_color, self.inside_view
+                )
 
     def action_tab(self, tab: str) -> None:
         """Switch tabs (keys 1–4)."""
@@ -185,8 +197,15 @@ class BntuiApp(App[int]):
 
     def on_tabbed_content_tab_activated(self) -> None:
         """Draw a tab as soon as it is shown."""
+        self.refresh_bindings()
         self.dirty = True
         self.call_after_refresh(self.redraw)
+
+    def action_inside_view(self) -> None:
+        """Inside tab: plot the next layer statistic."""
+        self.inside_view = (self.inside_view + 1) % len(INSIDE_VIEWS)
+        self.dirty = True
+        self.redraw()
 
     def action_pause(self) -> None:
         """Freeze or unfreeze the view; training and recording go on."""

@@ -102,6 +102,12 @@ def run(
     threads: Annotated[
         int | None, typer.Option(help="CPU threads per worker (default: cores / 2).")
     ] = None,
+    inside: Annotated[
+        int | None,
+        typer.Option(
+            help="Layer statistics (inside the networks) this many times per epoch; 0 = off."
+        ),
+    ] = None,
     keep_going: Annotated[
         bool, typer.Option("--keep-going", help="Keep training a model whose loss became NaN.")
     ] = False,
@@ -127,6 +133,7 @@ def run(
             faithful=faithful or None,
             stop_on_divergence=False if keep_going else None,
             steps_per_execution=steps_per_execution,
+            inside_per_epoch=inside,
         )
     except SpecError as exc:
         fail(str(exc))

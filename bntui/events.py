@@ -60,6 +60,28 @@ class EpochEnd(Event):
     epoch_time_s: float = 0.0
 
 
+# What LayerStats measures for each kind of layer (see bntui.probe for the definitions).
+DENSE_STATS = ("in_mean", "in_std", "pre_mean", "pre_std", "dead", "grad_norm")
+BN_STATS = (
+    "gamma_mean", "gamma_std", "beta_mean", "beta_std",
+    "moving_mean", "moving_var", "batch_shift", "batch_var_ratio",
+)  # fmt: skip
+LAYER_STATS = {"dense": DENSE_STATS, "bn": BN_STATS}
+
+
+@dataclass
+class LayerStats(Event):
+    """Inside the network: statistics of each Dense/BN layer on the probe batch.
+
+    `position` is the fractional epoch (0.0 = before training, 1.5 = half-way through the
+    second epoch); each layer is a dict with `name`, `kind` (`dense`/`bn`) and its numbers.
+    """
+
+    kind: ClassVar[str] = "inside"
+    position: float = 0.0
+    layers: list[dict[str, Any]] = field(default_factory=list)
+
+
 @dataclass
 class TestResult(Event):
     """Test-set evaluation, confusion matrix and sample predictions after training."""
@@ -82,7 +104,8 @@ class ModelDone(Event):
 
 
 EVENT_TYPES: dict[str, type[Event]] = {
-    cls.kind: cls for cls in (ModelReady, BatchProgress, EpochEnd, TestResult, ModelDone)
+    cls.kind: cls
+    for cls in (ModelReady, BatchProgress, EpochEnd, LayerStats, TestResult, ModelDone)
 }
 
 

@@ -47,9 +47,22 @@ def _mnist_layers(batch_norm: bool) -> list[Any]:
     return stack
 
 
+def _sweep_layers(batch_norm: bool) -> list[Any]:
+    """EXPERIMENTS.md §3 (seed 004): Dense 512 and Dropout; the twin applies the BN layer
+    the notebook declared (between Dropout and the output) but never called."""
+    stack: list[Any] = [layers.Flatten(), layers.Dense(512, activation="relu"), layers.Dropout(0.2)]
+    if batch_norm:
+        stack.append(layers.BatchNormalization())
+    stack.append(layers.Dense(10, activation="softmax"))
+    return stack
+
+
+ARCHITECTURES = {"fashion": _fashion_layers, "mnist": _mnist_layers, "sweep": _sweep_layers}
+
+
 def build_model(spec: ExperimentSpec, which: str) -> keras.Model:
     """Build and compile model `which` (`plain` or `bn`) for `spec`."""
-    make = _fashion_layers if spec.architecture == "fashion" else _mnist_layers
+    make = ARCHITECTURES[spec.architecture]
     name = "plain_mlp" if which == "plain" else "bn_mlp"
     model = keras.Sequential([keras.Input((28, 28)), *make(which == "bn")], name=name)
     optimizer: Any

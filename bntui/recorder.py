@@ -8,9 +8,19 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from bntui.events import BatchProgress, EpochEnd, Event, ModelDone, ModelReady, TestResult
+from bntui.events import (
+    LAYER_STATS,
+    BatchProgress,
+    EpochEnd,
+    Event,
+    LayerStats,
+    ModelDone,
+    ModelReady,
+    TestResult,
+)
 from bntui.runfile import (
     DatasetInfo,
+    LayerTrace,
     ModelRun,
     ModelSummary,
     RunFile,
@@ -25,6 +35,11 @@ FINISHED = ("completed", "diverged", "interrupted", "failed")
 def empty_like(run: RunFile) -> RunFile:
     """A copy of `run` with its spec and start time but nothing recorded for either model."""
     return run.model_copy(update={"models": {"plain": ModelRun(), "bn": ModelRun()}}, deep=True)
+
+
+def _units(row: dict[str, object]) -> int:
+    units = row.get("units")
+    return units if isinstance(units, int) and units >= 0 else 0
 
 
 class RunRecorder:
@@ -60,6 +75,8 @@ class RunRecorder:
             for key in HISTORY_KEYS:
                 getattr(history, key).append(event.logs.get(key))
             history.epoch_time_s.append(event.epoch_time_s)
+        elif isinstance(event, LayerStats):
+            self._apply_inside(record, event)
         elif isinstance(event, ModelReady):
             self._apply_ready(record, event)
         elif isinstance(event, TestResult):
@@ -73,6 +90,26 @@ class RunRecorder:
             record.status = event.status  # type: ignore[assignment]
             record.error = event.error
             record.finished_t = event.t
+
+    def _apply_inside(self, record: ModelRun, event: LayerStats) -> None:
+        inside = record.inside
+        if not inside.layers:
+            inside.layers = [
+                LayerTrace(name=str(row.get("name", "?")), kind=row["kind"], units=_units(row))
+                for row in event.layers
+                if row.get("kind") in LAYER_STATS
+            ]
+        rows = [row for row in event.layers if row.get("kind") in LAYER_STATS]
+        if [r.get("name") for r in rows] != [layer.name for layer in inside.layers]:
+            return  # not the layers this model started with: ignore rather than misalign
+        inside.position.append(event.position)
+        inside.t.append(event.t)
+        for trace, row in zip(inside.layers, rows):
+            for stat in LAYER_STATS[trace.kind]:
+                value = row.get(stat)
+                trace.stats.setdefault(stat, []).append(
+                    float(value) if isinstance(value, (int, float)) else None
+                )
 
     def _apply_ready(self, record: ModelRun, event: ModelReady) -> None:
         record.status = "running"

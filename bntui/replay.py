@@ -11,7 +11,15 @@ import threading
 import time
 from collections.abc import Iterator
 
-from bntui.events import BatchProgress, EpochEnd, Event, ModelDone, ModelReady, TestResult
+from bntui.events import (
+    BatchProgress,
+    EpochEnd,
+    Event,
+    LayerStats,
+    ModelDone,
+    ModelReady,
+    TestResult,
+)
 from bntui.recorder import HISTORY_KEYS
 from bntui.runfile import ModelRun, RunFile
 
@@ -52,6 +60,7 @@ def _model_events(run: RunFile, key: str, record: ModelRun) -> Iterator[Event]:
     while point < len(curve.t):
         yield _batch(key, record, point)
         point += 1
+    yield from _inside_events(key, record)
     end_t = record.finished_t if record.finished_t is not None else run.duration_s
     if record.test is not None:
         test = record.test
@@ -65,6 +74,22 @@ def _model_events(run: RunFile, key: str, record: ModelRun) -> Iterator[Event]:
         )
     if record.status not in ("pending", "running"):
         yield ModelDone(model=key, t=end_t, status=record.status, error=record.error)
+
+
+def _inside_events(key: str, record: ModelRun) -> Iterator[LayerStats]:
+    """The layer statistics; the caller's sort by time puts them among the curve points."""
+    inside = record.inside
+    for i, (position, t) in enumerate(zip(inside.position, inside.t)):
+        yield LayerStats(
+            model=key,
+            t=t,
+            position=position,
+            layers=[
+                {"name": layer.name, "kind": layer.kind, "units": layer.units,
+                 **{stat: values[i] for stat, values in layer.stats.items()}}
+                for layer in inside.layers
+            ],
+        )  # fmt: skip
 
 
 def _batch(key: str, record: ModelRun, i: int) -> BatchProgress:

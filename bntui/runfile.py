@@ -18,7 +18,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from bntui import __version__
 from bntui.spec import ExperimentSpec
 
-SCHEMA_VERSION = 1
+# 2 added each model's `inside` (layer statistics); version 1 files load with it empty.
+SCHEMA_VERSION = 2
 MAX_FILE_BYTES = 256 * 1024 * 1024
 MAX_EPOCHS = 100_000
 MAX_CURVE_POINTS = 2_000_000
@@ -63,6 +64,40 @@ class Curve(_EqualLengthLists):
     steps: list[int] = Field(default_factory=list, max_length=MAX_CURVE_POINTS)
     loss: list[Number] = Field(default_factory=list, max_length=MAX_CURVE_POINTS)
     accuracy: list[Number] = Field(default_factory=list, max_length=MAX_CURVE_POINTS)
+
+
+class LayerTrace(_Model):
+    """One layer's statistics over training: `stats[name][i]` was measured at point i."""
+
+    name: str = Field(max_length=200)
+    kind: Literal["dense", "bn"]
+    units: int = Field(default=0, ge=0)
+    stats: dict[str, list[Number]] = Field(default_factory=dict, max_length=32)
+
+
+class Inside(_Model):
+    """Layer statistics on the fixed probe batch, several times per epoch.
+
+    `position` is the fractional epoch of each measurement (0.0 = before training) and `t`
+    its time; every list in every layer's `stats` has one value per measurement.
+    """
+
+    position: list[float] = Field(default_factory=list, max_length=MAX_CURVE_POINTS)
+    t: list[float] = Field(default_factory=list, max_length=MAX_CURVE_POINTS)
+    layers: list[LayerTrace] = Field(default_factory=list, max_length=64)
+
+    @model_validator(mode="after")
+    def _one_value_per_point(self) -> Inside:
+        n = len(self.position)
+        if len(self.t) != n:
+            raise ValueError(f"position and t must have equal lengths, got {n} and {len(self.t)}")
+        for layer in self.layers:
+            for stat, values in layer.stats.items():
+                if len(values) != n:
+                    raise ValueError(
+                        f"{layer.name}.{stat} has {len(values)} values for {n} measurements"
+                    )
+        return self
 
 
 class LayerSummary(_Model):
@@ -114,6 +149,7 @@ class ModelRun(_Model):
     summary: ModelSummary | None = None
     history: History = Field(default_factory=History)
     curve: Curve = Field(default_factory=Curve)
+    inside: Inside = Field(default_factory=Inside)
     test: TestResults | None = None
 
 

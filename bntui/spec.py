@@ -12,7 +12,7 @@ from typing import Any, Literal
 Dataset = Literal["fashion_mnist", "mnist"]
 Optimizer = Literal["sgd", "adam"]
 Backend = Literal["jax", "tensorflow"]
-Architecture = Literal["fashion", "mnist"]
+Architecture = Literal["fashion", "mnist", "sweep"]
 
 DATASETS: tuple[str, ...] = ("fashion_mnist", "mnist")
 OPTIMIZERS: tuple[str, ...] = ("sgd", "adam")
@@ -47,6 +47,8 @@ class ExperimentSpec:
     faithful: bool = False
     steps_per_execution: int | None = None
     curve_points_per_epoch: int = 25
+    # Layer statistics from the probe batch, this many times per epoch (0 = off).
+    inside_per_epoch: int = 5
     sample_count: int = 8
     stop_on_divergence: bool = True
 
@@ -98,6 +100,8 @@ class ExperimentSpec:
                 raise SpecError(f"--{name.replace('_', '-')} must be a positive whole number")
         if not self.learning_rate > 0 or self.learning_rate == float("inf"):
             raise SpecError("--lr must be a positive, finite number")
+        if not 0 <= self.inside_per_epoch <= 100:
+            raise SpecError("--inside must be between 0 (off) and 100 measurements per epoch")
         if self.steps_per_execution is not None and self.steps_per_execution <= 0:
             raise SpecError("--steps-per-execution must be a positive whole number")
         full = TRAIN_SIZE[self.dataset] - self.validation_size
@@ -145,6 +149,19 @@ PRESETS: dict[str, Preset] = {
                 optimizer="adam",
                 learning_rate=1e-3,
                 batch_size=64,
+            ),
+        ),
+        Preset(
+            "mnist-sweep",
+            "MNIST, Dense 512 + Dropout 0.2, Adam, 5 epochs; the model of the batch-size sweep "
+            "(EXPERIMENTS.md §3, seed 004)",
+            ExperimentSpec(
+                preset="mnist-sweep",
+                dataset="mnist",
+                architecture="sweep",
+                optimizer="adam",
+                learning_rate=1e-3,
+                epochs=5,
             ),
         ),
     )

@@ -16,7 +16,15 @@ import time
 import traceback
 from typing import Any
 
-from bntui.events import BatchProgress, EpochEnd, Event, ModelDone, ModelReady, TestResult
+from bntui.events import (
+    BatchProgress,
+    EpochEnd,
+    Event,
+    LayerStats,
+    ModelDone,
+    ModelReady,
+    TestResult,
+)
 from bntui.spec import ExperimentSpec
 
 
@@ -71,8 +79,9 @@ def is_diverged(loss: float | None) -> bool:
     return loss is None or loss > EXPLODED_LOSS
 
 
-def make_callback(writer: EventWriter, spec: ExperimentSpec, which: str) -> Any:
-    """A Keras callback that streams curve points and epoch ends, and stops on NaN."""
+def make_callback(writer: EventWriter, spec: ExperimentSpec, which: str, probe: Any) -> Any:
+    """A Keras callback that streams curve points, layer statistics (when `probe` is given)
+    and epoch ends, and stops on NaN."""
     import keras
 
     steps = spec.steps_per_epoch
@@ -81,13 +90,32 @@ def make_callback(writer: EventWriter, spec: ExperimentSpec, which: str) -> Any:
     class StreamCallback(keras.callbacks.Callback):
         diverged = False
 
+        def measure(self, position: float) -> None:
+            # `self.model` syncs the JAX trainer's state into the variables first.
+            self.model  # noqa: B018
+            writer.emit(
+                LayerStats(model=which, t=writer.now(), position=round(position, 4),
+                           layers=probe.measure())
+            )  # fmt: skip
+
+        def on_train_begin(self, logs: Any = None) -> None:
+            if probe:
+                self.measure(0.0)
+
         def on_epoch_begin(self, epoch: int, logs: Any = None) -> None:
             self.epoch = epoch
             self.next_point = every
+            self.probe_k = 1  # the k-th of inside_per_epoch measurements is at step ⌈k·steps/n⌉
+            self.next_probe = -(-steps // max(1, spec.inside_per_epoch))
             self.epoch_start = time.perf_counter()
 
         def on_train_batch_end(self, batch: int, logs: Any = None) -> None:
             step = batch + 1
+            if probe and step >= self.next_probe:
+                while self.next_probe <= step:
+                    self.probe_k += 1
+                    self.next_probe = -(-self.probe_k * steps // spec.inside_per_epoch)
+                self.measure(self.epoch + step / steps)
             if step < self.next_point and step < steps:
                 return
             self.next_point = (step // every + 1) * every
@@ -183,7 +211,14 @@ def train(spec: ExperimentSpec, which: str, writer: EventWriter) -> str:
             },
         )
     )
-    callback = make_callback(writer, spec, which)
+    probe = None
+    if spec.inside_per_epoch:
+        from bntui.probe import PROBE_SIZE, LayerProbe
+
+        probe = LayerProbe(
+            model, data.x_valid[:PROBE_SIZE], data.y_valid[:PROBE_SIZE], spec.backend
+        )
+    callback = make_callback(writer, spec, which, probe)
     eval_batch = 32 if spec.faithful else 1000
     model.fit(
         data.x_train,

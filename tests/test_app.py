@@ -16,6 +16,10 @@ from bntui.events import BatchProgress, EpochEnd
 from bntui.runfile import RunFile, load_run
 from bntui.session import ReplaySession
 from bntui.text import fmt
+from bntui.widgets.chart import LineChart
+from bntui.widgets.inside import INSIDE_VIEWS
+
+MODELS = ("plain", "bn")
 
 
 def text_of(widget: Widget) -> str:
@@ -48,10 +52,10 @@ async def test_replay_feeds_the_panels(small_run: RunFile) -> None:
         status = text_of(app.screen.query_one("#status"))
         assert "REPLAY END" in status and "fashion_mnist" in status
         gap = text_of(app.screen.query_one("#gap"))
-        expected = (
-            small_run.models["bn"].history.val_accuracy[-1]
-            - small_run.models["plain"].history.val_accuracy[-1]
-        )  # type: ignore[operator]
+        bn_acc = small_run.models["bn"].history.val_accuracy[-1]
+        plain_acc = small_run.models["plain"].history.val_accuracy[-1]
+        assert bn_acc is not None and plain_acc is not None
+        expected = bn_acc - plain_acc
         assert f"{expected * 100:+.2f} pts" in gap
 
 
@@ -72,7 +76,8 @@ async def test_keys_toggle_the_view(small_run: RunFile) -> None:
         await pilot.pause()
         assert app.dashboard.active_tab == "results"
         table = text_of(app.screen.query_one("#test-table"))
-        assert fmt(small_run.models["bn"].test.accuracy) in table  # type: ignore[union-attr]
+        test = small_run.models["bn"].test
+        assert test is not None and fmt(test.accuracy) in table
         await pilot.press("2")
         await pilot.pause()
         summary = text_of(app.screen.query_one("#summary-bn"))
@@ -82,6 +87,38 @@ async def test_keys_toggle_the_view(small_run: RunFile) -> None:
         assert "CPU" in text_of(app.screen.query_one("#device-panel"))
         await pilot.press("q")
     assert app.return_value == 0
+
+
+async def test_inside_tab_plots_each_layer_on_one_scale(small_run: RunFile) -> None:
+    app = BntuiApp(ReplaySession(small_run, speed=1000))
+    async with app.run_test(size=(100, 40)) as pilot:
+        await replay_to_end(app, pilot)
+        await pilot.press("i")
+        await pilot.pause()
+        assert app.dashboard.active_tab == "inside"
+        charts = [app.screen.query_one(f"#inside-chart-{key}", LineChart) for key in MODELS]
+        assert [len(c.series) for c in charts] == [3, 3]  # one line per Dense layer
+        assert charts[0].y_range == charts[1].y_range is not None
+        last_bn = small_run.models["bn"].inside.layers[1].stats["in_mean"][-1]
+        assert f"{last_bn:.3f}" in text_of(app.screen.query_one("#inside-legend-bn"))
+        table = text_of(app.screen.query_one("#inside-table"))
+        assert "bn · bn 784" in table and "plain · dense 300" in table
+        seen = set()
+        for _ in range(len(INSIDE_VIEWS)):
+            seen.add(charts[1].legend)
+            assert charts[1].log_y == (charts[1].legend == "grad_norm")
+            await pilot.press("n")
+            await pilot.pause()
+        assert len(seen) == len(INSIDE_VIEWS)
+        # BN-only statistics: the plain model has nothing to plot and says why.
+        while INSIDE_VIEWS[app.inside_view].kind != "bn":
+            await pilot.press("n")
+        await pilot.pause()
+        assert charts[0].series == [] and "no BN layers" in charts[0].empty_message
+        assert len(charts[1].series) == 3
+        await pilot.press("1")
+        await pilot.press("n")  # does nothing outside the Inside tab
+        assert INSIDE_VIEWS[app.inside_view].kind == "bn"
 
 
 async def test_pause_freezes_the_view_not_the_recording(small_run: RunFile) -> None:

@@ -39,6 +39,7 @@ def test_help_lists_commands_and_options() -> None:
         (["--dataset", "cifar10"], "unknown dataset 'cifar10'"),
         (["--optimizer", "lion"], "unknown optimizer 'lion'"),
         (["--out", "/no/such/folder/run.json"], "does not exist"),
+        (["--inside", "-1"], "--inside must be between 0"),
     ],
 )
 def test_bad_run_options(args: list[str], message: str, tmp_path: Path) -> None:

@@ -95,6 +95,10 @@ def test_headless_run_trains_both_models_for_real(
         assert len(record.test.predictions) == 8
         # Training improves on chance: the loss falls within the epoch curve.
         assert record.curve.loss[-1] < record.curve.loss[0]  # type: ignore[operator]
+        # Layer statistics: before training, then 5 times per epoch.
+        assert len(record.inside.position) == 1 + 2 * 5
+        grads = record.inside.layers[-1].stats["grad_norm"]
+        assert all(g is not None and g > 0 for g in grads)
     assert run.dataset and run.dataset.train_size == 2000
     assert len(run.dataset.sample_images[0]) == 28
 
@@ -206,11 +210,12 @@ def test_mnist_from_the_keras_cache(tmp_path: Path, clean_env: dict[str, str]) -
     )
     out = tmp_path / "run.json"
     env = clean_env | {"KERAS_HOME": str(tmp_path / "keras")}
-    args = ["--preset", "mnist-adam", "--limit", "1000", "--epochs", "2", "--out", str(out)]
-    result = run_to_end(args, env)
+    args = ["--preset", "mnist-adam", "--limit", "1000", "--epochs", "2", "--inside", "0"]
+    result = run_to_end([*args, "--out", str(out)], env)
     assert result.returncode == 0, result.stdout + result.stderr
     run = load_run(out)
     assert run.spec.dataset == "mnist" and run.spec.optimizer == "adam"
     assert run.dataset and run.dataset.class_names[3] == "3"
     assert run.models["bn"].summary and run.models["bn"].summary.non_trainable_params == 800
     assert run.models["bn"].test and run.models["bn"].test.accuracy is not None
+    assert run.models["bn"].inside.position == []  # --inside 0 switches the probe off

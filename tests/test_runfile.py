@@ -106,6 +106,33 @@ def test_unequal_history_lengths_are_refused() -> None:
         parse_run(json.dumps(data).encode())
 
 
+def test_layer_statistics_are_recorded_per_measurement(small_run: RunFile) -> None:
+    spec = small_run.spec
+    for key, denses, bns in (("plain", 3, 0), ("bn", 3, 3)):
+        inside = small_run.models[key].inside
+        assert len(inside.position) == spec.epochs * spec.inside_per_epoch + 1
+        assert inside.position[0] == 0.0 and inside.position[-1] == spec.epochs
+        kinds = [layer.kind for layer in inside.layers]
+        assert kinds.count("dense") == denses and kinds.count("bn") == bns
+        assert [layer.units for layer in inside.layers if layer.kind == "dense"] == [300, 100, 10]
+
+
+def test_misaligned_layer_statistics_are_refused() -> None:
+    data = raw()
+    data["models"]["bn"]["inside"]["layers"][0]["stats"]["gamma_mean"].pop()
+    with pytest.raises(RunFileError, match="gamma_mean has"):
+        parse_run(json.dumps(data).encode())
+
+
+def test_version_1_files_load_without_layer_statistics() -> None:
+    data = raw() | {"schema_version": 1}
+    for model in data["models"].values():
+        del model["inside"]
+    run = parse_run(json.dumps(data).encode())
+    assert run.models["bn"].inside.layers == []
+    assert run.models["bn"].history.loss
+
+
 def test_newer_schema_says_who_wrote_it() -> None:
     data = raw() | {"schema_version": SCHEMA_VERSION + 1, "bntui_version": "9.0.0"}
     with pytest.raises(RunFileError, match=r"written by bntui '9\.0\.0'.*Upgrade bntui"):

@@ -37,3 +37,13 @@ def test_results_tab(snap_compare: Any) -> None:
 
 def test_models_tab(snap_compare: Any) -> None:
     assert snap_compare(replayed_app(), terminal_size=(80, 24), run_before=finish, press=["2"])
+
+
+def test_inside_tab(snap_compare: Any) -> None:
+    assert snap_compare(replayed_app(), terminal_size=(80, 24), run_before=finish, press=["i"])
+
+
+def test_inside_gradient_norms(snap_compare: Any) -> None:
+    assert snap_compare(
+        replayed_app(), terminal_size=(80, 24), run_before=finish, press=["i", *"nnnn"]
+    )

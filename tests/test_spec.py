@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from bntui.spec import PRESETS, ExperimentSpec, SpecError, build_spec
@@ -52,9 +54,9 @@ def test_fused_steps_still_give_a_live_curve() -> None:
         ({"optimizer": "rmsprop"}, "unknown optimizer 'rmsprop'"),
     ],
 )
-def test_bad_values_are_refused(overrides: dict[str, object], message: str) -> None:
+def test_bad_values_are_refused(overrides: dict[str, Any], message: str) -> None:
     with pytest.raises(SpecError, match=message):
-        build_spec(**overrides)
+        build_spec("fashion-sgd", **overrides)
 
 
 def test_unknown_preset() -> None:

@@ -10,10 +10,17 @@ from textual.widgets import Footer, TabbedContent, TabPane
 from bntui.runfile import RunFile
 from bntui.spec import MAX_SAMPLE_COUNT, MODEL_KEYS
 from bntui.widgets.info_panels import DevicePanel, GapLine, StatusLine, SummaryPanel
+from bntui.widgets.inside import (
+    INSIDE_VIEWS,
+    InsidePanel,
+    InsideTable,
+    layer_series,
+    shared_range,
+)
 from bntui.widgets.model_panel import ModelPanel
 from bntui.widgets.results import ConfusionMatrix, PredictionCard, TestTable
 
-TABS = ("training", "models", "device", "results")
+TABS = ("training", "models", "device", "results", "inside")
 
 
 class DashboardScreen(Screen[None]):
@@ -42,6 +49,12 @@ class DashboardScreen(Screen[None]):
                 with Vertical(id="predictions"):
                     for slot in range(MAX_SAMPLE_COUNT):
                         yield PredictionCard(slot)
+            with TabPane("5 Inside", id="inside"), Vertical():
+                with Horizontal(id="inside-pair"):
+                    for key in MODEL_KEYS:
+                        yield InsidePanel(key)
+                with VerticalScroll(id="inside-numbers"):
+                    yield InsideTable(id="inside-table")
         yield Footer()
 
     @property
@@ -60,7 +73,9 @@ class DashboardScreen(Screen[None]):
         """Redraw the status line only (cheap; done even while the view is paused)."""
         self.query_one(StatusLine).show(run, mode, note)
 
-    def show_run(self, run: RunFile, metric: str, series_mode: str, color: bool) -> None:
+    def show_run(
+        self, run: RunFile, metric: str, series_mode: str, color: bool, inside_view: int = 0
+    ) -> None:
         """Redraw the tab on show from `run` (hold the session lock while calling)."""
         tab = self.active_tab
         if tab == "training":
@@ -78,3 +93,15 @@ class DashboardScreen(Screen[None]):
                 matrix.show(run)
             for card in self.query(PredictionCard):
                 card.show(run, color)
+        elif tab == "inside":
+            self.show_inside(run, inside_view)
+
+    def show_inside(self, run: RunFile, inside_view: int) -> None:
+        """Both models' charts of one layer statistic on a shared scale, and the numbers."""
+        view = INSIDE_VIEWS[inside_view % len(INSIDE_VIEWS)]
+        lines = {key: layer_series(run, key, view) for key in MODEL_KEYS}
+        y_range = shared_range([[s for _, s in lines[key]] for key in MODEL_KEYS])
+        for panel in self.query(InsidePanel):
+            panel.border_subtitle = f"n ▸ {view.title}"
+            panel.show(run, view, lines[panel.key], y_range)
+        self.query_one(InsideTable).show(run, view)

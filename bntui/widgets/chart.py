@@ -61,13 +61,38 @@ class LineChart(Widget):
         self.x_max = x_max
         self.legend = ""
         self.empty_message = "starting: importing Keras, loading data, compiling…"
+        self.y_range: tuple[float, float] | None = None
+        self.log_y = False
 
-    def set_series(self, series: list[Series], x_max: float, legend: str = "") -> None:
-        """Draw these series on an x axis from 0 to `x_max` (epochs), `legend` on the axis."""
+    def set_series(
+        self,
+        series: list[Series],
+        x_max: float,
+        legend: str = "",
+        *,
+        y_range: tuple[float, float] | None = None,
+        log_y: bool = False,
+    ) -> None:
+        """Draw these series on an x axis from 0 to `x_max` (epochs), `legend` on the axis.
+
+        `y_range` fixes the y axis (so two charts can share one scale); with `log_y` the
+        ys are log10 values and the axis is labelled with the numbers themselves.
+        """
         self.series = series
         self.legend = legend
         self.x_max = max(x_max, 1e-9)
+        self.y_range = y_range
+        self.log_y = log_y
         self.refresh()
+
+    def _axis_label(self, value: float) -> str:
+        if self.log_y:
+            return (
+                f"{10**value:.1g}".replace("e-0", "e-")
+                .replace("e+0", "e")[: AXIS_WIDTH - 1]
+                .rjust(AXIS_WIDTH - 1)
+            )
+        return _label(value)
 
     def render(self) -> Text:
         """Plot area plus y labels on the left and an epoch axis below."""
@@ -78,7 +103,7 @@ class LineChart(Widget):
         values = [y for _, pts in plotted for _, y in pts]
         if not values:
             return Text(self.empty_message, style="dim")
-        lo, hi = min(values), max(values)
+        lo, hi = self.y_range or (min(values), max(values))
         if hi - lo < 1e-9:
             lo, hi = lo - 0.5, hi + 0.5
         pad = (hi - lo) * 0.05
@@ -117,9 +142,9 @@ class LineChart(Widget):
         text = Text(no_wrap=True, overflow="crop")
         for row in range(height):
             if row == 0:
-                text.append(_label(hi) + "┤", "dim")
+                text.append(self._axis_label(hi) + "┤", "dim")
             elif row == height - 1:
-                text.append(_label(lo) + "┤", "dim")
+                text.append(self._axis_label(lo) + "┤", "dim")
             else:
                 text.append(" " * (AXIS_WIDTH - 1) + "│", "dim")
             for col in range(width):

@@ -1,0 +1,210 @@
+"""Inside the networks: each layer's statistics over training, plain and BN side by side.
+
+Both charts share one y scale so that the drift of the plain model's layers and the
+steadiness of the BN model's can be compared at a glance; gradient norms use a log scale.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from rich.table import Table
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import Vertical
+from textual.widgets import Static
+
+from bntui.runfile import LayerTrace, RunFile
+from bntui.spec import MODEL_KEYS, MODEL_TITLES
+from bntui.text import clean
+from bntui.widgets.chart import LineChart, Series
+
+PROBE_NOTE = "the first 512 validation images, BN in training mode"
+LAYER_COLORS = ("cyan", "magenta", "yellow", "green", "red", "blue", "white")
+
+
+@dataclass(frozen=True)
+class InsideView:
+    """One statistic to plot: which, for which kind of layer, how to label and scale it."""
+
+    stat: str
+    title: str
+    kind: str  # "dense" or "bn"
+    log: bool = False
+    percent: bool = False
+
+
+INSIDE_VIEWS: tuple[InsideView, ...] = (
+    InsideView("in_mean", "Dense input · mean", "dense"),
+    InsideView("in_std", "Dense input · std", "dense"),
+    InsideView("pre_mean", "pre-activation · mean", "dense"),
+    InsideView("pre_std", "pre-activation · std", "dense"),
+    InsideView("grad_norm", "‖∂loss/∂W‖ · log", "dense", log=True),
+    InsideView("dead", "dead ReLU units %", "dense", percent=True),
+    InsideView("batch_shift", "BN batch−moving mean", "bn"),
+    InsideView("batch_var_ratio", "BN batch/moving var", "bn"),
+    InsideView("gamma_mean", "BN γ (scale) mean", "bn"),
+    InsideView("beta_mean", "BN β (shift) mean", "bn"),
+    InsideView("moving_var", "BN moving variance", "bn"),
+)
+VIEW_HELP = {
+    "in_mean": "mean of what each Dense layer receives: drifts in the plain model",
+    "in_std": "spread of what each Dense layer receives",
+    "pre_mean": "mean of x·W + b, before the activation",
+    "pre_std": "spread of x·W + b, before the activation",
+    "grad_norm": "L2 norm of the loss gradient for each kernel (vanishing = small)",
+    "dead": "ReLU units that no probe image switches on",
+    "batch_shift": "probe-batch mean vs the moving mean, in moving standard deviations",
+    "batch_var_ratio": "probe-batch variance over the moving variance (1 = agree)",
+    "gamma_mean": "learned scale γ, averaged over features (starts at 1)",
+    "beta_mean": "learned shift β, averaged over features (starts at 0)",
+    "moving_var": "moving variance used at inference, averaged over features",
+}
+
+
+def layer_label(trace: LayerTrace) -> str:
+    """`dense 300` / `bn 784`: the kind and width, shorter than Keras' layer names."""
+    return f"{trace.kind} {trace.units}" if trace.units else clean(trace.name, 20)
+
+
+def _value(view: InsideView, value: float | None) -> float | None:
+    if value is None or not math.isfinite(value):
+        return None
+    if view.log:
+        return math.log10(value) if value > 0 else None
+    return value * 100 if view.percent else value
+
+
+def _show(view: InsideView, value: float | None) -> str:
+    if value is None:
+        return "—"
+    if view.percent:
+        return f"{value * 100:.1f}%"
+    return f"{value:.1e}" if view.log else f"{value:.3f}"
+
+
+def layer_series(run: RunFile, key: str, view: InsideView) -> list[tuple[LayerTrace, Series]]:
+    """The plotted lines of model `key` for `view`: one per layer of the view's kind."""
+    inside = run.models[key].inside
+    lines = []
+    traces = [t for t in inside.layers if t.kind == view.kind]
+    for i, trace in enumerate(traces):
+        values = trace.stats.get(view.stat, [])
+        ys = [_value(view, v) for v in values]
+        color = LAYER_COLORS[i % len(LAYER_COLORS)]
+        lines.append((trace, Series(layer_label(trace), list(inside.position), ys, color)))
+    return lines
+
+
+def shared_range(groups: list[list[Series]]) -> tuple[float, float] | None:
+    """One y range covering every series of every chart (None when nothing is plotted)."""
+    values = [y for group in groups for s in group for y in s.ys if y is not None]
+    if not values:
+        return None
+    lo, hi = min(values), max(values)
+    if hi - lo < 1e-9:
+        lo, hi = lo - 0.5, hi + 0.5
+    pad = (hi - lo) * 0.05
+    return lo - pad, hi + pad
+
+
+class InsidePanel(Vertical):
+    """One model's chart of the chosen statistic, with a legend of its latest values."""
+
+    DEFAULT_CSS = """
+    InsidePanel { border: round $primary; height: 1fr; width: 1fr; padding: 0 1; }
+    InsidePanel > Static { height: auto; text-wrap: nowrap; text-overflow: ellipsis; }
+    """
+
+    def __init__(self, key: str) -> None:
+        super().__init__(id=f"inside-{key}")
+        self.key = key
+        self.border_title = MODEL_TITLES[key]
+
+    def compose(self) -> ComposeResult:
+        """Chart above, legend below."""
+        yield LineChart(id=f"inside-chart-{self.key}")
+        yield Static(id=f"inside-legend-{self.key}")
+
+    def show(
+        self,
+        run: RunFile,
+        view: InsideView,
+        lines: list[tuple[LayerTrace, Series]],
+        y_range: tuple[float, float] | None,
+    ) -> None:
+        """Draw `lines` (from `layer_series`) on the shared `y_range`."""
+        chart = self.query_one(LineChart)
+        inside = run.models[self.key].inside
+        if not run.spec.inside_per_epoch:
+            chart.empty_message = "layer statistics were off for this run (--inside 0)"
+        elif not lines and inside.layers:
+            chart.empty_message = f"no {view.kind.upper()} layers in this model"
+        else:
+            chart.empty_message = "waiting for the first measurement…"
+        chart.set_series(
+            [s for _, s in lines], run.spec.epochs, view.stat, y_range=y_range, log_y=view.log
+        )
+        legend = Text(no_wrap=True, overflow="ellipsis")
+        for trace, series in lines:
+            values = trace.stats.get(view.stat, [])
+            first = next((v for v in values if v is not None), None)
+            legend.append("━ ", series.style)
+            legend.append(f"{series.label:<10}", "bold")
+            legend.append(f" {_show(view, values[-1] if values else None)}")
+            legend.append(f" (from {_show(view, first)})\n", "dim")
+        legend.rstrip()
+        self.query_one(Static).update(legend)
+
+
+class InsideTable(Static):
+    """Every statistic's latest value, for every layer of both models."""
+
+    def show(self, run: RunFile, view: InsideView) -> None:
+        """Redraw from the latest measurement of each model; `view` is the one plotted."""
+        dense = Table(box=None, padding=(0, 1), expand=True, title="Dense layers, latest")
+        for column in ("model · layer", "in mean", "in std", "pre mean", "pre std", "dead"):
+            dense.add_column(column, justify="right" if column != "model · layer" else "left")
+        dense.add_column("‖∂L/∂W‖", justify="right")
+        bn = Table(box=None, padding=(0, 1), expand=True, title="BatchNorm layers, latest")
+        for column in ("model · layer", "γ", "β", "moving mean", "moving var", "shift", "var×"):
+            bn.add_column(column, justify="right" if column != "model · layer" else "left")
+        for key in MODEL_KEYS:
+            for trace in run.models[key].inside.layers:
+                name = f"{key} · {layer_label(trace)}"
+                latest = {k: (v[-1] if v else None) for k, v in trace.stats.items()}
+
+                def num(stat: str, latest: dict[str, float | None] = latest) -> str:
+                    value = latest.get(stat)
+                    return "—" if value is None else f"{value:.3f}"
+
+                if trace.kind == "dense":
+                    dead = latest.get("dead")
+                    grad = latest.get("grad_norm")
+                    dense.add_row(
+                        name, num("in_mean"), num("in_std"), num("pre_mean"), num("pre_std"),
+                        "—" if dead is None else f"{dead * 100:.1f}%",
+                        "—" if grad is None else f"{grad:.2e}",
+                    )  # fmt: skip
+                else:
+                    bn.add_row(
+                        name,
+                        f"{num('gamma_mean')}±{num('gamma_std')}",
+                        f"{num('beta_mean')}±{num('beta_std')}",
+                        num("moving_mean"), num("moving_var"),
+                        num("batch_shift"), num("batch_var_ratio"),
+                    )  # fmt: skip
+        grid = Table.grid()
+        about = Text(f"{view.title}: ", "bold")
+        about.append(VIEW_HELP.get(view.stat, ""))
+        about.append(f" · probe: {PROBE_NOTE}", "dim")
+        grid.add_row(about)
+        if not dense.row_count:
+            grid.add_row(Text("no layer statistics yet", "dim"))
+            self.update(grid)
+            return
+        grid.add_row(dense)
+        if bn.row_count:
+            grid.add_row(bn)
+        self.update(grid)
