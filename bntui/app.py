@@ -70,6 +70,7 @@ class BntuiApp(App[int]):
         Binding("s", "save", "Save"),
         Binding("e", "end", "End"),
         Binding("i", "tab('inside')", "Inside"),
+        Binding("0", "tab('sweep')", "Sweep", show=False),
         Binding("n", "inside_view", "Next stat"),
         *[
             Binding(str(i + 1), f"tab('{tab}')", tab.title(), show=False)
@@ -80,7 +81,8 @@ class BntuiApp(App[int]):
     def __init__(self, session: Session) -> None:
         super().__init__()
         self.session = session
-        self.metric = "loss"
+        # A sweep compares validation accuracy across batch sizes; a single run starts on loss.
+        self.metric = "accuracy" if session.sweep is not None else "loss"
         self.series_mode = "both"
         self.inside_view = 0
         self.paused = False
@@ -98,6 +100,8 @@ class BntuiApp(App[int]):
             return self.session.live and not self.ended
         if action == "end":
             return not self.session.live and not self.ended
+        if action == "tab" and parameters == ("sweep",):
+            return self.session.sweep is not None
         if action == "inside_view":
             try:
                 return self.dashboard.active_tab == "inside"
@@ -112,7 +116,7 @@ class BntuiApp(App[int]):
 
     def on_mount(self) -> None:
         """Show the dashboard, start reading the stream, redraw at most every REFRESH_S."""
-        self.install_screen(DashboardScreen(), "dashboard")
+        self.install_screen(DashboardScreen(sweep=self.session.sweep is not None), "dashboard")
         self.push_screen("dashboard")
         self.consume()
         self.set_interval(REFRESH_S, self.redraw)
@@ -186,7 +190,12 @@ class BntuiApp(App[int]):
             if self.dirty and not self.paused:
                 self.dirty = False
                 screen.show_run(
-                    run, self.metric, self.series_mode, not self.no_color, self.inside_view
+                    run,
+                    self.metric,
+                    self.series_mode,
+                    not self.no_color,
+                    self.inside_view,
+                    self.session.sweep,
                 )
 
     def action_tab(self, tab: str) -> None:
@@ -306,7 +315,8 @@ class BntuiApp(App[int]):
         path, warning = self.saved
         if warning:
             print(f"bntui: warning: {warning}")
-        print(f"bntui: run saved to {path or session.saved_path} ({session.run.status})")
+        what = "sweep" if session.sweep is not None else "run"
+        print(f"bntui: {what} saved to {path or session.saved_path} ({session.status})")
         if self.exit_code:
             return self.exit_code
-        return 1 if session.run.status == "failed" else 0
+        return 1 if session.status == "failed" else 0

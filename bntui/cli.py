@@ -35,16 +35,16 @@ def fail(message: str, code: int = 2) -> NoReturn:
     raise typer.Exit(code)
 
 
-def default_out(spec: ExperimentSpec) -> Path:
-    """`runs/<timestamp>-<preset>.json` in the current folder."""
+def default_out(spec: ExperimentSpec, suffix: str = "") -> Path:
+    """`runs/<timestamp>-<preset><suffix>.json` in the current folder."""
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
-    return Path("runs") / f"{stamp}-{spec.preset}.json"
+    return Path("runs") / f"{stamp}-{spec.preset}{suffix}.json"
 
 
-def check_out(out: Path | None, spec: ExperimentSpec) -> Path:
+def check_out(out: Path | None, default: Path) -> Path:
     """Choose and check the run file path; never overwrite an existing file."""
     if out is None:
-        out = default_out(spec)
+        out = default
         try:
             out.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
@@ -59,6 +59,26 @@ def check_out(out: Path | None, spec: ExperimentSpec) -> Path:
     if not os.access(folder, os.W_OK | os.X_OK):
         fail(f"--out folder {folder} is not writable")
     return out
+
+
+# Options shared by `run` and `sweep` (None = keep the preset's value).
+DatasetOption = Annotated[str | None, typer.Option(help="fashion_mnist or mnist.")]
+EpochsOption = Annotated[int | None, typer.Option(help="Epochs to train.")]
+OptimizerOption = Annotated[str | None, typer.Option(help="sgd or adam.")]
+LrOption = Annotated[float | None, typer.Option(help="Learning rate.")]
+SeedOption = Annotated[int | None, typer.Option(help="Random seed (Python, NumPy, backend).")]
+LimitOption = Annotated[int | None, typer.Option(help="Train on the first N training images only.")]
+BackendOption = Annotated[str | None, typer.Option(help="Keras backend: jax or tensorflow.")]
+ThreadsOption = Annotated[
+    int | None, typer.Option(help="CPU threads per worker (default: cores / 2).")
+]
+InsideOption = Annotated[
+    int | None,
+    typer.Option(help="Layer statistics (inside the networks) this many times per epoch; 0 = off."),
+]
+HeadlessOption = Annotated[
+    bool, typer.Option("--headless", help="No dashboard: plain progress lines.")
+]
 
 
 @app.callback(invoke_without_command=True)
@@ -77,16 +97,14 @@ def main_callback(
 @app.command()
 def run(
     preset: Annotated[str, typer.Option(help=f"Experiment preset. {PRESET_HELP}")] = "fashion-sgd",
-    dataset: Annotated[str | None, typer.Option(help="fashion_mnist or mnist.")] = None,
-    epochs: Annotated[int | None, typer.Option(help="Epochs to train.")] = None,
+    dataset: DatasetOption = None,
+    epochs: EpochsOption = None,
     batch_size: Annotated[int | None, typer.Option(help="Mini-batch size.")] = None,
-    optimizer: Annotated[str | None, typer.Option(help="sgd or adam.")] = None,
-    lr: Annotated[float | None, typer.Option(help="Learning rate.")] = None,
-    seed: Annotated[int | None, typer.Option(help="Random seed (Python, NumPy, backend).")] = None,
-    limit: Annotated[
-        int | None, typer.Option(help="Train on the first N training images only.")
-    ] = None,
-    backend: Annotated[str | None, typer.Option(help="Keras backend: jax or tensorflow.")] = None,
+    optimizer: OptimizerOption = None,
+    lr: LrOption = None,
+    seed: SeedOption = None,
+    limit: LimitOption = None,
+    backend: BackendOption = None,
     faithful: Annotated[
         bool,
         typer.Option(
@@ -99,24 +117,15 @@ def run(
         int | None,
         typer.Option(help="Optimizer steps fused per compiled call (default: ~50 calls/epoch)."),
     ] = None,
-    threads: Annotated[
-        int | None, typer.Option(help="CPU threads per worker (default: cores / 2).")
-    ] = None,
-    inside: Annotated[
-        int | None,
-        typer.Option(
-            help="Layer statistics (inside the networks) this many times per epoch; 0 = off."
-        ),
-    ] = None,
+    threads: ThreadsOption = None,
+    inside: InsideOption = None,
     keep_going: Annotated[
         bool, typer.Option("--keep-going", help="Keep training a model whose loss became NaN.")
     ] = False,
     out: Annotated[
         Path | None, typer.Option(help="Run file to write (default runs/<time>-<preset>.json).")
     ] = None,
-    headless: Annotated[
-        bool, typer.Option("--headless", help="No dashboard: plain progress lines.")
-    ] = False,
+    headless: HeadlessOption = False,
 ) -> None:
     """Train the plain and BN models side by side and save the run as JSON."""
     try:
@@ -139,7 +148,7 @@ def run(
         fail(str(exc))
     if threads is not None and threads <= 0:
         fail("--threads must be a positive whole number")
-    path = check_out(out, spec)
+    path = check_out(out, default_out(spec))
 
     from bntui.session import LiveSession
 
@@ -164,24 +173,87 @@ def replay(
     ] = False,
 ) -> None:
     """Re-enact a saved run in the dashboard at its recorded pace (no TensorFlow needed)."""
-    from bntui.runfile import RunFileError, load_run
+    from bntui.runfile import RunFileError
+    from bntui.sweep import SweepFile, load_document
 
     if not speed > 0 or speed == float("inf"):
         fail("--speed must be a positive, finite number")
     try:
-        loaded = load_run(file)
+        loaded = load_document(str(file))
     except RunFileError as exc:
         fail(str(exc))
     if headless or not sys.stdout.isatty():
-        from bntui.headless import summary_lines
+        from bntui.headless import summary_lines, sweep_lines
 
-        for line in summary_lines(loaded):
+        lines = sweep_lines(loaded) if isinstance(loaded, SweepFile) else summary_lines(loaded)
+        for line in lines:
             typer.echo(line)
         return
     from bntui.app import BntuiApp
-    from bntui.session import ReplaySession
+    from bntui.session import ReplaySession, SweepReplaySession
 
-    BntuiApp(ReplaySession(loaded, speed)).run()
+    if isinstance(loaded, SweepFile):
+        BntuiApp(SweepReplaySession(loaded, speed)).run()
+    else:
+        BntuiApp(ReplaySession(loaded, speed)).run()
+
+
+@app.command()
+def sweep(
+    preset: Annotated[
+        str, typer.Option(help="Experiment preset (default: seed 004's model).")
+    ] = "mnist-sweep",
+    batch_sizes: Annotated[
+        str, typer.Option(help="Batch sizes to train the pair with, in order.")
+    ] = "32,64,128,256",
+    dataset: DatasetOption = None,
+    epochs: EpochsOption = None,
+    optimizer: OptimizerOption = None,
+    lr: LrOption = None,
+    seed: SeedOption = None,
+    limit: LimitOption = None,
+    backend: BackendOption = None,
+    inside: InsideOption = None,
+    target: Annotated[
+        float | None,
+        typer.Option(help="Validation accuracy to time (default 0.97 MNIST, 0.85 Fashion)."),
+    ] = None,
+    threads: ThreadsOption = None,
+    out: Annotated[
+        Path | None, typer.Option(help="Sweep file to write (default runs/<time>-sweep.json).")
+    ] = None,
+    headless: HeadlessOption = False,
+) -> None:
+    """Train the plain/BN pair once per batch size (EXPERIMENTS.md §3); one sweep file."""
+    from bntui.sweep import DEFAULT_TARGETS, parse_sizes, sweep_specs
+
+    try:
+        base = build_spec(
+            preset, dataset=dataset, epochs=epochs, optimizer=optimizer, learning_rate=lr,
+            seed=seed, limit=limit, backend=backend, inside_per_epoch=inside,
+        )  # fmt: skip
+        specs = sweep_specs(base, parse_sizes(batch_sizes))
+    except SpecError as exc:
+        fail(str(exc))
+    goal = DEFAULT_TARGETS.get(base.dataset, 0.9) if target is None else target
+    if not 0 < goal <= 1:
+        fail("--target must be an accuracy between 0 and 1")
+    if threads is not None and threads <= 0:
+        fail("--threads must be a positive whole number")
+    path = check_out(out, default_out(base, "-sweep"))
+
+    from bntui.session import SweepSession
+
+    session = SweepSession(specs, goal, path, threads=threads)
+    if headless or not sys.stdout.isatty():
+        from bntui.headless import run_headless
+
+        raise typer.Exit(run_headless(session))
+    from bntui.app import BntuiApp
+
+    tui = BntuiApp(session)
+    tui.run()
+    raise typer.Exit(tui.finish_live())
 
 
 def main() -> None:

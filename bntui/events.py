@@ -20,6 +20,8 @@ class Event:
     kind: ClassVar[str] = "event"
     model: str
     t: float
+    # Which run of a sweep the event belongs to (0 for a single run).
+    run: int = 0
 
     def to_json(self) -> str:
         """Encode as one strict-JSON line (non-finite floats become null)."""

@@ -15,6 +15,7 @@ from bntui.runfile import RunFile
 from bntui.session import LiveSession
 from bntui.spec import MODEL_KEYS, MODEL_TITLES
 from bntui.stats import best
+from bntui.sweep import SweepFile, sweep_rows
 from bntui.text import clean, fmt, fmt_count, fmt_duration
 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
@@ -81,6 +82,30 @@ def summary_lines(run: RunFile) -> list[str]:
     return lines
 
 
+def sweep_lines(sweep: SweepFile) -> list[str]:
+    """A sweep's summary: one line per batch size, as the dashboard's sweep table."""
+    spec = sweep.runs[0].spec
+    target = f">={sweep.target_accuracy:.0%}"
+    lines = [
+        f"bntui sweep · {clean(sweep.status)} · started {clean(sweep.started_at)}",
+        f"{spec.dataset} · {spec.preset} · {spec.optimizer} lr {spec.learning_rate:g} · "
+        f"{spec.epochs} epochs · seed {spec.seed} · batch sizes "
+        + ", ".join(str(b) for b in sweep.batch_sizes),
+        f"{'batch':>6}{'status':>12}{'plain':>8}{'best':>8}{'BN':>8}{'best':>8}"
+        f"{'BN-plain':>9}{target:>8}{'BN ' + target:>10}{'s/ep plain/BN':>15}",
+    ]
+    for row in sweep_rows(sweep):
+        gap = "—" if row.gap is None else f"{row.gap * 100:+.2f}"
+        reached = [f"ep {r}" if r else "—" for r in (row.reached["plain"], row.reached["bn"])]
+        lines.append(
+            f"{row.batch_size:>6}{clean(row.status, 11):>12}{fmt(row.final['plain']):>8}"
+            f"{fmt(row.best['plain']):>8}{fmt(row.final['bn']):>8}{fmt(row.best['bn']):>8}"
+            f"{gap:>9}{reached[0]:>8}{reached[1]:>10}"
+            f"{fmt(row.epoch_s['plain'], 2) + '/' + fmt(row.epoch_s['bn'], 2):>15}"
+        )
+    return lines
+
+
 def run_headless(session: LiveSession, out: TextIO = sys.stdout) -> int:
     """Train with progress lines; on a stop signal save what was recorded and exit 128+N."""
     received: list[int] = []
@@ -88,15 +113,18 @@ def run_headless(session: LiveSession, out: TextIO = sys.stdout) -> int:
     def request_stop(signum: int, frame: FrameType | None) -> None:
         # Only flags: the event loop notices within 0.2 s, so no event is half-recorded.
         received.append(signum)
-        session.supervisor.halted = True
+        session.halt()
 
     for number in STOP_SIGNALS:
         signal.signal(number, request_stop)
     try:
         print(f"bntui: training plain and BN models, run file: {session.out}", file=out, flush=True)
         session.start()
+        sweep = session.sweep
         for event in session.events():
             line = event_line(session.run, event)
+            if line and sweep is not None:
+                line = f"[batch {sweep.batch_sizes[event.run]:>4}] {line}"
             if line:
                 print(line, file=out, flush=True)
     finally:
@@ -115,11 +143,12 @@ def run_headless(session: LiveSession, out: TextIO = sys.stdout) -> int:
         # to the default (a late Ctrl-C would kill us with a traceback), but not SIG_IGN.
         for number in STOP_SIGNALS:
             signal.signal(number, signal.SIG_IGN)
-    for line in summary_lines(session.run):
+    sweep = session.sweep
+    for line in summary_lines(session.run) if sweep is None else sweep_lines(sweep):
         print(line, file=out)
     if warning:
         print(f"bntui: warning: {warning}", file=out)
-    print(f"bntui: run saved to {path}", file=out, flush=True)
+    print(f"bntui: {'run' if sweep is None else 'sweep'} saved to {path}", file=out, flush=True)
     if code:
         return code
-    return 1 if session.run.status == "failed" else 0
+    return 1 if session.status == "failed" else 0

@@ -114,15 +114,14 @@ def _epoch_end_times(record: ModelRun) -> list[float]:
 
 
 class ReplaySource:
-    """Yields a run's events in order, sleeping to keep the recorded pace / `speed`.
+    """Yields recorded events in order, sleeping to keep the recorded pace / `speed`.
 
     `skip_to_end()` (from any thread) makes the rest come at once.
     """
 
-    def __init__(self, run: RunFile, speed: float = 1.0) -> None:
-        self.run = run
+    def __init__(self, events: list[Event], speed: float = 1.0) -> None:
         self.speed = speed
-        self.events = events_from_run(run)
+        self.events = events
         self._skip = threading.Event()
         self._stop = threading.Event()
 

@@ -11,7 +11,7 @@ import json
 import os
 import tempfile
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, Protocol, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
@@ -202,8 +202,8 @@ def _reject_constant(name: str) -> None:
     raise ValueError(f"non-standard JSON number {name}")
 
 
-def load_run(path: str | os.PathLike[str]) -> RunFile:
-    """Read and validate a run file, or raise RunFileError with one clear message."""
+def read_bytes(path: str | os.PathLike[str]) -> bytes:
+    """A run or sweep file's bytes (size-checked), or RunFileError with one clear message."""
     path = Path(path)
     try:
         size = path.stat().st_size
@@ -214,18 +214,22 @@ def load_run(path: str | os.PathLike[str]) -> RunFile:
                 f"{path} is {size / 2**20:,.0f} MiB; run files over "
                 f"{MAX_FILE_BYTES // 2**20} MiB are refused"
             )
-        raw = path.read_bytes()
+        return path.read_bytes()
     except RunFileError:
         raise
     except FileNotFoundError:
         raise RunFileError(f"{path}: no such file") from None
     except OSError as exc:
         raise RunFileError(f"{path}: cannot read it ({exc.strerror or exc})") from None
-    return parse_run(raw, str(path))
 
 
-def parse_run(raw: bytes, name: str = "run file") -> RunFile:
-    """Validate the bytes of a run file; raise RunFileError saying what is wrong."""
+def load_run(path: str | os.PathLike[str]) -> RunFile:
+    """Read and validate a run file, or raise RunFileError with one clear message."""
+    return parse_run(read_bytes(path), str(path))
+
+
+def decode(raw: bytes, name: str) -> dict[str, Any]:
+    """Strict JSON bytes → a dict with a whole-number `schema_version`, or RunFileError."""
     if not raw.strip():
         raise RunFileError(f"{name} is empty")
     try:
@@ -241,23 +245,39 @@ def parse_run(raw: bytes, name: str = "run file") -> RunFile:
     version = data["schema_version"]
     if not isinstance(version, int) or isinstance(version, bool):
         raise RunFileError(f"{name}: schema_version must be a whole number")
-    if version > SCHEMA_VERSION:
+    return data
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def validate(model: type[M], data: dict[str, Any], name: str, newest: int, what: str) -> M:
+    """Validate decoded data as `model` (a `what`, schema up to `newest`) or raise
+    RunFileError."""
+    version = data["schema_version"]
+    if version > newest:
         writer = str(data.get("bntui_version", "a newer version"))[:40]
         raise RunFileError(
             f"{name} has schema_version {version}, written by bntui {writer!r}; this bntui "
-            f"({__version__}) reads up to schema {SCHEMA_VERSION}. Upgrade bntui to replay it."
+            f"({__version__}) reads up to schema {newest}. Upgrade bntui to replay it."
         )
     try:
-        return RunFile.model_validate(data)
+        return model.model_validate(data)
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(part) for part in first["loc"]) or "top level"
         more = f" (and {exc.error_count() - 1} more problems)" if exc.error_count() > 1 else ""
-        raise RunFileError(
-            f"{name} is not a valid run file: {where}: {first['msg']}{more}"
-        ) from None
+        raise RunFileError(f"{name} is not a valid {what}: {where}: {first['msg']}{more}") from None
     except RecursionError:
         raise RunFileError(f"{name} is nested too deeply to be a run file") from None
+
+
+def parse_run(raw: bytes, name: str = "run file") -> RunFile:
+    """Validate the bytes of a run file; raise RunFileError saying what is wrong."""
+    data = decode(raw, name)
+    if data.get("kind") == "sweep":
+        raise RunFileError(f"{name} is a sweep file; `bntui replay` shows it")
+    return validate(RunFile, data, name, SCHEMA_VERSION, "run file")
 
 
 def write_atomic(text: str, path: Path, *, overwrite: bool) -> None:
@@ -291,7 +311,15 @@ def fallback_dir() -> Path:
     return Path(base) / "bntui" / "runs"
 
 
-def save_run(run: RunFile, path: Path, *, overwrite: bool = False) -> tuple[Path, str | None]:
+class Document(Protocol):
+    """A run or sweep file model: anything that serializes itself to JSON."""
+
+    def to_json(self) -> str:
+        """Strict JSON text."""
+        ...
+
+
+def save_run(run: Document, path: Path, *, overwrite: bool = False) -> tuple[Path, str | None]:
     """Save `run` to `path`, or to a fallback path if that fails; nothing is lost.
 
     Returns the path written and, when it is not `path`, a message saying why.

@@ -13,10 +13,11 @@ from pathlib import Path
 
 from bntui.events import Event
 from bntui.recorder import RunRecorder, empty_like
-from bntui.replay import ReplaySource
-from bntui.runfile import RunFile, save_run
+from bntui.replay import ReplaySource, events_from_run
+from bntui.runfile import Document, RunFile, save_run
 from bntui.spec import ExperimentSpec
 from bntui.supervisor import Supervisor
+from bntui.sweep import SweepFile
 
 
 class Session:
@@ -46,10 +47,19 @@ class Session:
         try:
             for event in self._source():
                 with self.lock:
-                    self.recorder.apply(event)
+                    self.record(event)
                 yield event
         finally:
             self.finished.set()
+
+    def record(self, event: Event) -> None:
+        """Apply one event to the record (called with the lock held)."""
+        self.recorder.apply(event)
+
+    @property
+    def sweep(self) -> SweepFile | None:
+        """The whole sweep, for sweep sessions (the run on show is `run`)."""
+        return None
 
     def stop(self) -> None:
         """Stop producing events (a live run's workers are stopped)."""
@@ -82,19 +92,139 @@ class LiveSession(Session):
         self.interrupted = True
         self.supervisor.stop()
 
+    def halt(self) -> None:
+        """From a signal handler: end the stream soon (flags only, no locks)."""
+        self.supervisor.halted = True
+
+    @property
+    def status(self) -> str:
+        """The saved document's status (completed, interrupted, failed, running)."""
+        return self.run.status
+
+    def _finish(self) -> Document:
+        self.recorder.finish("interrupted" if self.interrupted else None)
+        return self.run
+
     def save(self, final: bool = True) -> tuple[Path, str | None]:
         """Write the run file (a snapshot while running, the final record at the end).
 
         Returns the path written and a warning when a fallback path had to be used.
         """
         with self.lock:
-            run = self.recorder.run
-            if final:
-                self.recorder.finish("interrupted" if self.interrupted else None)
+            document = self._finish() if final else self.sweep or self.run
             target = self.saved_path or self.out
-            path, warning = save_run(run, target, overwrite=self.saved_path is not None)
+            path, warning = save_run(document, target, overwrite=self.saved_path is not None)
             self.saved_path = path
             return path, warning
+
+
+class SweepSession(LiveSession):
+    """Trains the pair once per batch size, one pair after the other, into one sweep file."""
+
+    def __init__(
+        self, specs: list[ExperimentSpec], target: float, out: Path, threads: int | None = None
+    ) -> None:
+        super().__init__(specs[0], out, threads)
+        self.specs = specs
+        self.threads = threads
+        self.recorders = [RunRecorder(spec) for spec in specs]
+        self.recorder = self.recorders[0]
+        self._sweep = SweepFile(
+            started_at=self.recorder.run.started_at,
+            target_accuracy=target,
+            batch_sizes=[spec.batch_size for spec in specs],
+            runs=[r.run for r in self.recorders],
+        )
+        self.halted = False
+
+    @property
+    def sweep(self) -> SweepFile:
+        """The sweep as recorded so far."""
+        return self._sweep
+
+    @property
+    def status(self) -> str:
+        """The sweep's status."""
+        return self._sweep.status
+
+    def start(self) -> None:
+        """Nothing yet: each pair's workers start when the stream reaches it."""
+
+    def _source(self) -> Iterator[Event]:
+        for i, spec in enumerate(self.specs):
+            if self.interrupted or self.halted:
+                return
+            self.supervisor = Supervisor(spec, threads=self.threads)
+            self.supervisor.halted = self.halted
+            self.supervisor.start()
+            for event in self.supervisor.events(timeout=0.2):
+                event.run = i
+                yield event
+            self.supervisor.stop()
+
+    def record(self, event: Event) -> None:
+        """Apply the event to its batch size's run, which becomes the one on show."""
+        if 0 <= event.run < len(self.recorders):
+            self.recorder = self.recorders[event.run]
+            self.recorder.apply(event)
+
+    def halt(self) -> None:
+        """From a signal handler: end this pair's stream and start no other."""
+        self.halted = True
+        self.supervisor.halted = True
+
+    def _finish(self) -> Document:
+        for recorder in self.recorders:
+            recorder.finish("interrupted" if self.interrupted or self.halted else None)
+        statuses = {r.run.status for r in self.recorders}
+        status = "completed"
+        if "failed" in statuses:
+            status = "failed"
+        if self.interrupted or self.halted or "interrupted" in statuses:
+            status = "interrupted"
+        self._sweep.status = status  # type: ignore[assignment]
+        return self._sweep
+
+
+class SweepReplaySession(Session):
+    """Re-enacts a saved sweep: each batch size's pair in turn, at the recorded pace."""
+
+    def __init__(self, sweep: SweepFile, speed: float = 1.0) -> None:
+        self.recorders = [RunRecorder(run.spec, empty_like(run)) for run in sweep.runs]
+        super().__init__(self.recorders[0])
+        self._sweep = sweep.model_copy(update={"runs": [r.run for r in self.recorders]})
+        events: list[Event] = []
+        offset = 0.0
+        for i, run in enumerate(sweep.runs):
+            run_events = events_from_run(run)
+            for event in run_events:
+                event.run = i
+                event.t += offset
+            offset = max([offset, *(e.t for e in run_events)])
+            events.extend(run_events)
+        self.replay = ReplaySource(events, speed)
+
+    @property
+    def sweep(self) -> SweepFile:
+        """The sweep as re-enacted so far."""
+        return self._sweep
+
+    def _source(self) -> Iterator[Event]:
+        return iter(self.replay)
+
+    def record(self, event: Event) -> None:
+        """Apply the event to its batch size's run, which becomes the one on show."""
+        if 0 <= event.run < len(self.recorders):
+            self.recorder = self.recorders[event.run]
+            self.recorder.apply(event)
+
+    def stop(self) -> None:
+        """Stop the replay."""
+        self.replay.stop()
+
+    def skip_to_end(self) -> None:
+        """Jump to the end of the recording."""
+        self.replay.skip_to_end()
 
 
 class ReplaySession(Session):
@@ -102,7 +232,7 @@ class ReplaySession(Session):
 
     def __init__(self, run: RunFile, speed: float = 1.0) -> None:
         super().__init__(RunRecorder(run.spec, empty_like(run)))
-        self.replay = ReplaySource(run, speed)
+        self.replay = ReplaySource(events_from_run(run), speed)
 
     def _source(self) -> Iterator[Event]:
         return iter(self.replay)

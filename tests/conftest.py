@@ -13,6 +13,9 @@ from bntui.runfile import RunFile, load_run
 
 DATA = Path(__file__).parent / "data"
 SMALL_RUN = DATA / "small_run.json"
+# `bntui sweep --preset fashion-sgd-lr0.01 --batch-sizes 32,128 --limit 2000 --epochs 3
+#  --target 0.6 --headless`: a real recorded sweep.
+SMALL_SWEEP = DATA / "small_sweep.json"
 
 
 @pytest.fixture

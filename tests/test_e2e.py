@@ -13,6 +13,7 @@ import pytest
 from conftest import bntui_command
 
 from bntui.runfile import load_run
+from bntui.sweep import SweepFile, load_document
 
 pytestmark = pytest.mark.slow
 
@@ -219,3 +220,35 @@ def test_mnist_from_the_keras_cache(tmp_path: Path, clean_env: dict[str, str]) -
     assert run.models["bn"].summary and run.models["bn"].summary.non_trainable_params == 800
     assert run.models["bn"].test and run.models["bn"].test.accuracy is not None
     assert run.models["bn"].inside.position == []  # --inside 0 switches the probe off
+
+
+def test_sweep_trains_each_batch_size_and_stops_cleanly(
+    tmp_path: Path, clean_env: dict[str, str]
+) -> None:
+    out = tmp_path / "sweep.json"
+    args = ["--preset", "fashion-sgd", "--batch-sizes", "128,512", "--limit", "1000"]
+    result = subprocess.run(
+        [*bntui_command(), "sweep", "--headless", *args, "--epochs", "2", "--out", str(out)],
+        capture_output=True, text=True, env=clean_env, timeout=300,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "[batch  512] [   bn] completed" in result.stdout
+    sweep = load_document(str(out))
+    assert isinstance(sweep, SweepFile) and sweep.status == "completed"
+    assert [r.models["bn"].curve.steps[0] for r in sweep.runs] == [8, 2]
+    # Ctrl-C during the first size: the sweep is saved as interrupted, the second never runs.
+    out2 = tmp_path / "stopped.json"
+    proc = subprocess.Popen(
+        [*bntui_command(), "sweep", "--headless", *args, "--epochs", "500", "--out", str(out2)],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=clean_env,
+    )  # fmt: skip
+    wait_for_line(proc, "[batch  128] [   bn] epoch   1/500")
+    pids = [p.pid for p in workers_of(proc)]
+    proc.send_signal(signal.SIGINT)
+    rest, _ = proc.communicate(timeout=60)
+    assert proc.returncode == 128 + signal.SIGINT, rest
+    assert_gone(pids)
+    stopped = load_document(str(out2))
+    assert isinstance(stopped, SweepFile) and stopped.status == "interrupted"
+    assert stopped.runs[0].models["bn"].history.loss
+    assert stopped.runs[1].models["bn"].curve.t == []

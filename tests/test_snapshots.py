@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from conftest import SMALL_RUN
+from conftest import SMALL_RUN, SMALL_SWEEP
 
 from bntui.app import BntuiApp
 from bntui.runfile import load_run
-from bntui.session import ReplaySession
+from bntui.session import ReplaySession, SweepReplaySession
+from bntui.sweep import SweepFile, load_document
 
 
 def replayed_app() -> BntuiApp:
@@ -46,4 +47,12 @@ def test_inside_tab(snap_compare: Any) -> None:
 def test_inside_gradient_norms(snap_compare: Any) -> None:
     assert snap_compare(
         replayed_app(), terminal_size=(80, 24), run_before=finish, press=["i", *"nnnn"]
+    )
+
+
+def test_sweep_tab(snap_compare: Any) -> None:
+    sweep = load_document(str(SMALL_SWEEP))
+    assert isinstance(sweep, SweepFile)
+    assert snap_compare(
+        BntuiApp(SweepReplaySession(sweep, speed=1000)), terminal_size=(80, 24), run_before=finish
     )

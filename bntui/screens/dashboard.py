@@ -9,6 +9,7 @@ from textual.widgets import Footer, TabbedContent, TabPane
 
 from bntui.runfile import RunFile
 from bntui.spec import MAX_SAMPLE_COUNT, MODEL_KEYS
+from bntui.sweep import SweepFile
 from bntui.widgets.info_panels import DevicePanel, GapLine, StatusLine, SummaryPanel
 from bntui.widgets.inside import (
     INSIDE_VIEWS,
@@ -19,6 +20,7 @@ from bntui.widgets.inside import (
 )
 from bntui.widgets.model_panel import ModelPanel
 from bntui.widgets.results import ConfusionMatrix, PredictionCard, TestTable
+from bntui.widgets.sweep import SweepChart, SweepTable, sweep_range
 
 TABS = ("training", "models", "device", "results", "inside")
 
@@ -28,10 +30,21 @@ class DashboardScreen(Screen[None]):
 
     CSS_PATH = "dashboard.tcss"
 
+    def __init__(self, sweep: bool = False) -> None:
+        super().__init__()
+        self.has_sweep = sweep
+
     def compose(self) -> ComposeResult:
-        """Status line, four tabs, footer of key bindings."""
+        """Status line, the tabs (a sweep's table first), footer of key bindings."""
         yield StatusLine(id="status")
-        with TabbedContent(initial="training", id="tabs"):
+        with TabbedContent(initial="sweep" if self.has_sweep else "training", id="tabs"):
+            if self.has_sweep:
+                with TabPane("0 Sweep", id="sweep"), Vertical():
+                    with Horizontal(id="sweep-pair"):
+                        for key in MODEL_KEYS:
+                            yield SweepChart(key)
+                    with VerticalScroll(id="sweep-numbers"):
+                        yield SweepTable(id="sweep-table")
             with TabPane("1 Training", id="training"), Vertical():
                 with Horizontal(id="pair"):
                     for key in MODEL_KEYS:
@@ -74,11 +87,22 @@ class DashboardScreen(Screen[None]):
         self.query_one(StatusLine).show(run, mode, note)
 
     def show_run(
-        self, run: RunFile, metric: str, series_mode: str, color: bool, inside_view: int = 0
+        self,
+        run: RunFile,
+        metric: str,
+        series_mode: str,
+        color: bool,
+        inside_view: int = 0,
+        sweep: SweepFile | None = None,
     ) -> None:
         """Redraw the tab on show from `run` (hold the session lock while calling)."""
         tab = self.active_tab
-        if tab == "training":
+        if tab == "sweep" and sweep is not None:
+            plain, bn, y_range = sweep_range(sweep, metric)
+            for chart, series in zip(self.query(SweepChart), (plain, bn)):
+                chart.show(sweep, series, y_range, metric)
+            self.query_one(SweepTable).show(sweep)
+        elif tab == "training":
             for panel in self.query(ModelPanel):
                 panel.update_view(run, metric, series_mode)
             self.query_one(GapLine).show(run)

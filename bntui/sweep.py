@@ -1,0 +1,139 @@
+"""The batch-size sweep (EXPERIMENTS.md §3): the plain/BN pair once per batch size.
+
+A sweep file holds one complete run record per batch size, so every run in it can be read
+like any run file; the table that answers the seed's question is derived, never stored.
+"""
+
+from __future__ import annotations
+
+import statistics
+from dataclasses import dataclass, replace
+from typing import Literal
+
+from pydantic import Field, model_validator
+
+from bntui import __version__
+from bntui.runfile import (
+    SCHEMA_VERSION,
+    RunFile,
+    RunStatus,
+    _Model,
+    decode,
+    read_bytes,
+    validate,
+)
+from bntui.spec import MODEL_KEYS, ExperimentSpec, SpecError
+
+SWEEP_SCHEMA_VERSION = 1
+DEFAULT_BATCH_SIZES = (32, 64, 128, 256)
+MAX_SWEEP_RUNS = 16
+# The validation accuracy a sweep's table times ("epochs to reach"), per dataset.
+DEFAULT_TARGETS = {"mnist": 0.97, "fashion_mnist": 0.85}
+
+
+class SweepFile(_Model):
+    """One sweep: the base spec's runs, one per batch size, in the order they ran."""
+
+    kind: Literal["sweep"] = "sweep"
+    schema_version: int = SWEEP_SCHEMA_VERSION
+    bntui_version: str = __version__
+    status: RunStatus = "running"
+    started_at: str = ""
+    target_accuracy: float = Field(gt=0, le=1)
+    batch_sizes: list[int] = Field(min_length=1, max_length=MAX_SWEEP_RUNS)
+    runs: list[RunFile] = Field(min_length=1, max_length=MAX_SWEEP_RUNS)
+
+    @model_validator(mode="after")
+    def _one_run_per_size(self) -> SweepFile:
+        sizes = [run.spec.batch_size for run in self.runs]
+        if sizes != self.batch_sizes:
+            raise ValueError(f"runs' batch sizes {sizes} differ from batch_sizes")
+        return self
+
+    def to_json(self) -> str:
+        """Serialize as strict, indented JSON (non-finite numbers become null)."""
+        return self.model_dump_json(indent=1)
+
+
+def parse_sizes(text: str) -> list[int]:
+    """`32,64,128` → [32, 64, 128]; SpecError for anything else."""
+    try:
+        sizes = [int(part) for part in text.replace(" ", "").split(",") if part]
+    except ValueError:
+        raise SpecError(
+            f"--batch-sizes must be whole numbers separated by commas, not {text!r}"
+        ) from None
+    if not sizes or any(size <= 0 for size in sizes):
+        raise SpecError("--batch-sizes must be positive whole numbers, e.g. 32,64,128,256")
+    if len(set(sizes)) != len(sizes):
+        raise SpecError("--batch-sizes lists a size twice")
+    if len(sizes) > MAX_SWEEP_RUNS:
+        raise SpecError(f"--batch-sizes takes at most {MAX_SWEEP_RUNS} sizes")
+    return sizes
+
+
+def sweep_specs(base: ExperimentSpec, sizes: list[int]) -> list[ExperimentSpec]:
+    """The base spec once per batch size (each validated)."""
+    specs = [replace(base, batch_size=size) for size in sizes]
+    for spec in specs:
+        spec.validate()
+    return specs
+
+
+def parse_document(raw: bytes, name: str) -> RunFile | SweepFile:
+    """A run file or a sweep file, told apart by `kind`; RunFileError if neither."""
+    data = decode(raw, name)
+    if data.get("kind") == "sweep":
+        return validate(SweepFile, data, name, SWEEP_SCHEMA_VERSION, "sweep file")
+    return validate(RunFile, data, name, SCHEMA_VERSION, "run file")
+
+
+def load_document(path: str) -> RunFile | SweepFile:
+    """Read a run or sweep file from `path`, or raise RunFileError with one clear message."""
+    return parse_document(read_bytes(path), path)
+
+
+@dataclass
+class SweepRow:
+    """One batch size's figures, for each model: what the sweep table shows."""
+
+    batch_size: int
+    status: str
+    final: dict[str, float | None]
+    best: dict[str, float | None]
+    reached: dict[str, int | None]  # first epoch (1-based) with val accuracy ≥ target
+    epoch_s: dict[str, float | None]
+
+    @property
+    def gap(self) -> float | None:
+        """BN − plain, final validation accuracy."""
+        plain, bn = self.final["plain"], self.final["bn"]
+        return None if plain is None or bn is None else bn - plain
+
+
+def sweep_rows(sweep: SweepFile) -> list[SweepRow]:
+    """The sweep table, derived from the runs as recorded so far."""
+    rows = []
+    for run in sweep.runs:
+        final, best, reached, epoch_s = {}, {}, {}, {}
+        for key in MODEL_KEYS:
+            history = run.models[key].history
+            accs = history.val_accuracy
+            finite = [a for a in accs if a is not None]
+            final[key] = accs[-1] if accs else None
+            best[key] = max(finite) if finite else None
+            reached[key] = next(
+                (i + 1 for i, a in enumerate(accs) if a is not None and a >= sweep.target_accuracy),
+                None,
+            )
+            times = [t for t in history.epoch_time_s if t]
+            # After the first epoch, which also compiles, unless that is all there is.
+            epoch_s[key] = statistics.median(times[1:] or times) if times else None
+        statuses = {run.models[k].status for k in MODEL_KEYS}
+        status = (
+            statuses.pop()
+            if len(statuses) == 1
+            else "/".join(run.models[k].status for k in MODEL_KEYS)
+        )
+        rows.append(SweepRow(run.spec.batch_size, status, final, best, reached, epoch_s))
+    return rows
