@@ -9,6 +9,7 @@ import asyncio
 import os
 import signal
 import threading
+import time
 from pathlib import Path
 
 from textual import work
@@ -71,6 +72,7 @@ class BntuiApp(App[int]):
         Binding("e", "end", "End"),
         Binding("i", "tab('inside')", "Inside"),
         Binding("0", "tab('sweep')", "Sweep", show=False),
+        Binding("c", "save_screenshot", "Screenshot", show=False),
         Binding("n", "inside_view", "Next stat"),
         *[
             Binding(str(i + 1), f"tab('{tab}')", tab.title(), show=False)
@@ -250,6 +252,16 @@ class BntuiApp(App[int]):
             self.notify(f"could not save: {exc}", severity="error", markup=False)
             return
         self.notify(warning or f"saved a snapshot to {path}", timeout=5, markup=False)
+
+    def action_save_screenshot(self) -> None:
+        """Save what is on screen as an SVG in the current folder."""
+        name = f"bntui-screenshot-{time.strftime('%Y%m%d-%H%M%S')}.svg"
+        try:
+            path = self.save_screenshot(name, path=".")
+        except OSError as exc:
+            self.notify(f"could not save the screenshot: {exc}", severity="error", markup=False)
+            return
+        self.notify(f"screenshot saved: {path}", timeout=5, markup=False)
 
     def action_end(self) -> None:
         """Replay: jump to the end of the recording."""

@@ -256,6 +256,37 @@ def sweep(
     raise typer.Exit(tui.finish_live())
 
 
+@app.command()
+def export(
+    file: Annotated[Path, typer.Argument(help="A run or sweep file written by bntui.")],
+    out_dir: Annotated[
+        Path | None, typer.Option(help="Folder for the exported files (default: beside FILE).")
+    ] = None,
+) -> None:
+    """Write FILE's histories, curves and layer statistics as CSV, and its curves as SVG."""
+    from bntui.export import export_files
+    from bntui.runfile import RunFileError, write_atomic
+    from bntui.sweep import load_document
+
+    try:
+        loaded = load_document(str(file))
+    except RunFileError as exc:
+        fail(str(exc))
+    folder = out_dir or file.parent
+    if not folder.is_dir():
+        fail(f"--out-dir {folder} is not a folder")
+    files = export_files(loaded, folder / file.stem)
+    existing = [str(path) for path in files if path.exists()]
+    if existing:
+        fail(f"{existing[0]} already exists; bntui export never overwrites (use --out-dir)")
+    for path, text in files.items():
+        try:
+            write_atomic(text, path, overwrite=False)
+        except OSError as exc:
+            fail(f"cannot write {path} ({exc.strerror or exc})", code=1)
+        typer.echo(f"wrote {path}")
+
+
 def main() -> None:
     """Console-script entry point."""
     app()

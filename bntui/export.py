@@ -1,0 +1,206 @@
+"""Export a run or sweep for a report: CSV tables and an SVG picture of the curves.
+
+No Textual, no Keras, no plotting library: the SVG is written by hand, so export works
+wherever replay does.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+from html import escape
+from pathlib import Path
+
+from bntui.recorder import HISTORY_KEYS
+from bntui.runfile import RunFile
+from bntui.spec import MODEL_KEYS, MODEL_TITLES
+from bntui.sweep import SweepFile
+
+COLORS = {"plain": "#1f77b4", "bn": "#d62728"}
+SIZE_COLORS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2")
+
+
+def _csv(header: list[str], rows: list[list[object]]) -> str:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(header)
+    writer.writerows(["" if v is None else v for v in row] for row in rows)
+    return buffer.getvalue()
+
+
+def history_csv(runs: list[RunFile]) -> str:
+    """Each model's per-epoch history (Keras' History.history), one row per model-epoch."""
+    rows: list[list[object]] = []
+    for run in runs:
+        for key in MODEL_KEYS:
+            h = run.models[key].history
+            for epoch in range(len(h.loss)):
+                values = [getattr(h, name)[epoch] for name in HISTORY_KEYS]
+                rows.append([run.spec.batch_size, key, epoch + 1, *values, h.epoch_time_s[epoch]])
+    return _csv(["batch_size", "model", "epoch", *HISTORY_KEYS, "epoch_time_s"], rows)
+
+
+def curve_csv(runs: list[RunFile]) -> str:
+    """The intra-epoch training curves, one row per curve point."""
+    rows: list[list[object]] = []
+    for run in runs:
+        for key in MODEL_KEYS:
+            c = run.models[key].curve
+            for i in range(len(c.t)):
+                position = c.epoch[i] + c.step[i] / max(c.steps[i], 1)
+                rows.append(
+                    [run.spec.batch_size, key, c.t[i], round(position, 5), c.loss[i], c.accuracy[i]]
+                )
+    return _csv(["batch_size", "model", "t", "epoch", "loss", "accuracy"], rows)
+
+
+def inside_csv(runs: list[RunFile]) -> str:
+    """The layer statistics in long form: one row per measurement, layer and statistic."""
+    rows: list[list[object]] = []
+    for run in runs:
+        for key in MODEL_KEYS:
+            inside = run.models[key].inside
+            for layer in inside.layers:
+                for stat, values in layer.stats.items():
+                    for position, t, value in zip(inside.position, inside.t, values):
+                        rows.append(
+                            [run.spec.batch_size, key, layer.name, layer.kind, layer.units,
+                             stat, position, t, value]
+                        )  # fmt: skip
+    header = ["batch_size", "model", "layer", "kind", "units", "stat", "epoch", "t", "value"]
+    return _csv(header, rows)
+
+
+Line = tuple[str, str, list[tuple[float, float | None]], bool]  # label, colour, points, dots only
+
+
+def _y_range(lines: list[Line]) -> tuple[float, float]:
+    ys = [y for _, _, pts, _ in lines for _, y in pts if y is not None and math.isfinite(y)]
+    return (min(ys), max(ys)) if ys else (0.0, 1.0)
+
+
+def _panel(
+    x0: float, title: str, lines: list[Line], x_max: float, y_range: tuple[float, float]
+) -> list[str]:
+    """One 400-wide chart at x offset `x0`: axes, ticks, and the legend under it."""
+    width, left, top = 400, 50, 30
+    pw, ph = width - left - 10, 220
+    lo, hi = y_range
+    if hi - lo < 1e-9:
+        lo, hi = lo - 0.5, hi + 0.5
+
+    def sx(x: float) -> float:
+        return x0 + left + x / max(x_max, 1e-9) * pw
+
+    def sy(y: float) -> float:
+        return top + (hi - y) / (hi - lo) * ph
+
+    out = [
+        f'<text x="{x0 + width / 2}" y="18" text-anchor="middle" font-weight="bold">'
+        f"{escape(title)}</text>",
+        f'<rect x="{x0 + left}" y="{top}" width="{pw}" height="{ph}" fill="none" stroke="#999"/>',
+    ]
+    for i in range(5):
+        value = lo + (hi - lo) * i / 4
+        out.append(
+            f'<text x="{x0 + left - 4}" y="{sy(value) + 4:.1f}" text-anchor="end" '
+            f'font-size="10">{value:.3g}</text>'
+        )
+    for epoch in range(int(x_max) + 1):
+        if x_max <= 20 or epoch % max(1, int(x_max) // 10) == 0:
+            out.append(
+                f'<text x="{sx(epoch):.1f}" y="{top + ph + 14}" text-anchor="middle" '
+                f'font-size="10">{epoch}</text>'
+            )
+    out.append(
+        f'<text x="{x0 + left + pw / 2}" y="{top + ph + 28}" text-anchor="middle" '
+        'font-size="11">epoch</text>'
+    )
+    for n, (label, color, points, dots) in enumerate(lines):
+        finite = [(x, y) for x, y in points if y is not None and math.isfinite(y)]  # no gaps
+        if dots:
+            out += [
+                f'<circle cx="{sx(x):.1f}" cy="{sy(y):.1f}" r="2.5" fill="{color}"/>'
+                for x, y in finite
+            ]
+        elif finite:
+            path = " ".join(f"{sx(x):.1f},{sy(y):.1f}" for x, y in finite)
+            out.append(
+                f'<polyline points="{path}" fill="none" stroke="{color}" stroke-width="1.2"/>'
+            )
+        lx = x0 + left + (n % 2) * pw / 2
+        ly = top + ph + 46 + (n // 2) * 14
+        out.append(
+            f'<text x="{lx:.1f}" y="{ly}" font-size="10" fill="{color}">━ {escape(label)}</text>'
+        )
+    return out
+
+
+def _run_lines(run: RunFile, metric: str) -> list[Line]:
+    lines: list[Line] = []
+    for key in MODEL_KEYS:
+        c, h = run.models[key].curve, run.models[key].history
+        train = [
+            (c.epoch[i] + c.step[i] / max(c.steps[i], 1), getattr(c, metric)[i])
+            for i in range(len(c.t))
+        ]
+        val = [(i + 1.0, v) for i, v in enumerate(getattr(h, f"val_{metric}"))]
+        title = MODEL_TITLES[key]
+        lines.append((f"{title} train", COLORS[key], train, False))
+        lines.append((f"{title} val ●", COLORS[key], val, True))
+    return lines
+
+
+def _sweep_lines(sweep: SweepFile, key: str) -> list[Line]:
+    return [
+        (
+            f"batch {run.spec.batch_size}",
+            SIZE_COLORS[i % len(SIZE_COLORS)],
+            [(e + 1.0, v) for e, v in enumerate(run.models[key].history.val_accuracy)],
+            False,
+        )
+        for i, run in enumerate(sweep.runs)
+    ]
+
+
+def curves_svg(document: RunFile | SweepFile) -> str:
+    """Two charts side by side: a run's loss and accuracy (train curve, validation dots), or
+    a sweep's validation accuracy per batch size for plain and BN."""
+    if isinstance(document, SweepFile):
+        spec = document.runs[0].spec
+        x_max = float(max(run.spec.epochs for run in document.runs))
+        plain, bn = _sweep_lines(document, "plain"), _sweep_lines(document, "bn")
+        shared = _y_range(plain + bn)  # one scale, so the two models compare at a glance
+        left = _panel(0, "Plain MLP: validation accuracy", plain, x_max, shared)
+        right = _panel(400, "MLP + BatchNorm: validation accuracy", bn, x_max, shared)
+        caption = f"bntui sweep · {spec.dataset} · {spec.optimizer} lr {spec.learning_rate:g}"
+    else:
+        spec = document.spec
+        losses, accuracies = _run_lines(document, "loss"), _run_lines(document, "accuracy")
+        left = _panel(0, "Loss", losses, float(spec.epochs), _y_range(losses))
+        right = _panel(400, "Accuracy", accuracies, float(spec.epochs), _y_range(accuracies))
+        caption = (
+            f"bntui run · {spec.dataset} · {spec.optimizer} lr {spec.learning_rate:g} · "
+            f"batch {spec.batch_size} · {document.environment.get('backend', spec.backend)}"
+        )
+    body = "\n".join([*left, *right])
+    return (
+        '<svg xmlns="http://www.w3.org/2000/svg" width="800" height="360" '
+        'font-family="sans-serif" font-size="12">\n'
+        '<rect width="800" height="360" fill="white"/>\n'
+        f"{body}\n"
+        f'<text x="400" y="352" text-anchor="middle" font-size="10" fill="#555">'
+        f"{escape(caption)}</text>\n</svg>\n"
+    )
+
+
+def export_files(document: RunFile | SweepFile, stem: Path) -> dict[Path, str]:
+    """What `bntui export` writes: path → text, next to `stem` (which has no suffix)."""
+    runs = document.runs if isinstance(document, SweepFile) else [document]
+    return {
+        stem.with_name(f"{stem.name}-history.csv"): history_csv(runs),
+        stem.with_name(f"{stem.name}-curve.csv"): curve_csv(runs),
+        stem.with_name(f"{stem.name}-inside.csv"): inside_csv(runs),
+        stem.with_name(f"{stem.name}-curves.svg"): curves_svg(document),
+    }
