@@ -71,7 +71,7 @@ class BntuiApp(App[int]):
         Binding("s", "save", "Save"),
         Binding("e", "end", "End"),
         Binding("i", "tab('inside')", "Inside"),
-        Binding("0", "tab('sweep')", "Sweep", show=False),
+        Binding("0", "tab('runs')", "Runs", show=False),
         Binding("c", "save_screenshot", "Screenshot", show=False),
         Binding("n", "inside_view", "Next stat"),
         *[
@@ -83,8 +83,8 @@ class BntuiApp(App[int]):
     def __init__(self, session: Session) -> None:
         super().__init__()
         self.session = session
-        # A sweep compares validation accuracy across batch sizes; a single run starts on loss.
-        self.metric = "accuracy" if session.sweep is not None else "loss"
+        # Runs side by side compare validation accuracy; a single run starts on loss.
+        self.metric = "accuracy" if session.runset is not None else "loss"
         self.series_mode = "both"
         self.inside_view = 0
         self.paused = False
@@ -102,8 +102,8 @@ class BntuiApp(App[int]):
             return self.session.live and not self.ended
         if action == "end":
             return not self.session.live and not self.ended
-        if action == "tab" and parameters == ("sweep",):
-            return self.session.sweep is not None
+        if action == "tab" and parameters == ("runs",):
+            return self.session.runset is not None
         if action == "inside_view":
             try:
                 return self.dashboard.active_tab == "inside"
@@ -118,7 +118,8 @@ class BntuiApp(App[int]):
 
     def on_mount(self) -> None:
         """Show the dashboard, start reading the stream, redraw at most every REFRESH_S."""
-        self.install_screen(DashboardScreen(sweep=self.session.sweep is not None), "dashboard")
+        runset = self.session.runset
+        self.install_screen(DashboardScreen(runset.kind if runset else None), "dashboard")
         self.push_screen("dashboard")
         self.consume()
         self.set_interval(REFRESH_S, self.redraw)
@@ -197,7 +198,7 @@ class BntuiApp(App[int]):
                     self.series_mode,
                     not self.no_color,
                     self.inside_view,
-                    self.session.sweep,
+                    self.session.runset,
                 )
 
     def action_tab(self, tab: str) -> None:

@@ -257,6 +257,38 @@ def sweep(
 
 
 @app.command()
+def compare(
+    files: Annotated[list[Path], typer.Argument(help="Two or more run files written by bntui.")],
+    headless: Annotated[
+        bool, typer.Option("--headless", help="Print the comparison instead of showing it.")
+    ] = False,
+) -> None:
+    """Saved runs side by side (e.g. other machines, backends, presets), aligned by epoch."""
+    from bntui.compare import labels_for
+    from bntui.runfile import RunFileError, load_run
+
+    if len(files) < 2:
+        fail("compare needs at least two run files")
+    if len(files) > 8:
+        fail("compare shows at most 8 runs at once")
+    try:
+        runs = [load_run(path) for path in files]
+    except RunFileError as exc:
+        fail(str(exc))
+    labels, names = labels_for(files)
+    if headless or not sys.stdout.isatty():
+        from bntui.headless import compare_lines
+
+        for line in compare_lines(runs, labels, names):
+            typer.echo(line)
+        return
+    from bntui.app import BntuiApp
+    from bntui.session import CompareSession
+
+    BntuiApp(CompareSession(runs, labels, names)).run()
+
+
+@app.command()
 def export(
     file: Annotated[Path, typer.Argument(help="A run or sweep file written by bntui.")],
     out_dir: Annotated[

@@ -10,12 +10,13 @@ import sys
 from types import FrameType
 from typing import TextIO
 
+from bntui.compare import differences
 from bntui.events import EpochEnd, Event, ModelDone, ModelReady, TestResult
 from bntui.runfile import RunFile
 from bntui.session import LiveSession
 from bntui.spec import MODEL_KEYS, MODEL_TITLES
 from bntui.stats import best
-from bntui.sweep import SweepFile, sweep_rows
+from bntui.sweep import SweepFile, run_rows, sweep_rows
 from bntui.text import clean, fmt, fmt_count, fmt_duration
 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
@@ -101,6 +102,28 @@ def sweep_lines(sweep: SweepFile) -> list[str]:
             f"{row.batch_size:>6}{clean(row.status, 11):>12}{fmt(row.final['plain']):>8}"
             f"{fmt(row.best['plain']):>8}{fmt(row.final['bn']):>8}{fmt(row.best['bn']):>8}"
             f"{gap:>9}{reached[0]:>8}{reached[1]:>10}"
+            f"{fmt(row.epoch_s['plain'], 2) + '/' + fmt(row.epoch_s['bn'], 2):>15}"
+        )
+    return lines
+
+
+def compare_lines(runs: list[RunFile], labels: list[str], names: list[str]) -> list[str]:
+    """Saved runs side by side: what differs, then each run's figures per model."""
+    lines = ["bntui compare · " + ", ".join(f"{a}: {n}" for a, n in zip(labels, names))]
+    diffs = differences(runs)
+    lines.append("what differs:" if diffs else "same spec and setup")
+    for name, values in diffs:
+        lines.append(f"  {name:<22}" + " | ".join(values))
+    lines.append(
+        f"{'run':<5}{'epochs':>7}{'plain':>8}{'BN':>8}{'BN-plain':>9}{'test':>8}{'BN test':>8}"
+        f"{'s/ep plain/BN':>15}"
+    )
+    for label, run, row in zip(labels, runs, run_rows(runs, None)):
+        gap = "—" if row.gap is None else f"{row.gap * 100:+.2f}"
+        epochs = max(len(m.history.loss) for m in run.models.values())
+        lines.append(
+            f"{label:<5}{epochs:>7}{fmt(row.final['plain']):>8}{fmt(row.final['bn']):>8}"
+            f"{gap:>9}{fmt(row.test['plain']):>8}{fmt(row.test['bn']):>8}"
             f"{fmt(row.epoch_s['plain'], 2) + '/' + fmt(row.epoch_s['bn'], 2):>15}"
         )
     return lines

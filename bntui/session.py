@@ -11,13 +11,14 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 
+from bntui.compare import RunSet
 from bntui.events import Event
 from bntui.recorder import RunRecorder, empty_like
 from bntui.replay import ReplaySource, events_from_run
 from bntui.runfile import Document, RunFile, save_run
 from bntui.spec import ExperimentSpec
 from bntui.supervisor import Supervisor
-from bntui.sweep import SweepFile
+from bntui.sweep import SweepFile, runset_of
 
 
 class Session:
@@ -60,6 +61,12 @@ class Session:
     def sweep(self) -> SweepFile | None:
         """The whole sweep, for sweep sessions (the run on show is `run`)."""
         return None
+
+    @property
+    def runset(self) -> RunSet | None:
+        """Runs shown together (a sweep's, or a comparison's); None for a single run."""
+        sweep = self.sweep
+        return runset_of(sweep) if sweep is not None else None
 
     def stop(self) -> None:
         """Stop producing events (a live run's workers are stopped)."""
@@ -244,3 +251,17 @@ class ReplaySession(Session):
     def skip_to_end(self) -> None:
         """Jump to the end of the recording."""
         self.replay.skip_to_end()
+
+
+class CompareSession(ReplaySession):
+    """Saved runs side by side: the first is shown in full at once, all in the Compare tab."""
+
+    def __init__(self, runs: list[RunFile], labels: list[str], names: list[str]) -> None:
+        super().__init__(runs[0], speed=1.0)
+        self.replay.skip_to_end()
+        self._runset = RunSet("compare", labels, runs, names=names)
+
+    @property
+    def runset(self) -> RunSet:
+        """The runs being compared."""
+        return self._runset

@@ -13,6 +13,7 @@ from typing import Literal
 from pydantic import Field, model_validator
 
 from bntui import __version__
+from bntui.compare import RunSet
 from bntui.runfile import (
     SCHEMA_VERSION,
     RunFile,
@@ -88,6 +89,11 @@ def parse_document(raw: bytes, name: str) -> RunFile | SweepFile:
     return validate(RunFile, data, name, SCHEMA_VERSION, "run file")
 
 
+def runset_of(sweep: SweepFile) -> RunSet:
+    """A sweep's runs, labelled by batch size."""
+    return RunSet("sweep", [str(b) for b in sweep.batch_sizes], sweep.runs, sweep.target_accuracy)
+
+
 def load_document(path: str) -> RunFile | SweepFile:
     """Read a run or sweep file from `path`, or raise RunFileError with one clear message."""
     return parse_document(read_bytes(path), path)
@@ -95,7 +101,7 @@ def load_document(path: str) -> RunFile | SweepFile:
 
 @dataclass
 class SweepRow:
-    """One batch size's figures, for each model: what the sweep table shows."""
+    """One run's figures (a batch size of a sweep), for each model: a row of the table."""
 
     batch_size: int
     status: str
@@ -103,6 +109,7 @@ class SweepRow:
     best: dict[str, float | None]
     reached: dict[str, int | None]  # first epoch (1-based) with val accuracy ≥ target
     epoch_s: dict[str, float | None]
+    test: dict[str, float | None]
 
     @property
     def gap(self) -> float | None:
@@ -113,8 +120,13 @@ class SweepRow:
 
 def sweep_rows(sweep: SweepFile) -> list[SweepRow]:
     """The sweep table, derived from the runs as recorded so far."""
+    return run_rows(sweep.runs, sweep.target_accuracy)
+
+
+def run_rows(runs: list[RunFile], target: float | None) -> list[SweepRow]:
+    """Each run's figures per model; `reached` counts epochs to `target` (None: no target)."""
     rows = []
-    for run in sweep.runs:
+    for run in runs:
         final, best, reached, epoch_s = {}, {}, {}, {}
         for key in MODEL_KEYS:
             history = run.models[key].history
@@ -123,7 +135,7 @@ def sweep_rows(sweep: SweepFile) -> list[SweepRow]:
             final[key] = accs[-1] if accs else None
             best[key] = max(finite) if finite else None
             reached[key] = next(
-                (i + 1 for i, a in enumerate(accs) if a is not None and a >= sweep.target_accuracy),
+                (i + 1 for i, a in enumerate(accs) if target and a is not None and a >= target),
                 None,
             )
             times = [t for t in history.epoch_time_s if t]
@@ -135,5 +147,9 @@ def sweep_rows(sweep: SweepFile) -> list[SweepRow]:
             if len(statuses) == 1
             else "/".join(run.models[k].status for k in MODEL_KEYS)
         )
-        rows.append(SweepRow(run.spec.batch_size, status, final, best, reached, epoch_s))
+        test = {
+            k: (run.models[k].test.accuracy if run.models[k].test else None)  # type: ignore[union-attr]
+            for k in MODEL_KEYS
+        }
+        rows.append(SweepRow(run.spec.batch_size, status, final, best, reached, epoch_s, test))
     return rows

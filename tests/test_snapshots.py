@@ -8,7 +8,7 @@ from conftest import SMALL_RUN, SMALL_SWEEP
 
 from bntui.app import BntuiApp
 from bntui.runfile import load_run
-from bntui.session import ReplaySession, SweepReplaySession
+from bntui.session import CompareSession, ReplaySession, SweepReplaySession
 from bntui.sweep import SweepFile, load_document
 
 
@@ -56,3 +56,12 @@ def test_sweep_tab(snap_compare: Any) -> None:
     assert snap_compare(
         BntuiApp(SweepReplaySession(sweep, speed=1000)), terminal_size=(80, 24), run_before=finish
     )
+
+
+def test_compare_tab(snap_compare: Any) -> None:
+    runs = [
+        load_run(SMALL_RUN.parent.parent.parent / "sample_runs" / "fashion-sgd-default.json"),
+        load_run(SMALL_RUN),
+    ]
+    app = BntuiApp(CompareSession(runs, ["A", "B"], ["fashion-sgd-default", "small_run"]))
+    assert snap_compare(app, terminal_size=(80, 24), run_before=finish)

@@ -102,8 +102,8 @@ async def test_sweep_replay_opens_on_the_sweep_tab() -> None:
         await pilot.pause(0.1)
         tui.redraw()
         await pilot.pause()
-        assert tui.dashboard.active_tab == "sweep"
-        charts = [tui.screen.query_one(f"#sweep-chart-{k}", LineChart) for k in ("plain", "bn")]
+        assert tui.dashboard.active_tab == "runs"
+        charts = [tui.screen.query_one(f"#runs-chart-{k}", LineChart) for k in ("plain", "bn")]
         assert [len(c.series) for c in charts] == [2, 2]
         assert charts[0].y_range == charts[1].y_range
         assert charts[1].series[1].ys == sweep.runs[1].models["bn"].history.val_accuracy
@@ -113,4 +113,4 @@ async def test_sweep_replay_opens_on_the_sweep_tab() -> None:
         await pilot.press("1")
         await pilot.press("0")
         await pilot.pause()
-        assert tui.dashboard.active_tab == "sweep"
+        assert tui.dashboard.active_tab == "runs"

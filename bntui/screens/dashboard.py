@@ -7,9 +7,9 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Footer, TabbedContent, TabPane
 
+from bntui.compare import RunSet
 from bntui.runfile import RunFile
 from bntui.spec import MAX_SAMPLE_COUNT, MODEL_KEYS
-from bntui.sweep import SweepFile
 from bntui.widgets.info_panels import DevicePanel, GapLine, StatusLine, SummaryPanel
 from bntui.widgets.inside import (
     INSIDE_VIEWS,
@@ -20,7 +20,7 @@ from bntui.widgets.inside import (
 )
 from bntui.widgets.model_panel import ModelPanel
 from bntui.widgets.results import ConfusionMatrix, PredictionCard, TestTable
-from bntui.widgets.sweep import SweepChart, SweepTable, sweep_range
+from bntui.widgets.runset import RunSetChart, RunSetTable, runset_range
 
 TABS = ("training", "models", "device", "results", "inside")
 
@@ -30,21 +30,21 @@ class DashboardScreen(Screen[None]):
 
     CSS_PATH = "dashboard.tcss"
 
-    def __init__(self, sweep: bool = False) -> None:
+    def __init__(self, runset_kind: str | None = None) -> None:
         super().__init__()
-        self.has_sweep = sweep
+        self.runset_kind = runset_kind  # "sweep" or "compare": a first tab of runs together
 
     def compose(self) -> ComposeResult:
-        """Status line, the tabs (a sweep's table first), footer of key bindings."""
+        """Status line, the tabs (a sweep's or comparison's first), footer of key bindings."""
         yield StatusLine(id="status")
-        with TabbedContent(initial="sweep" if self.has_sweep else "training", id="tabs"):
-            if self.has_sweep:
-                with TabPane("0 Sweep", id="sweep"), Vertical():
-                    with Horizontal(id="sweep-pair"):
+        with TabbedContent(initial="runs" if self.runset_kind else "training", id="tabs"):
+            if self.runset_kind:
+                with TabPane(f"0 {self.runset_kind.title()}", id="runs"), Vertical():
+                    with Horizontal(id="runs-pair"):
                         for key in MODEL_KEYS:
-                            yield SweepChart(key)
-                    with VerticalScroll(id="sweep-numbers"):
-                        yield SweepTable(id="sweep-table")
+                            yield RunSetChart(key)
+                    with VerticalScroll(id="runs-numbers"):
+                        yield RunSetTable(id="runs-table")
             with TabPane("1 Training", id="training"), Vertical():
                 with Horizontal(id="pair"):
                     for key in MODEL_KEYS:
@@ -93,15 +93,15 @@ class DashboardScreen(Screen[None]):
         series_mode: str,
         color: bool,
         inside_view: int = 0,
-        sweep: SweepFile | None = None,
+        runset: RunSet | None = None,
     ) -> None:
         """Redraw the tab on show from `run` (hold the session lock while calling)."""
         tab = self.active_tab
-        if tab == "sweep" and sweep is not None:
-            plain, bn, y_range = sweep_range(sweep, metric)
-            for chart, series in zip(self.query(SweepChart), (plain, bn)):
-                chart.show(sweep, series, y_range, metric)
-            self.query_one(SweepTable).show(sweep)
+        if tab == "runs" and runset is not None:
+            plain, bn, y_range = runset_range(runset, metric)
+            for chart, series in zip(self.query(RunSetChart), (plain, bn)):
+                chart.show(runset, series, y_range, metric)
+            self.query_one(RunSetTable).show(runset)
         elif tab == "training":
             for panel in self.query(ModelPanel):
                 panel.update_view(run, metric, series_mode)

@@ -102,11 +102,7 @@ def shared_range(groups: list[list[Series]]) -> tuple[float, float] | None:
     values = [y for group in groups for s in group for y in s.ys if y is not None]
     if not values:
         return None
-    lo, hi = min(values), max(values)
-    if hi - lo < 1e-9:
-        lo, hi = lo - 0.5, hi + 0.5
-    pad = (hi - lo) * 0.05
-    return lo - pad, hi + pad
+    return min(values), max(values)  # the chart adds its own margin
 
 
 class InsidePanel(Vertical):
