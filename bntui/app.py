@@ -18,7 +18,7 @@ from textual.binding import Binding
 from textual.css.query import NoMatches
 from textual.message import Message
 
-from bntui.events import BatchProgress, Event, ModelDone
+from bntui.events import BatchProgress, CallbackNote, Event, ModelDone
 from bntui.screens.confirm import ConfirmScreen
 from bntui.screens.dashboard import TABS, DashboardScreen
 from bntui.session import LiveSession, ReplaySession, Session
@@ -149,6 +149,9 @@ class BntuiApp(App[int]):
         """Mark the view stale; say so when a model finishes."""
         self.dirty = True
         event = message.event
+        if isinstance(event, CallbackNote) and not self.session.runset:
+            title = MODEL_TITLES.get(event.model, event.model)
+            self.notify(f"{title}: {clean(event.message, 300)}", timeout=6, markup=False)
         if isinstance(event, ModelDone) and event.status in ("failed", "diverged"):
             why = f": {clean(event.error, 200)}" if event.error else ""
             self.notify(

@@ -5,6 +5,7 @@ Bad input gets one line on stderr and exit code 2, before anything trains.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import sys
 from datetime import datetime
@@ -59,6 +60,19 @@ def check_out(out: Path | None, default: Path) -> Path:
     if not os.access(folder, os.W_OK | os.X_OK):
         fail(f"--out folder {folder} is not writable")
     return out
+
+
+def writable_dir(folder: Path | None, option: str) -> str | None:
+    """Create `folder` if needed and return its absolute path; fail if it cannot be written."""
+    if folder is None:
+        return None
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        fail(f"{option} {folder}: cannot create it ({exc.strerror or exc})")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        fail(f"{option} {folder} is not writable")
+    return str(folder.resolve())
 
 
 # Options shared by `run` and `sweep` (None = keep the preset's value).
@@ -119,6 +133,20 @@ def run(
     ] = None,
     threads: ThreadsOption = None,
     inside: InsideOption = None,
+    early_stopping: Annotated[
+        int | None,
+        typer.Option(
+            help="Stop a model when val_loss has not improved for N epochs (restores "
+            "its best weights), as seed 003's EarlyStopping."
+        ),
+    ] = None,
+    checkpoint: Annotated[
+        Path | None,
+        typer.Option(help="Save each model's best weights (val_loss) to DIR/<model>.keras."),
+    ] = None,
+    tensorboard: Annotated[
+        Path | None, typer.Option(help="Also write TensorBoard logs to DIR/plain and DIR/bn.")
+    ] = None,
     keep_going: Annotated[
         bool, typer.Option("--keep-going", help="Keep training a model whose loss became NaN.")
     ] = False,
@@ -143,11 +171,16 @@ def run(
             stop_on_divergence=False if keep_going else None,
             steps_per_execution=steps_per_execution,
             inside_per_epoch=inside,
+            early_stopping=early_stopping,
+            checkpoint_dir=writable_dir(checkpoint, "--checkpoint"),
+            tensorboard_dir=writable_dir(tensorboard, "--tensorboard"),
         )
     except SpecError as exc:
         fail(str(exc))
     if threads is not None and threads <= 0:
         fail("--threads must be a positive whole number")
+    if tensorboard is not None and importlib.util.find_spec("tensorboard") is None:
+        fail("--tensorboard needs the tensorboard package: pip install tensorboard")
     path = check_out(out, default_out(spec))
 
     from bntui.session import LiveSession

@@ -85,6 +85,16 @@ class LayerStats(Event):
 
 
 @dataclass
+class CallbackNote(Event):
+    """A Keras callback acted: EarlyStopping stopped training, ModelCheckpoint saved."""
+
+    kind: ClassVar[str] = "note"
+    epoch: int = 0
+    what: str = ""  # "early_stopping" or "checkpoint"
+    message: str = ""
+
+
+@dataclass
 class TestResult(Event):
     """Test-set evaluation, confusion matrix and sample predictions after training."""
 
@@ -107,7 +117,15 @@ class ModelDone(Event):
 
 EVENT_TYPES: dict[str, type[Event]] = {
     cls.kind: cls
-    for cls in (ModelReady, BatchProgress, EpochEnd, LayerStats, TestResult, ModelDone)
+    for cls in (
+        ModelReady,
+        BatchProgress,
+        EpochEnd,
+        LayerStats,
+        CallbackNote,
+        TestResult,
+        ModelDone,
+    )
 }
 
 

@@ -11,7 +11,7 @@ from types import FrameType
 from typing import TextIO
 
 from bntui.compare import differences
-from bntui.events import EpochEnd, Event, ModelDone, ModelReady, TestResult
+from bntui.events import CallbackNote, EpochEnd, Event, ModelDone, ModelReady, TestResult
 from bntui.runfile import RunFile
 from bntui.session import LiveSession
 from bntui.spec import MODEL_KEYS, MODEL_TITLES
@@ -43,6 +43,8 @@ def event_line(run: RunFile, event: Event) -> str | None:
             f"val_loss {fmt(logs.get('val_loss'))}  val_acc {fmt(logs.get('val_accuracy'))}  "
             f"{event.epoch_time_s:.2f}s  {speed} samples/s"
         )
+    if isinstance(event, CallbackNote):
+        return f"{tag} {clean(event.message)}"
     if isinstance(event, TestResult):
         return f"{tag} test  loss {fmt(event.loss)}  accuracy {fmt(event.accuracy)}"
     if isinstance(event, ModelDone):

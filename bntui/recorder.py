@@ -11,6 +11,7 @@ from datetime import datetime, timezone
 from bntui.events import (
     LAYER_STATS,
     BatchProgress,
+    CallbackNote,
     EpochEnd,
     Event,
     LayerStats,
@@ -23,6 +24,7 @@ from bntui.runfile import (
     LayerTrace,
     ModelRun,
     ModelSummary,
+    Note,
     RunFile,
     TestResults,
 )
@@ -75,6 +77,10 @@ class RunRecorder:
             for key in HISTORY_KEYS:
                 getattr(history, key).append(event.logs.get(key))
             history.epoch_time_s.append(event.epoch_time_s)
+        elif isinstance(event, CallbackNote):
+            record.notes.append(
+                Note(t=event.t, epoch=event.epoch, what=event.what, message=event.message)
+            )
         elif isinstance(event, LayerStats):
             self._apply_inside(record, event)
         elif isinstance(event, ModelReady):

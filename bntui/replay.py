@@ -13,6 +13,7 @@ from collections.abc import Iterator
 
 from bntui.events import (
     BatchProgress,
+    CallbackNote,
     EpochEnd,
     Event,
     LayerStats,
@@ -61,6 +62,10 @@ def _model_events(run: RunFile, key: str, record: ModelRun) -> Iterator[Event]:
         yield _batch(key, record, point)
         point += 1
     yield from _inside_events(key, record)
+    for note in record.notes:
+        yield CallbackNote(
+            model=key, t=note.t, epoch=note.epoch, what=note.what, message=note.message
+        )
     end_t = record.finished_t if record.finished_t is not None else run.duration_s
     if record.test is not None:
         test = record.test

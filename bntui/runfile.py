@@ -18,7 +18,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from bntui import __version__
 from bntui.spec import ExperimentSpec
 
-# 2 added each model's `inside` (layer statistics); version 1 files load with it empty.
+# 2 added each model's `inside` (layer statistics) and `notes` (callbacks); version 1 files
+# load with them empty.
 SCHEMA_VERSION = 2
 MAX_FILE_BYTES = 256 * 1024 * 1024
 MAX_EPOCHS = 100_000
@@ -138,6 +139,15 @@ class TestResults(_Model):
     predictions: list[Prediction] = Field(default_factory=list, max_length=1000)
 
 
+class Note(_Model):
+    """A callback's action during training (early stopping, a checkpoint saved)."""
+
+    t: float
+    epoch: int = Field(ge=0)
+    what: str = Field(max_length=40)
+    message: str = Field(max_length=2000)
+
+
 class ModelRun(_Model):
     """Everything recorded for one model (`plain` or `bn`)."""
 
@@ -150,6 +160,7 @@ class ModelRun(_Model):
     history: History = Field(default_factory=History)
     curve: Curve = Field(default_factory=Curve)
     inside: Inside = Field(default_factory=Inside)
+    notes: list[Note] = Field(default_factory=list, max_length=MAX_EPOCHS)
     test: TestResults | None = None
 
 

@@ -51,6 +51,11 @@ class ExperimentSpec:
     inside_per_epoch: int = 5
     sample_count: int = 8
     stop_on_divergence: bool = True
+    # The seeds' callbacks (seed 003): EarlyStopping on val_loss with this patience (restoring
+    # the best weights), ModelCheckpoint (best only) and TensorBoard logs into these folders.
+    early_stopping: int | None = None
+    checkpoint_dir: str | None = None
+    tensorboard_dir: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """Return the spec as JSON-ready data."""
@@ -100,6 +105,8 @@ class ExperimentSpec:
                 raise SpecError(f"--{name.replace('_', '-')} must be a positive whole number")
         if not self.learning_rate > 0 or self.learning_rate == float("inf"):
             raise SpecError("--lr must be a positive, finite number")
+        if self.early_stopping is not None and self.early_stopping <= 0:
+            raise SpecError("--early-stopping must be a positive number of epochs (patience)")
         if not 0 <= self.inside_per_epoch <= 100:
             raise SpecError("--inside must be between 0 (off) and 100 measurements per epoch")
         if self.steps_per_execution is not None and self.steps_per_execution <= 0:

@@ -18,6 +18,7 @@ from typing import Any
 
 from bntui.events import (
     BatchProgress,
+    CallbackNote,
     EpochEnd,
     Event,
     LayerStats,
@@ -148,6 +149,59 @@ def make_callback(writer: EventWriter, spec: ExperimentSpec, which: str, probe: 
     return StreamCallback()
 
 
+def seed_callbacks(writer: EventWriter, spec: ExperimentSpec, which: str) -> list[Any]:
+    """The seeds' EarlyStopping, ModelCheckpoint and TensorBoard, as the spec asks; the
+    first two report when they act."""
+    import keras
+
+    callbacks: list[Any] = []
+
+    def note(epoch: int, what: str, message: str) -> None:
+        writer.emit(
+            CallbackNote(model=which, t=writer.now(), epoch=epoch, what=what, message=message)
+        )
+
+    if spec.early_stopping:
+
+        class ReportingEarlyStopping(keras.callbacks.EarlyStopping):
+            def on_epoch_end(self, epoch: int, logs: Any = None) -> None:
+                super().on_epoch_end(epoch, logs)
+                if self.stopped_epoch == epoch and self.model.stop_training:
+                    best = (self.best_epoch or 0) + 1
+                    note(
+                        epoch,
+                        "early_stopping",
+                        f"early stop after epoch {epoch + 1}: val_loss has not improved for "
+                        f"{self.patience} epochs; best weights (epoch {best}) restored",
+                    )
+
+        callbacks.append(
+            ReportingEarlyStopping(
+                monitor="val_loss", patience=spec.early_stopping, restore_best_weights=True
+            )
+        )
+    if spec.checkpoint_dir:
+        path = os.path.join(spec.checkpoint_dir, f"{which}.keras")
+
+        class ReportingCheckpoint(keras.callbacks.ModelCheckpoint):
+            def on_epoch_end(self, epoch: int, logs: Any = None) -> None:
+                before = self.best
+                super().on_epoch_end(epoch, logs)
+                if self.best != before:
+                    note(
+                        epoch,
+                        "checkpoint",
+                        f"checkpoint: val_loss {self.best:.4f} at epoch {epoch + 1}, saved {path}",
+                    )
+
+        callbacks.append(ReportingCheckpoint(path, monitor="val_loss", save_best_only=True))
+    if spec.tensorboard_dir:
+        callbacks.append(
+            keras.callbacks.TensorBoard(log_dir=os.path.join(spec.tensorboard_dir, which))
+        )
+    return callbacks
+
+
 def seed_everything(seed: int, backend: str) -> None:
     """Seed Python, NumPy and Keras like `keras.utils.set_random_seed`, minus needless imports.
 
@@ -227,7 +281,7 @@ def train(spec: ExperimentSpec, which: str, writer: EventWriter) -> str:
         epochs=spec.epochs,
         validation_data=(data.x_valid, data.y_valid),
         validation_batch_size=eval_batch,
-        callbacks=[callback],
+        callbacks=[callback, *seed_callbacks(writer, spec, which)],
         verbose=0,
         shuffle=True,
     )

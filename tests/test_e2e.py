@@ -12,6 +12,8 @@ import psutil
 import pytest
 from conftest import bntui_command
 
+from bntui.recorder import RunRecorder, empty_like
+from bntui.replay import events_from_run
 from bntui.runfile import load_run
 from bntui.sweep import SweepFile, load_document
 
@@ -252,3 +254,30 @@ def test_sweep_trains_each_batch_size_and_stops_cleanly(
     assert isinstance(stopped, SweepFile) and stopped.status == "interrupted"
     assert stopped.runs[0].models["bn"].history.loss
     assert stopped.runs[1].models["bn"].curve.t == []
+
+
+def test_seed_callbacks_early_stopping_checkpoint_tensorboard(
+    tmp_path: Path, clean_env: dict[str, str]
+) -> None:
+    out = tmp_path / "run.json"
+    args = ["--preset", "fashion-sgd-lr0.01", "--limit", "500", "--epochs", "60"]
+    args += ["--early-stopping", "1", "--checkpoint", str(tmp_path / "ckpt")]
+    args += ["--tensorboard", str(tmp_path / "tb"), "--inside", "0", "--out", str(out)]
+    result = run_to_end(args, clean_env)
+    assert result.returncode == 0, result.stdout + result.stderr
+    run = load_run(out)
+    for key in ("plain", "bn"):
+        record = run.models[key]
+        stops = [n for n in record.notes if n.what == "early_stopping"]
+        assert len(stops) == 1, record.notes
+        epochs = len(record.history.loss)
+        assert epochs < 60 and stops[0].epoch == epochs - 1
+        assert "early stop after epoch" in result.stdout
+        assert any(n.what == "checkpoint" for n in record.notes)
+        assert (tmp_path / "ckpt" / f"{key}.keras").stat().st_size > 0
+        assert list((tmp_path / "tb" / key).rglob("events.out.tfevents.*"))
+    # Replay re-enacts the notes: events → record gives the same notes back.
+    rebuilt = RunRecorder(run.spec, empty_like(run))
+    for event in events_from_run(run):
+        rebuilt.apply(event)
+    assert rebuilt.run.models["bn"].notes == run.models["bn"].notes

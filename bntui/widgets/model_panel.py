@@ -75,6 +75,12 @@ class ModelPanel(Vertical):
             f" · {fmt_duration(prog.elapsed_s)}",
             "dim",
         )
+        stopped = [n for n in record.notes if n.what == "early_stopping"]
+        saved = [n for n in record.notes if n.what == "checkpoint"]
+        if stopped:
+            lines.append(f"\n⏹ early stop after ep {stopped[-1].epoch + 1}", "yellow")
+        if saved:
+            lines.append(f"\n✓ checkpoint ep {saved[-1].epoch + 1} ({len(saved)} saved)", "dim")
         if record.error:
             lines.append("\n" + clean(record.error, 300), "bold red")
         self.query_one(Static).update(lines)
