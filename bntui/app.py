@@ -18,12 +18,13 @@ from textual.binding import Binding
 from textual.css.query import NoMatches
 from textual.message import Message
 
-from bntui.events import BatchProgress, CallbackNote, Event, ModelDone
+from bntui.events import BatchProgress, CallbackNote, Event, ModelDone, SystemSample
 from bntui.screens.confirm import ConfirmScreen
 from bntui.screens.dashboard import TABS, DashboardScreen
 from bntui.session import LiveSession, ReplaySession, Session
 from bntui.spec import MODEL_TITLES
 from bntui.text import clean
+from bntui.widgets.info_panels import StatusLine
 from bntui.widgets.inside import INSIDE_VIEWS
 
 REFRESH_S = 0.25
@@ -40,9 +41,12 @@ class RunEvent(Message):
 
     def can_replace(self, message: Message) -> bool:
         """A newer curve point of the same model makes this one redundant (it is recorded)."""
+        if not isinstance(message, RunEvent):
+            return False
+        if isinstance(self.event, SystemSample):
+            return isinstance(message.event, SystemSample)
         return (
             isinstance(self.event, BatchProgress)
-            and isinstance(message, RunEvent)
             and isinstance(message.event, BatchProgress)
             and message.event.model == self.event.model
         )
@@ -190,6 +194,8 @@ class BntuiApp(App[int]):
     def redraw(self) -> None:
         """Repaint from the record if something changed (never more than every REFRESH_S)."""
         screen = self.dashboard
+        if not screen.is_mounted or not screen.query(StatusLine):
+            return  # asked before the dashboard has composed its widgets
         with self.session.lock:
             run = self.session.run
             screen.show_status(run, self.mode_word(), self.note)

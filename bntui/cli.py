@@ -62,6 +62,17 @@ def check_out(out: Path | None, default: Path) -> Path:
     return out
 
 
+def check_gpus(devices: str) -> None:
+    """Fail unless this machine has the GPUs `--devices` names (counted with NVML)."""
+    from bntui.system import GpuMonitor
+
+    count = GpuMonitor().count
+    wanted = [int(part) for part in devices.split(",")]
+    if max(wanted) >= count:
+        found = f"{count} GPU{'s' if count != 1 else ''}" if count else "no NVIDIA GPU"
+        fail(f"--devices {devices}: this machine has {found} (seen through NVML)")
+
+
 def writable_dir(folder: Path | None, option: str) -> str | None:
     """Create `folder` if needed and return its absolute path; fail if it cannot be written."""
     if folder is None:
@@ -147,6 +158,10 @@ def run(
     tensorboard: Annotated[
         Path | None, typer.Option(help="Also write TensorBoard logs to DIR/plain and DIR/bn.")
     ] = None,
+    devices: Annotated[
+        str | None,
+        typer.Option(help="Two GPUs, plain then BN (e.g. 0,1): each model on its own GPU."),
+    ] = None,
     keep_going: Annotated[
         bool, typer.Option("--keep-going", help="Keep training a model whose loss became NaN.")
     ] = False,
@@ -172,6 +187,7 @@ def run(
             steps_per_execution=steps_per_execution,
             inside_per_epoch=inside,
             early_stopping=early_stopping,
+            devices=devices,
             checkpoint_dir=writable_dir(checkpoint, "--checkpoint"),
             tensorboard_dir=writable_dir(tensorboard, "--tensorboard"),
         )
@@ -179,6 +195,8 @@ def run(
         fail(str(exc))
     if threads is not None and threads <= 0:
         fail("--threads must be a positive whole number")
+    if spec.devices:
+        check_gpus(spec.devices)
     if tensorboard is not None and importlib.util.find_spec("tensorboard") is None:
         fail("--tensorboard needs the tensorboard package: pip install tensorboard")
     path = check_out(out, default_out(spec))

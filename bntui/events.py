@@ -95,6 +95,16 @@ class CallbackNote(Event):
 
 
 @dataclass
+class SystemSample(Event):
+    """Live load, sampled by bntui itself (`model` is "system"): each worker's CPU % and
+    RSS, and each GPU's utilization, memory and temperature when NVML is there."""
+
+    kind: ClassVar[str] = "system"
+    workers: dict[str, dict[str, float]] = field(default_factory=dict)
+    gpus: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass
 class TestResult(Event):
     """Test-set evaluation, confusion matrix and sample predictions after training."""
 

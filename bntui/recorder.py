@@ -17,6 +17,7 @@ from bntui.events import (
     LayerStats,
     ModelDone,
     ModelReady,
+    SystemSample,
     TestResult,
 )
 from bntui.runfile import (
@@ -59,6 +60,9 @@ class RunRecorder:
 
     def apply(self, event: Event) -> None:
         """Record one event."""
+        if isinstance(event, SystemSample):
+            self._apply_system(event)
+            return
         if event.model not in self.run.models:
             return
         self.last_t = max(self.last_t, event.t)
@@ -96,6 +100,27 @@ class RunRecorder:
             record.status = event.status  # type: ignore[assignment]
             record.error = event.error
             record.finished_t = event.t
+
+    def _apply_system(self, event: SystemSample) -> None:
+        trace = self.run.system
+        values: dict[str, object] = {}
+        for key, figures in event.workers.items():
+            for figure, number in figures.items():
+                values[f"{key}.{figure}"] = number
+        for gpu in event.gpus:
+            tag = f"gpu{gpu.get('index', 0)}"
+            trace.gpu_names.setdefault(tag, str(gpu.get("name", "GPU"))[:100])
+            for figure, reading in gpu.items():
+                if figure not in ("index", "name"):
+                    values[f"{tag}.{figure}"] = reading
+        n = len(trace.t)
+        trace.t.append(event.t)
+        for name in values:
+            # A series that starts late (a GPU found later) is padded, keeping lists aligned.
+            trace.series.setdefault(name, [None] * n)
+        for name, series in trace.series.items():
+            found = values.get(name)
+            series.append(float(found) if isinstance(found, (int, float)) else None)
 
     def _apply_inside(self, record: ModelRun, event: LayerStats) -> None:
         inside = record.inside

@@ -19,6 +19,7 @@ from bntui.events import (
     LayerStats,
     ModelDone,
     ModelReady,
+    SystemSample,
     TestResult,
 )
 from bntui.recorder import HISTORY_KEYS
@@ -30,6 +31,7 @@ def events_from_run(run: RunFile) -> list[Event]:
     events: list[Event] = []
     for key, record in run.models.items():
         events.extend(_model_events(run, key, record))
+    events.extend(_system_events(run))
     # A stable sort keeps each model's own order (ready, batches, epoch, ..., test, done).
     events.sort(key=lambda e: e.t)
     return events
@@ -79,6 +81,25 @@ def _model_events(run: RunFile, key: str, record: ModelRun) -> Iterator[Event]:
         )
     if record.status not in ("pending", "running"):
         yield ModelDone(model=key, t=end_t, status=record.status, error=record.error)
+
+
+def _system_events(run: RunFile) -> Iterator[SystemSample]:
+    trace = run.system
+    for i, t in enumerate(trace.t):
+        workers: dict[str, dict[str, float]] = {}
+        gpus: dict[str, dict[str, object]] = {}
+        for name, values in trace.series.items():
+            owner, _, figure = name.partition(".")
+            value = values[i]
+            if value is None:
+                continue
+            if owner in trace.gpu_names:
+                gpus.setdefault(
+                    owner, {"index": int(owner[3:] or 0), "name": trace.gpu_names[owner]}
+                )[figure] = value
+            else:
+                workers.setdefault(owner, {})[figure] = value
+        yield SystemSample(model="system", t=t, workers=workers, gpus=list(gpus.values()))
 
 
 def _inside_events(key: str, record: ModelRun) -> Iterator[LayerStats]:

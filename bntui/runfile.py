@@ -18,8 +18,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from bntui import __version__
 from bntui.spec import ExperimentSpec
 
-# 2 added each model's `inside` (layer statistics) and `notes` (callbacks); version 1 files
-# load with them empty.
+# 2 added each model's `inside` (layer statistics) and `notes` (callbacks), and the run's
+# `system` (live load); version 1 files load with them empty.
 SCHEMA_VERSION = 2
 MAX_FILE_BYTES = 256 * 1024 * 1024
 MAX_EPOCHS = 100_000
@@ -164,6 +164,22 @@ class ModelRun(_Model):
     test: TestResults | None = None
 
 
+class SystemTrace(_Model):
+    """Live load over the run, about once a second: `series["plain.cpu_pct"]`,
+    `series["bn.rss_mb"]`, `series["gpu0.util_pct"]`, ... each with one value per `t`."""
+
+    t: list[float] = Field(default_factory=list, max_length=MAX_CURVE_POINTS)
+    series: dict[str, list[Number]] = Field(default_factory=dict, max_length=256)
+    gpu_names: dict[str, str] = Field(default_factory=dict, max_length=64)
+
+    @model_validator(mode="after")
+    def _one_value_per_sample(self) -> SystemTrace:
+        for name, values in self.series.items():
+            if len(values) != len(self.t):
+                raise ValueError(f"{name} has {len(values)} values for {len(self.t)} samples")
+        return self
+
+
 class DatasetInfo(_Model):
     """The data the pair trained on, with the sample test images shown in predictions."""
 
@@ -190,6 +206,7 @@ class RunFile(_Model):
     environment: dict[str, str] = Field(default_factory=dict)
     devices: list[dict[str, Any]] = Field(default_factory=list, max_length=64)
     dataset: DatasetInfo | None = None
+    system: SystemTrace = Field(default_factory=SystemTrace)
     models: dict[str, ModelRun] = Field(
         default_factory=lambda: {"plain": ModelRun(), "bn": ModelRun()}
     )

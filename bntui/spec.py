@@ -53,6 +53,8 @@ class ExperimentSpec:
     stop_on_divergence: bool = True
     # The seeds' callbacks (seed 003): EarlyStopping on val_loss with this patience (restoring
     # the best weights), ModelCheckpoint (best only) and TensorBoard logs into these folders.
+    # "0,1": the plain model on GPU 0, the BN model on GPU 1 (--devices).
+    devices: str | None = None
     early_stopping: int | None = None
     checkpoint_dir: str | None = None
     tensorboard_dir: str | None = None
@@ -105,6 +107,10 @@ class ExperimentSpec:
                 raise SpecError(f"--{name.replace('_', '-')} must be a positive whole number")
         if not self.learning_rate > 0 or self.learning_rate == float("inf"):
             raise SpecError("--lr must be a positive, finite number")
+        if self.devices is not None:
+            parts = [p.strip() for p in self.devices.split(",")]
+            if len(parts) != 2 or not all(p.isdigit() for p in parts):
+                raise SpecError("--devices takes two GPU numbers, plain then BN, e.g. 0,1")
         if self.early_stopping is not None and self.early_stopping <= 0:
             raise SpecError("--early-stopping must be a positive number of epochs (patience)")
         if not 0 <= self.inside_per_epoch <= 100:

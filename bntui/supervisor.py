@@ -18,7 +18,7 @@ import time
 from collections import deque
 from collections.abc import Iterator
 
-from bntui.events import Event, EventError, ModelDone, parse_event
+from bntui.events import Event, EventError, ModelDone, SystemSample, parse_event
 from bntui.spec import MODEL_KEYS, ExperimentSpec
 
 STDERR_TAIL_LINES = 40
@@ -34,6 +34,9 @@ def worker_env(spec: ExperimentSpec, threads: int) -> dict[str, str]:
         TF_NUM_INTRAOP_THREADS=str(threads),
         TF_NUM_INTEROP_THREADS="1",
         PYTHONUNBUFFERED="1",
+        # Two workers may share one GPU: neither may grab all of its memory up front.
+        XLA_PYTHON_CLIENT_PREALLOCATE="false",
+        TF_FORCE_GPU_ALLOW_GROWTH="true",
     )
     xla = env.get("XLA_FLAGS", "")
     if threads == 1 and "multi_thread_eigen" not in xla:
@@ -70,7 +73,10 @@ class Supervisor:
         """Spawn both workers; events start flowing at once."""
         self.started = time.time()
         env = worker_env(self.spec, self.threads)
-        for which in MODEL_KEYS:
+        gpus = self.spec.devices.split(",") if self.spec.devices else None
+        for i, which in enumerate(MODEL_KEYS):
+            if gpus:  # --devices: each model on its own GPU
+                env = {**env, "CUDA_VISIBLE_DEVICES": gpus[i].strip()}
             job = json.dumps({"spec": self.spec.to_dict(), "model": which, "started": self.started})
             proc = subprocess.Popen(
                 [sys.executable, "-m", "bntui.worker", job],
@@ -87,6 +93,22 @@ class Supervisor:
             self._open += 1
             threading.Thread(target=self._read_events, args=(which, proc), daemon=True).start()
             threading.Thread(target=self._read_stderr, args=(which, proc), daemon=True).start()
+        threading.Thread(target=self._sample_system, daemon=True).start()
+
+    def _sample_system(self) -> None:
+        from bntui.system import SAMPLE_EVERY_S, GpuMonitor, WorkerMonitor
+
+        workers = WorkerMonitor({key: proc.pid for key, proc in self.procs.items()})
+        gpus = GpuMonitor()
+        while not self._stopping.wait(SAMPLE_EVERY_S) and self._open:
+            self._events.put(
+                SystemSample(
+                    model="system",
+                    t=round(time.time() - self.started, 3),
+                    workers=workers.sample(),
+                    gpus=gpus.sample(),
+                )
+            )
 
     def _read_stderr(self, which: str, proc: subprocess.Popen[bytes]) -> None:
         assert proc.stderr is not None

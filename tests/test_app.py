@@ -84,7 +84,8 @@ async def test_keys_toggle_the_view(small_run: RunFile) -> None:
         assert "2,368" in summary and "BatchNormalization" in summary
         await pilot.press("3")
         await pilot.pause()
-        assert "CPU" in text_of(app.screen.query_one("#device-panel"))
+        device = text_of(app.screen.query_one("#device-panel"))
+        assert "CPU" in device and "Live load" in device and "RSS" in device
         await pilot.press("q")
     assert app.return_value == 0
 
@@ -122,7 +123,7 @@ async def test_inside_tab_plots_each_layer_on_one_scale(small_run: RunFile) -> N
 
 
 async def test_pause_freezes_the_view_not_the_recording(small_run: RunFile) -> None:
-    session = ReplaySession(small_run, speed=1000)
+    session = ReplaySession(small_run, speed=1)  # slow: pausing must come before the end
     app = BntuiApp(session)
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.press("p")

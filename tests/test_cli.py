@@ -41,6 +41,7 @@ def test_help_lists_commands_and_options() -> None:
         (["--out", "/no/such/folder/run.json"], "does not exist"),
         (["--inside", "-1"], "--inside must be between 0"),
         (["--early-stopping", "0"], "--early-stopping must be a positive"),
+        (["--devices", "0"], "--devices takes two GPU numbers"),
     ],
 )
 def test_bad_run_options(args: list[str], message: str, tmp_path: Path) -> None:

@@ -11,6 +11,7 @@ from conftest import SMALL_RUN
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from bntui.events import SystemSample
 from bntui.recorder import RunRecorder, empty_like
 from bntui.replay import events_from_run
 from bntui.runfile import (
@@ -237,3 +238,22 @@ def test_fuzz_mutated_run_files(field: str, value: object) -> None:
         parse_run(json.dumps(data).encode())
     except RunFileError as exc:
         assert str(exc)
+
+
+def test_system_samples_are_recorded_and_replayed(small_run: RunFile) -> None:
+    recorder = RunRecorder(small_run.spec)
+    recorder.apply(SystemSample(model="system", t=1.0, workers={"plain": {"cpu_pct": 99.0}}))
+    gpu = {"index": 1, "name": "H100", "util_pct": 40.0, "temperature_c": 51.0}
+    recorder.apply(
+        SystemSample(model="system", t=2.0, workers={"plain": {"cpu_pct": 98.0}}, gpus=[gpu])
+    )
+    trace = recorder.run.system
+    assert trace.t == [1.0, 2.0]
+    assert trace.series["plain.cpu_pct"] == [99.0, 98.0]
+    assert trace.series["gpu1.util_pct"] == [None, 40.0]  # found late: padded, still aligned
+    assert trace.gpu_names == {"gpu1": "H100"}
+    rebuilt = RunRecorder(small_run.spec)
+    for event in events_from_run(recorder.run):
+        rebuilt.apply(event)
+    assert rebuilt.run.system == trace
+    assert len(small_run.system.t) > 0  # the recorded run sampled its workers
