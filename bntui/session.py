@@ -162,8 +162,10 @@ class SweepSession(LiveSession):
             if self.interrupted or self.halted:
                 return
             self.supervisor = Supervisor(spec, threads=self.threads)
-            self.supervisor.halted = self.halted
             self.supervisor.start()
+            if self.interrupted or self.halted:  # stopped while this pair was starting
+                self.supervisor.stop()
+                return
             for event in self.supervisor.events(timeout=0.2):
                 event.run = i
                 yield event
