@@ -24,7 +24,6 @@ from bntui.screens.dashboard import TABS, DashboardScreen
 from bntui.session import LiveSession, ReplaySession, Session
 from bntui.spec import MODEL_TITLES
 from bntui.text import clean
-from bntui.widgets.info_panels import StatusLine
 from bntui.widgets.inside import INSIDE_VIEWS
 
 REFRESH_S = 0.25
@@ -194,8 +193,8 @@ class BntuiApp(App[int]):
     def redraw(self) -> None:
         """Repaint from the record if something changed (never more than every REFRESH_S)."""
         screen = self.dashboard
-        if not screen.is_mounted or not screen.query(StatusLine):
-            return  # asked before the dashboard has composed its widgets
+        if not screen.ready:
+            return  # asked before the dashboard has mounted its widgets
         with self.session.lock:
             run = self.session.run
             screen.show_status(run, self.mode_word(), self.note)

@@ -10,12 +10,15 @@ import os
 import sys
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 
 from bntui import __version__
 from bntui.spec import PRESETS, ExperimentSpec, SpecError, build_spec
+
+if TYPE_CHECKING:
+    from bntui.session import LiveSession
 
 app = typer.Typer(
     name="bntui",
@@ -60,6 +63,20 @@ def check_out(out: Path | None, default: Path) -> Path:
     if not os.access(folder, os.W_OK | os.X_OK):
         fail(f"--out folder {folder} is not writable")
     return out
+
+
+def train(session: LiveSession, headless: bool) -> NoReturn:
+    """Train in the dashboard, or with progress lines when asked or not on a terminal; exit
+    with the outcome's code."""
+    if headless or not sys.stdout.isatty():
+        from bntui.headless import run_headless
+
+        raise typer.Exit(run_headless(session))
+    from bntui.app import BntuiApp
+
+    tui = BntuiApp(session)
+    tui.run()
+    raise typer.Exit(tui.finish_live())
 
 
 def check_gpus(devices: str) -> None:
@@ -203,16 +220,7 @@ def run(
 
     from bntui.session import LiveSession
 
-    session = LiveSession(spec, path, threads=threads)
-    if headless or not sys.stdout.isatty():
-        from bntui.headless import run_headless
-
-        raise typer.Exit(run_headless(session))
-    from bntui.app import BntuiApp
-
-    tui = BntuiApp(session)
-    tui.run()
-    raise typer.Exit(tui.finish_live())
+    train(LiveSession(spec, path, threads=threads), headless)
 
 
 @app.command()
@@ -295,16 +303,7 @@ def sweep(
 
     from bntui.session import SweepSession
 
-    session = SweepSession(specs, goal, path, threads=threads)
-    if headless or not sys.stdout.isatty():
-        from bntui.headless import run_headless
-
-        raise typer.Exit(run_headless(session))
-    from bntui.app import BntuiApp
-
-    tui = BntuiApp(session)
-    tui.run()
-    raise typer.Exit(tui.finish_live())
+    train(SweepSession(specs, goal, path, threads=threads), headless)
 
 
 @app.command()

@@ -15,6 +15,7 @@ from pathlib import Path
 from bntui.recorder import HISTORY_KEYS
 from bntui.runfile import RunFile
 from bntui.spec import MODEL_KEYS, MODEL_TITLES
+from bntui.stats import curve_positions
 from bntui.sweep import SweepFile
 
 COLORS = {"plain": "#1f77b4", "bn": "#d62728"}
@@ -47,11 +48,8 @@ def curve_csv(runs: list[RunFile]) -> str:
     for run in runs:
         for key in MODEL_KEYS:
             c = run.models[key].curve
-            for i in range(len(c.t)):
-                position = c.epoch[i] + c.step[i] / max(c.steps[i], 1)
-                rows.append(
-                    [run.spec.batch_size, key, c.t[i], round(position, 5), c.loss[i], c.accuracy[i]]
-                )
+            for t, position, loss, acc in zip(c.t, curve_positions(c), c.loss, c.accuracy):
+                rows.append([run.spec.batch_size, key, t, round(position, 5), loss, acc])
     return _csv(["batch_size", "model", "t", "epoch", "loss", "accuracy"], rows)
 
 
@@ -141,10 +139,7 @@ def _run_lines(run: RunFile, metric: str) -> list[Line]:
     lines: list[Line] = []
     for key in MODEL_KEYS:
         c, h = run.models[key].curve, run.models[key].history
-        train = [
-            (c.epoch[i] + c.step[i] / max(c.steps[i], 1), getattr(c, metric)[i])
-            for i in range(len(c.t))
-        ]
+        train = list(zip(curve_positions(c), getattr(c, metric)))
         val = [(i + 1.0, v) for i, v in enumerate(getattr(h, f"val_{metric}"))]
         title = MODEL_TITLES[key]
         lines.append((f"{title} train", COLORS[key], train, False))

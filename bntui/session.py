@@ -26,8 +26,10 @@ class Session:
 
     live = False
 
-    def __init__(self, recorder: RunRecorder) -> None:
-        self.recorder = recorder
+    def __init__(self, recorders: list[RunRecorder]) -> None:
+        # One recorder per run: a single run has one, a sweep one per batch size.
+        self.recorders = recorders
+        self.recorder = recorders[0]
         self.finished = threading.Event()
         # Held while an event is recorded, the run is saved, or the UI reads the record.
         self.lock = threading.RLock()
@@ -54,8 +56,11 @@ class Session:
             self.finished.set()
 
     def record(self, event: Event) -> None:
-        """Apply one event to the record (called with the lock held)."""
-        self.recorder.apply(event)
+        """Apply the event to its run's record (called with the lock held); that run becomes
+        the one on show."""
+        if 0 <= event.run < len(self.recorders):
+            self.recorder = self.recorders[event.run]
+            self.recorder.apply(event)
 
     @property
     def sweep(self) -> SweepFile | None:
@@ -81,7 +86,7 @@ class LiveSession(Session):
     live = True
 
     def __init__(self, spec: ExperimentSpec, out: Path, threads: int | None = None) -> None:
-        super().__init__(RunRecorder(spec))
+        super().__init__([RunRecorder(spec)])
         self.out = out
         self.supervisor = Supervisor(spec, threads=threads)
         self.saved_path: Path | None = None
@@ -171,12 +176,6 @@ class SweepSession(LiveSession):
                 yield event
             self.supervisor.stop()
 
-    def record(self, event: Event) -> None:
-        """Apply the event to its batch size's run, which becomes the one on show."""
-        if 0 <= event.run < len(self.recorders):
-            self.recorder = self.recorders[event.run]
-            self.recorder.apply(event)
-
     def halt(self) -> None:
         """From a signal handler: end this pair's stream and start no other."""
         self.halted = True
@@ -195,16 +194,18 @@ class SweepSession(LiveSession):
         return self._sweep
 
 
-class SweepReplaySession(Session):
-    """Re-enacts a saved sweep: each batch size's pair in turn, at the recorded pace."""
+class ReplaySession(Session):
+    """Re-enacts a saved run at its recorded pace (times `speed`)."""
 
-    def __init__(self, sweep: SweepFile, speed: float = 1.0) -> None:
-        self.recorders = [RunRecorder(run.spec, empty_like(run)) for run in sweep.runs]
-        super().__init__(self.recorders[0])
-        self._sweep = sweep.model_copy(update={"runs": [r.run for r in self.recorders]})
+    def __init__(self, run: RunFile, speed: float = 1.0) -> None:
+        self._replay_runs([run], speed)
+
+    def _replay_runs(self, runs: list[RunFile], speed: float) -> None:
+        """Replay `runs` one after the other, on one clock, each into its own record."""
+        super().__init__([RunRecorder(run.spec, empty_like(run)) for run in runs])
         events: list[Event] = []
         offset = 0.0
-        for i, run in enumerate(sweep.runs):
+        for i, run in enumerate(runs):
             run_events = events_from_run(run)
             for event in run_events:
                 event.run = i
@@ -213,46 +214,29 @@ class SweepReplaySession(Session):
             events.extend(run_events)
         self.replay = ReplaySource(events, speed)
 
+    def _source(self) -> Iterator[Event]:
+        return iter(self.replay)
+
+    def stop(self) -> None:
+        """Stop the replay."""
+        self.replay.stop()
+
+    def skip_to_end(self) -> None:
+        """Jump to the end of the recording."""
+        self.replay.skip_to_end()
+
+
+class SweepReplaySession(ReplaySession):
+    """Re-enacts a saved sweep: each batch size's pair in turn, at the recorded pace."""
+
+    def __init__(self, sweep: SweepFile, speed: float = 1.0) -> None:
+        self._replay_runs(sweep.runs, speed)
+        self._sweep = sweep.model_copy(update={"runs": [r.run for r in self.recorders]})
+
     @property
     def sweep(self) -> SweepFile:
         """The sweep as re-enacted so far."""
         return self._sweep
-
-    def _source(self) -> Iterator[Event]:
-        return iter(self.replay)
-
-    def record(self, event: Event) -> None:
-        """Apply the event to its batch size's run, which becomes the one on show."""
-        if 0 <= event.run < len(self.recorders):
-            self.recorder = self.recorders[event.run]
-            self.recorder.apply(event)
-
-    def stop(self) -> None:
-        """Stop the replay."""
-        self.replay.stop()
-
-    def skip_to_end(self) -> None:
-        """Jump to the end of the recording."""
-        self.replay.skip_to_end()
-
-
-class ReplaySession(Session):
-    """Re-enacts a saved run at its recorded pace (times `speed`)."""
-
-    def __init__(self, run: RunFile, speed: float = 1.0) -> None:
-        super().__init__(RunRecorder(run.spec, empty_like(run)))
-        self.replay = ReplaySource(events_from_run(run), speed)
-
-    def _source(self) -> Iterator[Event]:
-        return iter(self.replay)
-
-    def stop(self) -> None:
-        """Stop the replay."""
-        self.replay.stop()
-
-    def skip_to_end(self) -> None:
-        """Jump to the end of the recording."""
-        self.replay.skip_to_end()
 
 
 class CompareSession(ReplaySession):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bntui.runfile import ModelRun, RunFile
+from bntui.runfile import Curve, ModelRun, RunFile
 
 
 def best(values: list[float | None], highest: bool) -> float | None:
@@ -13,6 +13,11 @@ def best(values: list[float | None], highest: bool) -> float | None:
     if not finite:
         return None
     return max(finite) if highest else min(finite)
+
+
+def curve_positions(curve: Curve) -> list[float]:
+    """Each curve point's place as a fractional epoch (1.5 = half-way through epoch 2)."""
+    return [e + s / max(n, 1) for e, s, n in zip(curve.epoch, curve.step, curve.steps)]
 
 
 def last(values: list[float | None]) -> float | None:

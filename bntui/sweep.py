@@ -24,6 +24,7 @@ from bntui.runfile import (
     validate,
 )
 from bntui.spec import MODEL_KEYS, ExperimentSpec, SpecError
+from bntui.stats import best, last
 
 SWEEP_SCHEMA_VERSION = 1
 DEFAULT_BATCH_SIZES = (32, 64, 128, 256)
@@ -127,29 +128,21 @@ def run_rows(runs: list[RunFile], target: float | None) -> list[SweepRow]:
     """Each run's figures per model; `reached` counts epochs to `target` (None: no target)."""
     rows = []
     for run in runs:
-        final, best, reached, epoch_s = {}, {}, {}, {}
+        final, top, reached, epoch_s, test = {}, {}, {}, {}, {}
         for key in MODEL_KEYS:
-            history = run.models[key].history
-            accs = history.val_accuracy
-            finite = [a for a in accs if a is not None]
-            final[key] = accs[-1] if accs else None
-            best[key] = max(finite) if finite else None
+            record = run.models[key]
+            accs = record.history.val_accuracy
+            final[key] = last(accs)
+            top[key] = best(accs, highest=True)
             reached[key] = next(
                 (i + 1 for i, a in enumerate(accs) if target and a is not None and a >= target),
                 None,
             )
-            times = [t for t in history.epoch_time_s if t]
+            times = [t for t in record.history.epoch_time_s if t]
             # After the first epoch, which also compiles, unless that is all there is.
             epoch_s[key] = statistics.median(times[1:] or times) if times else None
-        statuses = {run.models[k].status for k in MODEL_KEYS}
-        status = (
-            statuses.pop()
-            if len(statuses) == 1
-            else "/".join(run.models[k].status for k in MODEL_KEYS)
-        )
-        test = {
-            k: (run.models[k].test.accuracy if run.models[k].test else None)  # type: ignore[union-attr]
-            for k in MODEL_KEYS
-        }
-        rows.append(SweepRow(run.spec.batch_size, status, final, best, reached, epoch_s, test))
+            test[key] = record.test.accuracy if record.test else None
+        statuses = [run.models[k].status for k in MODEL_KEYS]
+        status = statuses[0] if len(set(statuses)) == 1 else "/".join(statuses)
+        rows.append(SweepRow(run.spec.batch_size, status, final, top, reached, epoch_s, test))
     return rows

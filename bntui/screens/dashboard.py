@@ -33,6 +33,7 @@ class DashboardScreen(Screen[None]):
     def __init__(self, runset_kind: str | None = None) -> None:
         super().__init__()
         self.runset_kind = runset_kind  # "sweep" or "compare": a first tab of runs together
+        self.ready = False  # set once its widgets are mounted and can be drawn
 
     def compose(self) -> ComposeResult:
         """Status line, the tabs (a sweep's or comparison's first), footer of key bindings."""
@@ -69,6 +70,10 @@ class DashboardScreen(Screen[None]):
                 with VerticalScroll(id="inside-numbers"):
                     yield InsideTable(id="inside-table")
         yield Footer()
+
+    def on_mount(self) -> None:
+        """The widgets exist now: the app may draw."""
+        self.ready = True
 
     @property
     def active_tab(self) -> str:

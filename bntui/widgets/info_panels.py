@@ -113,10 +113,9 @@ SPARK = "▁▂▃▄▅▆▇█"
 
 def sparkline(values: list[float | None], top: float, width: int = 20) -> str:
     """The last `width` values as block characters, 0 to `top`."""
-    shown = [v for v in values[-width:]]
     return "".join(
         " " if v is None else SPARK[min(len(SPARK) - 1, int(v / top * (len(SPARK) - 1)))]
-        for v in shown
+        for v in values[-width:]
     )
 
 

@@ -9,7 +9,7 @@ from textual.widgets import Static
 
 from bntui.runfile import RunFile
 from bntui.spec import MODEL_TITLES
-from bntui.stats import best, last, progress
+from bntui.stats import best, curve_positions, last, progress
 from bntui.text import clean, fmt, fmt_count, fmt_duration
 from bntui.widgets.chart import LineChart, Series
 
@@ -96,7 +96,7 @@ class ModelPanel(Vertical):
         n = min(len(c.t), len(c.epoch), len(c.step), len(c.steps), len(getattr(c, metric)))
         series = []
         if series_mode in ("both", "train"):
-            xs = [c.epoch[i] + c.step[i] / max(c.steps[i], 1) for i in range(n)]
+            xs = curve_positions(c)[:n]
             series.append(Series("train", xs, list(getattr(c, metric)[:n]), "cyan"))
         if series_mode in ("both", "val"):
             values = list(getattr(h, f"val_{metric}"))
