@@ -159,6 +159,13 @@ def run(
         int | None,
         typer.Option(help="Optimizer steps fused per compiled call (default: ~50 calls/epoch)."),
     ] = None,
+    fuse: Annotated[
+        bool,
+        typer.Option(
+            help="JAX: run each group of fused steps as one compiled scan (--no-fuse: "
+            "Keras' own step-by-step loop; same numbers, slower)."
+        ),
+    ] = True,
     threads: ThreadsOption = None,
     inside: InsideOption = None,
     early_stopping: Annotated[
@@ -202,6 +209,7 @@ def run(
             faithful=faithful or None,
             stop_on_divergence=False if keep_going else None,
             steps_per_execution=steps_per_execution,
+            fuse_steps=None if fuse else False,
             inside_per_epoch=inside,
             early_stopping=early_stopping,
             devices=devices,

@@ -46,6 +46,8 @@ class ExperimentSpec:
     # faithful=True trains exactly as the seed notebooks do: float64 inputs, one step per call.
     faithful: bool = False
     steps_per_execution: int | None = None
+    # JAX: run each group of steps_per_execution steps as one compiled scan (bntui/fused.py).
+    fuse_steps: bool = True
     curve_points_per_epoch: int = 25
     # Layer statistics from the probe batch, this many times per epoch (0 = off).
     inside_per_epoch: int = 5

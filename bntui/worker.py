@@ -273,6 +273,10 @@ def train(spec: ExperimentSpec, which: str, writer: EventWriter) -> str:
             model, data.x_valid[:PROBE_SIZE], data.y_valid[:PROBE_SIZE], spec.backend
         )
     callback = make_callback(writer, spec, which, probe)
+    if spec.backend == "jax" and spec.fuse_steps:
+        from bntui.fused import fuse_train_steps
+
+        fuse_train_steps(model, spec.effective_steps_per_execution())
     eval_batch = 32 if spec.faithful else 1000
     model.fit(
         data.x_train,
@@ -341,6 +345,12 @@ def main(argv: list[str] | None = None) -> int:
         os.nice(5)
     except OSError:
         pass
+    # Before the backend starts its threads, so they all inherit the worker's own cores.
+    if job.get("cores"):
+        try:
+            os.sched_setaffinity(0, job["cores"])
+        except (AttributeError, OSError):
+            pass
     writer = EventWriter(events_fd, job["started"])
     threading.Thread(target=_watch_parent, daemon=True).start()
     try:
