@@ -18,6 +18,13 @@ SMALL_RUN = DATA / "small_run.json"
 SMALL_SWEEP = DATA / "small_sweep.json"
 
 
+@pytest.fixture(scope="session", autouse=True)
+def private_compile_cache(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Workers started by tests keep compiled steps in a folder of the test session's own,
+    not in the user's ~/.cache."""
+    os.environ["BNTUI_CACHE_DIR"] = str(tmp_path_factory.mktemp("bntui-cache"))
+
+
 @pytest.fixture
 def small_run() -> RunFile:
     """A run recorded with `bntui run --headless --limit 2000 --epochs 3`."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import time
@@ -109,6 +110,29 @@ def test_headless_run_trains_both_models_for_real(
         assert max(v or 0 for v in run.system.series[f"{key}.rss_mb"]) > 100
         assert max(v or 0 for v in run.system.series[f"{key}.cpu_pct"]) > 10
     assert len(run.dataset.sample_images[0]) == 28
+
+
+def test_workers_own_their_cores_and_reuse_compiled_steps(
+    tmp_path: Path, clean_env: dict[str, str]
+) -> None:
+    env = {**clean_env, "BNTUI_CACHE_DIR": str(tmp_path / "cache")}
+    args = ["--limit", "1000", "--epochs", "1"]
+    proc = start([*args, "--out", str(tmp_path / "first.json")], env)
+    wait_for_line(proc, "ready:")
+    cores = sorted(tuple(p.cpu_affinity()) for p in workers_of(proc))
+    assert proc.wait(timeout=300) == 0
+    if len(os.sched_getaffinity(0)) >= 2:
+        # Each worker pinned to a core of its own, not both spread over every core.
+        assert len(cores) == 2 and all(len(c) == 1 for c in cores) and cores[0] != cores[1]
+    compiled = list((tmp_path / "cache" / "jax-compile").iterdir())
+    assert compiled, "no compiled steps were cached"
+    result = run_to_end([*args, "--out", str(tmp_path / "second.json")], env)
+    assert result.returncode == 0, result.stdout
+    # Steps loaded from the cache compute what freshly compiled ones did.
+    first, second = load_run(tmp_path / "first.json"), load_run(tmp_path / "second.json")
+    for key in ("plain", "bn"):
+        assert first.models[key].history.loss == second.models[key].history.loss
+        assert first.models[key].test == second.models[key].test
 
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP])
