@@ -197,17 +197,20 @@ class BntuiApp(App[int]):
             return  # asked before the dashboard has mounted its widgets
         with self.session.lock:
             run = self.session.run
-            screen.show_status(run, self.mode_word(), self.note)
-            if self.dirty and not self.paused:
-                self.dirty = False
-                screen.show_run(
-                    run,
-                    self.metric,
-                    self.series_mode,
-                    not self.no_color,
-                    self.inside_view,
-                    self.session.runset,
-                )
+            try:
+                screen.show_status(run, self.mode_word(), self.note)
+                if self.dirty and not self.paused:
+                    self.dirty = False
+                    screen.show_run(
+                        run,
+                        self.metric,
+                        self.series_mode,
+                        not self.no_color,
+                        self.inside_view,
+                        self.session.runset,
+                    )
+            except NoMatches:
+                pass  # the app is exiting and has begun removing the dashboard's widgets
 
     def action_tab(self, tab: str) -> None:
         """Switch tabs (keys 1–4)."""
