@@ -1,10 +1,18 @@
-"""The chart keeps redraw cost flat: long curves are downsampled for display, not in the file."""
+"""The chart keeps redraw cost flat: long curves are downsampled for display, not in the file,
+and neither it nor the text views repaint what has not changed."""
 
 from __future__ import annotations
 
 import itertools
+from typing import Any
 
-from bntui.widgets.chart import downsample
+import pytest
+from rich.text import Text
+from textual.app import App, ComposeResult
+from textual.widget import Widget
+
+from bntui.widgets.chart import LineChart, Series, downsample
+from bntui.widgets.text_view import TextView
 
 
 def test_downsample_keeps_at_most_one_point_per_bucket() -> None:
@@ -19,3 +27,41 @@ def test_downsample_keeps_at_most_one_point_per_bucket() -> None:
 def test_downsample_skips_missing_values() -> None:
     points = downsample([0.0, 1.0, 2.0], [1.0, None, 0.5], 10)
     assert points == [(0.0, 1.0), (2.0, 0.5)]
+
+
+class Repaints(App[None]):
+    """A chart and a text view, counting the repaints and layouts they ask for."""
+
+    def compose(self) -> ComposeResult:
+        yield LineChart(id="chart")
+        yield TextView(id="text")
+
+
+async def test_unchanged_content_asks_for_no_repaint(monkeypatch: pytest.MonkeyPatch) -> None:
+    asked: list[tuple[str, bool]] = []
+    app = Repaints()
+    async with app.run_test():
+        chart, text = app.query_one(LineChart), app.query_one(TextView)
+        for widget in (chart, text):
+            original = widget.refresh
+
+            def counting(*args: Any, _w: Widget = widget, _f: Any = original, **kw: Any) -> Any:
+                asked.append((str(_w.id), bool(kw.get("layout"))))
+                return _f(*args, **kw)
+
+            monkeypatch.setattr(widget, "refresh", counting)
+        series = [Series("train", [0.0, 0.5], [1.0, 0.8])]
+        chart.set_series(series, 10, "loss")
+        chart.set_series([Series("train", [0.0, 0.5], [1.0, 0.8])], 10, "loss")
+        assert asked == [("chart", False)]  # the same picture twice: drawn once
+        chart.set_series([Series("train", [0.0, 0.5, 1.0], [1.0, 0.8, 0.7])], 10, "loss")
+        assert len(asked) == 2  # a new point: drawn again
+        asked.clear()
+
+        text.show_text(Text("a\nb", no_wrap=True))
+        text.show_text(Text("a\nb", no_wrap=True))
+        assert asked == [("text", True)]  # first text: laid out; the same again: nothing
+        text.show_text(Text("a\nc", no_wrap=True))
+        assert asked[-1] == ("text", False)  # same height: repainted, not laid out
+        text.show_text(Text("a\nc\nd", no_wrap=True))
+        assert asked[-1] == ("text", True)  # one more line: laid out

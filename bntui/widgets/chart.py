@@ -63,6 +63,7 @@ class LineChart(Widget):
         self.empty_message = "starting: importing Keras, loading data, compiling…"
         self.y_range: tuple[float, float] | None = None
         self.log_y = False
+        self._drawn: object = None
 
     def set_series(
         self,
@@ -78,6 +79,13 @@ class LineChart(Widget):
         `y_range` fixes the y axis (so two charts can share one scale); with `log_y` the
         ys are log10 values and the axis is labelled with the numbers themselves.
         """
+        drawn = (
+            [(s.label, s.style, s.markers, len(s.xs), s.xs[-1:], s.ys[-1:]) for s in series],
+            legend, x_max, y_range, log_y,
+        )  # fmt: skip
+        if drawn == self._drawn:
+            return  # series only ever grow, so same lengths and last points: same picture
+        self._drawn = drawn
         self.series = series
         self.legend = legend
         self.x_max = max(x_max, 1e-9)

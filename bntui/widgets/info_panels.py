@@ -10,13 +10,13 @@ from bntui.runfile import RunFile
 from bntui.spec import MODEL_KEYS, MODEL_TITLES
 from bntui.stats import bn_gap
 from bntui.text import clean, fmt_duration
+from bntui.widgets.text_view import TextView
 
 
-class StatusLine(Static):
+class StatusLine(TextView):
     """One line: the experiment, the mode (live, replay, paused), elapsed time, the file."""
 
     DEFAULT_CSS = "StatusLine { height: 1; background: $panel; padding: 0 1; }"
-    _shown = ""
 
     def show(self, run: RunFile, mode: str, note: str = "") -> None:
         """Redraw from the run and the app's mode word."""
@@ -32,12 +32,10 @@ class StatusLine(Static):
         if spec.limit:
             text.append(f" · limit {spec.limit:,}")
         text.append(f" · {fmt_duration(run.duration_s)}")
-        if text.plain != self._shown:  # redraw only on change: it is asked every tick
-            self._shown = text.plain
-            self.update(text)
+        self.show_text(text)
 
 
-class GapLine(Static):
+class GapLine(TextView):
     """What BN changes, right now: validation accuracy and loss, BN − plain."""
 
     DEFAULT_CSS = "GapLine { height: 1; padding: 0 1; }"
@@ -59,7 +57,7 @@ class GapLine(Static):
         if all(t and t.accuracy is not None for t in tests):
             diff = tests[1].accuracy - tests[0].accuracy  # type: ignore[union-attr, operator]
             text.append(f"  test acc {diff * 100:+.2f} pts")
-        self.update(text)
+        self.show_text(text)
 
 
 def _bytes(n: int) -> str:

@@ -5,13 +5,13 @@ from __future__ import annotations
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Vertical
-from textual.widgets import Static
 
 from bntui.runfile import RunFile
 from bntui.spec import MODEL_TITLES
 from bntui.stats import best, curve_positions, last, progress
 from bntui.text import clean, fmt, fmt_count, fmt_duration
 from bntui.widgets.chart import LineChart, Series
+from bntui.widgets.text_view import TextView
 
 STATUS_LABELS = {
     "pending": "○ starting",
@@ -34,7 +34,7 @@ class ModelPanel(Vertical):
 
     DEFAULT_CSS = """
     ModelPanel { border: round $primary; height: 1fr; width: 1fr; padding: 0 1; }
-    ModelPanel > Static { height: auto; }
+    ModelPanel > TextView { height: auto; }
     """
 
     def __init__(self, key: str) -> None:
@@ -44,13 +44,15 @@ class ModelPanel(Vertical):
 
     def compose(self) -> ComposeResult:
         """Stats text above, the curve chart below."""
-        yield Static(id=f"stats-{self.key}")
+        yield TextView(id=f"stats-{self.key}")
         yield LineChart(id=f"chart-{self.key}")
 
     def update_view(self, run: RunFile, metric: str, series_mode: str) -> None:
         """Re-read the record (call with the session lock held) and redraw."""
         record = run.models[self.key]
-        self.border_subtitle = STATUS_LABELS.get(record.status, clean(record.status, 20))
+        subtitle = STATUS_LABELS.get(record.status, clean(record.status, 20))
+        if self.border_subtitle != subtitle:  # setting it repaints the whole panel
+            self.border_subtitle = subtitle
         self.set_class(record.status in ("failed", "diverged"), "-bad")
         prog = progress(run, self.key)
         h = record.history
@@ -83,7 +85,7 @@ class ModelPanel(Vertical):
             lines.append(f"\n✓ checkpoint ep {saved[-1].epoch + 1} ({len(saved)} saved)", "dim")
         if record.error:
             lines.append("\n" + clean(record.error, 300), "bold red")
-        self.query_one(Static).update(lines)
+        self.query_one(TextView).show_text(lines)
         shown = {"both": "⠤train •val", "train": "⠤train", "val": "•val"}[series_mode]
         name = "acc" if metric == "accuracy" else "loss"
         self.query_one(LineChart).set_series(

@@ -1,0 +1,28 @@
+"""A Static that repaints only when its text changes.
+
+The dashboard asks its widgets to redraw a few times a second whether or not anything
+changed; a plain `Static.update` then repaints, and by default also re-lays out the whole
+screen. `TextView.show_text` skips both when the text is the same, and skips the layout
+when a no-wrap text keeps its number of lines (its height cannot have changed).
+"""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.widgets import Static
+
+
+class TextView(Static):
+    """A Static with a cheap `show_text`."""
+
+    _shown: Text | str | None = None
+
+    def show_text(self, content: Text | str) -> None:
+        """Show `content`, doing no work if it is what is already shown."""
+        if content == self._shown:
+            return
+        layout = True
+        if isinstance(content, Text) and content.no_wrap and isinstance(self._shown, Text):
+            layout = content.plain.count("\n") != self._shown.plain.count("\n")
+        self._shown = content
+        self.update(content, layout=layout)
