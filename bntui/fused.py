@@ -48,13 +48,21 @@ class FusedTrainFunction:
         except StopIteration:
             pass
         if len(batches) == self.steps and _same_shapes(batches):
-            stacked = jax.tree.map(lambda *parts: np.stack(parts), *batches)
+            stacked = jax.tree.map(_stack, *batches)
             self.fused_groups += 1
             return self.scanned(state, stacked)
         logs = None
         for batch in batches:
             logs, state = self.single(state, batch)
         return logs, state
+
+
+def _stack(*parts: Any) -> Any:
+    # On CPU Keras hands over NumPy batches; on an accelerator they are already on the
+    # device, and stay there.
+    if isinstance(parts[0], jax.Array):
+        return jax.numpy.stack(parts)
+    return np.stack(parts)
 
 
 def _same_shapes(batches: list[Any]) -> bool:
