@@ -5,6 +5,7 @@ from __future__ import annotations
 import fcntl
 import os
 import pty
+import re
 import signal
 import struct
 import subprocess
@@ -19,6 +20,7 @@ import pytest
 from bntui.runfile import load_run
 
 pytestmark = pytest.mark.slow
+PAST_EPOCH_1 = re.compile(rb"ep ([2-9]|\d\d+)/200")
 
 
 def drain(fd: int, seconds: float) -> bytes:
@@ -48,18 +50,29 @@ def test_tui_saves_on_stop_signals(tmp_path: Path, sig: int) -> None:
         stdin=slave, stdout=slave, stderr=slave, env=env, start_new_session=True,
     )  # fmt: skip
     os.close(slave)
+    try:
+        check_stop_signal(proc, master, out, sig)
+    finally:
+        if proc.poll() is None:  # a failed check must not leave a dashboard running
+            proc.kill()
+            proc.wait()
+
+
+def check_stop_signal(proc: subprocess.Popen[bytes], master: int, out: Path, sig: int) -> None:
+    """Wait for epoch 2 on screen, send `sig`, and check that the run was saved."""
     os.set_blocking(master, False)
     deadline = time.monotonic() + 120
     workers: list[int] = []
     screen = b""
-    while time.monotonic() < deadline and b"ep 2/200" not in screen:
+    # Epoch 2 or later: at two redraws a second a short epoch may never be on screen.
+    while time.monotonic() < deadline and not PAST_EPOCH_1.search(screen):
         time.sleep(0.2)
         try:
             screen = (screen + os.read(master, 1 << 20))[-200_000:]
         except BlockingIOError:
             pass
         workers = [c.pid for c in psutil.Process(proc.pid).children(recursive=True)]
-    assert b"ep 2/200" in screen, "the dashboard never showed epoch 2"
+    assert PAST_EPOCH_1.search(screen), "the dashboard never showed epoch 2 or later"
     assert len(workers) == 2
     proc.send_signal(sig)
     if sig == signal.SIGHUP:
@@ -75,4 +88,6 @@ def test_tui_saves_on_stop_signals(tmp_path: Path, sig: int) -> None:
     run = load_run(out)
     assert run.status == "interrupted"
     assert max(len(m.history.loss) for m in run.models.values()) >= 1
-    assert all(m.curve.t for m in run.models.values())
+    # What the workers sent is kept. (The BN model may still be compiling when the plain one
+    # reaches epoch 2, so only models that finished an epoch must have curve points.)
+    assert all(m.curve.t for m in run.models.values() if m.history.loss)
