@@ -196,7 +196,10 @@ class BntuiApp(App[int]):
         """Repaint from the record if something changed (never more than every REFRESH_S)."""
         screen = self.dashboard
         if not screen.ready:
-            return  # asked before the dashboard has mounted its widgets
+            # Asked before the dashboard has mounted its widgets: draw the first frame as soon
+            # as it has, not at the next tick.
+            self.call_after_refresh(self.redraw)
+            return
         with self.session.lock:
             run = self.session.run
             try:
