@@ -78,8 +78,9 @@ def worker_cores(threads: int, models: int = 2) -> list[list[int]] | None:
     """Cores of its own for each worker, when there are enough; else None (no pinning).
 
     XLA's CPU runtime runs work on a pool of threads whatever its flags say, so each JAX
-    worker keeps about 1.6 cores busy; two side by side on two cores then slow each other
-    by a third. Pinned, each owns its cores. `BNTUI_PIN_CORES=0` turns pinning off.
+    worker keeps about 1.6 cores busy; two side by side on two cores then collide (5-15%
+    slower epochs measured here). Pinned, each owns its cores. `BNTUI_PIN_CORES=0` turns
+    pinning off.
     """
     if os.environ.get("BNTUI_PIN_CORES") == "0":
         return None

@@ -117,3 +117,16 @@ def test_hostile_strings_are_shown_literally(small_run_path: Path) -> None:
     assert "\x1b" not in result.output and "\x07" not in result.output
     assert "[bold red]boom[/]" in result.output
     assert "^[]0;pwned^G" in result.output
+
+
+@pytest.mark.parametrize(("flag", "fused"), [([], True), (["--no-fuse"], False)])
+def test_fuse_flag_reaches_the_spec(
+    flag: list[str], fused: bool, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    started: list[object] = []
+    monkeypatch.setattr("bntui.cli.train", lambda session, headless: started.append(session))
+    out = tmp_path / "run.json"
+    result = runner.invoke(app, ["run", "--headless", "--out", str(out), *flag])
+    assert result.exit_code == 0, result.output
+    (session,) = started
+    assert session.supervisor.spec.fuse_steps is fused  # type: ignore[attr-defined]

@@ -39,19 +39,21 @@ def run_to_end(args: list[str], env: dict[str, str]) -> subprocess.CompletedProc
     )  # fmt: skip
 
 
-def wait_for_line(proc: subprocess.Popen[str], needle: str, timeout: float = 120) -> list[str]:
-    """Read output until a line containing `needle` appears."""
+def wait_for_line(proc: subprocess.Popen[str], *needles: str, timeout: float = 120) -> list[str]:
+    """Read output until lines containing each of `needles` (in any order) have appeared."""
     assert proc.stdout is not None
     seen: list[str] = []
+    missing = set(needles)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         line = proc.stdout.readline()
         if not line:
             break
         seen.append(line)
-        if needle in line:
+        missing = {needle for needle in missing if needle not in line}
+        if not missing:
             return seen
-    raise AssertionError(f"{needle!r} never appeared in:\n{''.join(seen)}")
+    raise AssertionError(f"{sorted(missing)!r} never appeared in:\n{''.join(seen)}")
 
 
 def workers_of(proc: subprocess.Popen[str]) -> list[psutil.Process]:
@@ -141,7 +143,8 @@ def test_stop_signals_save_an_interrupted_run(
 ) -> None:
     out = tmp_path / "run.json"
     proc = start(["--limit", "3000", "--epochs", "200", "--out", str(out)], clean_env)
-    wait_for_line(proc, "[   bn] epoch   1/200")  # the slower model has curve points too
+    # Both models have curve points (each worker has a core of its own, so either may lead).
+    wait_for_line(proc, "[plain] epoch   1/200", "[   bn] epoch   1/200")
     pids = [p.pid for p in workers_of(proc)]
     assert len(pids) == 2
     proc.send_signal(sig)
