@@ -296,20 +296,25 @@ def main() -> None:
     # is a first run on this machine and later rounds are what a returning user sees.
     os.environ["BNTUI_CACHE_DIR"] = tempfile.mkdtemp(prefix="bntui-bench-cache-")
     lines = [f"Machine: {machine()}", ""]
-    floor, strict_floor = matmul_floor(), matmul_floor(input_gradient=False)
-    lines.append(
-        f"Matrix-product floor (numpy float32, batch 32, {STEPS} steps, all cores): "
-        f"{floor:.3f} s per model-epoch with every layer's three products (the issue's "
-        f"88 GFLOP), {strict_floor:.3f} s without the first layer's input gradient"
-    )
     seeds, ours = [], []
+    # This machine's speed drifts by a third from minute to minute (a shared VM): the floor
+    # is measured in every round and the fastest kept, the least flattering to bntui.
+    floors: list[tuple[float, float]] = []
     names = [f"round {i + 1}" + (" (empty compile cache)" if i == 0 else "")
              for i in range(args.rounds)]  # fmt: skip
     for name in names:
+        floors.append((matmul_floor(), matmul_floor(input_gradient=False)))
         seeds.append(run_seeds(args.epochs))
         print(fmt_row(f"seeds way, {name}", seeds[-1]), flush=True)
         ours.append(run_bntui(args.epochs))
         print(fmt_row(f"bntui --headless, {name}", ours[-1]), flush=True)
+    floor, strict_floor = min(f for f, _ in floors), min(f for _, f in floors)
+    lines.append(
+        f"Matrix-product floor (numpy float32, batch 32, {STEPS} steps, all cores; fastest of "
+        f"the rounds' {', '.join(f'{f:.3f}' for f, _ in floors)}): {floor:.3f} s per "
+        "model-epoch with every layer's three products (the issue's 88 GFLOP); "
+        f"{strict_floor:.3f} s without the first layer's input gradient"
+    )
     table = [HEADER]
     table += [fmt_row(f"seeds way, {name}", r) for name, r in zip(names, seeds)]
     table += [fmt_row(f"bntui --headless, {name}", r) for name, r in zip(names, ours)]
