@@ -25,6 +25,21 @@ def last(values: list[float | None]) -> float | None:
     return values[-1] if values else None
 
 
+def recent_epoch_s(curve: Curve) -> float | None:
+    """Seconds per epoch at the pace of the last epoch's worth of curve points.
+
+    Not elapsed / fraction: the first epoch's start-up (imports, compiling) would make the
+    ETA minutes too long, and the pace is what matters for the time left.
+    """
+    positions = curve_positions(curve)
+    if len(positions) < 2:
+        return None
+    first = next(i for i, p in enumerate(positions) if p >= positions[-1] - 1)
+    first = min(first, len(positions) - 2)
+    span = positions[-1] - positions[first]
+    return (curve.t[-1] - curve.t[first]) / span if span > 0 else None
+
+
 @dataclass
 class Progress:
     """Where one model is: epoch, fraction of the whole run, speed and ETA."""
@@ -58,9 +73,10 @@ def progress(run: RunFile, key: str) -> Progress:
     times = [t for t in record.history.epoch_time_s if t]
     epoch_s = times[-1] if times else None
     samples_per_s = run.dataset.train_size / epoch_s if epoch_s and run.dataset else None
-    eta = elapsed * (1 - fraction) / fraction if 0 < fraction < 1 else None
-    if record.status not in ("pending", "running"):
-        eta = None
+    eta = None
+    if 0 < fraction < 1 and record.status in ("pending", "running"):
+        pace = recent_epoch_s(curve)
+        eta = pace * (1 - fraction) * epochs if pace is not None else None
     return Progress(
         min(done_epochs + 1, epochs),
         epochs,
