@@ -12,7 +12,7 @@ from typing import Any
 
 
 def host_cpu() -> dict[str, Any]:
-    """The CPU's model name, usable cores and total memory."""
+    """The CPU's model name, cores and total memory."""
     name = platform.processor() or platform.machine()
     try:
         with open("/proc/cpuinfo", encoding="utf-8") as handle:
@@ -22,10 +22,8 @@ def host_cpu() -> dict[str, Any]:
                     break
     except OSError:
         pass
-    try:
-        cores = len(os.sched_getaffinity(0))
-    except (AttributeError, OSError):
-        cores = os.cpu_count() or 1
+    # The machine's cores, not this process's share: a worker is pinned to its own.
+    cores = os.cpu_count() or 1
     memory = 0
     try:
         memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
@@ -65,4 +63,21 @@ def backend_devices(backend: str) -> tuple[list[dict[str, Any]], str]:
                 }
             )
     runs_on = f"{gpus[0]['id']} ({gpus[0]['name']})" if gpus else "CPU"
+    if not gpus:
+        runs_on += pinned_cores()
     return [host_cpu(), *gpus], runs_on
+
+
+def pinned_cores() -> str:
+    """` (core 0)` or ` (cores 0-3)` when this process may use only some cores, else ``."""
+    try:
+        mine = sorted(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return ""
+    if len(mine) >= (os.cpu_count() or 1):
+        return ""
+    if len(mine) == 1:
+        return f" (core {mine[0]})"
+    if mine == list(range(mine[0], mine[-1] + 1)):
+        return f" (cores {mine[0]}-{mine[-1]})"
+    return f" (cores {','.join(map(str, mine))})"
