@@ -1,4 +1,4 @@
-"""Derived figures: the ETA follows the training pace, not the start-up."""
+"""Derived figures: the ETA follows the training pace, not the start-up; pinned cores are named."""
 
 from __future__ import annotations
 
