@@ -170,7 +170,9 @@ def matmul_floor(input_gradient: bool = True, repeats: int = 5) -> float:
             for w in weights:  # forward
                 acts.append(acts[-1] @ w)
             grad = np.ones_like(acts[-1])
-            for i in range(len(weights) - 1, -1, -1):  # backward: dW always, dX but for input
+            for i in range(
+                len(weights) - 1, -1, -1
+            ):  # backward: dW always, dX (the input's only if asked)
                 _ = acts[i].T @ grad
                 if i or input_gradient:
                     grad = grad @ weights[i].T
@@ -300,14 +302,14 @@ def main() -> None:
     # This machine's speed drifts by a third from minute to minute (a shared VM): the floor
     # is measured in every round and the fastest kept, the least flattering to bntui.
     floors: list[tuple[float, float]] = []
-    names = [f"round {i + 1}" + (" (empty compile cache)" if i == 0 else "")
-             for i in range(args.rounds)]  # fmt: skip
-    for name in names:
+    names = [f"round {i + 1}" for i in range(args.rounds)]
+    ours_names = [n + (" (empty compile cache)" if i == 0 else "") for i, n in enumerate(names)]
+    for name, our_name in zip(names, ours_names):
         floors.append((matmul_floor(), matmul_floor(input_gradient=False)))
         seeds.append(run_seeds(args.epochs))
         print(fmt_row(f"seeds way, {name}", seeds[-1]), flush=True)
         ours.append(run_bntui(args.epochs))
-        print(fmt_row(f"bntui --headless, {name}", ours[-1]), flush=True)
+        print(fmt_row(f"bntui --headless, {our_name}", ours[-1]), flush=True)
     floor, strict_floor = min(f for f, _ in floors), min(f for _, f in floors)
     lines.append(
         f"Matrix-product floor (numpy float32, batch 32, {STEPS} steps, all cores; fastest of "
@@ -317,7 +319,7 @@ def main() -> None:
     )
     table = [HEADER]
     table += [fmt_row(f"seeds way, {name}", r) for name, r in zip(names, seeds)]
-    table += [fmt_row(f"bntui --headless, {name}", r) for name, r in zip(names, ours)]
+    table += [fmt_row(f"bntui --headless, {name}", r) for name, r in zip(ours_names, ours)]
 
     def med(runs: list[dict[str, float]], key: str) -> float:
         return statistics.median(r[key] for r in runs)
