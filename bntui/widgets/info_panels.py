@@ -64,7 +64,7 @@ def _bytes(n: int) -> str:
     return f"{n / 2**30:.1f} GiB" if n else "?"
 
 
-class DevicePanel(Static):
+class DevicePanel(TextView):
     """Backend and versions, the devices found, and what each model runs on."""
 
     def show(self, run: RunFile) -> None:
@@ -73,7 +73,7 @@ class DevicePanel(Static):
         text = Text()
         if not env:
             text.append("waiting for the workers to start…", "dim")
-            self.update(text)
+            self.show_text(text)
             return
         text.append("Backend  ", "bold")
         text.append(
@@ -103,7 +103,7 @@ class DevicePanel(Static):
                 where += f" · physical GPU {clean(gpus[i].strip())} (--devices)"
             text.append(f"  {MODEL_TITLES[key]:<16} {where}\n")
         text.append_text(system_text(run))
-        self.update(text)
+        self.show_text(text)
 
 
 SPARK = "▁▂▃▄▅▆▇█"

@@ -19,6 +19,7 @@ from bntui.runfile import LayerTrace, RunFile
 from bntui.spec import MODEL_KEYS, MODEL_TITLES
 from bntui.text import clean
 from bntui.widgets.chart import LineChart, Series
+from bntui.widgets.text_view import TextView
 
 PROBE_NOTE = "the first 512 validation images, BN in training mode"
 LAYER_COLORS = ("cyan", "magenta", "yellow", "green", "red", "blue", "white")
@@ -110,7 +111,7 @@ class InsidePanel(Vertical):
 
     DEFAULT_CSS = """
     InsidePanel { border: round $primary; height: 1fr; width: 1fr; padding: 0 1; }
-    InsidePanel > Static { height: auto; text-wrap: nowrap; text-overflow: ellipsis; }
+    InsidePanel > TextView { height: auto; text-wrap: nowrap; text-overflow: ellipsis; }
     """
 
     def __init__(self, key: str) -> None:
@@ -121,7 +122,7 @@ class InsidePanel(Vertical):
     def compose(self) -> ComposeResult:
         """Chart above, legend below."""
         yield LineChart(id=f"inside-chart-{self.key}")
-        yield Static(id=f"inside-legend-{self.key}")
+        yield TextView(id=f"inside-legend-{self.key}")
 
     def show(
         self,
@@ -151,7 +152,7 @@ class InsidePanel(Vertical):
             legend.append(f" {_show(view, values[-1] if values else None)}")
             legend.append(f" (from {_show(view, first)})\n", "dim")
         legend.rstrip()
-        self.query_one(Static).update(legend)
+        self.query_one(TextView).show_text(legend)
 
 
 class InsideTable(Static):

@@ -17,6 +17,7 @@ from bntui.sweep import SweepRow, run_rows
 from bntui.text import fmt
 from bntui.widgets.chart import LineChart, Series
 from bntui.widgets.inside import LAYER_COLORS, shared_range
+from bntui.widgets.text_view import TextView
 
 
 def run_series(runset: RunSet, key: str, metric: str) -> list[Series]:
@@ -34,7 +35,7 @@ class RunSetChart(Vertical):
 
     DEFAULT_CSS = """
     RunSetChart { border: round $primary; height: 1fr; width: 1fr; padding: 0 1; }
-    RunSetChart > Static { height: 1; text-wrap: nowrap; text-overflow: ellipsis; }
+    RunSetChart > TextView { height: 1; text-wrap: nowrap; text-overflow: ellipsis; }
     """
 
     def __init__(self, key: str) -> None:
@@ -45,7 +46,7 @@ class RunSetChart(Vertical):
     def compose(self) -> ComposeResult:
         """The chart, then a legend of the runs."""
         yield LineChart(id=f"runs-chart-{self.key}")
-        yield Static(id=f"runs-legend-{self.key}")
+        yield TextView(id=f"runs-legend-{self.key}")
 
     def show(
         self,
@@ -63,7 +64,7 @@ class RunSetChart(Vertical):
         for s in series:
             legend.append("━", s.style)
             legend.append(f" {s.label}  ")
-        self.query_one(Static).update(legend)
+        self.query_one(TextView).show_text(legend)
         self.border_subtitle = f"val {metric} per epoch"
 
 
