@@ -12,10 +12,17 @@ import math
 from html import escape
 from pathlib import Path
 
+from bntui.figures import (
+    METRIC_BOUNDS,
+    curve_positions,
+    interval_curve,
+    robust_range,
+    shared_range,
+    train_size,
+)
 from bntui.recorder import HISTORY_KEYS
 from bntui.runfile import RunFile
 from bntui.spec import MODEL_KEYS, MODEL_TITLES
-from bntui.stats import curve_positions
 from bntui.sweep import SweepFile
 
 COLORS = {"plain": "#1f77b4", "bn": "#d62728"}
@@ -43,14 +50,27 @@ def history_csv(runs: list[RunFile]) -> str:
 
 
 def curve_csv(runs: list[RunFile]) -> str:
-    """The intra-epoch training curves, one row per curve point."""
+    """The intra-epoch training curves, one row per curve point: Keras' running means since
+    the epoch began (`loss`, `accuracy`, as recorded) and the means over the interval since
+    the previous point (`interval_loss`, `interval_accuracy`: what the dashboard plots)."""
     rows: list[list[object]] = []
     for run in runs:
+        size = train_size(run)
         for key in MODEL_KEYS:
             c = run.models[key].curve
-            for t, position, loss, acc in zip(c.t, curve_positions(c), c.loss, c.accuracy):
-                rows.append([run.spec.batch_size, key, t, round(position, 5), loss, acc])
-    return _csv(["batch_size", "model", "t", "epoch", "loss", "accuracy"], rows)
+            _, loss_now = interval_curve(c, "loss", run.spec.batch_size, size)
+            _, acc_now = interval_curve(c, "accuracy", run.spec.batch_size, size)
+            if len(loss_now) != len(c.t):  # repeated points (none in files bntui writes)
+                loss_now = acc_now = [None] * len(c.t)
+            for t, position, loss, acc, interval_loss, interval_acc in zip(
+                c.t, curve_positions(c), c.loss, c.accuracy, loss_now, acc_now
+            ):
+                rows.append(
+                    [run.spec.batch_size, key, t, round(position, 5), loss, acc,
+                     interval_loss, interval_acc]
+                )  # fmt: skip
+    header = ["batch_size", "model", "t", "epoch", "loss", "accuracy"]
+    return _csv([*header, "interval_loss", "interval_accuracy"], rows)
 
 
 def inside_csv(runs: list[RunFile]) -> str:
@@ -73,9 +93,11 @@ def inside_csv(runs: list[RunFile]) -> str:
 Line = tuple[str, str, list[tuple[float, float | None]], bool]  # label, colour, points, dots only
 
 
-def _y_range(lines: list[Line]) -> tuple[float, float]:
-    ys = [y for _, _, pts, _ in lines for _, y in pts if y is not None and math.isfinite(y)]
-    return (min(ys), max(ys)) if ys else (0.0, 1.0)
+def _y_range(lines: list[Line], metric: str) -> tuple[float, float]:
+    """The dashboard's y range for these lines (`bntui.figures.robust_range`)."""
+    curves = [[y for _, y in pts] for _, _, pts, dots in lines if not dots]
+    points = [[y for _, y in pts] for _, _, pts, dots in lines if dots]
+    return robust_range(curves, points, METRIC_BOUNDS[metric]) or (0.0, 1.0)
 
 
 def _panel(
@@ -85,14 +107,13 @@ def _panel(
     width, left, top = 400, 50, 30
     pw, ph = width - left - 10, 220
     lo, hi = y_range
-    if hi - lo < 1e-9:
-        lo, hi = lo - 0.5, hi + 0.5
 
     def sx(x: float) -> float:
         return x0 + left + x / max(x_max, 1e-9) * pw
 
     def sy(y: float) -> float:
-        return top + (hi - y) / (hi - lo) * ph
+        # Beyond the range (the first steps of training) is drawn at the edge, as on screen.
+        return top + min(max((hi - y) / (hi - lo), 0.0), 1.0) * ph
 
     out = [
         f'<text x="{x0 + width / 2}" y="18" text-anchor="middle" font-weight="bold">'
@@ -139,7 +160,7 @@ def _run_lines(run: RunFile, metric: str) -> list[Line]:
     lines: list[Line] = []
     for key in MODEL_KEYS:
         c, h = run.models[key].curve, run.models[key].history
-        train = list(zip(curve_positions(c), getattr(c, metric)))
+        train = list(zip(*interval_curve(c, metric, run.spec.batch_size, train_size(run))))
         val = [(i + 1.0, v) for i, v in enumerate(getattr(h, f"val_{metric}"))]
         title = MODEL_TITLES[key]
         lines.append((f"{title} train", COLORS[key], train, False))
@@ -166,15 +187,19 @@ def curves_svg(document: RunFile | SweepFile) -> str:
         spec = document.runs[0].spec
         x_max = float(max(run.spec.epochs for run in document.runs))
         plain, bn = _sweep_lines(document, "plain"), _sweep_lines(document, "bn")
-        shared = _y_range(plain + bn)  # one scale, so the two models compare at a glance
+        # One scale, so the two models compare at a glance; every epoch's value counts.
+        values = [[y for _, y in pts] for _, _, pts, _ in plain + bn]
+        shared = shared_range(values, METRIC_BOUNDS["accuracy"]) or (0.0, 1.0)
         left = _panel(0, "Plain MLP: validation accuracy", plain, x_max, shared)
         right = _panel(400, "MLP + BatchNorm: validation accuracy", bn, x_max, shared)
         caption = f"bntui sweep · {spec.dataset} · {spec.optimizer} lr {spec.learning_rate:g}"
     else:
         spec = document.spec
         losses, accuracies = _run_lines(document, "loss"), _run_lines(document, "accuracy")
-        left = _panel(0, "Loss", losses, float(spec.epochs), _y_range(losses))
-        right = _panel(400, "Accuracy", accuracies, float(spec.epochs), _y_range(accuracies))
+        left = _panel(0, "Loss", losses, float(spec.epochs), _y_range(losses, "loss"))
+        right = _panel(
+            400, "Accuracy", accuracies, float(spec.epochs), _y_range(accuracies, "accuracy")
+        )
         caption = (
             f"bntui run · {spec.dataset} · {spec.optimizer} lr {spec.learning_rate:g} · "
             f"batch {spec.batch_size} · {document.environment.get('backend', spec.backend)}"

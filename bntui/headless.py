@@ -12,14 +12,42 @@ from typing import TextIO
 
 from bntui.compare import differences
 from bntui.events import CallbackNote, EpochEnd, Event, ModelDone, ModelReady, TestResult
+from bntui.figures import (
+    best,
+    bn_gap,
+    common_epochs,
+    epoch_times,
+    last,
+    run_rows,
+    test_accuracy,
+    test_gap,
+    train_size,
+)
 from bntui.runfile import RunFile
 from bntui.session import LiveSession
-from bntui.spec import MODEL_KEYS, MODEL_TITLES
-from bntui.stats import best
-from bntui.sweep import SweepFile, run_rows, sweep_rows
-from bntui.text import clean, fmt, fmt_count, fmt_duration
+from bntui.spec import MODEL_KEYS, MODEL_TITLES, ExperimentSpec
+from bntui.sweep import SweepFile, sweep_rows
+from bntui.text import clean, fmt, fmt_count, fmt_duration, fmt_signed
 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+
+class EventPrinter:
+    """Progress lines for the events of a live run; a failure's reason is printed once."""
+
+    def __init__(self) -> None:
+        self.reasons: set[str] = set()
+
+    def line(self, run: RunFile, event: Event) -> str | None:
+        """The progress line for one event, or None for events not worth a line."""
+        if isinstance(event, ModelDone) and event.error:
+            reason = clean(event.error)
+            tag = f"[{event.model:>5}]"
+            if reason in self.reasons:
+                return f"{tag} {event.status} (the same reason)"
+            self.reasons.add(reason)
+            return f"{tag} {event.status}: {reason}"
+        return event_line(run, event)
 
 
 def event_line(run: RunFile, event: Event) -> str | None:
@@ -35,13 +63,13 @@ def event_line(run: RunFile, event: Event) -> str | None:
         )
     if isinstance(event, EpochEnd):
         logs = event.logs
-        size = run.dataset.train_size if run.dataset else 0
-        speed = fmt_count(size / event.epoch_time_s) if event.epoch_time_s else "—"
+        seconds = event.epoch_time_s
+        speed = fmt_count(train_size(run) / seconds) if seconds else "—"
         return (
             f"{tag} epoch {event.epoch + 1:>3}/{run.spec.epochs}  "
             f"loss {fmt(logs.get('loss'))}  acc {fmt(logs.get('accuracy'))}  "
             f"val_loss {fmt(logs.get('val_loss'))}  val_acc {fmt(logs.get('val_accuracy'))}  "
-            f"{event.epoch_time_s:.2f}s  {speed} samples/s"
+            f"took {fmt(seconds, 2)}s  {speed} img/s"
         )
     if isinstance(event, CallbackNote):
         return f"{tag} {clean(event.message)}"
@@ -53,35 +81,61 @@ def event_line(run: RunFile, event: Event) -> str | None:
     return None
 
 
-def summary_lines(run: RunFile) -> list[str]:
-    """A run's summary: status, spec, and for each model final/best metrics and test results."""
-    spec = run.spec
+def spec_line(spec: ExperimentSpec, train_images: int) -> str:
+    """The experiment in one line, with the data actually used (a --limit shows)."""
+    data = f"{train_images:,} training images"
+    if spec.limit:
+        data += f" (--limit {spec.limit:,})"
+    return (
+        f"{spec.dataset} · {data} · {spec.optimizer} lr {spec.learning_rate:g} · batch "
+        f"{spec.batch_size} · {spec.epochs} epochs · seed {spec.seed}"
+    )
+
+
+SPEED_NOTE = "s/epoch: median epoch after the first; 1st: the first epoch, which also compiles"
+
+
+def summary_lines(run: RunFile, shown: set[str] | frozenset[str] = frozenset()) -> list[str]:
+    """A run's summary: status, spec, and for each model final/best metrics, test results
+    and speed. Failure reasons in `shown` were already printed and are not repeated."""
     lines = [
         f"bntui run · {clean(run.status)} · started {clean(run.started_at)} · "
         f"{fmt_duration(run.duration_s)}",
-        f"{spec.dataset} · {spec.optimizer} lr {spec.learning_rate:g} · batch {spec.batch_size}"
-        f" · {spec.epochs} epochs · seed {spec.seed}"
-        f" · backend {clean(run.environment.get('backend', spec.backend))}",
+        spec_line(run.spec, train_size(run))
+        + f" · backend {clean(run.environment.get('backend', run.spec.backend))}",
+        f"{'model':<16}{'status':<12}{'epochs':>6}{'val_acc':>9}{'best':>8}{'test_acc':>9}"
+        f"{'test_loss':>10}{'s/epoch':>8}{'1st':>7}",
     ]
-    if run.error:
-        lines.append(f"error: {clean(run.error)}")
-    lines.append(
-        f"{'model':<16}{'status':<12}{'epochs':>6}{'val_acc':>9}{'best':>8}{'test_acc':>9}{'test_loss':>10}{'s/epoch':>8}"
-    )
     for key in MODEL_KEYS:
         m = run.models[key]
         h = m.history
-        times = [t for t in h.epoch_time_s if t]
+        times = epoch_times(h)
         lines.append(
             f"{MODEL_TITLES[key]:<16}{clean(m.status):<12}{len(h.loss):>6}"
-            f"{fmt(h.val_accuracy[-1] if h.val_accuracy else None):>9}"
-            f"{fmt(best(h.val_accuracy, True)):>8}"
-            f"{fmt(m.test.accuracy if m.test else None):>9}"
-            f"{fmt(m.test.loss if m.test else None):>10}"
-            f"{(sum(times) / len(times) if times else 0):>8.2f}"
+            f"{fmt(last(h.val_accuracy)):>9}{fmt(best(h.val_accuracy, True)):>8}"
+            f"{fmt(test_accuracy(run, key)):>9}{fmt(m.test.loss if m.test else None):>10}"
+            f"{fmt(times.per_epoch_s, 2):>8}{fmt(times.first_s, 2):>7}"
         )
-        if m.error:
-            lines.append(f"  {key} error: {clean(m.error)}")
+    gap, test = bn_gap(run), test_gap(run)
+    if gap is not None:
+        line = f"BN − plain at epoch {common_epochs(run)}: val acc {fmt_signed(gap * 100)} pts"
+        if test is not None:
+            line += f", test acc {fmt_signed(test * 100)} pts"
+        lines.append(line)
+    lines.append(SPEED_NOTE)
+    # Each reason once, whoever it concerns: the run's own error is the models' joined.
+    reasons: dict[str, list[str]] = {}
+    for key in MODEL_KEYS:
+        m = run.models[key]
+        if m.error or m.status == "failed":
+            why = clean(m.error or "no reason recorded")
+            reasons.setdefault(why, []).append(f"{MODEL_TITLES[key]} {clean(m.status)}")
+    for why, who in reasons.items():
+        if why not in shown:
+            lines.append(f"{', '.join(who)}: {why}")
+    joined = "; ".join(dict.fromkeys(m.error for m in run.models.values() if m.error))
+    if run.error and run.error != joined and clean(run.error) not in shown:
+        lines.append(f"error: {clean(run.error)}")
     return lines
 
 
@@ -91,14 +145,13 @@ def sweep_lines(sweep: SweepFile) -> list[str]:
     target = f">={sweep.target_accuracy:.0%}"
     lines = [
         f"bntui sweep · {clean(sweep.status)} · started {clean(sweep.started_at)}",
-        f"{spec.dataset} · {spec.preset} · {spec.optimizer} lr {spec.learning_rate:g} · "
-        f"{spec.epochs} epochs · seed {spec.seed} · batch sizes "
+        f"{spec.preset} · {spec_line(spec, train_size(sweep.runs[0]))} · batch sizes "
         + ", ".join(str(b) for b in sweep.batch_sizes),
         f"{'batch':>6}{'status':>12}{'plain':>8}{'best':>8}{'BN':>8}{'best':>8}"
         f"{'BN-plain':>9}{target:>8}{'BN ' + target:>10}{'s/ep plain/BN':>15}",
     ]
     for row in sweep_rows(sweep):
-        gap = "—" if row.gap is None else f"{row.gap * 100:+.2f}"
+        gap = "—" if row.gap is None else fmt_signed(row.gap * 100)
         reached = [f"ep {r}" if r else "—" for r in (row.reached["plain"], row.reached["bn"])]
         lines.append(
             f"{row.batch_size:>6}{clean(row.status, 11):>12}{fmt(row.final['plain']):>8}"
@@ -106,6 +159,7 @@ def sweep_lines(sweep: SweepFile) -> list[str]:
             f"{gap:>9}{reached[0]:>8}{reached[1]:>10}"
             f"{fmt(row.epoch_s['plain'], 2) + '/' + fmt(row.epoch_s['bn'], 2):>15}"
         )
+    lines.append("BN-plain: val acc at the last epoch both reached; " + SPEED_NOTE)
     return lines
 
 
@@ -120,14 +174,14 @@ def compare_lines(runs: list[RunFile], labels: list[str], names: list[str]) -> l
         f"{'run':<5}{'epochs':>7}{'plain':>8}{'BN':>8}{'BN-plain':>9}{'test':>8}{'BN test':>8}"
         f"{'s/ep plain/BN':>15}"
     )
-    for label, run, row in zip(labels, runs, run_rows(runs, None)):
-        gap = "—" if row.gap is None else f"{row.gap * 100:+.2f}"
-        epochs = max(len(m.history.loss) for m in run.models.values())
+    for label, row in zip(labels, run_rows(runs, None)):
+        gap = "—" if row.gap is None else fmt_signed(row.gap * 100)
         lines.append(
-            f"{label:<5}{epochs:>7}{fmt(row.final['plain']):>8}{fmt(row.final['bn']):>8}"
+            f"{label:<5}{row.epochs:>7}{fmt(row.final['plain']):>8}{fmt(row.final['bn']):>8}"
             f"{gap:>9}{fmt(row.test['plain']):>8}{fmt(row.test['bn']):>8}"
             f"{fmt(row.epoch_s['plain'], 2) + '/' + fmt(row.epoch_s['bn'], 2):>15}"
         )
+    lines.append("BN-plain: val acc at the last epoch both reached; " + SPEED_NOTE)
     return lines
 
 
@@ -142,12 +196,13 @@ def run_headless(session: LiveSession, out: TextIO = sys.stdout) -> int:
 
     for number in STOP_SIGNALS:
         signal.signal(number, request_stop)
+    printer = EventPrinter()
     try:
         print(f"bntui: training plain and BN models, run file: {session.out}", file=out, flush=True)
         session.start()
         sweep = session.sweep
         for event in session.events():
-            line = event_line(session.run, event)
+            line = printer.line(session.run, event)
             if line and sweep is not None:
                 line = f"[batch {sweep.batch_sizes[event.run]:>4}] {line}"
             if line:
@@ -169,7 +224,8 @@ def run_headless(session: LiveSession, out: TextIO = sys.stdout) -> int:
         for number in STOP_SIGNALS:
             signal.signal(number, signal.SIG_IGN)
     sweep = session.sweep
-    for line in summary_lines(session.run) if sweep is None else sweep_lines(sweep):
+    summary = summary_lines(session.run, printer.reasons) if sweep is None else sweep_lines(sweep)
+    for line in summary:
         print(line, file=out)
     if warning:
         print(f"bntui: warning: {warning}", file=out)

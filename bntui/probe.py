@@ -131,7 +131,8 @@ class LayerProbe:
                 in_mean, in_std = _mean_std(h)
                 pre_mean, pre_std = _mean_std(z)
                 # A unit is dead when no probe image makes it positive (ReLU outputs 0 then).
-                dead = float(np.mean(np.all(z <= 0, axis=0))) if "relu" in act else None
+                # LeakyReLU never outputs exactly 0: no value rather than a reassuring 0%.
+                dead = float(np.mean(np.all(z <= 0, axis=0))) if act == "relu" else None
                 rows.append(
                     {"name": layer.name, "kind": "dense", "units": int(kernel.shape[1]),
                      "in_mean": in_mean, "in_std": in_std, "pre_mean": pre_mean,

@@ -37,7 +37,9 @@ FINISHED = ("completed", "diverged", "interrupted", "failed")
 
 def empty_like(run: RunFile) -> RunFile:
     """A copy of `run` with its spec and start time but nothing recorded for either model."""
-    return run.model_copy(update={"models": {"plain": ModelRun(), "bn": ModelRun()}}, deep=True)
+    return run.model_copy(
+        update={"models": {"plain": ModelRun(), "bn": ModelRun()}, "duration_s": 0.0}, deep=True
+    )
 
 
 def _units(row: dict[str, object]) -> int:
@@ -168,7 +170,9 @@ class RunRecorder:
         if status is None:
             failed = [m for m in self.run.models.values() if m.status == "failed"]
             status = "failed" if failed else "completed"
-            error = error or "; ".join(f"{m.error}" for m in failed if m.error) or None
+            # Both models often fail for one reason (no dataset): say it once.
+            reasons = dict.fromkeys(m.error for m in failed if m.error)
+            error = error or "; ".join(reasons) or None
         self.run.status = status  # type: ignore[assignment]
         self.run.error = error
         return self.run

@@ -39,6 +39,11 @@ class Session:
         """The run as recorded so far."""
         return self.recorder.run
 
+    @property
+    def path(self) -> Path | None:
+        """The file this session shows: the run file being written, or the one replayed."""
+        return None
+
     def _source(self) -> Iterator[Event]:
         raise NotImplementedError
 
@@ -91,6 +96,11 @@ class LiveSession(Session):
         self.supervisor = Supervisor(spec, threads=threads)
         self.saved_path: Path | None = None
         self.interrupted = False
+
+    @property
+    def path(self) -> Path:
+        """Where the run is (or will be) saved."""
+        return self.saved_path or self.out
 
     def start(self) -> None:
         """Spawn the workers."""
@@ -197,8 +207,14 @@ class SweepSession(LiveSession):
 class ReplaySession(Session):
     """Re-enacts a saved run at its recorded pace (times `speed`)."""
 
-    def __init__(self, run: RunFile, speed: float = 1.0) -> None:
+    def __init__(self, run: RunFile, speed: float = 1.0, path: Path | None = None) -> None:
         self._replay_runs([run], speed)
+        self.source = path
+
+    @property
+    def path(self) -> Path | None:
+        """The file being replayed."""
+        return self.source
 
     def _replay_runs(self, runs: list[RunFile], speed: float) -> None:
         """Replay `runs` one after the other, on one clock, each into its own record."""
@@ -229,8 +245,9 @@ class ReplaySession(Session):
 class SweepReplaySession(ReplaySession):
     """Re-enacts a saved sweep: each batch size's pair in turn, at the recorded pace."""
 
-    def __init__(self, sweep: SweepFile, speed: float = 1.0) -> None:
+    def __init__(self, sweep: SweepFile, speed: float = 1.0, path: Path | None = None) -> None:
         self._replay_runs(sweep.runs, speed)
+        self.source = path
         self._sweep = sweep.model_copy(update={"runs": [r.run for r in self.recorders]})
 
     @property

@@ -19,7 +19,15 @@ from collections import deque
 from collections.abc import Iterator
 from pathlib import Path
 
-from bntui.events import Event, EventError, ModelDone, SystemSample, parse_event
+from bntui.events import (
+    Event,
+    EventError,
+    ModelDone,
+    ModelReady,
+    SystemSample,
+    TestResult,
+    parse_event,
+)
 from bntui.spec import MODEL_KEYS, ExperimentSpec
 
 STDERR_TAIL_LINES = 40
@@ -104,6 +112,8 @@ class Supervisor:
         self.stderr_tails: dict[str, deque[str]] = {}
         self._events: queue.Queue[Event | None] = queue.Queue()
         self._stopping = threading.Event()
+        # Set to take a live-load sample at once (a model became ready or finished testing).
+        self._sample_now = threading.Event()
         self._open = 0
         # A plain flag, so a signal handler may set it without taking any lock.
         self.halted = False
@@ -147,7 +157,13 @@ class Supervisor:
 
         workers = WorkerMonitor({key: proc.pid for key, proc in self.procs.items()})
         gpus = GpuMonitor()
-        while not self._stopping.wait(SAMPLE_EVERY_S) and self._open:
+        # Each second, and also when a model is ready and when it has been tested: however
+        # fast the machine, each worker's load is seen while it holds its model.
+        while not self._stopping.is_set() and self._open:
+            self._sample_now.wait(SAMPLE_EVERY_S)
+            self._sample_now.clear()
+            if self._stopping.is_set():
+                break
             self._events.put(
                 SystemSample(
                     model="system",
@@ -173,6 +189,8 @@ class Supervisor:
             event.model = which
             done = done or isinstance(event, ModelDone)
             self._events.put(event)
+            if isinstance(event, (ModelReady, TestResult)):
+                self._sample_now.set()
         code = proc.wait()
         if not done:
             if self._stopping.is_set():
@@ -213,6 +231,7 @@ class Supervisor:
     def stop(self, grace: float = 3.0) -> None:
         """Stop both workers (closing stdin, then SIGTERM, then SIGKILL) and reap them."""
         self._stopping.set()
+        self._sample_now.set()
         for proc in self.procs.values():
             if proc.poll() is None and proc.stdin:
                 try:

@@ -6,14 +6,14 @@ like any run file; the table that answers the seed's question is derived, never 
 
 from __future__ import annotations
 
-import statistics
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Literal
 
 from pydantic import Field, model_validator
 
 from bntui import __version__
 from bntui.compare import RunSet
+from bntui.figures import RunRow, run_rows
 from bntui.runfile import (
     SCHEMA_VERSION,
     RunFile,
@@ -23,8 +23,7 @@ from bntui.runfile import (
     read_bytes,
     validate,
 )
-from bntui.spec import MODEL_KEYS, ExperimentSpec, SpecError
-from bntui.stats import best, last
+from bntui.spec import ExperimentSpec, SpecError
 
 SWEEP_SCHEMA_VERSION = 1
 DEFAULT_BATCH_SIZES = (32, 64, 128, 256)
@@ -100,49 +99,6 @@ def load_document(path: str) -> RunFile | SweepFile:
     return parse_document(read_bytes(path), path)
 
 
-@dataclass
-class SweepRow:
-    """One run's figures (a batch size of a sweep), for each model: a row of the table."""
-
-    batch_size: int
-    status: str
-    final: dict[str, float | None]
-    best: dict[str, float | None]
-    reached: dict[str, int | None]  # first epoch (1-based) with val accuracy ≥ target
-    epoch_s: dict[str, float | None]
-    test: dict[str, float | None]
-
-    @property
-    def gap(self) -> float | None:
-        """BN − plain, final validation accuracy."""
-        plain, bn = self.final["plain"], self.final["bn"]
-        return None if plain is None or bn is None else bn - plain
-
-
-def sweep_rows(sweep: SweepFile) -> list[SweepRow]:
+def sweep_rows(sweep: SweepFile) -> list[RunRow]:
     """The sweep table, derived from the runs as recorded so far."""
     return run_rows(sweep.runs, sweep.target_accuracy)
-
-
-def run_rows(runs: list[RunFile], target: float | None) -> list[SweepRow]:
-    """Each run's figures per model; `reached` counts epochs to `target` (None: no target)."""
-    rows = []
-    for run in runs:
-        final, top, reached, epoch_s, test = {}, {}, {}, {}, {}
-        for key in MODEL_KEYS:
-            record = run.models[key]
-            accs = record.history.val_accuracy
-            final[key] = last(accs)
-            top[key] = best(accs, highest=True)
-            reached[key] = next(
-                (i + 1 for i, a in enumerate(accs) if target and a is not None and a >= target),
-                None,
-            )
-            times = [t for t in record.history.epoch_time_s if t]
-            # After the first epoch, which also compiles, unless that is all there is.
-            epoch_s[key] = statistics.median(times[1:] or times) if times else None
-            test[key] = record.test.accuracy if record.test else None
-        statuses = [run.models[k].status for k in MODEL_KEYS]
-        status = statuses[0] if len(set(statuses)) == 1 else "/".join(statuses)
-        rows.append(SweepRow(run.spec.batch_size, status, final, top, reached, epoch_s, test))
-    return rows

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 
 # C0/C1 control characters, DEL: ESC starts CSI/OSC sequences, BEL rings the bell.
@@ -17,8 +18,19 @@ def clean(value: object, limit: int = 500) -> str:
 
 
 def fmt(value: float | None, digits: int = 4) -> str:
-    """A metric for display; missing or non-finite values read as a dash."""
-    return "—" if value is None else f"{value:.{digits}f}"
+    """A metric for display; missing or non-finite values read as a dash, never `-0.000`."""
+    if value is None or not math.isfinite(value):
+        return "—"
+    text = f"{value:.{digits}f}"
+    return text[1:] if text.startswith("-") and float(text) == 0 else text
+
+
+def fmt_signed(value: float | None, digits: int = 2) -> str:
+    """A difference with its sign (`+3.18`, `-0.112`, and `0.00` rather than `-0.00`)."""
+    text = fmt(value, digits)
+    if text == "—" or text.startswith("-") or float(text) == 0:
+        return text
+    return "+" + text
 
 
 def fmt_duration(seconds: float | None) -> str:

@@ -111,7 +111,8 @@ def make_callback(writer: EventWriter, spec: ExperimentSpec, which: str, probe: 
             self.epoch_start = time.perf_counter()
 
         def on_train_batch_end(self, batch: int, logs: Any = None) -> None:
-            step = batch + 1
+            # Keras reports an epoch's last, short group of fused steps as if it were whole.
+            step = min(batch + 1, steps)
             if probe and step >= self.next_probe:
                 while self.next_probe <= step:
                     self.probe_k += 1

@@ -106,8 +106,9 @@ def test_headless_run_trains_both_models_for_real(
         grads = record.inside.layers[-1].stats["grad_norm"]
         assert all(g is not None and g > 0 for g in grads)
     assert run.dataset and run.dataset.train_size == 2000
-    # Live load was sampled each second: both workers' CPU and memory.
-    assert len(run.system.t) >= 3
+    # Live load was sampled each second, and when each model was ready and tested, so even
+    # a run shorter than a second sees both workers' CPU and memory with the model loaded.
+    assert len(run.system.t) >= 2
     for key in ("plain", "bn"):
         assert max(v or 0 for v in run.system.series[f"{key}.rss_mb"]) > 100
         assert max(v or 0 for v in run.system.series[f"{key}.cpu_pct"]) > 10

@@ -76,6 +76,6 @@ async def test_screenshot_key_saves_an_svg(small_run: RunFile, tmp_path: Path) -
             await pilot.pause()
     finally:
         os.chdir(cwd)
-    shots = list(tmp_path.glob("bntui-screenshot-*.svg"))
+    shots = list((tmp_path / "runs").glob("bntui-screenshot-*.svg"))  # beside the runs
     assert len(shots) == 1
     assert "Plain" in shots[0].read_text()

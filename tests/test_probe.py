@@ -70,3 +70,12 @@ def test_dead_units_and_batch_statistics_are_measured() -> None:
     assert bn_input["moving_mean"] == 0 and bn_input["moving_var"] == 1
     assert bn_input["batch_var_ratio"] == pytest.approx(1 / 12, rel=0.05)
     assert bn_input["batch_shift"] == pytest.approx(0.5, rel=0.05)
+
+
+def test_dead_units_are_not_counted_before_leaky_relu() -> None:
+    # The plain model's LeakyReLU never outputs exactly 0: "0% dead" would be meaningless.
+    model = build_model(ExperimentSpec(), "plain")
+    x, y = probe_batch()
+    rows = LayerProbe(model, x, y, keras.backend.backend()).measure()
+    dense = [r for r in rows if r["kind"] == "dense"]
+    assert [r["dead"] for r in dense] == [None, None, None]
