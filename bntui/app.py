@@ -18,7 +18,7 @@ from textual.binding import Binding
 from textual.css.query import NoMatches
 from textual.message import Message
 
-from bntui.events import BatchProgress, CallbackNote, Event, ModelDone, SystemSample
+from bntui.events import BatchProgress, CallbackNote, Event, SystemSample
 from bntui.screens.confirm import ConfirmScreen
 from bntui.screens.dashboard import TABS, DashboardScreen
 from bntui.session import LiveSession, ReplaySession, Session
@@ -97,14 +97,16 @@ class BntuiApp(App[int]):
         self.ended = False
         self.quitting = False
         self.exit_code = 0
-        self.note = ""
+        # A passing message in the status line (toasts would cover the BN chart's axis).
+        self.message = ""
+        self.message_until = 0.0
         self.saved: tuple[Path | None, str | None] = (None, None)
         self.stream_done = threading.Event()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """Hide keys that do nothing here: save in a replay, jump-to-end in a live run."""
         if action == "save":
-            return self.session.live and not self.ended
+            return self.session.live
         if action == "end":
             return not self.session.live and not self.ended
         if action == "tab" and parameters == ("runs",):
@@ -150,21 +152,20 @@ class BntuiApp(App[int]):
         self.stream_done.set()
         self.post_message(StreamEnded(path, warning))
 
+    def flash(self, message: str, seconds: float = 6.0) -> None:
+        """Show `message` in the status line for a few seconds."""
+        self.message = message
+        self.message_until = time.monotonic() + seconds
+        self.redraw()
+
     def on_run_event(self, message: RunEvent) -> None:
-        """Mark the view stale; say so when a model finishes."""
+        """Mark the view stale; say so when a callback acts (failures stay in the status
+        line and the model's panel)."""
         self.dirty = True
         event = message.event
         if isinstance(event, CallbackNote) and not self.session.runset:
             title = MODEL_TITLES.get(event.model, event.model)
-            self.notify(f"{title}: {clean(event.message, 300)}", timeout=6, markup=False)
-        if isinstance(event, ModelDone) and event.status in ("failed", "diverged"):
-            why = f": {clean(event.error, 200)}" if event.error else ""
-            self.notify(
-                f"{MODEL_TITLES.get(event.model, event.model)} {event.status}{why}",
-                severity="error",
-                timeout=10,
-                markup=False,
-            )
+            self.flash(f"{title}: {clean(event.message, 300)}")
 
     def on_stream_ended(self, message: StreamEnded) -> None:
         """Training (or the replay) is over: show where the run was saved, or quit."""
@@ -172,15 +173,13 @@ class BntuiApp(App[int]):
         self.dirty = True
         self.refresh_bindings()
         self.saved = (message.path, message.warning)
-        if message.path:
-            self.note = f"saved {message.path}"
         if message.warning:
-            self.notify(message.warning, severity="warning", timeout=15, markup=False)
+            self.flash(message.warning, 30)
         if self.quitting:
             self.exit(self.exit_code)
 
     def mode_word(self) -> str:
-        """LIVE, REPLAY ×N, PAUSED or DONE, for the status line."""
+        """LIVE, REPLAY ×N, PAUSED, STOPPING, DONE or REPLAY END, for the status line."""
         if self.paused:
             return "PAUSED"
         if self.ended:
@@ -200,10 +199,12 @@ class BntuiApp(App[int]):
             # as it has, not at the next tick.
             self.call_after_refresh(self.redraw)
             return
+        if self.message and time.monotonic() > self.message_until:
+            self.message = ""
         with self.session.lock:
             run = self.session.run
             try:
-                screen.show_status(run, self.mode_word(), self.note)
+                screen.show_status(run, self.mode_word(), self.path_text(), self.message)
                 if self.dirty and not self.paused:
                     self.dirty = False
                     screen.show_run(
@@ -216,6 +217,15 @@ class BntuiApp(App[int]):
                     )
             except NoMatches:
                 pass  # the app is exiting and has begun removing the dashboard's widgets
+
+    def path_text(self) -> str:
+        """The session's file for the status line: where a live run goes, or went."""
+        path = self.session.path
+        if path is None:
+            return ""
+        if not self.session.live:
+            return str(path)
+        return f"saved {path}" if self.ended else f"→ {path}"
 
     def action_tab(self, tab: str) -> None:
         """Switch tabs (keys 1–4)."""
@@ -237,6 +247,9 @@ class BntuiApp(App[int]):
 
     def action_pause(self) -> None:
         """Freeze or unfreeze the view; training and recording go on."""
+        if self.ended and not self.paused:
+            self.flash("the run has ended: nothing to pause")
+            return
         self.paused = not self.paused
         self.dirty = True
         self.redraw()
@@ -251,34 +264,34 @@ class BntuiApp(App[int]):
         """Cycle the curves: train and validation, train only, validation only."""
         i = SERIES_MODES.index(self.series_mode)
         self.series_mode = SERIES_MODES[(i + 1) % len(SERIES_MODES)]
-        self.notify(f"showing {self.series_mode} curves", timeout=2)
         self.dirty = True
         self.redraw()
 
     def action_save(self) -> None:
         """Write the run file now (a live run only; the final save still happens at the end)."""
         if not isinstance(self.session, LiveSession):
-            self.notify("a replay is already saved", timeout=3)
+            self.flash("a replay is already saved")
             return
         if self.ended:
-            self.notify(f"already saved: {self.saved[0]}", timeout=5, markup=False)
+            self.flash(f"already saved: {self.saved[0] or self.session.path}")
             return
         try:
             path, warning = self.session.save(final=False)
         except OSError as exc:
-            self.notify(f"could not save: {exc}", severity="error", markup=False)
+            self.flash(f"could not save: {exc}")
             return
-        self.notify(warning or f"saved a snapshot to {path}", timeout=5, markup=False)
+        self.flash(warning or f"saved a snapshot to {path}")
 
     def action_save_screenshot(self) -> None:
-        """Save what is on screen as an SVG in the current folder."""
+        """Save what is on screen as an SVG in `runs/` (beside the run files)."""
         name = f"bntui-screenshot-{time.strftime('%Y%m%d-%H%M%S')}.svg"
         try:
-            path = self.save_screenshot(name, path=".")
+            os.makedirs("runs", exist_ok=True)
+            path = self.save_screenshot(name, path="runs")
         except OSError as exc:
-            self.notify(f"could not save the screenshot: {exc}", severity="error", markup=False)
+            self.flash(f"could not save the screenshot: {exc}")
             return
-        self.notify(f"screenshot saved: {path}", timeout=5, markup=False)
+        self.flash(f"screenshot saved: {path}")
 
     def action_end(self) -> None:
         """Replay: jump to the end of the recording."""

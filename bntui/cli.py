@@ -260,9 +260,9 @@ def replay(
     from bntui.session import ReplaySession, SweepReplaySession
 
     if isinstance(loaded, SweepFile):
-        BntuiApp(SweepReplaySession(loaded, speed)).run()
+        BntuiApp(SweepReplaySession(loaded, speed, path=file)).run()
     else:
-        BntuiApp(ReplaySession(loaded, speed)).run()
+        BntuiApp(ReplaySession(loaded, speed, path=file)).run()
 
 
 @app.command()
@@ -321,7 +321,7 @@ def compare(
         bool, typer.Option("--headless", help="Print the comparison instead of showing it.")
     ] = False,
 ) -> None:
-    """Saved runs side by side (e.g. other machines, backends, presets), aligned by epoch."""
+    """Saved runs side by side, aligned by epoch: other machines, backends or presets."""
     from bntui.compare import labels_for
     from bntui.runfile import RunFileError, load_run
 

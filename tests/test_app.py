@@ -12,12 +12,16 @@ from textual.widget import Widget
 from textual.widgets import Static
 
 from bntui.app import BntuiApp, RunEvent
-from bntui.events import BatchProgress, EpochEnd
+from bntui.events import BatchProgress, EpochEnd, ModelDone
+from bntui.recorder import RunRecorder
 from bntui.runfile import RunFile, load_run
 from bntui.session import ReplaySession
+from bntui.spec import ExperimentSpec
 from bntui.text import fmt
 from bntui.widgets.chart import LineChart
+from bntui.widgets.hinted_scroll import MORE_ABOVE, MORE_BELOW, HintedScroll
 from bntui.widgets.inside import INSIDE_VIEWS
+from bntui.widgets.results import confusion_text
 
 MODELS = ("plain", "bn")
 
@@ -29,6 +33,11 @@ def text_of(widget: Widget) -> str:
     with console.capture() as capture:
         console.print(widget.content)
     return capture.get()
+
+
+def text_of_chart(chart: LineChart) -> str:
+    """What a chart draws, as plain text."""
+    return chart.render().plain
 
 
 async def replay_to_end(app: BntuiApp, pilot: Any) -> None:
@@ -63,15 +72,18 @@ async def test_keys_toggle_the_view(small_run: RunFile) -> None:
     app = BntuiApp(ReplaySession(small_run, speed=1000))
     async with app.run_test(size=(80, 24)) as pilot:
         await replay_to_end(app, pilot)
+        chart = app.screen.query_one("#chart-bn", LineChart)
+        assert "loss ⠤train •val" in text_of_chart(chart)
         await pilot.press("m")
-        assert app.metric == "accuracy"
+        assert "acc ⠤train •val" in text_of_chart(chart)
         await pilot.press("v")
-        assert app.series_mode == "train"
+        assert "acc ⠤train ─" in text_of_chart(chart)
+        await pilot.press("v")
+        assert "acc ⠤val" in text_of_chart(chart)
+        # A finished run has nothing to pause: the status line says so, never "PAUSED".
         await pilot.press("p")
-        assert app.paused
-        assert "PAUSED" in text_of(app.screen.query_one("#status"))
-        await pilot.press("p")
-        assert not app.paused
+        status = text_of(app.screen.query_one("#status"))
+        assert "PAUSED" not in status and "nothing to pause" in status
         await pilot.press("4")
         await pilot.pause()
         assert app.dashboard.active_tab == "results"
@@ -180,3 +192,131 @@ async def test_tiny_terminal_and_resizing_do_not_crash(small_run: RunFile) -> No
             await pilot.press(key)
             await pilot.pause()
         assert app.ended
+
+
+SAMPLE_RUNS = Path(__file__).parent.parent / "sample_runs"
+
+
+async def test_both_models_are_drawn_on_one_scale_without_epoch_cliffs() -> None:
+    run = load_run(SAMPLE_RUNS / "fashion-sgd-default.json")
+    app = BntuiApp(ReplaySession(run, speed=1000))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await replay_to_end(app, pilot)
+        for _ in ("loss", "accuracy"):
+            charts = [app.screen.query_one(f"#chart-{key}", LineChart) for key in MODELS]
+            labels = [chart.axis_labels() for chart in charts]
+            assert labels[0] == labels[1] and labels[0][0]  # same axis, as a person reads it
+            assert labels[0][0] != "1.01"  # accuracy never runs past 1
+            plain, bn = (chart.series[0] for chart in charts)
+            # The training curve: what happened between points, not Keras' running mean that
+            # restarts each epoch. A jump at an epoch boundary is like any other jump.
+            for series in (plain, bn):
+                ys = [y for y in series.ys if y is not None]
+                assert len(ys) == len(series.xs)
+                within, across = [], []
+                for (x1, y1), (x2, y2) in zip(zip(series.xs, ys), zip(series.xs[1:], ys[1:])):
+                    if x1 >= 1:
+                        (across if int(x1) != int(x2) else within).append(abs(y2 - y1))
+                assert len(across) == 8 and max(across) <= max(within)
+            await pilot.press("m")
+        # Back on loss: BN's curve lies below the plain model's in the second half of training.
+        assert "loss" in charts[0].legend
+        charts = [app.screen.query_one(f"#chart-{key}", LineChart) for key in MODELS]
+        late = [[y for x, y in zip(c.series[0].xs, c.series[0].ys) if x > 5] for c in charts]
+        assert sum(late[1]) / len(late[1]) < sum(late[0]) / len(late[0])
+
+
+async def test_a_failed_run_says_failed_once(tmp_path: Path) -> None:
+    spec = ExperimentSpec(preset="mnist-adam", dataset="mnist", architecture="mnist")
+    recorder = RunRecorder(spec)
+    reason = "MNIST is not on this machine and could not be downloaded."
+    for key in MODELS:
+        recorder.apply(ModelDone(model=key, t=2.5, status="failed", error=reason))
+    run = recorder.finish()
+    assert run.error == reason  # not the same sentence twice
+    app = BntuiApp(ReplaySession(run, speed=1000))
+    async with app.run_test(size=(120, 30)) as pilot:
+        await replay_to_end(app, pilot)
+        status = text_of(app.screen.query_one("#status"))
+        assert "FAILED" in status and "both models" in status and "DONE" not in status
+        assert status.count("MNIST is not") == 1
+        for key in MODELS:
+            panel = text_of(app.screen.query_one(f"#stats-{key}"))
+            assert panel.count("MNIST is not") == 1 and "✗ failed" in panel
+            chart = text_of_chart(app.screen.query_one(f"#chart-{key}", LineChart))
+            assert "starting" not in chart and "failed before its first steps" in chart
+
+
+async def test_80x24_keeps_what_matters_and_says_what_scrolls() -> None:
+    run = load_run(SAMPLE_RUNS / "fashion-sgd-default.json")
+    app = BntuiApp(ReplaySession(run, speed=1000, path=SAMPLE_RUNS / "fashion-sgd-default.json"))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await replay_to_end(app, pilot)
+        status = text_of(app.screen.query_one("#status"))
+        assert "REPLAY END" in status and "0:30" in status and "fashion-sgd-default.json" in status
+        gap = text_of(app.screen.query_one("#gap")).strip()
+        assert gap.endswith("pts") or gap.endswith("…")
+        assert "val acc +3.18 pts" in gap and "test acc +3.19 pts" in gap
+        await pilot.press("4")
+        await pilot.pause()
+        scroll = app.screen.query_one("#results HintedScroll", HintedScroll)
+        await pilot.pause()
+        assert scroll.border_subtitle == MORE_BELOW
+        await pilot.press("end")
+        await pilot.pause()
+        assert scroll.border_subtitle == MORE_ABOVE
+    # Narrower still: the confusion matrix keeps all ten columns and says which class is which.
+    app = BntuiApp(ReplaySession(run, speed=1000))
+    async with app.run_test(size=(60, 20)) as pilot:
+        await replay_to_end(app, pilot)
+        await pilot.press("4")
+        await pilot.pause()
+        matrix = text_of(app.screen.query_one("#confusion-bn"))
+        header = matrix.splitlines()[1].split()
+        assert header == [str(i) for i in range(10)]
+        assert "9 Ankle bo" in matrix
+    # Narrower than that: numbered rows and a key; columns that cannot fit are named as cut.
+    test = run.models["bn"].test
+    assert test is not None and run.dataset is not None
+    names = run.dataset.class_names
+    narrow = confusion_text(test.confusion_matrix, names, 44, "BN").plain
+    assert narrow.splitlines()[1].split() == [str(i) for i in range(10)]
+    assert "classes:" in narrow and "9 Ankle boot" in narrow
+    assert all(len(line) <= 44 for line in narrow.splitlines())
+    tiny = confusion_text(test.confusion_matrix, names, 20, "BN").plain
+    assert "columns 4–9 do not fit" in tiny
+
+
+async def test_inside_tab_without_colour_and_without_statistics() -> None:
+    # A schema 1 file has no layer statistics: the tab says so once the replay has ended.
+    old = load_run(SAMPLE_RUNS / "fashion-sgd-lr0.01.json")
+    app = BntuiApp(ReplaySession(old, speed=1000))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await replay_to_end(app, pilot)
+        await pilot.press("i")
+        await pilot.pause()
+        chart = app.screen.query_one("#inside-chart-bn", LineChart)
+        assert "recorded without layer statistics" in text_of_chart(chart)
+    run = load_run(SAMPLE_RUNS / "fashion-sgd-default.json")
+    app = BntuiApp(ReplaySession(run, speed=1000))
+    async with app.run_test(size=(100, 40)) as pilot:
+        await replay_to_end(app, pilot)
+        await pilot.press("i")
+        await pilot.pause()
+        # Every layer's line carries a glyph of its own: told apart without colour.
+        chart = app.screen.query_one("#inside-chart-plain", LineChart)
+        glyphs = [s.glyph for s in chart.series]
+        assert len(set(glyphs)) == len(glyphs) == 3
+        drawn = text_of_chart(chart)
+        assert all(glyph in drawn for glyph in glyphs if glyph)
+        legend = text_of(app.screen.query_one("#inside-legend-plain"))
+        assert all(f"━{glyph}" in legend for glyph in glyphs if glyph)
+        # Dead units mean something only before a ReLU: the plain model (LeakyReLU) has none.
+        while INSIDE_VIEWS[app.inside_view].stat != "dead":
+            await pilot.press("n")
+        await pilot.pause()
+        assert app.screen.query_one("#inside-chart-plain", LineChart).series == []
+        assert "LeakyReLU" in text_of_chart(app.screen.query_one("#inside-chart-plain", LineChart))
+        bn = app.screen.query_one("#inside-chart-bn", LineChart)
+        assert [s.label for s in bn.series] == ["dense 300", "dense 100"]
+        assert bn.axis_labels()[0].endswith("%")

@@ -3,22 +3,28 @@
 from __future__ import annotations
 
 from textual.app import ComposeResult
-from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.widgets import Footer, TabbedContent, TabPane
 
 from bntui.compare import RunSet
+from bntui.figures import shared_range
 from bntui.runfile import RunFile
 from bntui.spec import MAX_SAMPLE_COUNT, MODEL_KEYS
+from bntui.widgets.hinted_scroll import HintedScroll
 from bntui.widgets.info_panels import DevicePanel, GapLine, StatusLine, SummaryPanel
 from bntui.widgets.inside import (
     INSIDE_VIEWS,
     InsidePanel,
     InsideTable,
     layer_series,
-    shared_range,
 )
-from bntui.widgets.model_panel import ModelPanel
+from bntui.widgets.model_panel import (
+    ModelPanel,
+    training_legend,
+    training_range,
+    training_series,
+)
 from bntui.widgets.results import ConfusionMatrix, PredictionCard, TestTable
 from bntui.widgets.runset import RunSetChart, RunSetTable, runset_range
 
@@ -44,19 +50,19 @@ class DashboardScreen(Screen[None]):
                     with Horizontal(id="runs-pair"):
                         for key in MODEL_KEYS:
                             yield RunSetChart(key)
-                    with VerticalScroll(id="runs-numbers"):
+                    with HintedScroll(id="runs-numbers"):
                         yield RunSetTable(id="runs-table")
             with TabPane("1 Training", id="training"), Vertical():
                 with Horizontal(id="pair"):
                     for key in MODEL_KEYS:
                         yield ModelPanel(key)
                 yield GapLine(id="gap")
-            with TabPane("2 Models", id="models"), VerticalScroll():
+            with TabPane("2 Models", id="models"), HintedScroll():
                 for key in MODEL_KEYS:
                     yield SummaryPanel(key)
-            with TabPane("3 Device", id="device"), VerticalScroll():
+            with TabPane("3 Device", id="device"), HintedScroll():
                 yield DevicePanel(id="device-panel")
-            with TabPane("4 Results", id="results"), VerticalScroll():
+            with TabPane("4 Results", id="results"), HintedScroll():
                 yield TestTable(id="test-table")
                 for key in MODEL_KEYS:
                     yield ConfusionMatrix(key)
@@ -67,7 +73,7 @@ class DashboardScreen(Screen[None]):
                 with Horizontal(id="inside-pair"):
                     for key in MODEL_KEYS:
                         yield InsidePanel(key)
-                with VerticalScroll(id="inside-numbers"):
+                with HintedScroll(id="inside-numbers"):
                     yield InsideTable(id="inside-table")
         yield Footer()
 
@@ -83,13 +89,13 @@ class DashboardScreen(Screen[None]):
     def show_tab(self, tab: str) -> None:
         """Switch to tab `tab`; its scrollable content takes the focus, so arrow keys scroll."""
         self.query_one(TabbedContent).active = tab
-        scrolls = self.query_one(f"#{tab}", TabPane).query(VerticalScroll)
+        scrolls = self.query_one(f"#{tab}", TabPane).query(HintedScroll)
         if scrolls:
             scrolls.first().focus()
 
-    def show_status(self, run: RunFile, mode: str, note: str) -> None:
+    def show_status(self, run: RunFile, mode: str, path: str, message: str) -> None:
         """Redraw the status line only (cheap; done even while the view is paused)."""
-        self.query_one(StatusLine).show(run, mode, note)
+        self.query_one(StatusLine).show(run, mode, path, message)
 
     def show_run(
         self,
@@ -108,8 +114,11 @@ class DashboardScreen(Screen[None]):
                 chart.show(runset, series, y_range, metric)
             self.query_one(RunSetTable).show(runset)
         elif tab == "training":
+            curves = {key: training_series(run, key, metric, series_mode) for key in MODEL_KEYS}
+            y_range = training_range(list(curves.values()), metric)
+            legend = training_legend(metric, series_mode)
             for panel in self.query(ModelPanel):
-                panel.update_view(run, metric, series_mode)
+                panel.update_view(run, curves[panel.key], y_range, legend)
             self.query_one(GapLine).show(run)
         elif tab == "models":
             for summary in self.query(SummaryPanel):
@@ -129,7 +138,8 @@ class DashboardScreen(Screen[None]):
         """Both models' charts of one layer statistic on a shared scale, and the numbers."""
         view = INSIDE_VIEWS[inside_view % len(INSIDE_VIEWS)]
         lines = {key: layer_series(run, key, view) for key in MODEL_KEYS}
-        y_range = shared_range([[s for _, s in lines[key]] for key in MODEL_KEYS])
+        bounds = (0.0, 100.0) if view.percent else (None, None)
+        y_range = shared_range([s.ys for key in MODEL_KEYS for _, s in lines[key]], bounds)
         for panel in self.query(InsidePanel):
             panel.border_subtitle = f"n ▸ {view.title}"
             panel.show(run, view, lines[panel.key], y_range)

@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from rich.text import Text
 from textual.widget import Widget
 
+from bntui.figures import shared_range
+
 # Braille dot bits for (x, y) inside a 2x4 cell.
 _DOTS = ((0x01, 0x02, 0x04, 0x40), (0x08, 0x10, 0x20, 0x80))
 AXIS_WIDTH = 7
@@ -26,6 +28,8 @@ class Series:
     ys: list[float | None] = field(default_factory=list)
     style: str = "cyan"
     markers: bool = False  # True: a `•` per point (validation), else a braille line
+    # Stamped along a line now and then, so lines differ without colour (NO_COLOR).
+    glyph: str | None = None
 
 
 def downsample(xs: list[float], ys: list[float | None], buckets: int) -> list[tuple[float, float]]:
@@ -41,9 +45,11 @@ def downsample(xs: list[float], ys: list[float | None], buckets: int) -> list[tu
     return [chosen[k] for k in sorted(chosen)]
 
 
-def _label(value: float) -> str:
+def _label(value: float, unit: str = "") -> str:
+    if abs(value) < 5e-4:
+        value = 0.0  # never "-0" or "1e-17" on an axis
     text = f"{value:.3g}" if abs(value) < 1000 else f"{value:.2g}"
-    return text[: AXIS_WIDTH - 1].rjust(AXIS_WIDTH - 1)
+    return (text + unit)[: AXIS_WIDTH - 1].rjust(AXIS_WIDTH - 1)
 
 
 class LineChart(Widget):
@@ -63,6 +69,7 @@ class LineChart(Widget):
         self.empty_message = "starting: importing Keras, loading data, compiling…"
         self.y_range: tuple[float, float] | None = None
         self.log_y = False
+        self.unit = ""
         self._drawn: object = None
 
     def set_series(
@@ -73,15 +80,18 @@ class LineChart(Widget):
         *,
         y_range: tuple[float, float] | None = None,
         log_y: bool = False,
+        unit: str = "",
     ) -> None:
         """Draw these series on an x axis from 0 to `x_max` (epochs), `legend` on the axis.
 
-        `y_range` fixes the y axis (so two charts can share one scale); with `log_y` the
-        ys are log10 values and the axis is labelled with the numbers themselves.
+        `y_range` fixes the y axis exactly (so two charts can share one scale; values
+        beyond it are drawn at the edge, whose tick then reads ▲ or ▼); without it the
+        axis spans every value with a margin. With `log_y` the ys are log10 values and the
+        axis is labelled with the numbers themselves; `unit` follows each axis label.
         """
         drawn = (
             [(s.label, s.style, s.markers, len(s.xs), s.xs[-1:], s.ys[-1:]) for s in series],
-            legend, x_max, y_range, log_y,
+            legend, x_max, y_range, log_y, unit,
         )  # fmt: skip
         if drawn == self._drawn:
             return  # series only ever grow, so same lengths and last points: same picture
@@ -91,6 +101,7 @@ class LineChart(Widget):
         self.x_max = max(x_max, 1e-9)
         self.y_range = y_range
         self.log_y = log_y
+        self.unit = unit
         self.refresh()
 
     def _axis_label(self, value: float) -> str:
@@ -100,7 +111,20 @@ class LineChart(Widget):
                 .replace("e+0", "e")[: AXIS_WIDTH - 1]
                 .rjust(AXIS_WIDTH - 1)
             )
-        return _label(value)
+        return _label(value, self.unit)
+
+    def y_bounds(self) -> tuple[float, float] | None:
+        """The y axis as drawn: the fixed range, else every plotted value with a margin."""
+        if self.y_range is not None:
+            return self.y_range
+        return shared_range([s.ys for s in self.series])
+
+    def axis_labels(self) -> tuple[str, str]:
+        """The top and bottom y-axis labels as drawn (what a person reads off the chart)."""
+        bounds = self.y_bounds()
+        if bounds is None:
+            return "", ""
+        return self._axis_label(bounds[1]).strip(), self._axis_label(bounds[0]).strip()
 
     def render(self) -> Text:
         """Plot area plus y labels on the left and an epoch axis below."""
@@ -109,28 +133,34 @@ class LineChart(Widget):
         columns = width * 2
         plotted = [(s, downsample(s.xs, s.ys, columns)) for s in self.series]
         values = [y for _, pts in plotted for _, y in pts]
-        if not values:
+        bounds = self.y_bounds()
+        if not values or bounds is None:
             return Text(self.empty_message, style="dim")
-        lo, hi = self.y_range or (min(values), max(values))
-        if hi - lo < 1e-9:
+        lo, hi = bounds
+        if hi - lo < 1e-12:
             lo, hi = lo - 0.5, hi + 0.5
-        pad = (hi - lo) * 0.05
-        lo, hi = lo - pad, hi + pad
+        above, below = max(values) > hi + 1e-12, min(values) < lo - 1e-12
         dots = [[0] * width for _ in range(height)]
         owner: list[list[str | None]] = [[None] * width for _ in range(height)]
-        marks: dict[tuple[int, int], str] = {}
+        marks: dict[tuple[int, int], tuple[str, str]] = {}
 
         def to_cell(x: float, y: float) -> tuple[int, int]:
             px = min(columns - 1, max(0, int(x / self.x_max * (columns - 1))))
             py = min(height * 4 - 1, max(0, int((hi - y) / (hi - lo) * (height * 4 - 1))))
             return px, py
 
-        for series, points in plotted:
+        for n, (series, points) in enumerate(plotted):
             if series.markers:
                 for x, y in points:
                     px, py = to_cell(x, y)
-                    marks[(py // 4, px // 2)] = series.style
+                    marks[(py // 4, px // 2)] = ("•", f"bold {series.style}")
                 continue
+            if series.glyph and points:
+                # A few glyphs along the line, staggered so that lines do not hide each other's.
+                every = max(6, len(points) // 5)
+                for x, y in points[(n * every) // 3 % every :: every]:
+                    px, py = to_cell(x, y)
+                    marks.setdefault((py // 4, px // 2), (series.glyph, f"bold {series.style}"))
             previous: tuple[int, int] | None = None
             for x, y in points:
                 px, py = to_cell(x, y)
@@ -150,14 +180,14 @@ class LineChart(Widget):
         text = Text(no_wrap=True, overflow="crop")
         for row in range(height):
             if row == 0:
-                text.append(self._axis_label(hi) + "┤", "dim")
+                text.append(self._axis_label(hi) + ("▲" if above else "┤"), "dim")
             elif row == height - 1:
-                text.append(self._axis_label(lo) + "┤", "dim")
+                text.append(self._axis_label(lo) + ("▼" if below else "┤"), "dim")
             else:
                 text.append(" " * (AXIS_WIDTH - 1) + "│", "dim")
             for col in range(width):
                 if (row, col) in marks:
-                    text.append("•", f"bold {marks[(row, col)]}")
+                    text.append(*marks[(row, col)])
                 elif dots[row][col]:
                     text.append(chr(0x2800 + dots[row][col]), owner[row][col] or "")
                 else:

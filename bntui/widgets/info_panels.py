@@ -6,58 +6,93 @@ from rich.table import Table
 from rich.text import Text
 from textual.widgets import Static
 
+from bntui.figures import bn_gap, common_epochs, failures, test_gap
 from bntui.runfile import RunFile
 from bntui.spec import MODEL_KEYS, MODEL_TITLES
-from bntui.stats import bn_gap
-from bntui.text import clean, fmt_duration
+from bntui.text import clean, fmt_duration, fmt_signed
 from bntui.widgets.text_view import TextView
 
 
 class StatusLine(TextView):
-    """One line: the experiment, the mode (live, replay, paused), elapsed time, the file."""
+    """One line: the state (live, replay, paused, failed), elapsed time, the run file, a
+    passing message, then the experiment. What matters most comes first, so a narrow
+    terminal cuts only the experiment's details."""
 
     DEFAULT_CSS = "StatusLine { height: 1; background: $panel; padding: 0 1; }"
 
-    def show(self, run: RunFile, mode: str, note: str = "") -> None:
-        """Redraw from the run and the app's mode word."""
-        spec = run.spec
+    def show(self, run: RunFile, mode: str, path: str = "", message: str = "") -> None:
+        """Redraw from the run, the app's mode word, the run file's path and a message."""
         text = Text(no_wrap=True, overflow="ellipsis")
         text.append(f" {mode} ", "reverse bold")
-        if note:  # e.g. where the run was saved: more useful than the spec once it is done
-            text.append(f" {note} ·", "bold")
-        text.append(
-            f" {spec.dataset} · {spec.optimizer} lr {spec.learning_rate:g} · batch "
-            f"{spec.batch_size} · {spec.epochs} ep"
-        )
-        if spec.limit:
-            text.append(f" · limit {spec.limit:,}")
-        text.append(f" · {fmt_duration(run.duration_s)}")
+        failed = failures(run)
+        if failed:
+            who = "both models" if len(failed) == 2 else MODEL_TITLES[failed[0][0]]
+            text.append(" ")
+            text.append(" FAILED ", "reverse bold red")
+            text.append(f" {who}", "bold red")
+        text.append(f" {fmt_duration(run.duration_s)}")
+        if path:
+            text.append(f" · {clean(path, 200)}", "bold")
+        if message:
+            text.append(f" · {clean(message, 300)}", "bold yellow")
+        elif failed:
+            reasons = list(dict.fromkeys(clean(why, 300) for _, why in failed))
+            text.append(f" · {' / '.join(reasons)}", "red")
+        text.append(f" · {experiment_line(run)}")
         self.show_text(text)
 
 
+def experiment_line(run: RunFile) -> str:
+    """The experiment in a few words: data (and any --limit), optimizer, batch, epochs."""
+    spec = run.spec
+    data = f"{spec.dataset}"
+    if spec.limit:
+        data += f" (first {spec.limit:,} images)"
+    return (
+        f"{data} · {spec.optimizer} lr {spec.learning_rate:g} · batch {spec.batch_size} · "
+        f"{spec.epochs} ep"
+    )
+
+
 class GapLine(TextView):
-    """What BN changes, right now: validation accuracy and loss, BN − plain."""
+    """What BN changes, right now: validation accuracy and loss, BN − plain; test accuracy
+    at the end. Parts that do not fit the width are left out, and an ellipsis says so."""
 
     DEFAULT_CSS = "GapLine { height: 1; padding: 0 1; }"
 
     def show(self, run: RunFile) -> None:
         """Redraw the comparison from the latest epoch both models reached."""
         acc, loss = bn_gap(run, "val_accuracy"), bn_gap(run, "val_loss")
-        text = Text(no_wrap=True, overflow="ellipsis")
-        text.append("BN − plain ", "bold")
+        head = Text("BN − plain ", "bold")
         if acc is None or loss is None:
-            text.append("after the first epoch of both models", "dim")
-        else:
-            epochs = min(len(run.models[k].history.val_loss) for k in MODEL_KEYS)
-            text.append(f"at epoch {epochs}: val acc ")
-            text.append(f"{acc * 100:+.2f} pts", "green" if acc >= 0 else "red")
-            text.append("  val loss ")
-            text.append(f"{loss:+.4f}", "green" if loss <= 0 else "red")
-        tests = [run.models[k].test for k in MODEL_KEYS]
-        if all(t and t.accuracy is not None for t in tests):
-            diff = tests[1].accuracy - tests[0].accuracy  # type: ignore[union-attr, operator]
-            text.append(f"  test acc {diff * 100:+.2f} pts")
+            head.append("after the first epoch of both models", "dim")
+            self.show_text(head)
+            return
+        head.append(f"at ep {common_epochs(run)}: ")
+        parts = [_signed("val acc ", acc * 100, " pts", acc >= 0)]
+        test = test_gap(run)
+        if test is not None:
+            parts.append(_signed("test acc ", test * 100, " pts", test >= 0))
+        parts.append(_signed("val loss ", loss, "", loss <= 0, digits=3))
+        width = max(self.size.width - 2, 20)
+
+        def length(items: list[Text]) -> int:
+            cut = 2 if len(items) < len(parts) else 0  # room for " …"
+            return len(head) + sum(len(p) for p in items) + 3 * (len(items) - 1) + cut
+
+        shown = list(parts)
+        while len(shown) > 1 and length(shown) > width:
+            shown.pop()  # the least needed goes first
+        text = head + Text(" · ").join(shown)
+        if len(shown) < len(parts):
+            text.append(" …", "dim")
         self.show_text(text)
+
+
+def _signed(name: str, value: float, unit: str, good: bool, digits: int = 2) -> Text:
+    text = Text(name)
+    text.append(f"{fmt_signed(value, digits)}{unit}", "green" if good else "red")
+    return text
 
 
 def _bytes(n: int) -> str:

@@ -17,12 +17,15 @@ from textual.widgets import Static
 
 from bntui.runfile import LayerTrace, RunFile
 from bntui.spec import MODEL_KEYS, MODEL_TITLES
-from bntui.text import clean
+from bntui.text import clean, fmt
 from bntui.widgets.chart import LineChart, Series
 from bntui.widgets.text_view import TextView
 
 PROBE_NOTE = "the first 512 validation images, BN in training mode"
 LAYER_COLORS = ("cyan", "magenta", "yellow", "green", "red", "blue", "white")
+# Each line also carries a glyph of its own, so that lines differ without colour (NO_COLOR).
+LAYER_GLYPHS = ("o", "x", "+", "*", "#", "%", "@")
+NO_RELU = "no ReLU layers here: LeakyReLU never outputs exactly 0, so no unit can die"
 
 
 @dataclass(frozen=True)
@@ -55,7 +58,7 @@ VIEW_HELP = {
     "pre_mean": "mean of x·W + b, before the activation",
     "pre_std": "spread of x·W + b, before the activation",
     "grad_norm": "L2 norm of the loss gradient for each kernel (vanishing = small)",
-    "dead": "ReLU units that no probe image switches on",
+    "dead": "ReLU units that no probe image switches on (ReLU layers only)",
     "batch_shift": "probe-batch mean vs the moving mean, in moving standard deviations",
     "batch_var_ratio": "probe-batch variance over the moving variance (1 = agree)",
     "gamma_mean": "learned scale γ, averaged over features (starts at 1)",
@@ -81,29 +84,62 @@ def _show(view: InsideView, value: float | None) -> str:
     if value is None:
         return "—"
     if view.percent:
-        return f"{value * 100:.1f}%"
-    return f"{value:.1e}" if view.log else f"{value:.3f}"
+        return f"{fmt(value * 100, 1)}%"
+    return f"{value:.1e}" if view.log else fmt(value, 3)
+
+
+def dead_applies(run: RunFile, key: str, trace: LayerTrace) -> bool:
+    """Whether "dead units" means anything for this Dense layer: only before a ReLU.
+
+    bntui records no value for other activations; files from before it knew that recorded 0
+    for LeakyReLU layers, which `model.summary()` shows as the next layer.
+    """
+    values = trace.stats.get("dead", [])
+    if values and all(v is None for v in values):
+        return False
+    summary = run.models[key].summary
+    if summary is None:
+        return True
+    names = [layer.name for layer in summary.layers]
+    if trace.name in names:
+        i = names.index(trace.name)
+        following = summary.layers[i + 1].type if i + 1 < len(names) else ""
+        return following != "LeakyReLU"
+    return True
 
 
 def layer_series(run: RunFile, key: str, view: InsideView) -> list[tuple[LayerTrace, Series]]:
-    """The plotted lines of model `key` for `view`: one per layer of the view's kind."""
+    """The plotted lines of model `key` for `view`: one per layer of the view's kind (for
+    dead units, per ReLU layer), each with a colour and a glyph of its own."""
     inside = run.models[key].inside
     lines = []
     traces = [t for t in inside.layers if t.kind == view.kind]
+    if view.stat == "dead":
+        traces = [t for t in traces if dead_applies(run, key, t)]
     for i, trace in enumerate(traces):
         values = trace.stats.get(view.stat, [])
         ys = [_value(view, v) for v in values]
-        color = LAYER_COLORS[i % len(LAYER_COLORS)]
-        lines.append((trace, Series(layer_label(trace), list(inside.position), ys, color)))
+        style = LAYER_COLORS[i % len(LAYER_COLORS)]
+        glyph = LAYER_GLYPHS[i % len(LAYER_GLYPHS)]
+        series = Series(layer_label(trace), list(inside.position), ys, style, glyph=glyph)
+        lines.append((trace, series))
     return lines
 
 
-def shared_range(groups: list[list[Series]]) -> tuple[float, float] | None:
-    """One y range covering every series of every chart (None when nothing is plotted)."""
-    values = [y for group in groups for s in group for y in s.ys if y is not None]
-    if not values:
-        return None
-    return min(values), max(values)  # the chart adds its own margin
+def empty_message(run: RunFile, key: str, view: InsideView, plotted: bool) -> str:
+    """What model `key`'s chart says when it has nothing to plot for `view`."""
+    record = run.models[key]
+    if not run.spec.inside_per_epoch:
+        return "layer statistics were off for this run (--inside 0)"
+    if record.inside.layers and not plotted:
+        if view.stat == "dead" and any(t.kind == "dense" for t in record.inside.layers):
+            return NO_RELU
+        return f"no {view.kind.upper()} layers in this model"
+    if record.status in ("pending", "running"):
+        return "waiting for the first measurement…"
+    if run.schema_version < 2:
+        return "recorded without layer statistics (a schema 1 file, from before bntui had them)"
+    return "no layer statistics were recorded for this model"
 
 
 class InsidePanel(Vertical):
@@ -133,21 +169,20 @@ class InsidePanel(Vertical):
     ) -> None:
         """Draw `lines` (from `layer_series`) on the shared `y_range`."""
         chart = self.query_one(LineChart)
-        inside = run.models[self.key].inside
-        if not run.spec.inside_per_epoch:
-            chart.empty_message = "layer statistics were off for this run (--inside 0)"
-        elif not lines and inside.layers:
-            chart.empty_message = f"no {view.kind.upper()} layers in this model"
-        else:
-            chart.empty_message = "waiting for the first measurement…"
+        chart.empty_message = empty_message(run, self.key, view, bool(lines))
         chart.set_series(
-            [s for _, s in lines], run.spec.epochs, view.stat, y_range=y_range, log_y=view.log
+            [s for _, s in lines],
+            run.spec.epochs,
+            view.stat,
+            y_range=y_range,
+            log_y=view.log,
+            unit="%" if view.percent else "",
         )
         legend = Text(no_wrap=True, overflow="ellipsis")
         for trace, series in lines:
             values = trace.stats.get(view.stat, [])
             first = next((v for v in values if v is not None), None)
-            legend.append("━ ", series.style)
+            legend.append(f"━{series.glyph} ", series.style)
             legend.append(f"{series.label:<10}", "bold")
             legend.append(f" {_show(view, values[-1] if values else None)}")
             legend.append(f" (from {_show(view, first)})\n", "dim")
@@ -174,14 +209,14 @@ class InsideTable(Static):
 
                 def num(stat: str, latest: dict[str, float | None] = latest) -> str:
                     value = latest.get(stat)
-                    return "—" if value is None else f"{value:.3f}"
+                    return fmt(value, 3)
 
                 if trace.kind == "dense":
-                    dead = latest.get("dead")
+                    dead = latest.get("dead") if dead_applies(run, key, trace) else None
                     grad = latest.get("grad_norm")
                     dense.add_row(
                         name, num("in_mean"), num("in_std"), num("pre_mean"), num("pre_std"),
-                        "—" if dead is None else f"{dead * 100:.1f}%",
+                        "—" if dead is None else f"{fmt(dead * 100, 1)}%",
                         "—" if grad is None else f"{grad:.2e}",
                     )  # fmt: skip
                 else:
@@ -202,6 +237,7 @@ class InsideTable(Static):
             self.update(grid)
             return
         grid.add_row(dense)
+        grid.add_row(Text("dead: ReLU layers only (— before LeakyReLU or softmax)", "dim"))
         if bn.row_count:
             grid.add_row(bn)
         self.update(grid)

@@ -6,9 +6,17 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Vertical
 
+from bntui.figures import (
+    METRIC_BOUNDS,
+    best,
+    interval_curve,
+    last,
+    progress,
+    robust_range,
+    train_size,
+)
 from bntui.runfile import RunFile
 from bntui.spec import MODEL_TITLES
-from bntui.stats import best, curve_positions, last, progress
 from bntui.text import clean, fmt, fmt_count, fmt_duration
 from bntui.widgets.chart import LineChart, Series
 from bntui.widgets.text_view import TextView
@@ -23,10 +31,22 @@ STATUS_LABELS = {
 }
 
 
+# What a chart with no points yet says, by the model's status.
+EMPTY_CHART = {
+    "pending": "starting: importing Keras, loading data…",
+    "running": "compiling the first training steps…",
+    "failed": "no training curve: the model failed before its first steps",
+    "diverged": "no training curve: the loss diverged at once",
+    "interrupted": "no training curve: stopped before the first steps",
+    "completed": "no training curve recorded",
+}
+
+
 def progress_bar(fraction: float, width: int) -> Text:
     """A text progress bar of `width` cells."""
     filled = int(round(fraction * width))
-    return Text("━" * filled, "green") + Text("━" * (width - filled), "grey30")
+    # Two glyphs, not two colours: the bar reads the same under NO_COLOR.
+    return Text("━" * filled, "green") + Text("─" * (width - filled), "grey50")
 
 
 class ModelPanel(Vertical):
@@ -47,21 +67,39 @@ class ModelPanel(Vertical):
         yield TextView(id=f"stats-{self.key}")
         yield LineChart(id=f"chart-{self.key}")
 
-    def update_view(self, run: RunFile, metric: str, series_mode: str) -> None:
-        """Re-read the record (call with the session lock held) and redraw."""
+    def update_view(
+        self,
+        run: RunFile,
+        series: list[Series],
+        y_range: tuple[float, float] | None,
+        legend: str,
+    ) -> None:
+        """Re-read the record (call with the session lock held) and redraw; the chart shows
+        `series` on `y_range`, the range both models' charts share."""
         record = run.models[self.key]
         subtitle = STATUS_LABELS.get(record.status, clean(record.status, 20))
+        if record.status == "running" and not record.curve.t:
+            subtitle = "● compiling"
         if self.border_subtitle != subtitle:  # setting it repaints the whole panel
             self.border_subtitle = subtitle
         self.set_class(record.status in ("failed", "diverged"), "-bad")
+        self.query_one(TextView).show_text(self._numbers(run))
+        chart = self.query_one(LineChart)
+        chart.empty_message = EMPTY_CHART.get(record.status, "")
+        chart.set_series(series, run.spec.epochs, legend, y_range=y_range)
+
+    def _numbers(self, run: RunFile) -> Text:
+        record = run.models[self.key]
         prog = progress(run, self.key)
         h = record.history
         width = max(6, self.size.width - 4 - 24)
         lines = Text(no_wrap=True, overflow="ellipsis")
         lines.append_text(progress_bar(prog.fraction, width))
-        lines.append(
-            f" {prog.fraction:4.0%} ep {prog.epoch}/{prog.epochs} ETA {fmt_duration(prog.eta_s)}\n"
-        )
+        lines.append(f" {prog.fraction:4.0%} ep {prog.epoch}/{prog.epochs} ")
+        if record.status in ("pending", "running"):
+            lines.append(f"ETA {fmt_duration(prog.eta_s)}\n")
+        else:
+            lines.append(f"in {fmt_duration(prog.elapsed_s)}\n")
         c = record.curve
         rows = (
             ("train", last(c.loss) if c.loss else last(h.loss),
@@ -72,36 +110,51 @@ class ModelPanel(Vertical):
         for name, loss, acc in rows:
             lines.append(f"{name:<6}", "bold")
             lines.append(f"loss {fmt(loss)}  acc {fmt(acc)}\n")
-        lines.append(
-            f"{fmt(prog.epoch_s, 2)}s/ep · {fmt_count(prog.samples_per_s)}/s"
-            f" · {fmt_duration(prog.elapsed_s)}",
-            "dim",
-        )
+        times = prog.times
+        lines.append(f"s/ep {fmt(times.per_epoch_s, 2)}", "dim")
+        if times.steady_s is not None:
+            lines.append(f" (1st {fmt(times.first_s, 2)})", "dim")
+        elif times.first_s is not None:
+            lines.append(" (1st)", "dim")  # the first epoch alone: it also compiled
+        lines.append(f" · {fmt_count(prog.samples_per_s)} img/s", "dim")
         stopped = [n for n in record.notes if n.what == "early_stopping"]
         saved = [n for n in record.notes if n.what == "checkpoint"]
         if stopped:
             lines.append(f"\n⏹ early stop after ep {stopped[-1].epoch + 1}", "yellow")
         if saved:
             lines.append(f"\n✓ checkpoint ep {saved[-1].epoch + 1} ({len(saved)} saved)", "dim")
-        if record.error:
-            lines.append("\n" + clean(record.error, 300), "bold red")
-        self.query_one(TextView).show_text(lines)
-        shown = {"both": "⠤train •val", "train": "⠤train", "val": "•val"}[series_mode]
-        name = "acc" if metric == "accuracy" else "loss"
-        self.query_one(LineChart).set_series(
-            self._series(run, metric, series_mode), run.spec.epochs, f"{name} {shown}"
-        )
+        if record.status in ("failed", "diverged"):
+            why = f": {clean(record.error, 300)}" if record.error else ""
+            lines.append(f"\n✗ {record.status}{why}", "bold red")
+        elif record.error:
+            lines.append(f"\n{clean(record.error, 300)}", "bold red")
+        return lines
 
-    def _series(self, run: RunFile, metric: str, series_mode: str) -> list[Series]:
-        record = run.models[self.key]
-        c, h = record.curve, record.history
-        n = min(len(c.t), len(c.epoch), len(c.step), len(c.steps), len(getattr(c, metric)))
-        series = []
-        if series_mode in ("both", "train"):
-            xs = curve_positions(c)[:n]
-            series.append(Series("train", xs, list(getattr(c, metric)[:n]), "cyan"))
-        if series_mode in ("both", "val"):
-            values = list(getattr(h, f"val_{metric}"))
-            xs = [float(i + 1) for i in range(len(values))]
-            series.append(Series("val", xs, values, "yellow", markers=series_mode == "both"))
-        return series
+
+def training_series(run: RunFile, key: str, metric: str, series_mode: str) -> list[Series]:
+    """Model `key`'s plotted curves: the training curve as interval means (see
+    `bntui.figures.interval_curve`) and the validation metric at each epoch's end."""
+    record = run.models[key]
+    series = []
+    if series_mode in ("both", "train"):
+        xs, ys = interval_curve(record.curve, metric, run.spec.batch_size, train_size(run))
+        series.append(Series("train", xs, ys, "cyan"))
+    if series_mode in ("both", "val"):
+        values = list(getattr(record.history, f"val_{metric}"))
+        xs = [float(i + 1) for i in range(len(values))]
+        series.append(Series("val", xs, values, "yellow", markers=series_mode == "both"))
+    return series
+
+
+def training_range(series: list[list[Series]], metric: str) -> tuple[float, float] | None:
+    """One y range for both models' charts: the training curves' robust range
+    (`bntui.figures.robust_range`) and every validation value."""
+    curves = [s.ys for group in series for s in group if not s.markers and s.label == "train"]
+    points = [s.ys for group in series for s in group if s.label == "val"]
+    return robust_range(curves, points, METRIC_BOUNDS[metric])
+
+
+def training_legend(metric: str, series_mode: str) -> str:
+    """The chart's legend: which metric, which curves."""
+    shown = {"both": "⠤train •val", "train": "⠤train", "val": "⠤val"}[series_mode]
+    return f"{'acc' if metric == 'accuracy' else 'loss'} {shown}"

@@ -9,6 +9,7 @@ from textual.widgets import Static
 from bntui.runfile import RunFile
 from bntui.spec import MODEL_KEYS, MODEL_TITLES
 from bntui.text import clean, fmt
+from bntui.widgets.text_view import TextView
 
 RAMP = " .:-=+*#%@"
 
@@ -46,7 +47,7 @@ class TestTable(Static):
         self.update(table)
 
 
-class ConfusionMatrix(Static):
+class ConfusionMatrix(TextView):
     """Confusion matrix of one model: rows are true classes, columns predicted."""
 
     def __init__(self, key: str) -> None:
@@ -54,28 +55,55 @@ class ConfusionMatrix(Static):
         self.key = key
 
     def show(self, run: RunFile) -> None:
-        """Redraw; the diagonal (correct) is highlighted."""
+        """Redraw to fit the width; the diagonal (correct) is highlighted."""
         test = run.models[self.key].test
         if test is None or not test.confusion_matrix:
-            self.update(Text(f"{MODEL_TITLES[self.key]}: confusion matrix after training", "dim"))
+            self.show_text(
+                Text(f"{MODEL_TITLES[self.key]}: confusion matrix after training", "dim")
+            )
             return
         names = run.dataset.class_names if run.dataset else []
-        table = Table(
-            title=f"{MODEL_TITLES[self.key]} — true (rows) × predicted", box=None, padding=(0, 0)
+        title = f"{MODEL_TITLES[self.key]} — true (rows) × predicted (columns)"
+        self.show_text(confusion_text(test.confusion_matrix, names, self.size.width, title))
+
+
+def confusion_text(matrix: list[list[int]], names: list[str], width: int, title: str) -> Text:
+    """The matrix in `width` columns: with class names when they fit, else numbered rows and
+    a key below; columns that still do not fit are named as cut, never dropped silently."""
+    n = len(matrix)
+    cell = max([len(str(n - 1)), *(len(str(v)) for row in matrix for v in row)]) + 1
+    label = min(12, max(len(f"{i} {clean(names[i], 9)}") for i in range(min(n, len(names))))
+                if names else len(str(n - 1)))  # fmt: skip
+    numbered = label + n * cell > width
+    if numbered:
+        label = len(str(n - 1))
+    shown = max(1, min(n, (max(width, 10) - label) // cell))
+    text = Text(no_wrap=True, overflow="crop")
+    text.append(title + "\n", "bold")
+    text.append(" " * label + "".join(str(j).rjust(cell) for j in range(shown)) + "\n", "dim")
+    for i, row in enumerate(matrix):
+        name = clean(names[i], 9) if i < len(names) and not numbered else ""
+        text.append(f"{i} {name}".rstrip().ljust(label)[:label], "bold")
+        for j, value in enumerate(row[:shown]):
+            style = "bold green" if i == j else ("red" if value else "dim")
+            text.append(str(value).rjust(cell), style)
+        text.append("\n")
+    if numbered and names:
+        line = "classes:"
+        for i in range(min(n, len(names))):
+            item = f" {i} {clean(names[i], 20)}"
+            if len(line) + len(item) > width and line.strip():
+                text.append(line + "\n", "dim")
+                line = " " * 8
+            line += item
+        text.append(line + "\n", "dim")
+    if shown < n:
+        text.append(
+            f"columns {shown}–{n - 1} do not fit in {width} columns: widen the terminal",
+            "yellow",
         )
-        table.add_column("", no_wrap=True, max_width=12)
-        for j in range(len(test.confusion_matrix)):
-            table.add_column(str(j), justify="right", min_width=5)
-        for i, row in enumerate(test.confusion_matrix):
-            label = f"{i} {clean(names[i], 9)}" if i < len(names) else str(i)
-            table.add_row(
-                Text(label),
-                *[
-                    Text(str(v), "bold green" if i == j else ("red" if v else "dim"))
-                    for j, v in enumerate(row)
-                ],
-            )
-        self.update(table)
+    text.rstrip()
+    return text
 
 
 class PredictionCard(Static):

@@ -12,11 +12,11 @@ from textual.containers import Vertical
 from textual.widgets import Static
 
 from bntui.compare import RunSet, differences
+from bntui.figures import METRIC_BOUNDS, RunRow, run_rows, shared_range
 from bntui.spec import MODEL_TITLES
-from bntui.sweep import SweepRow, run_rows
-from bntui.text import fmt
+from bntui.text import fmt, fmt_signed
 from bntui.widgets.chart import LineChart, Series
-from bntui.widgets.inside import LAYER_COLORS, shared_range
+from bntui.widgets.inside import LAYER_COLORS, LAYER_GLYPHS
 from bntui.widgets.text_view import TextView
 
 
@@ -26,7 +26,8 @@ def run_series(runset: RunSet, key: str, metric: str) -> list[Series]:
     for i, (label, run) in enumerate(zip(runset.labels, runset.runs)):
         values = list(getattr(run.models[key].history, f"val_{metric}"))
         xs = [float(e + 1) for e in range(len(values))]
-        series.append(Series(label, xs, values, LAYER_COLORS[i % len(LAYER_COLORS)]))
+        style, glyph = LAYER_COLORS[i % len(LAYER_COLORS)], LAYER_GLYPHS[i % len(LAYER_GLYPHS)]
+        series.append(Series(label, xs, values, style, glyph=glyph))
     return series
 
 
@@ -62,7 +63,7 @@ class RunSetChart(Vertical):
         chart.set_series(series, epochs, f"val {metric}", y_range=y_range)
         legend = Text("batch " if runset.kind == "sweep" else "", "dim")
         for s in series:
-            legend.append("━", s.style)
+            legend.append(f"━{s.glyph}", s.style)
             legend.append(f" {s.label}  ")
         self.query_one(TextView).show_text(legend)
         self.border_subtitle = f"val {metric} per epoch"
@@ -103,7 +104,7 @@ def _differences(runset: RunSet) -> Table | Text:
     return table
 
 
-def _figures(runset: RunSet, rows: list[SweepRow]) -> Table:
+def _figures(runset: RunSet, rows: list[RunRow]) -> Table:
     sweep = runset.target is not None
     target = f"≥{runset.target:.0%}" if runset.target is not None else ""
     table = Table(box=None, padding=(0, 1), expand=True)
@@ -125,7 +126,7 @@ def _figures(runset: RunSet, rows: list[SweepRow]) -> Table:
             fmt(row.final["plain"]), fmt(row.best["plain"]),
             fmt(row.final["bn"]), fmt(row.best["bn"]),
             Text("—") if gap is None
-            else Text(f"{gap * 100:+.2f}", "green" if gap >= 0 else "red"),
+            else Text(fmt_signed(gap * 100), "green" if gap >= 0 else "red"),
             *tail, speed,
         )  # fmt: skip
     return table
@@ -140,4 +141,4 @@ def runset_range(
 ) -> tuple[list[Series], list[Series], tuple[float, float] | None]:
     """Both models' series and their shared y range."""
     plain, bn = run_series(runset, "plain", metric), run_series(runset, "bn", metric)
-    return plain, bn, shared_range([plain, bn])
+    return plain, bn, shared_range([s.ys for s in plain + bn], METRIC_BOUNDS[metric])
