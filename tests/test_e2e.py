@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import os
 import signal
 import subprocess
@@ -223,7 +224,10 @@ def test_missing_data_gives_one_clear_message(tmp_path: Path, clean_env: dict[st
     out = tmp_path / "run.json"
     result = run_to_end(["--limit", "100", "--epochs", "1", "--out", str(out)], env)
     assert result.returncode == 1
-    assert "apt-get install dataset-fashion-mnist" in result.stdout
+    # The reason once (both models fail for it), and no figure of 0.00 for what never ran.
+    assert result.stdout.count("apt-get install dataset-fashion-mnist") == 1, result.stdout
+    assert "[   bn] failed (the same reason)" in result.stdout
+    assert not re.search(r"(?<![\d.])0\.00(?!\d)", result.stdout), result.stdout
     assert "Traceback" not in result.stdout
     assert load_run(out).models["bn"].status == "failed"
 
