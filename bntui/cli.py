@@ -136,7 +136,7 @@ def main_callback(
         ctx.invoke(run)
 
 
-@app.command()
+@app.command(short_help="Train the plain and BN models side by side, live, and save the run.")
 def run(
     preset: Annotated[str, typer.Option(help=f"Experiment preset. {PRESET_HELP}")] = "fashion-sgd",
     dataset: DatasetOption = None,
@@ -231,7 +231,7 @@ def run(
     train(LiveSession(spec, path, threads=threads), headless)
 
 
-@app.command()
+@app.command(short_help="Re-enact a saved run or sweep at its recorded pace (no TensorFlow).")
 def replay(
     file: Annotated[Path, typer.Argument(help="A run file written by bntui.")],
     speed: Annotated[float, typer.Option(help="Replay this many times faster.")] = 1.0,
@@ -265,7 +265,7 @@ def replay(
         BntuiApp(ReplaySession(loaded, speed, path=file)).run()
 
 
-@app.command()
+@app.command(short_help="Train the plain/BN pair once per batch size into one sweep file.")
 def sweep(
     preset: Annotated[
         str, typer.Option(help="Experiment preset (default: seed 004's model).")
@@ -314,7 +314,7 @@ def sweep(
     train(SweepSession(specs, goal, path, threads=threads), headless)
 
 
-@app.command()
+@app.command(short_help="Show saved runs side by side, aligned by epoch, with what differs.")
 def compare(
     files: Annotated[list[Path], typer.Argument(help="Two or more run files written by bntui.")],
     headless: Annotated[
@@ -346,7 +346,7 @@ def compare(
     BntuiApp(CompareSession(runs, labels, names)).run()
 
 
-@app.command()
+@app.command(short_help="Write a run's curves and statistics as CSV and an SVG picture.")
 def export(
     file: Annotated[Path, typer.Argument(help="A run or sweep file written by bntui.")],
     out_dir: Annotated[

@@ -92,7 +92,7 @@ def spec_line(spec: ExperimentSpec, train_images: int) -> str:
     )
 
 
-SPEED_NOTE = "s/epoch: median epoch after the first; 1st: the first epoch, which also compiles"
+SPEED_NOTE = "s/epoch: median epoch after the first, which also compiles (shown as 1st)"
 
 
 def summary_lines(run: RunFile, shown: set[str] | frozenset[str] = frozenset()) -> list[str]:

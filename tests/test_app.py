@@ -150,6 +150,17 @@ async def test_pause_freezes_the_view_not_the_recording(small_run: RunFile) -> N
         assert text_of(app.screen.query_one("#stats-bn")) != before
 
 
+async def test_the_replay_clock_only_moves_forward(small_run: RunFile) -> None:
+    session = ReplaySession(small_run, speed=5)
+    assert session.run.duration_s == 0  # not the recording's length before anything is replayed
+    seen = []
+    for _event in session.events():
+        seen.append(session.run.duration_s)
+        if len(seen) > 40:
+            session.stop()
+    assert seen == sorted(seen) and seen[0] < 2
+
+
 def test_curve_points_supersede_each_other() -> None:
     old = RunEvent(BatchProgress(model="bn", t=1.0, epoch=0, step=5, steps=10))
     newer = RunEvent(BatchProgress(model="bn", t=1.1, epoch=0, step=6, steps=10))
