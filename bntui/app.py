@@ -1,4 +1,5 @@
-"""The Textual app: reads a session's event stream in a thread and keeps the dashboard fresh.
+"""The Textual app: it pushes the dashboard, reads the session's event stream in a thread,
+and ends the process the way `bntui.lifecycle` says (the same as headless).
 
 It never imports Keras: a live session's training happens in worker processes.
 """
@@ -10,56 +11,16 @@ import os
 import signal
 import threading
 import time
-from pathlib import Path
 
 from textual import work
 from textual.app import App
-from textual.binding import Binding
-from textual.css.query import NoMatches
-from textual.message import Message
 
-from bntui.events import BatchProgress, CallbackNote, Event, SystemSample
-from bntui.screens.confirm import ConfirmScreen
-from bntui.screens.dashboard import TABS, DashboardScreen
-from bntui.session import LiveSession, ReplaySession, Session
-from bntui.spec import MODEL_TITLES
+from bntui.lifecycle import STOP_SIGNALS, Lifecycle
+from bntui.messages import EventsPending, StreamEnded
+from bntui.screens.dashboard import DashboardScreen
+from bntui.session import Session, TrainingSession
 from bntui.text import clean
-from bntui.widgets.inside import INSIDE_VIEWS
-
-# Curve points arrive ~20 times a second per model; drawing them twice a second keeps the
-# UI process near 5% of a core while training (4 times a second cost ~8%). Keys redraw at once.
-REFRESH_S = 0.5
-METRICS = ("loss", "accuracy")
-SERIES_MODES = ("both", "train", "val")
-
-
-class RunEvent(Message):
-    """One event from the session's stream. Curve points of one model supersede each other."""
-
-    def __init__(self, event: Event) -> None:
-        super().__init__()
-        self.event = event
-
-    def can_replace(self, message: Message) -> bool:
-        """A newer curve point of the same model makes this one redundant (it is recorded)."""
-        if not isinstance(message, RunEvent):
-            return False
-        if isinstance(self.event, SystemSample):
-            return isinstance(message.event, SystemSample)
-        return (
-            isinstance(self.event, BatchProgress)
-            and isinstance(message.event, BatchProgress)
-            and message.event.model == self.event.model
-        )
-
-
-class StreamEnded(Message):
-    """The stream is over; a live run has been saved to `path`."""
-
-    def __init__(self, path: Path | None, warning: str | None) -> None:
-        super().__init__()
-        self.path = path
-        self.warning = warning
+from bntui.view import EventInbox
 
 
 class BntuiApp(App[int]):
@@ -67,298 +28,119 @@ class BntuiApp(App[int]):
 
     TITLE = "bntui"
     ENABLE_COMMAND_PALETTE = False
-    BINDINGS = [
-        Binding("q", "quit_app", "Quit"),
-        Binding("ctrl+c", "quit_app", "Quit", show=False, priority=True),
-        Binding("p", "pause", "Pause"),
-        Binding("m", "metric", "Loss/acc"),
-        Binding("v", "series", "Train/val"),
-        Binding("s", "save", "Save"),
-        Binding("e", "end", "End"),
-        Binding("i", "tab('inside')", "Inside"),
-        Binding("0", "tab('runs')", "Runs", show=False),
-        Binding("c", "save_screenshot", "Screenshot", show=False),
-        Binding("n", "inside_view", "Next stat"),
-        *[
-            Binding(str(i + 1), f"tab('{tab}')", tab.title(), show=False)
-            for i, tab in enumerate(TABS)
-        ],
-    ]
 
     def __init__(self, session: Session) -> None:
         super().__init__()
         self.session = session
-        # Runs side by side compare validation accuracy; a single run starts on loss.
-        self.metric = "accuracy" if session.runset is not None else "loss"
-        self.series_mode = "both"
-        self.inside_view = 0
-        self.paused = False
-        self.dirty = True
-        self.ended = False
+        self.inbox = EventInbox()
+        self.dashboard = DashboardScreen(session, self.inbox)
+        self.lifecycle = Lifecycle(session) if isinstance(session, TrainingSession) else None
+        self.requested_code = 0
         self.quitting = False
-        self.exit_code = 0
-        # A passing message in the status line (toasts would cover the BN chart's axis).
-        self.message = ""
-        self.message_until = 0.0
-        self.saved: tuple[Path | None, str | None] = (None, None)
         self.stream_done = threading.Event()
 
-    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        """Hide keys that do nothing here: save in a replay, jump-to-end in a live run."""
-        if action == "save":
-            return self.session.live
-        if action == "end":
-            return not self.session.live and not self.ended
-        if action == "tab" and parameters == ("runs",):
-            return self.session.runset is not None
-        if action == "inside_view":
-            try:
-                return self.dashboard.active_tab == "inside"
-            except (KeyError, NoMatches):  # asked before the dashboard exists
-                return False
-        return True
-
-    @property
-    def dashboard(self) -> DashboardScreen:
-        """The main screen (it stays at the bottom of the screen stack)."""
-        return self.get_screen("dashboard")  # type: ignore[return-value]
-
     def on_mount(self) -> None:
-        """Show the dashboard, start reading the stream, redraw at most every REFRESH_S."""
-        runset = self.session.runset
-        self.install_screen(DashboardScreen(runset.kind if runset else None), "dashboard")
-        self.push_screen("dashboard")
-        self.consume()
-        self.set_interval(REFRESH_S, self.redraw)
-        if self.session.live:
-            loop = asyncio.get_running_loop()
-            for sig in (signal.SIGTERM, signal.SIGHUP):
-                loop.add_signal_handler(sig, self.stop_from_signal, sig)
-        self.call_after_refresh(self.redraw)
+        """Show the dashboard, start reading the stream, take the stop signals."""
+        self.push_screen(self.dashboard)
+        self.read_stream()
+        loop = asyncio.get_running_loop()
+        for sig in STOP_SIGNALS:
+            loop.add_signal_handler(sig, self.stop_from_signal, sig)
 
     @work(thread=True, exclusive=True, name="event-stream")
-    def consume(self) -> None:
-        """Read the session's events (blocking) and post them; save a live run at the end."""
+    def read_stream(self) -> None:
+        """Read the session's events (blocking) into the inbox; save a live run at the end."""
         self.session.start()
         for event in self.session.events():
-            self.post_message(RunEvent(event))
-        path = warning = None
-        if isinstance(self.session, LiveSession):
-            try:
-                path, warning = self.session.save()
-            except OSError as exc:
-                warning = f"the run could not be saved: {exc}"
-        self.saved = (path, warning)
+            self.inbox.put(event)
+            self.dashboard.post_message(EventsPending())
+        saved = warning = None
+        if self.lifecycle is not None:
+            self.lifecycle.finish()
+            if self.lifecycle.saved is not None:
+                path, warning = self.lifecycle.saved
+                saved = str(path)
+            else:
+                warning = self.lifecycle.save_error
         self.stream_done.set()
-        self.post_message(StreamEnded(path, warning))
-
-    def flash(self, message: str, seconds: float = 6.0) -> None:
-        """Show `message` in the status line for a few seconds."""
-        self.message = message
-        self.message_until = time.monotonic() + seconds
-        self.redraw()
-
-    def on_run_event(self, message: RunEvent) -> None:
-        """Mark the view stale; say so when a callback acts (failures stay in the status
-        line and the model's panel)."""
-        self.dirty = True
-        event = message.event
-        if isinstance(event, CallbackNote) and not self.session.runset:
-            title = MODEL_TITLES.get(event.model, event.model)
-            self.flash(f"{title}: {clean(event.message, 300)}")
-
-    def on_stream_ended(self, message: StreamEnded) -> None:
-        """Training (or the replay) is over: show where the run was saved, or quit."""
-        self.ended = True
-        self.dirty = True
-        self.refresh_bindings()
-        self.saved = (message.path, message.warning)
-        if message.warning:
-            self.flash(message.warning, 30)
+        self.dashboard.post_message(StreamEnded(saved, warning))
         if self.quitting:
-            self.exit(self.exit_code)
+            self.call_from_thread(self.exit, self.exit_code())
 
-    def mode_word(self) -> str:
-        """LIVE, REPLAY ×N, PAUSED, STOPPING, DONE or REPLAY END, for the status line."""
-        if self.paused:
-            return "PAUSED"
-        if self.ended:
-            return "DONE" if self.session.live else "REPLAY END"
-        if self.quitting:
-            return "STOPPING"
-        if self.session.live:
-            return "LIVE"
-        speed = self.session.replay.speed if isinstance(self.session, ReplaySession) else 1.0
-        return f"REPLAY ×{speed:g}"
+    def exit_code(self) -> int:
+        """What the process exits with: the lifecycle's word for a live session."""
+        if self.lifecycle is None:
+            return 0
+        return self.lifecycle.exit_code(self.requested_code)
 
-    def redraw(self) -> None:
-        """Repaint from the record if something changed (never more than every REFRESH_S)."""
-        screen = self.dashboard
-        if not screen.ready:
-            # Asked before the dashboard has mounted its widgets: draw the first frame as soon
-            # as it has, not at the next tick.
-            self.call_after_refresh(self.redraw)
-            return
-        if self.message and time.monotonic() > self.message_until:
-            self.message = ""
-        with self.session.lock:
-            run = self.session.run
-            try:
-                screen.show_status(run, self.mode_word(), self.path_text(), self.message)
-                if self.dirty and not self.paused:
-                    self.dirty = False
-                    screen.show_run(
-                        run,
-                        self.metric,
-                        self.series_mode,
-                        not self.no_color,
-                        self.inside_view,
-                        self.session.runset,
-                    )
-            except NoMatches:
-                pass  # the app is exiting and has begun removing the dashboard's widgets
+    # -- what the dashboard asks ---------------------------------------------------------
 
-    def path_text(self) -> str:
-        """The session's file for the status line: where a live run goes, or went."""
-        path = self.session.path
-        if path is None:
-            return ""
-        if not self.session.live:
-            return str(path)
-        return f"saved {path}" if self.ended else f"→ {path}"
-
-    def action_tab(self, tab: str) -> None:
-        """Switch tabs (keys 1–4)."""
-        self.dashboard.show_tab(tab)
-        self.dirty = True
-        self.call_after_refresh(self.redraw)
-
-    def on_tabbed_content_tab_activated(self) -> None:
-        """Draw a tab as soon as it is shown."""
-        self.refresh_bindings()
-        self.dirty = True
-        self.call_after_refresh(self.redraw)
-
-    def action_inside_view(self) -> None:
-        """Inside tab: plot the next layer statistic."""
-        self.inside_view = (self.inside_view + 1) % len(INSIDE_VIEWS)
-        self.dirty = True
-        self.redraw()
-
-    def action_pause(self) -> None:
-        """Freeze or unfreeze the view; training and recording go on."""
-        if self.ended and not self.paused:
-            self.flash("the run has ended: nothing to pause")
-            return
-        self.paused = not self.paused
-        self.dirty = True
-        self.redraw()
-
-    def action_metric(self) -> None:
-        """Toggle the curves between loss and accuracy."""
-        self.metric = METRICS[(METRICS.index(self.metric) + 1) % len(METRICS)]
-        self.dirty = True
-        self.redraw()
-
-    def action_series(self) -> None:
-        """Cycle the curves: train and validation, train only, validation only."""
-        i = SERIES_MODES.index(self.series_mode)
-        self.series_mode = SERIES_MODES[(i + 1) % len(SERIES_MODES)]
-        self.dirty = True
-        self.redraw()
-
-    def action_save(self) -> None:
-        """Write the run file now (a live run only; the final save still happens at the end)."""
-        if not isinstance(self.session, LiveSession):
-            self.flash("a replay is already saved")
-            return
-        if self.ended:
-            self.flash(f"already saved: {self.saved[0] or self.session.path}")
-            return
+    def save_snapshot(self) -> str:
+        """Write the run file now (a live run only; the final save still happens)."""
+        session = self.session
+        if not isinstance(session, TrainingSession):
+            return "a replay is already saved"
+        if self.stream_done.is_set():
+            return f"already saved: {session.path}"
         try:
-            path, warning = self.session.save(final=False)
+            path, warning = session.save(final=False)
         except OSError as exc:
-            self.flash(f"could not save: {exc}")
-            return
-        self.flash(warning or f"saved a snapshot to {path}")
+            return f"could not save: {exc}"
+        return warning or f"saved a snapshot to {path}"
 
-    def action_save_screenshot(self) -> None:
+    def screenshot(self) -> str:
         """Save what is on screen as an SVG in `runs/` (beside the run files)."""
         name = f"bntui-screenshot-{time.strftime('%Y%m%d-%H%M%S')}.svg"
         try:
             os.makedirs("runs", exist_ok=True)
-            path = self.save_screenshot(name, path="runs")
+            return f"screenshot saved: {self.save_screenshot(name, path='runs')}"
         except OSError as exc:
-            self.flash(f"could not save the screenshot: {exc}")
-            return
-        self.flash(f"screenshot saved: {path}")
+            return f"could not save the screenshot: {exc}"
 
-    def action_end(self) -> None:
-        """Replay: jump to the end of the recording."""
-        self.session.skip_to_end()
-
-    def action_quit_app(self) -> None:
-        """Quit; a live training still running is stopped and saved only after confirming."""
-        if not self.session.live or self.ended:
+    def quit_now(self) -> None:
+        """Leave at once (a replay, or a live run already saved)."""
+        if self.lifecycle is None:
             self.session.stop()
-            self.exit(self.exit_code)
-            return
-        if isinstance(self.screen, ConfirmScreen):
-            return
-
-        def answer(yes: bool | None) -> None:
-            if yes:
-                self.begin_stop(0)
-
-        self.push_screen(
-            ConfirmScreen("Training is still running. Stop both models and save the run as "
-                          "interrupted?"),
-            answer,
-        )  # fmt: skip
-
-    def stop_from_signal(self, signum: int) -> None:
-        """SIGTERM or SIGHUP (the SSH link dropped): stop and save without asking."""
-        if signum == signal.SIGHUP:
-            # The terminal is gone: Textual's shutdown would block writing to it. Save, then
-            # leave at once.
-            threading.Thread(target=self._stop_and_exit, args=(128 + signum,)).start()
-        else:
-            self.begin_stop(128 + signum)
-
-    def _stop_and_exit(self, code: int) -> None:
-        self.quitting = True
-        self.session.stop()
-        self.stream_done.wait(timeout=30)
-        os._exit(code)
+        self.exit(self.exit_code())
 
     def begin_stop(self, code: int) -> None:
         """Stop the workers in a thread; the stream then ends, is saved, and the app exits."""
         if self.quitting:
             return
         self.quitting = True
-        self.exit_code = code
-        if self.ended:
-            self.exit(code)
+        self.requested_code = code
+        self.dashboard.stopping = True
+        if self.stream_done.is_set():
+            self.exit(self.exit_code())
             return
         self.run_worker(self.session.stop, thread=True, name="stop-workers")
 
-    def finish_live(self) -> int:
-        """After the app exits: make sure a live run is stopped and saved; print where."""
-        session = self.session
-        if not isinstance(session, LiveSession):
-            return 0
-        if not session.finished.is_set() or session.saved_path is None:
-            session.stop()
-            try:
-                self.saved = session.save()
-            except OSError as exc:
-                print(f"bntui: error: the run could not be saved: {exc}")
-                return 1
-        path, warning = self.saved
-        if warning:
-            print(f"bntui: warning: {warning}")
-        what = "sweep" if session.sweep is not None else "run"
-        print(f"bntui: {what} saved to {path or session.saved_path} ({session.status})")
-        if self.exit_code:
-            return self.exit_code
-        return 1 if session.status == "failed" else 0
+    def stop_from_signal(self, signum: int) -> None:
+        """SIGINT, SIGTERM or SIGHUP (the SSH link dropped): stop and save without asking."""
+        if self.lifecycle is None:
+            self.session.stop()
+            self.exit(128 + signum)
+            return
+        self.lifecycle.stop_requested(signum)
+        if signum == signal.SIGHUP:
+            # The terminal is gone: Textual's shutdown would block writing to it. Save, then
+            # leave at once.
+            threading.Thread(target=self._save_and_leave).start()
+        else:
+            self.begin_stop(0)
+
+    def _save_and_leave(self) -> None:
+        self.quitting = True
+        self.session.stop()
+        self.stream_done.wait(timeout=30)
+        os._exit(self.exit_code())
+
+    def finish(self) -> int:
+        """After the app exits: a live run is stopped and saved (if it was not yet); say
+        where it went; return the exit code."""
+        if self.lifecycle is None:
+            return self.return_value or 0
+        self.lifecycle.finish()
+        for line in self.lifecycle.closing_lines():
+            print(clean(line, 2000))
+        return self.exit_code()

@@ -18,7 +18,7 @@ from bntui import __version__
 from bntui.spec import PRESETS, ExperimentSpec, SpecError, build_spec
 
 if TYPE_CHECKING:
-    from bntui.session import LiveSession
+    from bntui.session import TrainingSession
 
 app = typer.Typer(
     name="bntui",
@@ -65,7 +65,7 @@ def check_out(out: Path | None, default: Path) -> Path:
     return out
 
 
-def train(session: LiveSession, headless: bool) -> NoReturn:
+def train(session: TrainingSession, headless: bool) -> NoReturn:
     """Train in the dashboard, or with progress lines when asked or not on a terminal; exit
     with the outcome's code."""
     if headless or not sys.stdout.isatty():
@@ -76,7 +76,7 @@ def train(session: LiveSession, headless: bool) -> NoReturn:
 
     tui = BntuiApp(session)
     tui.run()
-    raise typer.Exit(tui.finish_live())
+    raise typer.Exit(tui.finish())
 
 
 def check_gpus(devices: str) -> None:

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import signal
 import sys
-from types import FrameType
 from typing import TextIO
 
 from bntui.compare import differences
@@ -23,8 +22,9 @@ from bntui.figures import (
     test_gap,
     train_size,
 )
+from bntui.lifecycle import Lifecycle
 from bntui.runfile import RunFile
-from bntui.session import LiveSession
+from bntui.session import TrainingSession
 from bntui.spec import MODEL_KEYS, MODEL_TITLES, ExperimentSpec
 from bntui.sweep import SweepFile, sweep_rows
 from bntui.text import clean, fmt, fmt_count, fmt_duration, fmt_signed
@@ -185,51 +185,35 @@ def compare_lines(runs: list[RunFile], labels: list[str], names: list[str]) -> l
     return lines
 
 
-def run_headless(session: LiveSession, out: TextIO = sys.stdout) -> int:
+def run_headless(session: TrainingSession, out: TextIO = sys.stdout) -> int:
     """Train with progress lines; on a stop signal save what was recorded and exit 128+N."""
-    received: list[int] = []
-
-    def request_stop(signum: int, frame: FrameType | None) -> None:
-        # Only flags: the event loop notices within 0.2 s, so no event is half-recorded.
-        received.append(signum)
-        session.halt()
-
-    for number in STOP_SIGNALS:
-        signal.signal(number, request_stop)
+    lifecycle = Lifecycle(session)
+    # Only flags: the event loop notices within 0.2 s, so no event is half-recorded. The
+    # handlers stay until the file is saved, so a second Ctrl-C while stopping and saving
+    # can neither corrupt the file nor kill bntui.
+    lifecycle.install_handlers()
     printer = EventPrinter()
+    several = len(session.specs) > 1
     try:
         print(f"bntui: training plain and BN models, run file: {session.out}", file=out, flush=True)
         session.start()
-        sweep = session.sweep
         for event in session.events():
-            line = printer.line(session.run, event)
-            if line and sweep is not None:
-                line = f"[batch {sweep.batch_sizes[event.run]:>4}] {line}"
+            line = printer.line(session.recorders[event.run].run, event)
+            if line and several:
+                line = f"[batch {session.specs[event.run].batch_size:>4}] {line}"
             if line:
                 print(line, file=out, flush=True)
     finally:
-        code = 128 + received[0] if received else 0
-        if code:
-            name = signal.Signals(received[0]).name
-            print(f"bntui: {name} received, stopping the workers and saving", file=out, flush=True)
-        # Further signals only set the flag again (the handler stays until exit), so a
-        # second Ctrl-C while stopping and saving can neither corrupt the file nor kill us.
-        if code:
-            session.stop()
-        else:
-            session.supervisor.stop()
-        path, warning = session.save()
-        # Saved: ignore further stop signals. At exit CPython resets Python-level handlers
-        # to the default (a late Ctrl-C would kill us with a traceback), but not SIG_IGN.
-        for number in STOP_SIGNALS:
-            signal.signal(number, signal.SIG_IGN)
-    sweep = session.sweep
-    summary = summary_lines(session.run, printer.reasons) if sweep is None else sweep_lines(sweep)
-    for line in summary:
-        print(line, file=out)
-    if warning:
-        print(f"bntui: warning: {warning}", file=out)
-    print(f"bntui: {'run' if sweep is None else 'sweep'} saved to {path}", file=out, flush=True)
-    if code:
-        return code
-    return 1 if session.status == "failed" else 0
+        said = lifecycle.signal_line()
+        if said:
+            print(said, file=out, flush=True)
+        lifecycle.finish()
+        lifecycle.ignore_signals()
+    document = session.document()
+    if isinstance(document, SweepFile):
+        summary = sweep_lines(document)
+    else:
+        summary = summary_lines(session.run, printer.reasons)
+    for line in [*summary, *lifecycle.closing_lines()]:
+        print(line, file=out, flush=True)
+    return lifecycle.exit_code()

@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
-import io
 import json
 from pathlib import Path
-from typing import Any
 
-from rich.console import Console
-from textual.widget import Widget
-from textual.widgets import Static
+from screen import (
+    is_shown,
+    replay_to_end,
+    status_of,
+    text_of,
+    text_of_chart,
+    until,
+)
 
-from bntui.app import BntuiApp, RunEvent
-from bntui.events import BatchProgress, EpochEnd, ModelDone
+from bntui.app import BntuiApp
+from bntui.events import ModelDone
+from bntui.messages import EventsPending
 from bntui.recorder import RunRecorder
 from bntui.runfile import RunFile, load_run
 from bntui.session import ReplaySession
@@ -26,33 +30,10 @@ from bntui.widgets.results import confusion_text
 MODELS = ("plain", "bn")
 
 
-def text_of(widget: Widget) -> str:
-    """What a Static shows, as plain text."""
-    assert isinstance(widget, Static)
-    console = Console(width=100, file=io.StringIO(), no_color=True)
-    with console.capture() as capture:
-        console.print(widget.content)
-    return capture.get()
-
-
-def text_of_chart(chart: LineChart) -> str:
-    """What a chart draws, as plain text."""
-    return chart.render().plain
-
-
-async def replay_to_end(app: BntuiApp, pilot: Any) -> None:
-    await pilot.press("e")
-    await app.workers.wait_for_complete()
-    await pilot.pause(0.1)
-    app.redraw()
-    await pilot.pause()
-
-
 async def test_replay_feeds_the_panels(small_run: RunFile) -> None:
     app = BntuiApp(ReplaySession(small_run, speed=1000))
     async with app.run_test(size=(80, 24)) as pilot:
         await replay_to_end(app, pilot)
-        assert app.ended
         for key in ("plain", "bn"):
             stats = text_of(app.screen.query_one(f"#stats-{key}"))
             history = small_run.models[key].history
@@ -86,7 +67,7 @@ async def test_keys_toggle_the_view(small_run: RunFile) -> None:
         assert "PAUSED" not in status and "nothing to pause" in status
         await pilot.press("4")
         await pilot.pause()
-        assert app.dashboard.active_tab == "results"
+        assert is_shown(app.screen.query_one("#test-table"))
         table = text_of(app.screen.query_one("#test-table"))
         test = small_run.models["bn"].test
         assert test is not None and fmt(test.accuracy) in table
@@ -108,7 +89,7 @@ async def test_inside_tab_plots_each_layer_on_one_scale(small_run: RunFile) -> N
         await replay_to_end(app, pilot)
         await pilot.press("i")
         await pilot.pause()
-        assert app.dashboard.active_tab == "inside"
+        assert is_shown(app.screen.query_one("#inside-table"))
         charts = [app.screen.query_one(f"#inside-chart-{key}", LineChart) for key in MODELS]
         assert [len(c.series) for c in charts] == [3, 3]  # one line per Dense layer
         assert charts[0].y_range == charts[1].y_range is not None
@@ -124,14 +105,14 @@ async def test_inside_tab_plots_each_layer_on_one_scale(small_run: RunFile) -> N
             await pilot.pause()
         assert len(seen) == len(INSIDE_VIEWS)
         # BN-only statistics: the plain model has nothing to plot and says why.
-        while INSIDE_VIEWS[app.inside_view].kind != "bn":
+        while "BN" not in str(app.screen.query_one("#inside-bn").border_subtitle):
             await pilot.press("n")
         await pilot.pause()
         assert charts[0].series == [] and "no BN layers" in charts[0].empty_message
         assert len(charts[1].series) == 3
         await pilot.press("1")
         await pilot.press("n")  # does nothing outside the Inside tab
-        assert INSIDE_VIEWS[app.inside_view].kind == "bn"
+        assert "BN" in str(app.screen.query_one("#inside-bn").border_subtitle)
 
 
 async def test_pause_freezes_the_view_not_the_recording(small_run: RunFile) -> None:
@@ -141,13 +122,15 @@ async def test_pause_freezes_the_view_not_the_recording(small_run: RunFile) -> N
         await pilot.press("p")
         before = text_of(app.screen.query_one("#stats-bn"))
         await pilot.press("e")
-        await app.workers.wait_for_complete()
-        await pilot.pause(0.3)
+        await until(pilot, session.finished.is_set, "the end of the replay")
+        record = app.dashboard.view.run.models["bn"]  # what the dashboard would draw
+        await until(pilot, lambda: record.status == "completed", "the replay's last event")
+        assert "PAUSED" in status_of(app)
         assert text_of(app.screen.query_one("#stats-bn")) == before
         assert session.run.models["bn"].history == small_run.models["bn"].history
         await pilot.press("p")
-        await pilot.pause(0.3)
-        assert text_of(app.screen.query_one("#stats-bn")) != before
+        await until(pilot, lambda: text_of(app.screen.query_one("#stats-bn")) != before)
+        assert "REPLAY END" in status_of(app)
 
 
 async def test_the_replay_clock_only_moves_forward(small_run: RunFile) -> None:
@@ -161,15 +144,9 @@ async def test_the_replay_clock_only_moves_forward(small_run: RunFile) -> None:
     assert seen == sorted(seen) and seen[0] < 2
 
 
-def test_curve_points_supersede_each_other() -> None:
-    old = RunEvent(BatchProgress(model="bn", t=1.0, epoch=0, step=5, steps=10))
-    newer = RunEvent(BatchProgress(model="bn", t=1.1, epoch=0, step=6, steps=10))
-    other = RunEvent(BatchProgress(model="plain", t=1.1, epoch=0, step=6, steps=10))
-    epoch = RunEvent(EpochEnd(model="bn", t=1.2, epoch=0))
-    assert old.can_replace(newer)
-    assert not old.can_replace(other)
-    assert not old.can_replace(epoch)
-    assert not epoch.can_replace(newer)
+def test_a_newer_notice_of_pending_events_replaces_an_older_one() -> None:
+    # Whichever notice is handled takes every event waiting: a fast stream cannot flood the UI.
+    assert EventsPending().can_replace(EventsPending())
 
 
 async def test_hostile_strings_are_shown_literally(small_run_path: Path) -> None:
@@ -194,15 +171,15 @@ async def test_hostile_strings_are_shown_literally(small_run_path: Path) -> None
 async def test_tiny_terminal_and_resizing_do_not_crash(small_run: RunFile) -> None:
     app = BntuiApp(ReplaySession(small_run, speed=50))
     async with app.run_test(size=(40, 12)) as pilot:
-        await pilot.pause(0.3)
+        await until(pilot, lambda: "0:0" in status_of(app), "the first frame")
         for size in ((20, 6), (120, 40), (40, 12)):
             await pilot.resize_terminal(*size)
-            await pilot.pause(0.1)
+            await pilot.pause()
         await replay_to_end(app, pilot)
-        for key in "1234":
+        for key in "12345":
             await pilot.press(key)
             await pilot.pause()
-        assert app.ended
+        assert "REPLAY" in status_of(app)
 
 
 SAMPLE_RUNS = Path(__file__).parent.parent / "sample_runs"
@@ -323,7 +300,7 @@ async def test_inside_tab_without_colour_and_without_statistics() -> None:
         legend = text_of(app.screen.query_one("#inside-legend-plain"))
         assert all(f"━{glyph}" in legend for glyph in glyphs if glyph)
         # Dead units mean something only before a ReLU: the plain model (LeakyReLU) has none.
-        while INSIDE_VIEWS[app.inside_view].stat != "dead":
+        while "dead" not in str(app.screen.query_one("#inside-bn").border_subtitle):
             await pilot.press("n")
         await pilot.pause()
         assert app.screen.query_one("#inside-chart-plain", LineChart).series == []

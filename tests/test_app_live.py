@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import psutil
 import pytest
+from screen import status_of, text_of, until
 
 from bntui.app import BntuiApp
 from bntui.runfile import load_run
@@ -22,21 +22,22 @@ async def test_quit_during_training_confirms_then_saves(tmp_path: Path) -> None:
     session = LiveSession(build_spec(limit=2000, epochs=200), out)
     app = BntuiApp(session)
     async with app.run_test(size=(80, 24)) as pilot:
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline and not session.run.models["plain"].history.loss:
-            await pilot.pause(0.2)
+        # The first epoch's end on screen: the panel shows a validation accuracy.
+        await until(
+            pilot, lambda: "val   loss —" not in text_of(app.screen.query_one("#stats-plain"))
+        )
+        assert session.supervisor is not None
         pids = session.supervisor.pids
         assert all(psutil.pid_exists(p) for p in pids)
         await pilot.press("q")
         assert isinstance(app.screen, ConfirmScreen)
         await pilot.press("n")  # keep training
         assert not isinstance(app.screen, ConfirmScreen)
-        assert not session.finished.is_set()
+        assert "LIVE" in status_of(app) and not session.finished.is_set()
         await pilot.press("q")
         await pilot.press("y")
-        while time.monotonic() < deadline and session.saved_path is None:
-            await pilot.pause(0.2)
-    assert app.finish_live() == 0
+        await until(pilot, lambda: session.saved_path is not None, "the run saved")
+    assert app.finish() == 0
     run = load_run(out)
     assert run.status == "interrupted"
     assert len(run.models["plain"].history.loss) >= 1

@@ -51,10 +51,10 @@ async def test_unchanged_content_asks_for_no_repaint(monkeypatch: pytest.MonkeyP
 
             monkeypatch.setattr(widget, "refresh", counting)
         series = [Series("train", [0.0, 0.5], [1.0, 0.8])]
-        chart.set_series(series, 10, "loss")
-        chart.set_series([Series("train", [0.0, 0.5], [1.0, 0.8])], 10, "loss")
+        chart.show(series, 10, "loss")
+        chart.show([Series("train", [0.0, 0.5], [1.0, 0.8])], 10, "loss")
         assert asked == [("chart", False)]  # the same picture twice: drawn once
-        chart.set_series([Series("train", [0.0, 0.5, 1.0], [1.0, 0.8, 0.7])], 10, "loss")
+        chart.show([Series("train", [0.0, 0.5, 1.0], [1.0, 0.8, 0.7])], 10, "loss")
         assert len(asked) == 2  # a new point: drawn again
         asked.clear()
 

@@ -133,4 +133,4 @@ def test_fuse_flag_reaches_the_spec(
     result = runner.invoke(app, ["run", "--headless", "--out", str(out), *flag])
     assert result.exit_code == 0, result.output
     (session,) = started
-    assert session.supervisor.spec.fuse_steps is fused  # type: ignore[attr-defined]
+    assert session.specs[0].fuse_steps is fused  # type: ignore[attr-defined]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from conftest import SMALL_RUN
+from screen import is_shown, status_of, text_of, until
 from typer.testing import CliRunner
 
 from bntui.app import BntuiApp
@@ -12,6 +13,7 @@ from bntui.cli import app as cli
 from bntui.compare import differences
 from bntui.runfile import RunFile, load_run, save_run
 from bntui.session import CompareSession
+from bntui.text import fmt
 from bntui.widgets.chart import LineChart
 
 runner = CliRunner()
@@ -60,14 +62,13 @@ async def test_compare_tab_overlays_the_runs(small_run: RunFile, tmp_path: Path)
     other = load_run(variant(small_run, tmp_path))
     app = BntuiApp(CompareSession([small_run, other], ["A", "B"], ["small_run", "other"]))
     async with app.run_test(size=(100, 30)) as pilot:
-        await app.workers.wait_for_complete()
-        await pilot.pause(0.1)
-        app.redraw()
-        await pilot.pause()
-        assert app.dashboard.active_tab == "runs"
+        await until(pilot, lambda: "REPLAY END" in status_of(app), "the comparison on screen")
+        assert is_shown(app.screen.query_one("#runs-table"))
         bn = app.screen.query_one("#runs-chart-bn", LineChart)
         assert [s.label for s in bn.series] == ["A", "B"]
         assert bn.series[1].ys[-1] == 0.99
         await pilot.press("1")  # the first run, in full, on the usual tabs
         await pilot.pause()
         assert app.session.run.models["bn"].history == small_run.models["bn"].history
+        stats = text_of(app.screen.query_one("#stats-bn"))
+        assert fmt(small_run.models["bn"].history.val_accuracy[-1]) in stats

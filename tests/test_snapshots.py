@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from conftest import SMALL_RUN, SMALL_SWEEP
+from screen import replay_to_end
 
 from bntui.app import BntuiApp
 from bntui.runfile import load_run
@@ -17,11 +18,7 @@ def replayed_app() -> BntuiApp:
 
 
 async def finish(pilot: Any) -> None:
-    await pilot.press("e")
-    await pilot.app.workers.wait_for_complete()
-    await pilot.pause(0.1)
-    pilot.app.redraw()
-    await pilot.pause()
+    await replay_to_end(pilot.app, pilot)
 
 
 def test_training_tab(snap_compare: Any) -> None:

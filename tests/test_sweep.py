@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from conftest import SMALL_SWEEP
+from screen import is_shown, replay_to_end, status_of, text_of
 from typer.testing import CliRunner
 
 from bntui.app import BntuiApp
@@ -15,6 +16,7 @@ from bntui.runfile import RunFileError, load_run
 from bntui.session import SweepReplaySession
 from bntui.spec import SpecError
 from bntui.sweep import SweepFile, load_document, parse_document, parse_sizes, sweep_rows
+from bntui.text import fmt
 from bntui.widgets.chart import LineChart
 
 runner = CliRunner()
@@ -97,20 +99,18 @@ async def test_sweep_replay_opens_on_the_sweep_tab() -> None:
     sweep = small_sweep()
     tui = BntuiApp(SweepReplaySession(sweep, speed=1000))
     async with tui.run_test(size=(80, 24)) as pilot:
-        await pilot.press("e")
-        await tui.workers.wait_for_complete()
-        await pilot.pause(0.1)
-        tui.redraw()
-        await pilot.pause()
-        assert tui.dashboard.active_tab == "runs"
+        await replay_to_end(tui, pilot)
+        assert is_shown(tui.screen.query_one("#runs-table"))
         charts = [tui.screen.query_one(f"#runs-chart-{k}", LineChart) for k in ("plain", "bn")]
         assert [len(c.series) for c in charts] == [2, 2]
         assert charts[0].y_range == charts[1].y_range
         assert charts[1].series[1].ys == sweep.runs[1].models["bn"].history.val_accuracy
         # The other tabs show the last batch size's run, as re-enacted.
-        assert tui.session.run.spec.batch_size == 128
-        assert tui.session.run.models["bn"].history == sweep.runs[1].models["bn"].history
         await pilot.press("1")
+        await pilot.pause()
+        assert "batch 128" in status_of(tui)
+        bn_acc = sweep.runs[1].models["bn"].history.val_accuracy[-1]
+        assert fmt(bn_acc) in text_of(tui.screen.query_one("#stats-bn"))
         await pilot.press("0")
         await pilot.pause()
-        assert tui.dashboard.active_tab == "runs"
+        assert is_shown(tui.screen.query_one("#runs-table"))

@@ -1,52 +1,116 @@
-"""The dashboard: both models' live panels, and tabs for models, devices and results."""
+"""The dashboard: both models' live panels, and tabs for models, devices, results, inside.
+
+The screen owns the keys and the view's state (reactives whose watchers redraw), and draws
+from its own record of the session (`bntui.view.RunView`), fed from the inbox that the
+app's reader thread fills. It never imports Keras.
+"""
 
 from __future__ import annotations
 
+import time
+from typing import Protocol, cast
+
 from textual.app import ComposeResult
+from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
+from textual.css.query import NoMatches
+from textual.reactive import var
 from textual.screen import Screen
 from textual.widgets import Footer, TabbedContent, TabPane
 
-from bntui.compare import RunSet
-from bntui.figures import shared_range
-from bntui.runfile import RunFile
-from bntui.spec import MAX_SAMPLE_COUNT, MODEL_KEYS
+from bntui.events import CallbackNote
+from bntui.messages import EventsPending, StreamEnded
+from bntui.screens.confirm import ConfirmScreen
+from bntui.screens.tabs import TABS, ViewSettings, draw_tab
+from bntui.session import Session
+from bntui.spec import MAX_SAMPLE_COUNT, MODEL_KEYS, MODEL_TITLES
+from bntui.text import clean
+from bntui.view import EventInbox, RunView
 from bntui.widgets.hinted_scroll import HintedScroll
 from bntui.widgets.info_panels import DevicePanel, GapLine, StatusLine, SummaryPanel
-from bntui.widgets.inside import (
-    INSIDE_VIEWS,
-    InsidePanel,
-    InsideTable,
-    layer_series,
-)
-from bntui.widgets.model_panel import (
-    ModelPanel,
-    training_legend,
-    training_range,
-    training_series,
-)
+from bntui.widgets.inside import INSIDE_VIEWS, InsidePanel, InsideTable
+from bntui.widgets.model_panel import ModelPanel
 from bntui.widgets.results import ConfusionMatrix, PredictionCard, TestTable
-from bntui.widgets.runset import RunSetChart, RunSetTable, runset_range
+from bntui.widgets.runset import RunSetChart, RunSetTable
 
-TABS = ("training", "models", "device", "results", "inside")
+# Curve points arrive ~20 times a second per model; drawing them twice a second keeps the
+# UI process near 5% of a core while training. Keys redraw at once.
+REFRESH_S = 0.5
+METRICS = ("loss", "accuracy")
+SERIES_MODES = ("both", "train", "val")
+QUIT_QUESTION = "Training is still running. Stop both models and save the run as interrupted?"
+
+
+class Controls(Protocol):
+    """What the dashboard asks of the app that runs the process (`bntui.app.BntuiApp`)."""
+
+    def save_snapshot(self) -> str:
+        """Save the run now; say where (or why not)."""
+        ...
+
+    def screenshot(self) -> str:
+        """Save the screen as SVG; say where (or why not)."""
+        ...
+
+    def quit_now(self) -> None:
+        """Leave: nothing is training."""
+        ...
+
+    def begin_stop(self, code: int) -> None:
+        """Stop the training, save it, then leave with `code`."""
+        ...
 
 
 class DashboardScreen(Screen[None]):
-    """Renders a run record; the app tells it when and how (metric, series, colour)."""
+    """Everything bntui shows of a session, and the keys that change how."""
 
     CSS_PATH = "dashboard.tcss"
+    BINDINGS = [
+        Binding("q", "quit_dashboard", "Quit"),
+        Binding("ctrl+c", "quit_dashboard", "Quit", show=False, priority=True),
+        Binding("p", "pause", "Pause"),
+        Binding("m", "metric", "Loss/acc"),
+        Binding("v", "series", "Train/val"),
+        Binding("s", "save", "Save"),
+        Binding("e", "end", "End"),
+        Binding("i", "tab('inside')", "Inside"),
+        Binding("0", "tab('runs')", "Runs", show=False),
+        Binding("c", "save_screenshot", "Screenshot", show=False),
+        Binding("n", "inside_view", "Next stat"),
+        *[
+            Binding(str(i + 1), f"tab('{tab}')", tab.title(), show=False)
+            for i, tab in enumerate(TABS)
+        ],
+    ]
 
-    def __init__(self, runset_kind: str | None = None) -> None:
+    # The view's state: each change redraws what it affects.
+    metric = var("loss")
+    series_mode = var("both")
+    inside_view = var(0)
+    paused = var(False)
+    ended = var(False)
+    stopping = var(False)
+    message = var("")
+
+    def __init__(self, session: Session, inbox: EventInbox) -> None:
         super().__init__()
-        self.runset_kind = runset_kind  # "sweep" or "compare": a first tab of runs together
-        self.ready = False  # set once its widgets are mounted and can be drawn
+        self.session = session
+        self.inbox = inbox
+        self.view = RunView(session)
+        self.saved_path = ""
+        self.stale = True  # the record changed since the tab on show was drawn
+        self.message_until = 0.0
+        self.ready = False
+        # Runs side by side compare validation accuracy; a single run starts on loss.
+        self.set_reactive(DashboardScreen.metric, "accuracy" if session.runs_kind else "loss")
 
     def compose(self) -> ComposeResult:
         """Status line, the tabs (a sweep's or comparison's first), footer of key bindings."""
+        kind = self.session.runs_kind
         yield StatusLine(id="status")
-        with TabbedContent(initial="runs" if self.runset_kind else "training", id="tabs"):
-            if self.runset_kind:
-                with TabPane(f"0 {self.runset_kind.title()}", id="runs"), Vertical():
+        with TabbedContent(initial="runs" if kind else "training", id="tabs"):
+            if kind:
+                with TabPane(f"0 {kind.title()}", id="runs"), Vertical():
                     with Horizontal(id="runs-pair"):
                         for key in MODEL_KEYS:
                             yield RunSetChart(key)
@@ -78,69 +142,193 @@ class DashboardScreen(Screen[None]):
         yield Footer()
 
     def on_mount(self) -> None:
-        """The widgets exist now: the app may draw."""
+        """Draw now, then at most every REFRESH_S."""
         self.ready = True
+        self.set_interval(REFRESH_S, self.redraw)
+        self.call_after_refresh(self.redraw)
+
+    # -- what arrives from the stream ------------------------------------------------------
+
+    def on_events_pending(self, message: EventsPending) -> None:
+        """Take what arrived since the last look into the view's own record."""
+        events = self.inbox.take()
+        self.view.apply(events)
+        self.stale = True
+        for event in events:
+            if isinstance(event, CallbackNote) and self.session.runs_kind is None:
+                title = MODEL_TITLES.get(event.model, event.model)
+                self.flash(f"{title}: {clean(event.message, 300)}")
+
+    def on_stream_ended(self, message: StreamEnded) -> None:
+        """Training (or the replay) is over."""
+        self.view.apply(self.inbox.take())
+        self.saved_path = message.saved or ""
+        self.ended = True
+        if message.warning:
+            self.flash(message.warning, 30)
+
+    # -- state that redraws itself ---------------------------------------------------------
+
+    def _restyle(self) -> None:
+        self.stale = True
+        self.redraw()
+
+    def watch_metric(self) -> None:
+        """Loss ↔ accuracy."""
+        self._restyle()
+
+    def watch_series_mode(self) -> None:
+        """Which curves."""
+        self._restyle()
+
+    def watch_inside_view(self) -> None:
+        """Which layer statistic."""
+        self._restyle()
+
+    def watch_paused(self) -> None:
+        """Frozen or live."""
+        self._restyle()
+
+    def watch_ended(self) -> None:
+        """The end: keys change (no pause, save says where), the record is complete."""
+        self.refresh_bindings()
+        self._restyle()
+
+    def watch_stopping(self) -> None:
+        """Stopping: the status line says so."""
+        self.redraw()
+
+    def watch_message(self) -> None:
+        """A passing message in the status line."""
+        self.redraw()
+
+    def flash(self, message: str, seconds: float = 6.0) -> None:
+        """Show `message` in the status line for a few seconds (no pop-up over a chart)."""
+        self.message_until = time.monotonic() + seconds
+        self.message = message
+
+    def mode_word(self) -> str:
+        """LIVE, REPLAY ×N, PAUSED, STOPPING, DONE or REPLAY END, for the status line."""
+        if self.paused:
+            return "PAUSED"
+        if self.ended:
+            return "DONE" if self.session.live else "REPLAY END"
+        if self.stopping:
+            return "STOPPING"
+        speed = self.session.speed
+        return "LIVE" if speed is None else f"REPLAY ×{speed:g}"
+
+    def path_text(self) -> str:
+        """The session's file for the status line: where a live run goes, or went."""
+        path = self.session.path
+        if path is None:
+            return ""
+        if not self.session.live:
+            return str(path)
+        return f"saved {self.saved_path or path}" if self.ended else f"→ {path}"
 
     @property
     def active_tab(self) -> str:
         """Id of the tab on show."""
         return str(self.query_one(TabbedContent).active)
 
-    def show_tab(self, tab: str) -> None:
-        """Switch to tab `tab`; its scrollable content takes the focus, so arrow keys scroll."""
+    def settings(self) -> ViewSettings:
+        """The view's state, as the tabs' drawing functions take it."""
+        return ViewSettings(self.metric, self.series_mode, self.inside_view, not self.app.no_color)
+
+    def redraw(self) -> None:
+        """Repaint the status line, and the tab on show if the record changed."""
+        if not self.ready or not self.is_attached:
+            return
+        if self.message and time.monotonic() > self.message_until:
+            self.message = ""
+        try:
+            run = self.view.run
+            self.query_one(StatusLine).show(run, self.mode_word(), self.path_text(), self.message)
+            if self.stale and not self.paused:
+                self.stale = False
+                draw_tab(self, self.active_tab, run, self.view.runset, self.settings())
+        except NoMatches:
+            pass  # the app is exiting and has begun removing the dashboard's widgets
+
+    def on_resize(self) -> None:
+        """Widths changed: what fits changed."""
+        self._restyle()
+
+    def on_tabbed_content_tab_activated(self) -> None:
+        """Draw a tab as soon as it is shown."""
+        self.refresh_bindings()
+        self.stale = True
+        self.call_after_refresh(self.redraw)
+
+    # -- keys ------------------------------------------------------------------------------
+
+    @property
+    def controls(self) -> Controls:
+        """The app, as far as the dashboard drives it."""
+        return cast(Controls, self.app)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Hide keys that do nothing here (what the session cannot do, a tab not there)."""
+        if action == "save":
+            return self.session.can_save
+        if action == "end":
+            return self.session.can_skip and not self.ended
+        if action == "tab" and parameters == ("runs",):
+            return self.session.runs_kind is not None
+        if action == "inside_view":
+            try:
+                return self.active_tab == "inside"
+            except NoMatches:  # asked before the tabs exist
+                return False
+        return True
+
+    def action_tab(self, tab: str) -> None:
+        """Switch tabs; the tab's scrollable content takes the focus, so arrow keys scroll."""
         self.query_one(TabbedContent).active = tab
         scrolls = self.query_one(f"#{tab}", TabPane).query(HintedScroll)
         if scrolls:
             scrolls.first().focus()
 
-    def show_status(self, run: RunFile, mode: str, path: str, message: str) -> None:
-        """Redraw the status line only (cheap; done even while the view is paused)."""
-        self.query_one(StatusLine).show(run, mode, path, message)
+    def action_inside_view(self) -> None:
+        """Inside tab: plot the next layer statistic."""
+        self.inside_view = (self.inside_view + 1) % len(INSIDE_VIEWS)
 
-    def show_run(
-        self,
-        run: RunFile,
-        metric: str,
-        series_mode: str,
-        color: bool,
-        inside_view: int = 0,
-        runset: RunSet | None = None,
-    ) -> None:
-        """Redraw the tab on show from `run` (hold the session lock while calling)."""
-        tab = self.active_tab
-        if tab == "runs" and runset is not None:
-            plain, bn, y_range = runset_range(runset, metric)
-            for chart, series in zip(self.query(RunSetChart), (plain, bn)):
-                chart.show(runset, series, y_range, metric)
-            self.query_one(RunSetTable).show(runset)
-        elif tab == "training":
-            curves = {key: training_series(run, key, metric, series_mode) for key in MODEL_KEYS}
-            y_range = training_range(list(curves.values()), metric)
-            legend = training_legend(metric, series_mode)
-            for panel in self.query(ModelPanel):
-                panel.update_view(run, curves[panel.key], y_range, legend)
-            self.query_one(GapLine).show(run)
-        elif tab == "models":
-            for summary in self.query(SummaryPanel):
-                summary.show(run)
-        elif tab == "device":
-            self.query_one(DevicePanel).show(run)
-        elif tab == "results":
-            self.query_one(TestTable).show(run)
-            for matrix in self.query(ConfusionMatrix):
-                matrix.show(run)
-            for card in self.query(PredictionCard):
-                card.show(run, color)
-        elif tab == "inside":
-            self.show_inside(run, inside_view)
+    def action_pause(self) -> None:
+        """Freeze or unfreeze the view; training and recording go on."""
+        if self.ended and not self.paused:
+            self.flash("the run has ended: nothing to pause")
+            return
+        self.paused = not self.paused
 
-    def show_inside(self, run: RunFile, inside_view: int) -> None:
-        """Both models' charts of one layer statistic on a shared scale, and the numbers."""
-        view = INSIDE_VIEWS[inside_view % len(INSIDE_VIEWS)]
-        lines = {key: layer_series(run, key, view) for key in MODEL_KEYS}
-        bounds = (0.0, 100.0) if view.percent else (None, None)
-        y_range = shared_range([s.ys for key in MODEL_KEYS for _, s in lines[key]], bounds)
-        for panel in self.query(InsidePanel):
-            panel.border_subtitle = f"n ▸ {view.title}"
-            panel.show(run, view, lines[panel.key], y_range)
-        self.query_one(InsideTable).show(run, view)
+    def action_metric(self) -> None:
+        """Toggle the curves between loss and accuracy."""
+        self.metric = METRICS[(METRICS.index(self.metric) + 1) % len(METRICS)]
+
+    def action_series(self) -> None:
+        """Cycle the curves: train and validation, train only, validation only."""
+        self.series_mode = SERIES_MODES[(SERIES_MODES.index(self.series_mode) + 1) % 3]
+
+    def action_save(self) -> None:
+        """Write the run file now (a snapshot; the final save still happens at the end)."""
+        self.flash(self.controls.save_snapshot())
+
+    def action_save_screenshot(self) -> None:
+        """Save what is on screen as an SVG in `runs/` (beside the run files)."""
+        self.flash(self.controls.screenshot())
+
+    def action_end(self) -> None:
+        """Replay: jump to the end of the recording."""
+        self.session.skip_to_end()
+
+    def action_quit_dashboard(self) -> None:
+        """Quit; a live training still running is stopped and saved only after confirming."""
+        if not self.session.live or self.ended:
+            self.controls.quit_now()
+            return
+
+        def answer(yes: bool | None) -> None:
+            if yes:
+                self.controls.begin_stop(0)
+
+        self.app.push_screen(ConfirmScreen(QUIT_QUESTION), answer)

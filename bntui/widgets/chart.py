@@ -53,7 +53,7 @@ def _label(value: float, unit: str = "") -> str:
 
 
 class LineChart(Widget):
-    """Braille line chart; `set_series` replaces what is drawn."""
+    """Braille line chart; `show` replaces what is drawn."""
 
     DEFAULT_CSS = """
     LineChart { height: 1fr; min-height: 4; }
@@ -72,7 +72,7 @@ class LineChart(Widget):
         self.unit = ""
         self._drawn: object = None
 
-    def set_series(
+    def show(
         self,
         series: list[Series],
         x_max: float,

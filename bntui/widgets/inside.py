@@ -170,7 +170,7 @@ class InsidePanel(Vertical):
         """Draw `lines` (from `layer_series`) on the shared `y_range`."""
         chart = self.query_one(LineChart)
         chart.empty_message = empty_message(run, self.key, view, bool(lines))
-        chart.set_series(
+        chart.show(
             [s for _, s in lines],
             run.spec.epochs,
             view.stat,

@@ -67,7 +67,7 @@ class ModelPanel(Vertical):
         yield TextView(id=f"stats-{self.key}")
         yield LineChart(id=f"chart-{self.key}")
 
-    def update_view(
+    def show(
         self,
         run: RunFile,
         series: list[Series],
@@ -86,7 +86,7 @@ class ModelPanel(Vertical):
         self.query_one(TextView).show_text(self._numbers(run))
         chart = self.query_one(LineChart)
         chart.empty_message = EMPTY_CHART.get(record.status, "")
-        chart.set_series(series, run.spec.epochs, legend, y_range=y_range)
+        chart.show(series, run.spec.epochs, legend, y_range=y_range)
 
     def _numbers(self, run: RunFile) -> Text:
         record = run.models[self.key]

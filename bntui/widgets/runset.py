@@ -60,7 +60,7 @@ class RunSetChart(Vertical):
         chart = self.query_one(LineChart)
         chart.empty_message = "waiting for the first epoch…"
         epochs = max((run.spec.epochs for run in runset.runs), default=1)
-        chart.set_series(series, epochs, f"val {metric}", y_range=y_range)
+        chart.show(series, epochs, f"val {metric}", y_range=y_range)
         legend = Text("batch " if runset.kind == "sweep" else "", "dim")
         for s in series:
             legend.append(f"━{s.glyph}", s.style)

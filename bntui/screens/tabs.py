@@ -1,0 +1,78 @@
+"""What each tab of the dashboard draws, from the run on show and the view's settings."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from textual.screen import Screen
+
+from bntui.compare import RunSet
+from bntui.figures import shared_range
+from bntui.runfile import RunFile
+from bntui.spec import MODEL_KEYS
+from bntui.widgets.info_panels import DevicePanel, GapLine, SummaryPanel
+from bntui.widgets.inside import INSIDE_VIEWS, InsidePanel, InsideTable, layer_series
+from bntui.widgets.model_panel import (
+    ModelPanel,
+    training_legend,
+    training_range,
+    training_series,
+)
+from bntui.widgets.results import ConfusionMatrix, PredictionCard, TestTable
+from bntui.widgets.runset import RunSetChart, RunSetTable, runset_range
+
+TABS = ("training", "models", "device", "results", "inside")
+
+
+@dataclass(frozen=True)
+class ViewSettings:
+    """How the user asked to see the run: which curves, which layer statistic, colour."""
+
+    metric: str = "loss"
+    series_mode: str = "both"
+    inside_view: int = 0
+    color: bool = True
+
+
+def draw_tab(
+    screen: Screen[None], tab: str, run: RunFile, runset: RunSet | None, view: ViewSettings
+) -> None:
+    """Redraw tab `tab` of `screen` from `run` (and `runset`, the runs shown together)."""
+    if tab == "runs" and runset is not None:
+        plain, bn, y_range = runset_range(runset, view.metric)
+        for chart, series in zip(screen.query(RunSetChart), (plain, bn)):
+            chart.show(runset, series, y_range, view.metric)
+        screen.query_one(RunSetTable).show(runset)
+    elif tab == "training":
+        metric, mode = view.metric, view.series_mode
+        curves = {key: training_series(run, key, metric, mode) for key in MODEL_KEYS}
+        y_range = training_range(list(curves.values()), metric)
+        legend = training_legend(metric, mode)
+        for panel in screen.query(ModelPanel):
+            panel.show(run, curves[panel.key], y_range, legend)
+        screen.query_one(GapLine).show(run)
+    elif tab == "models":
+        for summary in screen.query(SummaryPanel):
+            summary.show(run)
+    elif tab == "device":
+        screen.query_one(DevicePanel).show(run)
+    elif tab == "results":
+        screen.query_one(TestTable).show(run)
+        for matrix in screen.query(ConfusionMatrix):
+            matrix.show(run)
+        for card in screen.query(PredictionCard):
+            card.show(run, view.color)
+    elif tab == "inside":
+        draw_inside(screen, run, view.inside_view)
+
+
+def draw_inside(screen: Screen[None], run: RunFile, inside_view: int) -> None:
+    """Both models' charts of one layer statistic on a shared scale, and the numbers."""
+    stat = INSIDE_VIEWS[inside_view % len(INSIDE_VIEWS)]
+    lines = {key: layer_series(run, key, stat) for key in MODEL_KEYS}
+    bounds = (0.0, 100.0) if stat.percent else (None, None)
+    y_range = shared_range([s.ys for key in MODEL_KEYS for _, s in lines[key]], bounds)
+    for panel in screen.query(InsidePanel):
+        panel.border_subtitle = f"n ▸ {stat.title}"
+        panel.show(run, stat, lines[panel.key], y_range)
+    screen.query_one(InsideTable).show(run, stat)
