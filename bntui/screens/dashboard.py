@@ -10,7 +10,8 @@ from textual.widgets import Footer, TabbedContent, TabPane
 from bntui.compare import RunSet
 from bntui.runfile import RunFile
 from bntui.spec import MAX_SAMPLE_COUNT, MODEL_KEYS
-from bntui.widgets.info_panels import DevicePanel, GapLine, StatusLine, SummaryPanel
+from bntui.widgets.device_panel import DevicePanel
+from bntui.widgets.info_panels import GapLine, StatusLine, SummaryPanel
 from bntui.widgets.inside import (
     INSIDE_VIEWS,
     InsidePanel,
