@@ -80,14 +80,17 @@ def train(session: TrainingSession, headless: bool) -> NoReturn:
 
 
 def check_gpus(devices: str) -> None:
-    """Fail unless this machine has the GPUs `--devices` names (counted with NVML)."""
+    """Fail unless `--devices` names GPUs bntui may use: NVML's GPUs, as far as
+    CUDA_VISIBLE_DEVICES shows them."""
+    from bntui.gpus import DeviceError, plan_devices
     from bntui.system import GpuMonitor
 
-    count = GpuMonitor().count
-    wanted = [int(part) for part in devices.split(",")]
-    if max(wanted) >= count:
-        found = f"{count} GPU{'s' if count != 1 else ''}" if count else "no NVIDIA GPU"
-        fail(f"--devices {devices}: this machine has {found} (seen through NVML)")
+    monitor = GpuMonitor()
+    cards = monitor.cards() if monitor.nvml else None
+    try:
+        plan_devices(os.environ.get("CUDA_VISIBLE_DEVICES"), cards, devices)
+    except DeviceError as exc:
+        fail(str(exc))
 
 
 def writable_dir(folder: Path | None, option: str) -> str | None:
@@ -184,8 +187,14 @@ def run(
     ] = None,
     devices: Annotated[
         str | None,
-        typer.Option(help="Two GPUs, plain then BN (e.g. 0,1): each model on its own GPU."),
+        typer.Option(
+            help="Two GPUs, plain then BN (e.g. 0,1; 0,0 shares one), numbered among the GPUs "
+            "bntui may use (CUDA_VISIBLE_DEVICES). Default: a GPU each when there are two."
+        ),
     ] = None,
+    cpu: Annotated[
+        bool, typer.Option("--cpu", help="Train on the CPU even where there are GPUs.")
+    ] = False,
     keep_going: Annotated[
         bool, typer.Option("--keep-going", help="Keep training a model whose loss became NaN.")
     ] = False,
@@ -195,6 +204,8 @@ def run(
     headless: HeadlessOption = False,
 ) -> None:
     """Train the plain and BN models side by side and save the run as JSON."""
+    if cpu and devices:
+        fail("--cpu and --devices contradict each other; give one")
     try:
         spec = build_spec(
             preset,
@@ -212,7 +223,7 @@ def run(
             fuse_steps=None if fuse else False,
             inside_per_epoch=inside,
             early_stopping=early_stopping,
-            devices=devices,
+            devices="cpu" if cpu else devices,
             checkpoint_dir=writable_dir(checkpoint, "--checkpoint"),
             tensorboard_dir=writable_dir(tensorboard, "--tensorboard"),
         )
@@ -220,7 +231,7 @@ def run(
         fail(str(exc))
     if threads is not None and threads <= 0:
         fail("--threads must be a positive whole number")
-    if spec.devices:
+    if spec.devices and spec.devices != "cpu":
         check_gpus(spec.devices)
     if tensorboard is not None and importlib.util.find_spec("tensorboard") is None:
         fail("--tensorboard needs the tensorboard package: pip install tensorboard")

@@ -8,6 +8,11 @@ updates are exactly Keras', and `model.fit` (callbacks, validation, stop_trainin
 unchanged. A group that is short or holds a partial batch (the end of an epoch) runs
 step by step through the same single-step function Keras would use.
 
+On a GPU, Keras copies every batch to the device on its own: a transfer per step, on top
+of each step's dispatch, for a batch-32 MLP whose steps are tiny. There the fused steps take
+the NumPy batches instead, stack the group on the host and copy it to the device once.
+Batches that already are device arrays are stacked where they are.
+
 Imported only inside JAX worker processes.
 """
 
@@ -25,6 +30,7 @@ class FusedTrainFunction:
     def __init__(self, model: Any, steps: int) -> None:
         self.steps = steps
         self.fused_groups = 0  # groups that ran as one scan (the rest ran step by step)
+        self.host_groups = 0  # of which came as NumPy batches, copied to the device at once
         self.single = jax.jit(model.train_step, donate_argnums=0)
 
         def scanned(state: Any, batches: Any) -> tuple[Any, Any]:
@@ -49,6 +55,9 @@ class FusedTrainFunction:
             pass
         if len(batches) == self.steps and _same_shapes(batches):
             stacked = jax.tree.map(_stack, *batches)
+            if self.on_host(stacked):
+                stacked = jax.device_put(stacked)  # the group's one host→device copy
+                self.host_groups += 1
             self.fused_groups += 1
             return self.scanned(state, stacked)
         logs = None
@@ -56,10 +65,14 @@ class FusedTrainFunction:
             logs, state = self.single(state, batch)
         return logs, state
 
+    @staticmethod
+    def on_host(stacked: Any) -> bool:
+        """True when the stacked group is NumPy data (not yet on the device)."""
+        return any(isinstance(leaf, np.ndarray) for leaf in jax.tree.leaves(stacked))
+
 
 def _stack(*parts: Any) -> Any:
-    # On CPU Keras hands over NumPy batches; on an accelerator they are already on the
-    # device, and stay there.
+    # Device arrays (Keras' own transfer, or a caller's) are stacked on the device.
     if isinstance(parts[0], jax.Array):
         return jax.numpy.stack(parts)
     return np.stack(parts)
@@ -78,3 +91,36 @@ def fuse_train_steps(model: Any, steps: int) -> None:
     """
     if steps > 1:
         model.train_function = FusedTrainFunction(model, steps)
+        if jax.default_backend() != "cpu":
+            keep_batches_on_host()
+
+
+def keep_batches_on_host() -> bool:
+    """Make Keras' JAX epoch iterator yield NumPy batches, as it does on the CPU.
+
+    On an accelerator it copies each batch to the device one step ahead; the fused steps
+    copy a whole group at once instead. Batches for a step-by-step group, validation and
+    prediction go to the device when the jitted function is called, as on the CPU. Returns
+    False (nothing changed) if this Keras lacks the iterator it expects; with a
+    distribution set, Keras' own (sharded) path is kept.
+    """
+    try:
+        from keras.src.backend.jax import trainer as jax_trainer
+        from keras.src.distribution import distribution_lib
+    except ImportError:
+        return False
+    iterator_class: Any = getattr(jax_trainer, "JAXEpochIterator", None)
+    if iterator_class is None or not hasattr(iterator_class, "_get_iterator"):
+        return False
+    if getattr(iterator_class, "_bntui_host_batches", False):
+        return True
+    keras_way = iterator_class._get_iterator
+
+    def host_batches(self: Any) -> Any:
+        if distribution_lib.distribution() is not None:
+            return keras_way(self)
+        return self.data_adapter.get_jax_iterator()
+
+    iterator_class._get_iterator = host_batches
+    iterator_class._bntui_host_batches = True
+    return True

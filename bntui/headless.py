@@ -55,11 +55,13 @@ def event_line(run: RunFile, event: Event) -> str | None:
     tag = f"[{event.model:>5}]"
     if isinstance(event, ModelReady):
         s = event.summary
+        note = event.environment.get("gpu_note")
         return (
             f"{tag} ready: {s.get('total_params', 0):,} params "
             f"({s.get('non_trainable_params', 0):,} non-trainable) on {clean(event.runs_on)}, "
             f"keras {clean(event.environment.get('keras'))} / "
             f"{clean(event.environment.get('backend'))}"
+            + (f"; note: {clean(note)}" if note else "")
         )
     if isinstance(event, EpochEnd):
         logs = event.logs

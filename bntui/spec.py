@@ -55,7 +55,8 @@ class ExperimentSpec:
     stop_on_divergence: bool = True
     # The seeds' callbacks (seed 003): EarlyStopping on val_loss with this patience (restoring
     # the best weights), ModelCheckpoint (best only) and TensorBoard logs into these folders.
-    # "0,1": the plain model on GPU 0, the BN model on GPU 1 (--devices).
+    # "0,1": the plain model on gpu:0, the BN model on gpu:1, numbered among the GPUs bntui
+    # may use (CUDA_VISIBLE_DEVICES) (--devices); "cpu": no GPU (--cpu); None: bntui picks.
     devices: str | None = None
     early_stopping: int | None = None
     checkpoint_dir: str | None = None
@@ -109,7 +110,7 @@ class ExperimentSpec:
                 raise SpecError(f"--{name.replace('_', '-')} must be a positive whole number")
         if not self.learning_rate > 0 or self.learning_rate == float("inf"):
             raise SpecError("--lr must be a positive, finite number")
-        if self.devices is not None:
+        if self.devices is not None and self.devices != "cpu":
             parts = [p.strip() for p in self.devices.split(",")]
             if len(parts) != 2 or not all(p.isdigit() for p in parts):
                 raise SpecError("--devices takes two GPU numbers, plain then BN, e.g. 0,1")

@@ -28,7 +28,9 @@ from bntui.events import (
     TestResult,
     parse_event,
 )
+from bntui.gpus import plan_devices, slot_job, worker_gpu_env
 from bntui.spec import MODEL_KEYS, ExperimentSpec
+from bntui.system import SAMPLE_EVERY_S, GpuMonitor, WorkerMonitor
 
 STDERR_TAIL_LINES = 40
 
@@ -46,7 +48,8 @@ def compile_cache_dir() -> Path:
 
 
 def worker_env(spec: ExperimentSpec, threads: int) -> dict[str, str]:
-    """Environment for a worker: the backend, its thread budget, quiet logs."""
+    """Environment for a worker: the backend, its thread budget, quiet logs (its GPU is
+    added by `bntui.gpus.worker_gpu_env`)."""
     env = dict(os.environ)
     env.update(
         KERAS_BACKEND=spec.backend,
@@ -55,9 +58,6 @@ def worker_env(spec: ExperimentSpec, threads: int) -> dict[str, str]:
         TF_NUM_INTRAOP_THREADS=str(threads),
         TF_NUM_INTEROP_THREADS="1",
         PYTHONUNBUFFERED="1",
-        # Two workers may share one GPU: neither may grab all of its memory up front.
-        XLA_PYTHON_CLIENT_PREALLOCATE="false",
-        TF_FORCE_GPU_ALLOW_GROWTH="true",
     )
     # JAX keeps compiled steps on disk, so every run after the first on this machine skips
     # several seconds of compiling. JAX_COMPILATION_CACHE_DIR moves it;
@@ -117,22 +117,30 @@ class Supervisor:
         self._open = 0
         # A plain flag, so a signal handler may set it without taking any lock.
         self.halted = False
+        self.gpus = GpuMonitor()
+        # Raises DeviceError for --devices out of range (the CLI checks that first).
+        self.plan = plan_devices(
+            os.environ.get("CUDA_VISIBLE_DEVICES"),
+            self.gpus.cards() if self.gpus.nvml else None,
+            spec.devices,
+        )
 
     def start(self) -> None:
         """Spawn both workers; events start flowing at once."""
         self.started = time.time()
-        env = worker_env(self.spec, self.threads)
-        gpus = self.spec.devices.split(",") if self.spec.devices else None
+        base = worker_env(self.spec, self.threads)
         cores = worker_cores(self.threads)
+        driver = self.gpus.driver_version()
         for i, which in enumerate(MODEL_KEYS):
-            if gpus:  # --devices: each model on its own GPU
-                env = {**env, "CUDA_VISIBLE_DEVICES": gpus[i].strip()}
+            # Each worker sees only its own GPU (by UUID), or none.
+            env = worker_gpu_env(self.plan, which, base)
             job = json.dumps(
                 {
                     "spec": self.spec.to_dict(),
                     "model": which,
                     "started": self.started,
                     "cores": cores[i] if cores else None,
+                    "placement": {**slot_job(self.plan, which), "nvidia_driver": driver},
                 }
             )
             proc = subprocess.Popen(
@@ -153,10 +161,8 @@ class Supervisor:
         threading.Thread(target=self._sample_system, daemon=True).start()
 
     def _sample_system(self) -> None:
-        from bntui.system import SAMPLE_EVERY_S, GpuMonitor, WorkerMonitor
-
-        workers = WorkerMonitor({key: proc.pid for key, proc in self.procs.items()})
-        gpus = GpuMonitor()
+        pids = {key: proc.pid for key, proc in self.procs.items()}
+        workers = WorkerMonitor(pids)
         # Each second, and also when a model is ready and when it has been tested: however
         # fast the machine, each worker's load is seen while it holds its model.
         while not self._stopping.is_set() and self._open:
@@ -169,7 +175,7 @@ class Supervisor:
                     model="system",
                     t=round(time.time() - self.started, 3),
                     workers=workers.sample(),
-                    gpus=gpus.sample(),
+                    gpus=self.gpus.sample(pids),
                 )
             )
 

@@ -224,13 +224,21 @@ def seed_everything(seed: int, backend: str) -> None:
     np.random.seed(seed)
 
 
-def train(spec: ExperimentSpec, which: str, writer: EventWriter) -> str:
-    """Load data, build, fit, evaluate; stream it all. Returns the final status."""
+def train(
+    spec: ExperimentSpec, which: str, writer: EventWriter, job: dict[str, Any] | None = None
+) -> str:
+    """Load data, build, fit, evaluate; stream it all. Returns the final status.
+
+    `job` carries the GPU facts the supervisor found with NVML (`bntui.gpus.slot_job`).
+    """
+    from bntui.device import backend_report, watch_backend_log
+
+    # Before the backend starts: JAX says why it falls back to the CPU only then.
+    backend_log = watch_backend_log()
     import keras
     import numpy as np
 
     from bntui.data import CLASS_NAMES, load_splits
-    from bntui.device import backend_devices
     from bntui.models import build_model, summarize
 
     seed_everything(spec.seed, spec.backend)
@@ -238,7 +246,7 @@ def train(spec: ExperimentSpec, which: str, writer: EventWriter) -> str:
         spec.dataset, spec.validation_size, spec.limit, "float64" if spec.faithful else "float32"
     )
     model = build_model(spec, which)
-    devices, runs_on = backend_devices(spec.backend)
+    devices, runs_on, placement = backend_report(spec.backend, model, backend_log, job or {})
     samples = list(range(min(spec.sample_count, len(data.y_test))))
     writer.emit(
         ModelReady(
@@ -251,6 +259,7 @@ def train(spec: ExperimentSpec, which: str, writer: EventWriter) -> str:
                 "backend": keras.backend.backend(),
                 "backend_version": _backend_version(spec.backend),
                 "numpy": np.__version__,
+                **placement,
             },
             devices=devices,
             runs_on=runs_on,
@@ -355,7 +364,7 @@ def main(argv: list[str] | None = None) -> int:
     writer = EventWriter(events_fd, job["started"])
     threading.Thread(target=_watch_parent, daemon=True).start()
     try:
-        status = train(spec, which, writer)
+        status = train(spec, which, writer, job.get("placement"))
     except Exception as exc:
         traceback.print_exc()
         writer.emit(ModelDone(model=which, t=writer.now(), status="failed", error=_error(exc)))

@@ -26,8 +26,9 @@ from bntui.session import Session
 from bntui.spec import MAX_SAMPLE_COUNT, MODEL_KEYS, MODEL_TITLES
 from bntui.text import clean
 from bntui.view import EventInbox, RunView
+from bntui.widgets.device_panel import DevicePanel
 from bntui.widgets.hinted_scroll import HintedScroll
-from bntui.widgets.info_panels import DevicePanel, GapLine, StatusLine, SummaryPanel
+from bntui.widgets.info_panels import GapLine, StatusLine, SummaryPanel
 from bntui.widgets.inside import INSIDE_VIEWS, InsidePanel, InsideTable
 from bntui.widgets.model_panel import ModelPanel
 from bntui.widgets.results import ConfusionMatrix, PredictionCard, TestTable

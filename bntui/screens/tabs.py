@@ -10,7 +10,8 @@ from bntui.compare import RunSet
 from bntui.figures import shared_range
 from bntui.runfile import RunFile
 from bntui.spec import MODEL_KEYS
-from bntui.widgets.info_panels import DevicePanel, GapLine, SummaryPanel
+from bntui.widgets.device_panel import DevicePanel
+from bntui.widgets.info_panels import GapLine, SummaryPanel
 from bntui.widgets.inside import INSIDE_VIEWS, InsidePanel, InsideTable, layer_series
 from bntui.widgets.model_panel import (
     ModelPanel,

@@ -1,4 +1,4 @@
-"""Text panels: the top status line, the BN − plain comparison, devices, and model summaries."""
+"""Text panels: the top status line, the BN − plain comparison, and model summaries."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from textual.widgets import Static
 
 from bntui.figures import bn_gap, common_epochs, failures, test_gap
 from bntui.runfile import RunFile
-from bntui.spec import MODEL_KEYS, MODEL_TITLES
+from bntui.spec import MODEL_TITLES
 from bntui.text import clean, fmt_duration, fmt_signed
 from bntui.widgets.text_view import TextView
 
@@ -92,100 +92,6 @@ class GapLine(TextView):
 def _signed(name: str, value: float, unit: str, good: bool, digits: int = 2) -> Text:
     text = Text(name)
     text.append(f"{fmt_signed(value, digits)}{unit}", "green" if good else "red")
-    return text
-
-
-def _bytes(n: int) -> str:
-    return f"{n / 2**30:.1f} GiB" if n else "?"
-
-
-class DevicePanel(TextView):
-    """Backend and versions, the devices found, and what each model runs on."""
-
-    def show(self, run: RunFile) -> None:
-        """Redraw from the run's environment and devices."""
-        env = run.environment
-        text = Text()
-        if not env:
-            text.append("waiting for the workers to start…", "dim")
-            self.show_text(text)
-            return
-        text.append("Backend  ", "bold")
-        text.append(
-            f"keras {clean(env.get('keras'))} on {clean(env.get('backend'))} "
-            f"{clean(env.get('backend_version'))} · python {clean(env.get('python'))} · "
-            f"numpy {clean(env.get('numpy'))}\n"
-        )
-        text.append("Devices\n", "bold")
-        for dev in run.devices:
-            if dev.get("kind") == "CPU":
-                text.append(
-                    f"  CPU  {clean(dev.get('name'))} · {clean(dev.get('cores'))} cores · "
-                    f"{_bytes(int(dev.get('memory_bytes') or 0))} RAM\n"
-                )
-            else:
-                text.append(
-                    f"  GPU  {clean(dev.get('id'))} {clean(dev.get('name'))} · "
-                    f"{_bytes(int(dev.get('memory_bytes') or 0))}\n"
-                )
-        if not any(d.get("kind") == "GPU" for d in run.devices):
-            text.append("  no GPU visible to the backend\n", "dim")
-        text.append("Runs on\n", "bold")
-        gpus = run.spec.devices.split(",") if run.spec.devices else None
-        for i, key in enumerate(MODEL_KEYS):
-            where = clean(run.models[key].runs_on) or "—"
-            if gpus:
-                where += f" · physical GPU {clean(gpus[i].strip())} (--devices)"
-            text.append(f"  {MODEL_TITLES[key]:<16} {where}\n")
-        text.append_text(system_text(run))
-        self.show_text(text)
-
-
-SPARK = "▁▂▃▄▅▆▇█"
-
-
-def sparkline(values: list[float | None], top: float, width: int = 20) -> str:
-    """The last `width` values as block characters, 0 to `top`."""
-    return "".join(
-        " " if v is None else SPARK[min(len(SPARK) - 1, int(v / top * (len(SPARK) - 1)))]
-        for v in values[-width:]
-    )
-
-
-def system_text(run: RunFile) -> Text:
-    """Live load: each worker's CPU and memory, each GPU's load (what was sampled)."""
-    trace = run.system
-    text = Text()
-    if not trace.t:
-        return text
-    text.append("Live load", "bold")
-    text.append("  (sampled each second; CPU in % of one core)\n", "dim")
-    series = trace.series
-    for key in MODEL_KEYS:
-        cpu = series.get(f"{key}.cpu_pct", [])
-        rss = [v for v in series.get(f"{key}.rss_mb", []) if v is not None]
-        if not rss:
-            continue
-        text.append(f"  {MODEL_TITLES[key]:<16} ")
-        if cpu and cpu[-1] is not None:
-            text.append(f"CPU {cpu[-1]:5.0f}% ")
-        else:
-            text.append("worker ended ", "dim")
-        top = max(100.0, *(v for v in cpu if v is not None))
-        text.append(sparkline(cpu, top), "cyan")
-        text.append(f"  RSS {rss[-1] / 1024:.2f} GiB\n")
-    for tag, name in trace.gpu_names.items():
-        util = series.get(f"{tag}.util_pct", [])
-        used = series.get(f"{tag}.memory_used_mb", [None])[-1]
-        total = series.get(f"{tag}.memory_total_mb", [None])[-1]
-        temp = series.get(f"{tag}.temperature_c", [None])[-1]
-        if not util or util[-1] is None:
-            continue
-        text.append(f"  {tag.upper()} {clean(name, 24)} util {util[-1]:3.0f}% ")
-        text.append(sparkline(util, 100.0), "green")
-        text.append(
-            f"  mem {(used or 0) / 1024:.1f}/{(total or 0) / 1024:.0f} GiB  {temp or 0:.0f}°C\n"
-        )
     return text
 
 

@@ -1,0 +1,207 @@
+"""GPU benchmark: the default paired run on this machine's GPU(s), whole process.
+
+    python bench/gpu.py                          # ~3 minutes on one H200
+    python bench/gpu.py --rounds 5 --sweep 17,34,69,172,344,1719
+
+What it measures, each from `bntui run --headless` as a user runs it:
+- wall time of the default paired run (both models, 10 epochs, all the data, validation,
+  test, run file written), whole process, after a first run has warmed the compile cache
+  (that first run is reported too);
+- steady model-epoch time: the median of each model's epochs after the first, as the run
+  file records them;
+- the GPU's share of the run: NVML's utilization (the share of time a kernel was running)
+  of the workers' GPUs, sampled each second by bntui, averaged while both models trained;
+- a sweep of the fused group size (`--steps-per-execution K`: K optimizer steps per compiled
+  scan and per host→device copy), shorter runs (`--sweep-epochs`, default 3).
+
+It writes a Markdown section for bench/RESULTS.md (`--out`, default bench/GPU_RESULTS.md)
+and prints it. Without a GPU that JAX uses it measures nothing and says so (exit 2);
+`--allow-cpu` runs it anyway, to try the script itself, and labels every figure CPU.
+A benchmark, not a test: nothing here asserts a time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from importlib import metadata
+from pathlib import Path
+
+from bntui.gpus import gpu_position
+from bntui.runfile import RunFile, load_run
+from bntui.system import GpuMonitor
+
+HERE = Path(__file__).parent
+TARGET_WALL_S, TARGET_EPOCH_S = 6.0, 0.15
+
+
+def jax_platform() -> str:
+    """JAX's default platform in a fresh process, as a worker would start it."""
+    env = {**os.environ, "XLA_PYTHON_CLIENT_PREALLOCATE": "false"}
+    found = subprocess.run(
+        [sys.executable, "-c", "import jax; print(jax.default_backend())"],
+        capture_output=True, text=True, env=env, timeout=300,
+    )  # fmt: skip
+    return found.stdout.strip().splitlines()[-1] if found.returncode == 0 else "error"
+
+
+def versions() -> str:
+    """Installed versions that matter here."""
+    names = (
+        "keras",
+        "jax",
+        "jaxlib",
+        "jax-cuda12-plugin",
+        "jax-cuda13-plugin",
+        "nvidia-cudnn-cu12",
+    )
+    found = []
+    for name in names:
+        try:
+            found.append(f"{name} {metadata.version(name)}")
+        except metadata.PackageNotFoundError:
+            continue
+    return ", ".join(found)
+
+
+def bntui_run(args: list[str], env: dict[str, str]) -> tuple[float, RunFile]:
+    """`bntui run --headless ARGS`, whole process: wall seconds and the run file."""
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "run.json"
+        cmd = [sys.executable, "-m", "bntui", "run", "--headless", "--out", str(out), *args]
+        start = time.perf_counter()
+        done = subprocess.run(cmd, capture_output=True, text=True, env=env)
+        wall = time.perf_counter() - start
+        if done.returncode != 0:
+            raise SystemExit(f"{' '.join(cmd)} failed ({done.returncode}):\n{done.stdout[-3000:]}")
+        return wall, load_run(out)
+
+
+def steady_epoch(run: RunFile, key: str) -> float:
+    """Median epoch time after the first (which compiles), as the worker timed it."""
+    times = run.models[key].history.epoch_time_s
+    return statistics.median(times[1:] or times)
+
+
+def workers_gpus(run: RunFile) -> list[str]:
+    """Tags (`gpu3`) of the GPUs the workers trained on, from NVML's process lists or, where
+    NVML could not name the processes, from where each backend said it trained."""
+    series = run.system.series
+    tags = {n.split(".")[0] for n, v in series.items() if n.endswith("_mem_mb") and any(v)}
+    for model in run.models.values():
+        position = gpu_position(model.runs_on)
+        for dev in run.devices:
+            if position is not None and dev.get("id") == f"gpu:{position}":
+                tags.add(f"gpu{dev.get('nvml_index')}")
+    return sorted(tags)
+
+
+def gpu_share(run: RunFile) -> float | None:
+    """Mean NVML utilization (0-1) of the workers' GPUs while both models trained."""
+    start = max(m.ready_t or 0.0 for m in run.models.values())
+    end = min(m.finished_t or float("inf") for m in run.models.values())
+    values = [
+        v
+        for tag in workers_gpus(run)
+        for t, v in zip(run.system.t, run.system.series.get(f"{tag}.util_pct", []))
+        if v is not None and start <= t <= end
+    ]
+    return statistics.mean(values) / 100 if values else None
+
+
+def row(name: str, wall: float, run: RunFile) -> str:
+    """One Markdown table row."""
+    share = gpu_share(run)
+    tests = [run.models[k].test for k in ("plain", "bn")]
+    accs = " / ".join(f"{t.accuracy:.4f}" if t and t.accuracy else "—" for t in tests)
+    return (
+        f"| {name} | {wall:.1f} | {steady_epoch(run, 'plain'):.3f} | {steady_epoch(run, 'bn'):.3f} "
+        f"| {'—' if share is None else f'{share:.0%}'} | {run.models['plain'].runs_on} "
+        f"| {run.models['bn'].runs_on} | {accs} |"
+    )
+
+
+HEADER = (
+    "| run | wall s | s/epoch plain | s/epoch BN | GPU busy | plain on | BN on "
+    "| test acc plain / BN |\n|---|---|---|---|---|---|---|---|"
+)
+
+
+def main() -> None:
+    """Measure, print and write the Markdown section."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--rounds", type=int, default=3, help="default runs after the warm-up")
+    parser.add_argument("--sweep", default="17,34,69,172,344,1719", help="group sizes (K)")
+    parser.add_argument("--sweep-epochs", type=int, default=3)
+    parser.add_argument("--epochs", type=int, default=None, help="(to try the script quickly)")
+    parser.add_argument("--limit", type=int, default=None, help="(to try the script quickly)")
+    parser.add_argument("--allow-cpu", action="store_true", help="run even without a GPU")
+    parser.add_argument("--out", type=Path, default=HERE / "GPU_RESULTS.md")
+    args = parser.parse_args()
+
+    monitor = GpuMonitor()
+    cards = monitor.cards()
+    platform = jax_platform()
+    if platform != "gpu" and not args.allow_cpu:
+        seen = f"NVML sees {len(cards)} GPU(s)" if cards else "NVML sees no NVIDIA GPU"
+        print(f"not measured: JAX trains on {platform} here ({seen}); see README, GPU set-up")
+        raise SystemExit(2)
+    extra = [*(["--epochs", str(args.epochs)] if args.epochs else []),
+             *(["--limit", str(args.limit)] if args.limit else [])]  # fmt: skip
+    env = {**os.environ, "NO_COLOR": "1"}
+    lines = [
+        f"## GPU ({'CPU only: --allow-cpu, not GPU figures' if platform != 'gpu' else 'measured'})",
+        "",
+        "Machine: " + (", ".join(sorted({c.name for c in cards})) or "no NVIDIA GPU")
+        + f" ({len(cards)} seen by NVML, driver {monitor.driver_version() or '—'}); {versions()}; "
+        f"JAX platform {platform}; `python bench/gpu.py {' '.join(sys.argv[1:])}`".rstrip(),
+        "",
+        HEADER,
+    ]  # fmt: skip
+    with tempfile.TemporaryDirectory() as cache:
+        env["BNTUI_CACHE_DIR"] = cache  # round 0 compiles everything; the rest reuse it
+        walls = []
+        for i in range(args.rounds + 1):
+            wall, run = bntui_run(extra, env)
+            name = "default, first run (empty compile cache)" if i == 0 else f"default, round {i}"
+            lines.append(row(name, wall, run))
+            print(lines[-1], flush=True)
+            if i:
+                walls.append((wall, steady_epoch(run, "plain"), steady_epoch(run, "bn")))
+        sweep = [int(k) for k in args.sweep.split(",") if k]
+        sweep_rows = [
+            "",
+            f"Fused group size (`--steps-per-execution K`, {args.sweep_epochs} epochs each, "
+            "warm cache):",
+            "",
+            HEADER,
+        ]
+        for k in sweep:
+            wall, run = bntui_run(
+                [*extra, "--epochs", str(args.sweep_epochs), "--steps-per-execution", str(k)], env
+            )
+            sweep_rows.append(row(f"K = {k}", wall, run))
+            print(sweep_rows[-1], flush=True)
+    if walls and platform == "gpu":
+        wall = statistics.median(w for w, _, _ in walls)
+        epoch = statistics.median(max(p, b) for _, p, b in walls)
+        lines += [
+            "",
+            f"Median of {len(walls)} warm rounds: wall **{wall:.1f} s** "
+            f"(target ≤ {TARGET_WALL_S:g} s: {'met' if wall <= TARGET_WALL_S else 'not met'}), "
+            "steady model-epoch (the slower model) "
+            f"**{epoch:.3f} s** (target ≤ {TARGET_EPOCH_S:g} s: "
+            f"{'met' if epoch <= TARGET_EPOCH_S else 'not met'}).",
+        ]
+    text = "\n".join(lines + sweep_rows) + "\n"
+    args.out.write_text(text)
+    print("\n" + text + f"\nwritten to {args.out}")
+
+
+if __name__ == "__main__":
+    main()
