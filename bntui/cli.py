@@ -196,7 +196,11 @@ def run(
         bool, typer.Option("--cpu", help="Train on the CPU even where there are GPUs.")
     ] = False,
     keep_going: Annotated[
-        bool, typer.Option("--keep-going", help="Keep training a model whose loss became NaN.")
+        bool,
+        typer.Option(
+            "--keep-going",
+            help="Keep training a model whose loss diverged (NaN, inf, or past 3·ln 10).",
+        ),
     ] = False,
     out: Annotated[
         Path | None, typer.Option(help="Run file to write (default runs/<time>-<preset>.json).")

@@ -36,18 +36,24 @@ def labels_for(paths: list[Path]) -> tuple[list[str], list[str]]:
 def setup_of(run: RunFile) -> dict[str, str]:
     """Where and how a run trained, beyond its spec: backend, versions, devices."""
     env = run.environment
+    cpu = next((d for d in run.devices if d.get("kind") == "CPU"), {})
     return {
         "backend": clean(env.get("backend", run.spec.backend), 40),
         "keras": clean(env.get("keras", "?"), 40),
+        "machine": clean(f"{cpu.get('name', '?')} · {cpu.get('cores', '?')} cores", 60),
         "runs on": clean(run.models["plain"].runs_on or "?", 60),
     }
+
+
+def _shown(value: object) -> str:
+    return "—" if value is None else clean(value, 60)
 
 
 def differences(runs: list[RunFile]) -> list[tuple[str, list[str]]]:
     """(name, value per run) for every spec field or setup item that is not the same."""
     rows: list[tuple[str, list[str]]] = []
     for f in fields(ExperimentSpec):
-        values = [str(getattr(run.spec, f.name)) for run in runs]
+        values = [_shown(getattr(run.spec, f.name)) for run in runs]
         if len(set(values)) > 1 and f.name not in PRESENTATION_FIELDS:
             rows.append((f.name.replace("_", " "), values))
     setups = [setup_of(run) for run in runs]

@@ -83,18 +83,21 @@ def event_line(run: RunFile, event: Event) -> str | None:
     return None
 
 
-def spec_line(spec: ExperimentSpec, train_images: int) -> str:
-    """The experiment in one line, with the data actually used (a --limit shows)."""
+def spec_line(spec: ExperimentSpec, train_images: int, batch: bool = True) -> str:
+    """The experiment in one line, with the data actually used (a --limit shows); a sweep
+    leaves the batch size to its table."""
     data = f"{train_images:,} training images"
     if spec.limit:
         data += f" (--limit {spec.limit:,})"
+    size = f" · batch {spec.batch_size}" if batch else ""
     return (
-        f"{spec.dataset} · {data} · {spec.optimizer} lr {spec.learning_rate:g} · batch "
-        f"{spec.batch_size} · {spec.epochs} epochs · seed {spec.seed}"
+        f"{spec.dataset} · {data} · {spec.optimizer} lr {spec.learning_rate:g}{size} · "
+        f"{spec.epochs} epochs · seed {spec.seed}"
     )
 
 
 SPEED_NOTE = "s/epoch: median epoch after the first, which also compiles (shown as 1st)"
+TABLE_NOTE = "BN-plain: val acc at the last epoch both reached; s/epoch: median after the first"
 
 
 def summary_lines(run: RunFile, shown: set[str] | frozenset[str] = frozenset()) -> list[str]:
@@ -147,7 +150,7 @@ def sweep_lines(sweep: SweepFile) -> list[str]:
     target = f">={sweep.target_accuracy:.0%}"
     lines = [
         f"bntui sweep · {clean(sweep.status)} · started {clean(sweep.started_at)}",
-        f"{spec.preset} · {spec_line(spec, train_size(sweep.runs[0]))} · batch sizes "
+        f"{spec.preset} · {spec_line(spec, train_size(sweep.runs[0]), batch=False)} · batch sizes "
         + ", ".join(str(b) for b in sweep.batch_sizes),
         f"{'batch':>6}{'status':>12}{'plain':>8}{'best':>8}{'BN':>8}{'best':>8}"
         f"{'BN-plain':>9}{target:>8}{'BN ' + target:>10}{'s/ep plain/BN':>15}",
@@ -161,7 +164,7 @@ def sweep_lines(sweep: SweepFile) -> list[str]:
             f"{gap:>9}{reached[0]:>8}{reached[1]:>10}"
             f"{fmt(row.epoch_s['plain'], 2) + '/' + fmt(row.epoch_s['bn'], 2):>15}"
         )
-    lines.append("BN-plain: val acc at the last epoch both reached; " + SPEED_NOTE)
+    lines.append(TABLE_NOTE)
     return lines
 
 
@@ -173,17 +176,18 @@ def compare_lines(runs: list[RunFile], labels: list[str], names: list[str]) -> l
     for name, values in diffs:
         lines.append(f"  {name:<22}" + " | ".join(values))
     lines.append(
-        f"{'run':<5}{'epochs':>7}{'plain':>8}{'BN':>8}{'BN-plain':>9}{'test':>8}{'BN test':>8}"
-        f"{'s/ep plain/BN':>15}"
+        f"{'run':<5}{'epochs':>7}{'plain':>8}{'best':>8}{'BN':>8}{'best':>8}{'BN-plain':>9}"
+        f"{'test':>8}{'BN test':>8}{'s/ep plain/BN':>15}"
     )
     for label, row in zip(labels, run_rows(runs, None)):
         gap = "—" if row.gap is None else fmt_signed(row.gap * 100)
         lines.append(
-            f"{label:<5}{row.epochs:>7}{fmt(row.final['plain']):>8}{fmt(row.final['bn']):>8}"
+            f"{label:<5}{row.epochs:>7}{fmt(row.final['plain']):>8}{fmt(row.best['plain']):>8}"
+            f"{fmt(row.final['bn']):>8}{fmt(row.best['bn']):>8}"
             f"{gap:>9}{fmt(row.test['plain']):>8}{fmt(row.test['bn']):>8}"
             f"{fmt(row.epoch_s['plain'], 2) + '/' + fmt(row.epoch_s['bn'], 2):>15}"
         )
-    lines.append("BN-plain: val acc at the last epoch both reached; " + SPEED_NOTE)
+    lines.append(TABLE_NOTE)
     return lines
 
 

@@ -150,6 +150,9 @@ class ReplaySource:
         self.events = events
         self._skip = threading.Event()
         self._stop = threading.Event()
+        self._running = threading.Event()  # cleared while paused
+        self._running.set()
+        self._paused_s = 0.0
 
     def skip_to_end(self) -> None:
         """Deliver every remaining event without waiting."""
@@ -159,6 +162,14 @@ class ReplaySource:
         """End the iteration early."""
         self._stop.set()
         self._skip.set()
+        self._running.set()
+
+    def pause(self, paused: bool) -> None:
+        """Hold the replay where it is (True), or go on from there (False)."""
+        if paused:
+            self._running.clear()
+        else:
+            self._running.set()
 
     def __iter__(self) -> Iterator[Event]:
         begin = time.monotonic()
@@ -167,8 +178,14 @@ class ReplaySource:
         for event in self.events:
             if self._stop.is_set():
                 return
-            due = begin + (event.t - origin) / self.speed
-            delay = due - time.monotonic()
-            if delay > 0 and not self._skip.is_set():
-                self._skip.wait(delay)
+            while True:
+                if not self._running.is_set():
+                    held = time.monotonic()
+                    self._running.wait()
+                    begin += time.monotonic() - held  # the pause does not count
+                due = begin + (event.t - origin) / self.speed
+                delay = due - time.monotonic()
+                if delay <= 0 or self._skip.is_set():
+                    break
+                self._skip.wait(min(delay, 0.2))  # short waits, so a pause takes hold
             yield event

@@ -92,6 +92,9 @@ class Session:
     def skip_to_end(self) -> None:
         """Deliver the rest at once (where `can_skip`)."""
 
+    def pause(self, paused: bool) -> None:
+        """Hold the stream (a replay) or not; a live training goes on regardless."""
+
 
 class TrainingSession(Session):
     """Trains in worker processes and saves what they sent; a run or a sweep."""
@@ -272,6 +275,10 @@ class ReplaySession(Session):
     def skip_to_end(self) -> None:
         """Jump to the end of the recording."""
         self.replay.skip_to_end()
+
+    def pause(self, paused: bool) -> None:
+        """Hold the replay where it is, or go on."""
+        self.replay.pause(paused)
 
 
 class SweepReplaySession(ReplaySession):

@@ -115,22 +115,22 @@ async def test_inside_tab_plots_each_layer_on_one_scale(small_run: RunFile) -> N
         assert "BN" in str(app.screen.query_one("#inside-bn").border_subtitle)
 
 
-async def test_pause_freezes_the_view_not_the_recording(small_run: RunFile) -> None:
+async def test_pause_holds_a_replay_where_it_is(small_run: RunFile) -> None:
     session = ReplaySession(small_run, speed=1)  # slow: pausing must come before the end
     app = BntuiApp(session)
     async with app.run_test(size=(80, 24)) as pilot:
+        await until(pilot, lambda: "REPLAY ×1" in status_of(app), "the first frame")
         await pilot.press("p")
         before = text_of(app.screen.query_one("#stats-bn"))
-        await pilot.press("e")
-        await until(pilot, session.finished.is_set, "the end of the replay")
-        record = app.dashboard.view.run.models["bn"]  # what the dashboard would draw
-        await until(pilot, lambda: record.status == "completed", "the replay's last event")
-        assert "PAUSED" in status_of(app)
+        await pilot.press("e")  # even a jump to the end waits for the pause to end
+        for _ in range(20):
+            await pilot.pause()
+        assert "PAUSED" in status_of(app) and not session.finished.is_set()
         assert text_of(app.screen.query_one("#stats-bn")) == before
-        assert session.run.models["bn"].history == small_run.models["bn"].history
         await pilot.press("p")
-        await until(pilot, lambda: text_of(app.screen.query_one("#stats-bn")) != before)
-        assert "REPLAY END" in status_of(app)
+        await until(pilot, lambda: "REPLAY END" in status_of(app), "the end after resuming")
+        assert text_of(app.screen.query_one("#stats-bn")) != before
+        assert session.run.models["bn"].history == small_run.models["bn"].history
 
 
 async def test_the_replay_clock_only_moves_forward(small_run: RunFile) -> None:

@@ -19,6 +19,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, TabbedContent, TabPane
 
 from bntui.events import CallbackNote
+from bntui.figures import failures
 from bntui.messages import EventsPending, StreamEnded
 from bntui.screens.confirm import ConfirmScreen
 from bntui.screens.tabs import TABS, ViewSettings, draw_tab
@@ -143,8 +144,9 @@ class DashboardScreen(Screen[None]):
         yield Footer()
 
     def on_mount(self) -> None:
-        """Draw now, then at most every REFRESH_S."""
+        """Draw now, then at most every REFRESH_S; the first tab's content takes the keys."""
         self.ready = True
+        self.action_tab(self.active_tab)
         self.set_interval(REFRESH_S, self.redraw)
         self.call_after_refresh(self.redraw)
 
@@ -186,8 +188,9 @@ class DashboardScreen(Screen[None]):
         """Which layer statistic."""
         self._restyle()
 
-    def watch_paused(self) -> None:
-        """Frozen or live."""
+    def watch_paused(self, paused: bool) -> None:
+        """Frozen or live; a replay holds where it is."""
+        self.session.pause(paused)
         self._restyle()
 
     def watch_ended(self) -> None:
@@ -213,7 +216,9 @@ class DashboardScreen(Screen[None]):
         if self.paused:
             return "PAUSED"
         if self.ended:
-            return "DONE" if self.session.live else "REPLAY END"
+            if not self.session.live:
+                return "REPLAY END"
+            return "FAILED" if failures(self.view.run) else "DONE"
         if self.stopping:
             return "STOPPING"
         speed = self.session.speed
@@ -227,6 +232,15 @@ class DashboardScreen(Screen[None]):
         if not self.session.live:
             return str(path)
         return f"saved {self.saved_path or path}" if self.ended else f"→ {path}"
+
+    def run_label(self) -> str:
+        """Which run is on show, when there are several: a sweep's batch size."""
+        view = self.view
+        if view.kind == "sweep":
+            return f"batch {view.run.spec.batch_size} ({view.on_show + 1} of {len(view.runs)})"
+        if view.kind == "compare" and view.runset is not None:
+            return f"comparing {len(view.runset.runs)} runs; tabs 1–5: run A"
+        return ""
 
     @property
     def active_tab(self) -> str:
@@ -245,10 +259,14 @@ class DashboardScreen(Screen[None]):
             self.message = ""
         try:
             run = self.view.run
-            self.query_one(StatusLine).show(run, self.mode_word(), self.path_text(), self.message)
+            self.query_one(StatusLine).show(
+                run, self.mode_word(), self.path_text(), self.message, self.run_label()
+            )
             if self.stale and not self.paused:
                 self.stale = False
                 draw_tab(self, self.active_tab, run, self.view.runset, self.settings())
+                for scroll in self.query(HintedScroll):
+                    scroll.call_after_refresh(scroll.show_hint)
         except NoMatches:
             pass  # the app is exiting and has begun removing the dashboard's widgets
 

@@ -91,7 +91,7 @@ class LineChart(Widget):
         """
         drawn = (
             [(s.label, s.style, s.markers, len(s.xs), s.xs[-1:], s.ys[-1:]) for s in series],
-            legend, x_max, y_range, log_y, unit,
+            legend, x_max, y_range, log_y, unit, self.empty_message,
         )  # fmt: skip
         if drawn == self._drawn:
             return  # series only ever grow, so same lengths and last points: same picture
@@ -156,10 +156,12 @@ class LineChart(Widget):
                     marks[(py // 4, px // 2)] = ("•", f"bold {series.style}")
                 continue
             if series.glyph and points:
-                # A few glyphs along the line, staggered so that lines do not hide each other's.
-                every = max(6, len(points) // 5)
-                for x, y in points[(n * every) // 3 % every :: every]:
-                    px, py = to_cell(x, y)
+                # Glyphs along the line (staggered, so lines do not hide each other's) and at
+                # its end: lines differ without colour, however short.
+                every = max(2, min(8, len(points) // 4))
+                stamped = {*range((n * every) // 3 % every, len(points), every), len(points) - 1}
+                for i in sorted(stamped):
+                    px, py = to_cell(*points[i])
                     marks.setdefault((py // 4, px // 2), (series.glyph, f"bold {series.style}"))
             previous: tuple[int, int] | None = None
             for x, y in points:

@@ -142,7 +142,8 @@ def system_text(run: RunFile) -> Text:
         if not rss:
             continue
         text.append(f"  {MODEL_TITLES[key]:<16} ")
-        if cpu and cpu[-1] is not None:
+        running = run.models[key].status in ("pending", "running")
+        if running and cpu and cpu[-1] is not None:
             text.append(f"CPU {cpu[-1]:5.0f}% ")
         else:
             text.append("worker ended ", "dim")

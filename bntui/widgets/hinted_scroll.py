@@ -29,7 +29,8 @@ class HintedScroll(VerticalScroll):
             return MORE_BELOW
         return MORE_ABOVE
 
-    def _show_hint(self) -> None:
+    def show_hint(self) -> None:
+        """Say now whether content lies out of sight."""
         hint = self.hint()
         if self.border_subtitle != hint:
             self.border_subtitle = hint
@@ -37,12 +38,12 @@ class HintedScroll(VerticalScroll):
     def watch_scroll_y(self, old_value: float, new_value: float) -> None:
         """Scrolled: the hint may change."""
         super().watch_scroll_y(old_value, new_value)
-        self._show_hint()
+        self.show_hint()
 
     def watch_virtual_size(self, size: Size) -> None:
         """The content grew or shrank: the hint may change."""
-        self.call_after_refresh(self._show_hint)
+        self.call_after_refresh(self.show_hint)
 
     def on_resize(self) -> None:
         """The window changed: the hint may change."""
-        self.call_after_refresh(self._show_hint)
+        self.call_after_refresh(self.show_hint)

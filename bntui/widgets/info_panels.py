@@ -20,24 +20,32 @@ class StatusLine(TextView):
 
     DEFAULT_CSS = "StatusLine { height: 1; background: $panel; padding: 0 1; }"
 
-    def show(self, run: RunFile, mode: str, path: str = "", message: str = "") -> None:
-        """Redraw from the run, the app's mode word, the run file's path and a message."""
+    def show(
+        self, run: RunFile, mode: str, path: str = "", message: str = "", label: str = ""
+    ) -> None:
+        """Redraw from the run, the mode word (FAILED shows as a red badge), the file's
+        path, a passing message (shown instead of the path) and a label for the run on show
+        (a sweep's batch size)."""
         text = Text(no_wrap=True, overflow="ellipsis")
-        text.append(f" {mode} ", "reverse bold")
         failed = failures(run)
+        if mode != "FAILED":
+            text.append(f" {mode} ", "reverse bold")
+            text.append(" ")
         if failed:
             who = "both models" if len(failed) == 2 else MODEL_TITLES[failed[0][0]]
-            text.append(" ")
             text.append(" FAILED ", "reverse bold red")
-            text.append(f" {who}", "bold red")
-        text.append(f" {fmt_duration(run.duration_s)}")
-        if path:
-            text.append(f" · {clean(path, 200)}", "bold")
+            text.append(f" {who} ", "bold red")
+        text.append(fmt_duration(run.duration_s))
+        if label:
+            text.append(f" · {label}", "bold")
         if message:
             text.append(f" · {clean(message, 300)}", "bold yellow")
-        elif failed:
-            reasons = list(dict.fromkeys(clean(why, 300) for _, why in failed))
-            text.append(f" · {' / '.join(reasons)}", "red")
+        else:
+            if failed:  # why, as far as the width allows (the panels show it whole)
+                reasons = dict.fromkeys(clean(why, 300) for _, why in failed)
+                text.append(f" · {' / '.join(reasons)}", "red")
+            if path:
+                text.append(f" · {clean(path, 200)}", "bold")
         text.append(f" · {experiment_line(run)}")
         self.show_text(text)
 
@@ -65,7 +73,12 @@ class GapLine(TextView):
         acc, loss = bn_gap(run, "val_accuracy"), bn_gap(run, "val_loss")
         head = Text("BN − plain ", "bold")
         if acc is None or loss is None:
-            head.append("after the first epoch of both models", "dim")
+            failed = failures(run)
+            if failed and common_epochs(run) == 0:
+                who = " and ".join(MODEL_TITLES[key] for key, _ in failed)
+                head.append(f"nothing to compare: {who} failed", "dim")
+            else:
+                head.append("after the first epoch of both models", "dim")
             self.show_text(head)
             return
         head.append(f"at ep {common_epochs(run)}: ")
@@ -106,7 +119,9 @@ class SummaryPanel(Static):
         """Redraw from the model's recorded summary."""
         summary = run.models[self.key].summary
         if summary is None:
-            self.update(Text(f"{MODEL_TITLES[self.key]}: waiting for the model…", "dim"))
+            waiting = run.models[self.key].status in ("pending", "running")
+            why = "waiting for the model…" if waiting else "the model was never built"
+            self.update(Text(f"{MODEL_TITLES[self.key]}: {why}", "dim"))
             return
         table = Table(title=MODEL_TITLES[self.key], expand=True, box=None, padding=(0, 1))
         table.add_column("Layer (type)", overflow="fold")

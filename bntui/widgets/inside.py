@@ -50,6 +50,7 @@ INSIDE_VIEWS: tuple[InsideView, ...] = (
     InsideView("batch_var_ratio", "BN batch/moving var", "bn"),
     InsideView("gamma_mean", "BN γ (scale) mean", "bn"),
     InsideView("beta_mean", "BN β (shift) mean", "bn"),
+    InsideView("moving_mean", "BN moving mean", "bn"),
     InsideView("moving_var", "BN moving variance", "bn"),
 )
 VIEW_HELP = {
@@ -63,6 +64,7 @@ VIEW_HELP = {
     "batch_var_ratio": "probe-batch variance over the moving variance (1 = agree)",
     "gamma_mean": "learned scale γ, averaged over features (starts at 1)",
     "beta_mean": "learned shift β, averaged over features (starts at 0)",
+    "moving_mean": "moving mean used at inference, averaged over features (starts at 0)",
     "moving_var": "moving variance used at inference, averaged over features",
 }
 
@@ -233,7 +235,7 @@ class InsideTable(Static):
         about.append(f" · probe: {PROBE_NOTE}", "dim")
         grid.add_row(about)
         if not dense.row_count:
-            grid.add_row(Text("no layer statistics yet", "dim"))
+            grid.add_row(Text(empty_message(run, "bn", view, False), "dim"))
             self.update(grid)
             return
         grid.add_row(dense)

@@ -98,8 +98,10 @@ class ModelPanel(Vertical):
         lines.append(f" {prog.fraction:4.0%} ep {prog.epoch}/{prog.epochs} ")
         if record.status in ("pending", "running"):
             lines.append(f"ETA {fmt_duration(prog.eta_s)}\n")
-        else:
+        elif record.status == "completed":
             lines.append(f"in {fmt_duration(prog.elapsed_s)}\n")
+        else:
+            lines.append(f"{record.status} at {fmt_duration(prog.elapsed_s)}\n")
         c = record.curve
         rows = (
             ("train", last(c.loss) if c.loss else last(h.loss),

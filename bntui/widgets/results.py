@@ -53,9 +53,16 @@ class ConfusionMatrix(TextView):
     def __init__(self, key: str) -> None:
         super().__init__(id=f"confusion-{key}")
         self.key = key
+        self._run: RunFile | None = None
+
+    def on_resize(self) -> None:
+        """What fits depends on the width: draw again."""
+        if self._run is not None:
+            self.show(self._run)
 
     def show(self, run: RunFile) -> None:
         """Redraw to fit the width; the diagonal (correct) is highlighted."""
+        self._run = run
         test = run.models[self.key].test
         if test is None or not test.confusion_matrix:
             self.show_text(
@@ -64,7 +71,9 @@ class ConfusionMatrix(TextView):
             return
         names = run.dataset.class_names if run.dataset else []
         title = f"{MODEL_TITLES[self.key]} — true (rows) × predicted (columns)"
-        self.show_text(confusion_text(test.confusion_matrix, names, self.size.width, title))
+        # Before its first layout the widget has no width yet: assume the screen's.
+        width = self.size.width or max(self.screen.size.width - 4, 10)
+        self.show_text(confusion_text(test.confusion_matrix, names, width, title))
 
 
 def confusion_text(matrix: list[list[int]], names: list[str], width: int, title: str) -> Text:
@@ -72,7 +81,7 @@ def confusion_text(matrix: list[list[int]], names: list[str], width: int, title:
     a key below; columns that still do not fit are named as cut, never dropped silently."""
     n = len(matrix)
     cell = max([len(str(n - 1)), *(len(str(v)) for row in matrix for v in row)]) + 1
-    label = min(12, max(len(f"{i} {clean(names[i], 9)}") for i in range(min(n, len(names))))
+    label = min(16, max(len(f"{i} {clean(names[i], 14)}") for i in range(min(n, len(names))))
                 if names else len(str(n - 1)))  # fmt: skip
     numbered = label + n * cell > width
     if numbered:
@@ -82,7 +91,7 @@ def confusion_text(matrix: list[list[int]], names: list[str], width: int, title:
     text.append(title + "\n", "bold")
     text.append(" " * label + "".join(str(j).rjust(cell) for j in range(shown)) + "\n", "dim")
     for i, row in enumerate(matrix):
-        name = clean(names[i], 9) if i < len(names) and not numbered else ""
+        name = clean(names[i], 14) if i < len(names) and not numbered else ""
         text.append(f"{i} {name}".rstrip().ljust(label)[:label], "bold")
         for j, value in enumerate(row[:shown]):
             style = "bold green" if i == j else ("red" if value else "dim")
@@ -109,7 +118,11 @@ def confusion_text(matrix: list[list[int]], names: list[str], width: int, title:
 class PredictionCard(Static):
     """One sample test image with the true label and each model's prediction."""
 
-    DEFAULT_CSS = "PredictionCard { width: 30; height: auto; margin: 0 1 1 0; }"
+    DEFAULT_CSS = """
+    PredictionCard {
+        width: 30; height: auto; margin: 0 1 1 0; text-wrap: nowrap; text-overflow: clip;
+    }
+    """
 
     def __init__(self, slot: int) -> None:
         super().__init__(id=f"prediction-{slot}")

@@ -13,7 +13,10 @@ from textual.widgets import Static
 
 
 class TextView(Static):
-    """A Static with a cheap `show_text`."""
+    """A Static with a cheap `show_text`. Lines never wrap: what is too long for the width
+    ends in `…` (a drawing, a table row or a status line must not spill onto the next line)."""
+
+    DEFAULT_CSS = "TextView { text-wrap: nowrap; text-overflow: ellipsis; }"
 
     _shown: Text | str | None = None
 
