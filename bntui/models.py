@@ -60,16 +60,40 @@ def _sweep_layers(batch_norm: bool) -> list[Any]:
 ARCHITECTURES = {"fashion": _fashion_layers, "mnist": _mnist_layers, "sweep": _sweep_layers}
 
 
+def gradient_norm_reporting(base: type[Any]) -> type[Any]:
+    """Optimizer class `base` that also keeps the global L2 norm of the last step's gradient
+    in a variable (`gradient_norm`), which the worker reads at each curve point.
+
+    The norm is taken inside `apply`, from the gradients Keras computed for the step, so it
+    costs one reduction per step and changes no update (tests check the weights are equal).
+    As an optimizer variable it travels with the JAX trainer's state, fused steps included.
+    """
+
+    class Reporting(base):
+        def build(self, variables: Any) -> None:
+            super().build(variables)
+            self.gradient_norm = self.add_variable(
+                shape=(), initializer="zeros", name="gradient_norm"
+            )
+
+        def apply(self, grads: Any, trainable_variables: Any = None) -> Any:
+            squares = [keras.ops.sum(keras.ops.square(g)) for g in grads if g is not None]
+            norm = keras.ops.sqrt(sum(squares))
+            result = super().apply(grads, trainable_variables)  # builds on first use (TF)
+            self.gradient_norm.assign(norm)
+            return result
+
+    Reporting.__name__ = Reporting.__qualname__ = base.__name__
+    return Reporting
+
+
 def build_model(spec: ExperimentSpec, which: str) -> keras.Model:
     """Build and compile model `which` (`plain` or `bn`) for `spec`."""
     make = ARCHITECTURES[spec.architecture]
     name = "plain_mlp" if which == "plain" else "bn_mlp"
     model = keras.Sequential([keras.Input((28, 28)), *make(which == "bn")], name=name)
-    optimizer: Any
-    if spec.optimizer == "sgd":
-        optimizer = keras.optimizers.SGD(learning_rate=spec.learning_rate)
-    else:
-        optimizer = keras.optimizers.Adam(learning_rate=spec.learning_rate)
+    base = keras.optimizers.SGD if spec.optimizer == "sgd" else keras.optimizers.Adam
+    optimizer = gradient_norm_reporting(base)(learning_rate=spec.learning_rate)
     model.compile(
         loss="sparse_categorical_crossentropy",
         optimizer=optimizer,
