@@ -44,7 +44,7 @@ def _model_events(run: RunFile, key: str, record: ModelRun) -> Iterator[Event]:
             t=record.ready_t or 0.0,
             summary=record.summary.model_dump(),
             environment=run.environment,
-            devices=run.devices,
+            devices=[dict(device) for device in run.devices],
             runs_on=record.runs_on,
             dataset=run.dataset.model_dump() if run.dataset else {},
         )
@@ -168,7 +168,8 @@ class ReplaySource:
             if self._stop.is_set():
                 return
             due = begin + (event.t - origin) / self.speed
-            delay = due - time.monotonic()
-            if delay > 0 and not self._skip.is_set():
-                self._skip.wait(delay)
+            # In steps of at most an hour: a long pause in a file (or a slow replay of one)
+            # must not ask for a wait longer than the clock can count.
+            while not self._skip.is_set() and (delay := due - time.monotonic()) > 0:
+                self._skip.wait(min(delay, 3600.0))
             yield event
