@@ -10,12 +10,14 @@ import os
 import signal
 import threading
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 from textual import work
 from textual.app import App
 from textual.binding import Binding
 from textual.css.query import NoMatches
+from textual.filter import LineFilter
 from textual.message import Message
 
 from bntui.events import BatchProgress, CallbackNote, Event, ModelDone, SystemSample
@@ -23,7 +25,8 @@ from bntui.screens.confirm import ConfirmScreen
 from bntui.screens.dashboard import TABS, DashboardScreen
 from bntui.session import LiveSession, ReplaySession, Session
 from bntui.spec import MODEL_TITLES
-from bntui.text import clean
+from bntui.text import clean, say
+from bntui.widgets.guard import TerminalGuard
 from bntui.widgets.inside import INSIDE_VIEWS
 
 # Curve points arrive ~20 times a second per model; drawing them twice a second keeps the
@@ -100,6 +103,7 @@ class BntuiApp(App[int]):
         self.note = ""
         self.saved: tuple[Path | None, str | None] = (None, None)
         self.stream_done = threading.Event()
+        self.guard = TerminalGuard()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """Hide keys that do nothing here: save in a replay, jump-to-end in a live run."""
@@ -128,10 +132,11 @@ class BntuiApp(App[int]):
         self.push_screen("dashboard")
         self.consume()
         self.set_interval(REFRESH_S, self.redraw)
-        if self.session.live:
-            loop = asyncio.get_running_loop()
-            for sig in (signal.SIGTERM, signal.SIGHUP):
-                loop.add_signal_handler(sig, self.stop_from_signal, sig)
+        # SIGINT too: from `kill -INT`, job control or a supervisor (the Ctrl-C key itself
+        # arrives as a key, the terminal being in raw mode). A replay stops the same way.
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+            loop.add_signal_handler(sig, self.stop_from_signal, sig)
         self.call_after_refresh(self.redraw)
 
     @work(thread=True, exclusive=True, name="event-stream")
@@ -303,8 +308,13 @@ class BntuiApp(App[int]):
             answer,
         )  # fmt: skip
 
+    def get_line_filters(self) -> Sequence[LineFilter]:
+        """Textual's filters, then the guard that keeps raw control characters off the
+        terminal whatever a widget was given."""
+        return [*super().get_line_filters(), self.guard]
+
     def stop_from_signal(self, signum: int) -> None:
-        """SIGTERM or SIGHUP (the SSH link dropped): stop and save without asking."""
+        """SIGINT, SIGTERM or SIGHUP (the SSH link dropped): stop and save without asking."""
         if signum == signal.SIGHUP:
             # The terminal is gone: Textual's shutdown would block writing to it. Save, then
             # leave at once.
@@ -339,13 +349,13 @@ class BntuiApp(App[int]):
             try:
                 self.saved = session.save()
             except OSError as exc:
-                print(f"bntui: error: the run could not be saved: {exc}")
+                say(f"bntui: error: the run could not be saved: {exc}")
                 return 1
         path, warning = self.saved
         if warning:
-            print(f"bntui: warning: {warning}")
+            say(f"bntui: warning: {warning}")
         what = "sweep" if session.sweep is not None else "run"
-        print(f"bntui: {what} saved to {path or session.saved_path} ({session.status})")
+        say(f"bntui: {what} saved to {path or session.saved_path} ({session.status})")
         if self.exit_code:
             return self.exit_code
         return 1 if session.status == "failed" else 0

@@ -1,6 +1,7 @@
 """Headless mode: plain progress lines for batch jobs, CI and tmux logs, and run summaries.
 
-Every string that came from a worker or a file passes through `clean` before printing.
+Every string that came from a worker or a file is cleaned when it is read (bntui.bounds,
+bntui.events), and every line is printed through `say`, which cleans it whole again.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from bntui.session import LiveSession
 from bntui.spec import MODEL_KEYS, MODEL_TITLES
 from bntui.stats import best
 from bntui.sweep import SweepFile, run_rows, sweep_rows
-from bntui.text import clean, fmt, fmt_count, fmt_duration
+from bntui.text import clean, fmt, fmt_count, fmt_duration, say
 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
@@ -143,7 +144,7 @@ def run_headless(session: LiveSession, out: TextIO = sys.stdout) -> int:
     for number in STOP_SIGNALS:
         signal.signal(number, request_stop)
     try:
-        print(f"bntui: training plain and BN models, run file: {session.out}", file=out, flush=True)
+        say(f"bntui: training plain and BN models, run file: {session.out}", out)
         session.start()
         sweep = session.sweep
         for event in session.events():
@@ -151,12 +152,12 @@ def run_headless(session: LiveSession, out: TextIO = sys.stdout) -> int:
             if line and sweep is not None:
                 line = f"[batch {sweep.batch_sizes[event.run]:>4}] {line}"
             if line:
-                print(line, file=out, flush=True)
+                say(line, out)
     finally:
         code = 128 + received[0] if received else 0
         if code:
             name = signal.Signals(received[0]).name
-            print(f"bntui: {name} received, stopping the workers and saving", file=out, flush=True)
+            say(f"bntui: {name} received, stopping the workers and saving", out)
         # Further signals only set the flag again (the handler stays until exit), so a
         # second Ctrl-C while stopping and saving can neither corrupt the file nor kill us.
         if code:
@@ -170,10 +171,10 @@ def run_headless(session: LiveSession, out: TextIO = sys.stdout) -> int:
             signal.signal(number, signal.SIG_IGN)
     sweep = session.sweep
     for line in summary_lines(session.run) if sweep is None else sweep_lines(sweep):
-        print(line, file=out)
+        say(line, out)
     if warning:
-        print(f"bntui: warning: {warning}", file=out)
-    print(f"bntui: {'run' if sweep is None else 'sweep'} saved to {path}", file=out, flush=True)
+        say(f"bntui: warning: {warning}", out)
+    say(f"bntui: {'run' if sweep is None else 'sweep'} saved to {path}", out)
     if code:
         return code
     return 1 if session.status == "failed" else 0
