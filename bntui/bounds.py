@@ -49,16 +49,34 @@ def clean_text(value: str) -> str:
     return clean(value, None)
 
 
-Cleaned = AfterValidator(clean_text)
+class Cleaned:
+    """The validator of every text field: `clean` the whole string, then bound its length
+    as shown (after cleaning, so that validating cleaned text again gives the same)."""
+
+    def __init__(self, max_length: int) -> None:
+        self.max_length = max_length
+
+    def __call__(self, value: str) -> str:
+        """The cleaned text, or ValueError if it is longer than `max_length` as shown."""
+        shown = clean_text(value)
+        if len(shown) > self.max_length:
+            raise ValueError(
+                f"text of {len(shown):,} characters (as shown); at most {self.max_length:,}"
+            )
+        return shown
+
+
 # Statuses, keys, versions, dates.
-Label = Annotated[str, Field(max_length=64), Cleaned]
+Label = Annotated[str, AfterValidator(Cleaned(200))]
 # Names of layers, classes, devices; shapes.
-Name = Annotated[str, Field(max_length=400), Cleaned]
+Name = Annotated[str, AfterValidator(Cleaned(1000))]
 # Errors and callback messages.
-Message = Annotated[str, Field(max_length=100_000), Cleaned]
-StatName = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,39}$"), Cleaned]
-SeriesName = Annotated[str, Field(pattern=r"^[a-z0-9_]{1,24}\.[a-z0-9_]{1,40}$"), Cleaned]
-GpuTag = Annotated[str, Field(pattern=r"^gpu[0-9]{1,3}$"), Cleaned]
+Message = Annotated[str, AfterValidator(Cleaned(100_000))]
+StatName = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,39}$"), AfterValidator(Cleaned(40))]
+SeriesName = Annotated[
+    str, Field(pattern=r"^[a-z0-9_]{1,24}\.[a-z0-9_]{1,40}$"), AfterValidator(Cleaned(65))
+]
+GpuTag = Annotated[str, Field(pattern=r"^gpu[0-9]{1,3}$"), AfterValidator(Cleaned(6))]
 
 Seconds = Annotated[float, Field(ge=-MAX_SECONDS, le=MAX_SECONDS)]
 Duration = Annotated[float, Field(ge=0, le=MAX_SECONDS)]
@@ -108,7 +126,7 @@ def _scalar_extras(value: Any) -> Any:
             continue
         elif _plain_scalar(item):
             kept[clean_text(key)] = item
-        elif isinstance(item, str) and len(item) <= 400:
+        elif isinstance(item, str) and len(item) <= 1000:
             kept[clean_text(key)] = clean_text(item)
     return kept
 

@@ -64,7 +64,11 @@ class RunRecorder:
         return self.run.models[key]
 
     def apply(self, event: Event) -> None:
-        """Record one event."""
+        """Record one event; one that does not validate (a worker gone wrong) is dropped."""
+        with suppress(ValidationError):
+            self._apply(event)
+
+    def _apply(self, event: Event) -> None:
         if isinstance(event, SystemSample):
             self._apply_system(event)
             return

@@ -53,7 +53,7 @@ from bntui.bounds import (
     check_spec,
 )
 from bntui.spec import MAX_EPOCHS, ExperimentSpec
-from bntui.text import clean, clean_tree
+from bntui.text import clean, clean_tree, no_surrogates
 
 # 2 added each model's `inside` (layer statistics) and `notes` (callbacks), and the run's
 # `system` (live load); version 1 files load with them empty.
@@ -391,8 +391,8 @@ def validate(model: type[M], data: dict[str, Any], name: str, newest: int, what:
             if not any(e["type"] == "string_unicode" for e in exc.errors()):
                 raise
         # A lone surrogate (a legal JSON escape, not Unicode): pydantic refuses the string,
-        # so the file's text is cleaned first, the surrogate becoming a mark like any other.
-        return model.model_validate(clean_tree(data, 64))
+        # so it becomes U+FFFD first (same length: no limit is crossed by it).
+        return model.model_validate(clean_tree(data, 64, no_surrogates))
     except ValidationError as exc:
         first = exc.errors(include_url=False, include_input=False)[0]
         # The location may hold keys from the file: cleaned like any text from it.

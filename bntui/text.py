@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 import sys
+from collections.abc import Callable
 from typing import TextIO
 
 UNSAFE = re.compile(
@@ -21,6 +22,9 @@ UNSAFE = re.compile(
     "\ud800-\udfff"  # lone surrogates (a str from JSON can hold them)
     "\U000e0000-\U000e007f]"  # tag characters: invisible text
 )
+
+
+SURROGATES = re.compile("[\ud800-\udfff]")
 
 
 def _mark(match: re.Match[str]) -> str:
@@ -42,18 +46,26 @@ def clean(value: object, limit: int | None = 500) -> str:
     return UNSAFE.sub(_mark, text) if UNSAFE.search(text) else text
 
 
-def clean_tree(value: object, depth: int = 16) -> object:
-    """`clean` every string (keys too) of decoded JSON; what is nested deeper than `depth`
-    becomes None. For events, whose fields are free-form dicts and lists."""
+def clean_tree(value: object, depth: int = 16, text: Callable[[str], str] | None = None) -> object:
+    """`clean` every string (keys too) of decoded JSON, or apply `text` to each instead;
+    what is nested deeper than `depth` becomes None. For events, whose fields are free-form
+    dicts and lists."""
     if isinstance(value, str):
-        return clean(value, None)
+        return clean(value, None) if text is None else text(value)
     if depth <= 0 and isinstance(value, (dict, list, tuple)):
         return None
     if isinstance(value, dict):
-        return {clean(k, None): clean_tree(v, depth - 1) for k, v in value.items()}
+        return {
+            clean_tree(k, depth, text): clean_tree(v, depth - 1, text) for k, v in value.items()
+        }
     if isinstance(value, (list, tuple)):
-        return [clean_tree(v, depth - 1) for v in value]
+        return [clean_tree(v, depth - 1, text) for v in value]
     return value
+
+
+def no_surrogates(text: str) -> str:
+    """Lone surrogates as U+FFFD, one character each (so no length limit is crossed)."""
+    return SURROGATES.sub("\ufffd", text)
 
 
 def say(line: str, file: TextIO | None = None) -> None:

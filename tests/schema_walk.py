@@ -20,7 +20,7 @@ from pydantic import AfterValidator, BaseModel
 from pydantic.fields import FieldInfo
 from typing_extensions import NotRequired, Required, is_typeddict
 
-from bntui.bounds import clean_text
+from bntui.bounds import Cleaned
 
 Path = tuple[str, ...]
 
@@ -37,11 +37,15 @@ class Slot:
     @property
     def cleaned(self) -> bool:
         """Whether pydantic runs `clean` on this text or key as it validates it."""
-        return any(isinstance(m, AfterValidator) and m.func is clean_text for m in self.metadata)
+        return any(
+            isinstance(m, AfterValidator) and isinstance(m.func, Cleaned) for m in self.metadata
+        )
 
     def bound(self, name: str) -> Any:
         """The `ge`, `le`, `lt`, `gt`, `max_length`, `min_length` or `pattern` stated here."""
         for m in self.metadata:
+            if isinstance(m, AfterValidator):
+                m = m.func
             if hasattr(m, name):
                 return getattr(m, name)
         return None
