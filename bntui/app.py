@@ -11,16 +11,19 @@ import os
 import signal
 import threading
 import time
+from collections.abc import Sequence
 
 from textual import work
 from textual.app import App
+from textual.filter import LineFilter
 
 from bntui.lifecycle import STOP_SIGNALS, Lifecycle
 from bntui.messages import EventsPending, StreamEnded
 from bntui.screens.dashboard import DashboardScreen
 from bntui.session import Session, TrainingSession
-from bntui.text import clean
+from bntui.text import say
 from bntui.view import EventInbox
+from bntui.widgets.guard import TerminalGuard
 
 
 class BntuiApp(App[int]):
@@ -38,6 +41,7 @@ class BntuiApp(App[int]):
         self.requested_code = 0
         self.quitting = False
         self.stream_done = threading.Event()
+        self.guard = TerminalGuard()
 
     def on_mount(self) -> None:
         """Show the dashboard, start reading the stream, take the stop signals."""
@@ -115,6 +119,11 @@ class BntuiApp(App[int]):
             return
         self.run_worker(self.session.stop, thread=True, name="stop-workers")
 
+    def get_line_filters(self) -> Sequence[LineFilter]:
+        """Textual's filters, then the guard that keeps raw control characters off the
+        terminal whatever a widget was given."""
+        return [*super().get_line_filters(), self.guard]
+
     def stop_from_signal(self, signum: int) -> None:
         """SIGINT, SIGTERM or SIGHUP (the SSH link dropped): stop and save without asking."""
         if self.lifecycle is None:
@@ -142,5 +151,5 @@ class BntuiApp(App[int]):
             return self.return_value or 0
         self.lifecycle.finish()
         for line in self.lifecycle.closing_lines():
-            print(clean(line, 2000))
+            say(line)
         return self.exit_code()

@@ -10,18 +10,54 @@ import os
 import sys
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
+from typer._click.exceptions import ClickException, UsageError  # typer vendors click
+from typer.core import TyperGroup
 
 from bntui import __version__
 from bntui.spec import PRESETS, ExperimentSpec, SpecError, build_spec
+from bntui.text import say
 
 if TYPE_CHECKING:
     from bntui.session import TrainingSession
 
+MIN_SPEED, MAX_SPEED = 0.01, 10_000.0
+# A run file's name, with room for the temporary file written beside it (`.NAME.xxxxxxxx.tmp`)
+# and a fallback's `-N`, within the 255 bytes a Linux file name may have.
+MAX_OUT_NAME = 200
+
+
+class OneLineErrors(TyperGroup):
+    """bntui's commands: a usage error (an unknown option, `--epochs abc`) is one line on
+    stderr and exit code 2, like every other bad input, not click's usage block."""
+
+    def main(  # type: ignore[override]
+        self,
+        args: list[str] | None = None,
+        prog_name: str | None = None,
+        complete_var: str | None = None,
+        standalone_mode: bool = True,
+        **extra: Any,
+    ) -> Any:
+        """Run the command; usage errors become `bntui: error: ...`."""
+        try:
+            code = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        except ClickException as exc:
+            message = " ".join(exc.format_message().split())
+            say(f"bntui: error: {message}", sys.stderr)
+            code = 2 if isinstance(exc, UsageError) else exc.exit_code
+        except typer.Abort:
+            code = 1
+        if standalone_mode:
+            sys.exit(code if isinstance(code, int) else 0)
+        return code
+
+
 app = typer.Typer(
     name="bntui",
+    cls=OneLineErrors,
     help="Train a plain MLP and the same MLP with BatchNormalization side by side, live, "
     "and replay saved runs anywhere (no TensorFlow needed to replay).",
     no_args_is_help=False,
@@ -35,7 +71,7 @@ PRESET_HELP = "; ".join(f"{p.name}: {p.description}" for p in PRESETS.values())
 
 def fail(message: str, code: int = 2) -> NoReturn:
     """Print one clear line to stderr and exit (2 = bad input)."""
-    typer.echo(f"bntui: error: {message}", err=True)
+    say(f"bntui: error: {message}", sys.stderr)
     raise typer.Exit(code)
 
 
@@ -54,15 +90,35 @@ def check_out(out: Path | None, default: Path) -> Path:
         except OSError as exc:
             fail(f"cannot create {out.parent}/ for the run file ({exc.strerror}); use --out")
     folder = out.parent
-    if out.is_dir():
-        fail(f"--out {out} is a folder; give a file name such as {out / 'run.json'}")
-    if out.exists():
-        fail(f"--out {out} already exists; bntui never overwrites a run file")
-    if not folder.is_dir():
-        fail(f"--out folder {folder} does not exist")
+    name = os.fsencode(out.name)
+    if not name or b"\0" in os.fsencode(str(out)):
+        fail(f"--out {out} is not a file name")
+    if len(name) > MAX_OUT_NAME:
+        fail(f"--out file name is {len(name)} bytes long; at most {MAX_OUT_NAME}")
+    try:
+        if out.is_dir():
+            fail(f"--out {out} is a folder; give a file name such as {out / 'run.json'}")
+        if out.exists() or out.is_symlink():
+            fail(f"--out {out} already exists; bntui never overwrites a run file")
+        if not folder.is_dir():
+            fail(f"--out folder {folder} does not exist")
+    except OSError as exc:  # a path too long, a loop of symlinks...
+        fail(f"--out {out}: {exc.strerror or exc}")
     if not os.access(folder, os.W_OK | os.X_OK):
         fail(f"--out folder {folder} is not writable")
     return out
+
+
+def check_threads(threads: int | None) -> None:
+    """Fail unless `--threads` is between 1 and the cores this process may use."""
+    if threads is None:
+        return
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        cores = os.cpu_count() or 1
+    if not 1 <= threads <= cores:
+        fail(f"--threads must be 1 to {cores} (the cores available here), per worker")
 
 
 def train(session: TrainingSession, headless: bool) -> NoReturn:
@@ -133,7 +189,7 @@ def main_callback(
 ) -> None:
     """With no command, `bntui` is `bntui run`: the default experiment, live."""
     if version:
-        typer.echo(f"bntui {__version__}")
+        say(f"bntui {__version__}")
         raise typer.Exit()
     if ctx.invoked_subcommand is None:
         ctx.invoke(run)
@@ -233,8 +289,7 @@ def run(
         )
     except SpecError as exc:
         fail(str(exc))
-    if threads is not None and threads <= 0:
-        fail("--threads must be a positive whole number")
+    check_threads(threads)
     if spec.devices and spec.devices != "cpu":
         check_gpus(spec.devices)
     if tensorboard is not None and importlib.util.find_spec("tensorboard") is None:
@@ -258,8 +313,8 @@ def replay(
     from bntui.runfile import RunFileError
     from bntui.sweep import SweepFile, load_document
 
-    if not speed > 0 or speed == float("inf"):
-        fail("--speed must be a positive, finite number")
+    if not MIN_SPEED <= speed <= MAX_SPEED:
+        fail(f"--speed must be a positive number from {MIN_SPEED:g} to {MAX_SPEED:g}")
     try:
         loaded = load_document(str(file))
     except RunFileError as exc:
@@ -269,15 +324,16 @@ def replay(
 
         lines = sweep_lines(loaded) if isinstance(loaded, SweepFile) else summary_lines(loaded)
         for line in lines:
-            typer.echo(line)
+            say(line)
         return
     from bntui.app import BntuiApp
     from bntui.session import ReplaySession, SweepReplaySession
 
     if isinstance(loaded, SweepFile):
-        BntuiApp(SweepReplaySession(loaded, speed, path=file)).run()
+        code = BntuiApp(SweepReplaySession(loaded, speed, path=file)).run()
     else:
-        BntuiApp(ReplaySession(loaded, speed, path=file)).run()
+        code = BntuiApp(ReplaySession(loaded, speed, path=file)).run()
+    raise typer.Exit(code or 0)  # 128 + N after a signal
 
 
 @app.command(short_help="Train the plain/BN pair once per batch size into one sweep file.")
@@ -320,8 +376,7 @@ def sweep(
     goal = DEFAULT_TARGETS.get(base.dataset, 0.9) if target is None else target
     if not 0 < goal <= 1:
         fail("--target must be an accuracy between 0 and 1")
-    if threads is not None and threads <= 0:
-        fail("--threads must be a positive whole number")
+    check_threads(threads)
     path = check_out(out, default_out(base, "-sweep"))
 
     from bntui.session import SweepSession
@@ -353,12 +408,12 @@ def compare(
         from bntui.headless import compare_lines
 
         for line in compare_lines(runs, labels, names):
-            typer.echo(line)
+            say(line)
         return
     from bntui.app import BntuiApp
     from bntui.session import CompareSession
 
-    BntuiApp(CompareSession(runs, labels, names)).run()
+    raise typer.Exit(BntuiApp(CompareSession(runs, labels, names)).run() or 0)
 
 
 @app.command(short_help="Write a run's curves and statistics as CSV and an SVG picture.")
@@ -369,8 +424,8 @@ def export(
     ] = None,
 ) -> None:
     """Write FILE's histories, curves and layer statistics as CSV, and its curves as SVG."""
-    from bntui.export import export_files
-    from bntui.runfile import RunFileError, write_atomic
+    from bntui.export import export_files, write_all
+    from bntui.runfile import RunFileError
     from bntui.sweep import load_document
 
     try:
@@ -380,16 +435,20 @@ def export(
     folder = out_dir or file.parent
     if not folder.is_dir():
         fail(f"--out-dir {folder} is not a folder")
-    files = export_files(loaded, folder / file.stem)
-    existing = [str(path) for path in files if path.exists()]
-    if existing:
-        fail(f"{existing[0]} already exists; bntui export never overwrites (use --out-dir)")
-    for path, text in files.items():
+    files = export_files(loaded, folder / file.stem)  # all rendered before anything is written
+    for path in files:
         try:
-            write_atomic(text, path, overwrite=False)
+            taken = path.exists() or path.is_symlink()
         except OSError as exc:
-            fail(f"cannot write {path} ({exc.strerror or exc})", code=1)
-        typer.echo(f"wrote {path}")
+            fail(f"cannot write {path} ({exc.strerror or exc})")
+        if taken:
+            fail(f"{path} already exists; bntui export never overwrites (use --out-dir)")
+    try:
+        write_all(files)
+    except OSError as exc:
+        fail(str(exc), code=1)
+    for path in files:
+        say(f"wrote {path}")
 
 
 def main() -> None:

@@ -6,8 +6,10 @@ and each run's figures, aligned by epoch.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from pathlib import Path
+from typing import Any
 
 from bntui.runfile import RunFile
 from bntui.spec import ExperimentSpec
@@ -36,7 +38,7 @@ def labels_for(paths: list[Path]) -> tuple[list[str], list[str]]:
 def setup_of(run: RunFile) -> dict[str, str]:
     """Where and how a run trained, beyond its spec: backend, versions, devices."""
     env = run.environment
-    cpu = next((d for d in run.devices if d.get("kind") == "CPU"), {})
+    cpu: Mapping[str, Any] = next((d for d in run.devices if d.get("kind") == "CPU"), {})
     return {
         "backend": clean(env.get("backend", run.spec.backend), 40),
         "keras": clean(env.get("keras", "?"), 40),

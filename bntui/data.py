@@ -2,13 +2,17 @@
 
 Fashion-MNIST is looked for in the Keras cache (`$KERAS_HOME` or `~/.keras`), then in the
 Debian package `dataset-fashion-mnist` (linked into the Keras cache so Keras' own loader
-reads it), else Keras downloads it. MNIST is read from the Keras cache (`mnist.npz`, the
-format Keras writes) or downloaded by Keras. No network and no copy: DataUnavailable.
+reads it), else Keras downloads it. When the Keras cache cannot be written (a read-only
+home), Keras would ignore it and try to download, so the four files are read where they
+are, exactly as Keras' loader reads them. MNIST is read from the Keras cache (`mnist.npz`,
+the format Keras writes) or downloaded by Keras. No network and no copy: DataUnavailable,
+saying what is missing, where bntui looked and why it could not be fetched.
 Keras is imported inside the functions: this module is safe to import from the UI.
 """
 
 from __future__ import annotations
 
+import gzip
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -63,13 +67,17 @@ def fashion_cache_dir() -> Path:
     return keras_home() / "datasets" / "fashion-mnist"
 
 
+def _complete(folder: Path) -> bool:
+    return all((folder / name).is_file() for name in FASHION_FILES)
+
+
 def _link_debian_fashion() -> None:
     """Link the Debian package's files into the Keras cache, if that is what we have."""
     cache = fashion_cache_dir()
-    if all((cache / f).exists() for f in FASHION_FILES):
+    if _complete(cache):
         return
     debian = debian_fashion_dir()
-    if not all((debian / f).exists() for f in FASHION_FILES):
+    if not _complete(debian):
         return
     cache.mkdir(parents=True, exist_ok=True)
     for name in FASHION_FILES:
@@ -78,13 +86,64 @@ def _link_debian_fashion() -> None:
             target.symlink_to(debian / name)
 
 
-def _fashion_message() -> str:
+def _keras_cache_usable() -> bool:
+    # Keras' get_file() silently moves to /tmp/.keras when its cache is not writable.
+    return os.access(keras_home(), os.W_OK)
+
+
+Arrays = tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]
+
+
+def read_fashion(folder: Path) -> Arrays:
+    """The four idx files in `folder`, read in place as Keras' fashion_mnist loader does."""
+
+    def idx(name: str, offset: int) -> np.ndarray:
+        with gzip.open(folder / name, "rb") as handle:
+            return np.frombuffer(handle.read(), np.uint8, offset=offset)
+
+    try:
+        y_train = idx(FASHION_FILES[0], 8)
+        x_train = idx(FASHION_FILES[1], 16).reshape(len(y_train), 28, 28)
+        y_test = idx(FASHION_FILES[2], 8)
+        x_test = idx(FASHION_FILES[3], 16).reshape(len(y_test), 28, 28)
+    except (OSError, EOFError, ValueError) as exc:
+        raise DataUnavailable(
+            f"Fashion-MNIST in {folder} cannot be read ({type(exc).__name__}: {exc}); "
+            "reinstall it (`sudo apt-get install --reinstall dataset-fashion-mnist`) or "
+            "delete the broken files so Keras downloads them again."
+        ) from exc
+    return (x_train, y_train), (x_test, y_test)
+
+
+def _fashion_message(why: BaseException) -> str:
+    places = [fashion_cache_dir(), debian_fashion_dir()]
+    missing = [
+        f"{folder} lacks {', '.join(n for n in FASHION_FILES if not (folder / n).is_file())}"
+        for folder in places
+    ]
     return (
-        "Fashion-MNIST is not on this machine and could not be downloaded. Get it with "
+        f"Fashion-MNIST is not on this machine ({'; '.join(missing)}) and Keras could not "
+        f"download it ({type(why).__name__}: {str(why)[:200]}). Get it with "
         "`sudo apt-get install dataset-fashion-mnist` (Debian/Ubuntu), or copy the four "
-        f"files {', '.join(FASHION_FILES)} into {fashion_cache_dir()}, or run once with "
-        "network access so Keras downloads them."
+        f"files into {fashion_cache_dir()}, or run once with network access."
     )
+
+
+def load_fashion() -> Arrays:
+    """Fashion-MNIST via Keras' loader from its cache, else read in place, else downloaded."""
+    try:
+        _link_debian_fashion()
+    except OSError:
+        pass  # a read-only home: read the files where they are, below
+    local = [f for f in (fashion_cache_dir(), debian_fashion_dir()) if _complete(f)]
+    if local and (local[0] != fashion_cache_dir() or not _keras_cache_usable()):
+        return read_fashion(local[0])
+    from keras.datasets import fashion_mnist
+
+    try:
+        return fashion_mnist.load_data()
+    except Exception as exc:
+        raise DataUnavailable(_fashion_message(exc)) from exc
 
 
 def _mnist_message() -> str:
@@ -100,16 +159,7 @@ def load_raw(
 ) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
     """Return ((x_train, y_train), (x_test, y_test)) as uint8, via Keras' loaders."""
     if dataset == "fashion_mnist":
-        try:
-            _link_debian_fashion()
-        except OSError:
-            pass  # read-only home: Keras may still download
-        from keras.datasets import fashion_mnist
-
-        try:
-            return fashion_mnist.load_data()
-        except Exception as exc:
-            raise DataUnavailable(_fashion_message()) from exc
+        return load_fashion()
     if dataset == "mnist":
         cached = keras_home() / "datasets" / "mnist.npz"
         if cached.exists():

@@ -12,6 +12,8 @@ import math
 from dataclasses import asdict, dataclass, field
 from typing import Any, ClassVar
 
+from bntui.text import clean_tree
+
 
 @dataclass
 class Event:
@@ -22,6 +24,13 @@ class Event:
     t: float
     # Which run of a sweep the event belongs to (0 for a single run).
     run: int = 0
+
+    def __post_init__(self) -> None:
+        # Whoever made the event (a worker's JSON line, a file, bntui itself), its text is
+        # cleaned here, once: no raw control or bidi character reaches the record.
+        for name, value in self.__dict__.items():
+            if isinstance(value, (str, dict, list)):
+                setattr(self, name, clean_tree(value))
 
     def to_json(self) -> str:
         """Encode as one strict-JSON line (non-finite floats become null)."""
@@ -147,7 +156,7 @@ def parse_event(line: str) -> Event:
     """Decode one JSON line into its event class; raise EventError if it is not one."""
     try:
         data = json.loads(line)
-    except json.JSONDecodeError as exc:
+    except (json.JSONDecodeError, RecursionError) as exc:
         raise EventError(f"not JSON: {line[:80]!r}") from exc
     if not isinstance(data, dict) or data.get("type") not in EVENT_TYPES:
         raise EventError(f"unknown event: {line[:80]!r}")

@@ -1,7 +1,10 @@
 """Export a run or sweep for a report: CSV tables and an SVG picture of the curves.
 
 No Textual, no Keras, no plotting library: the SVG is written by hand, so export works
-wherever replay does.
+wherever replay does. A file from anyone exports to files that are safe to open: its text
+is cleaned (`clean`), escaped for XML in the SVG (always well-formed, no script), and CSV
+text cells that a spreadsheet would run as a formula are quoted with `'` (OWASP's advice
+for CSV injection). Everything is rendered in memory first, then written all or none.
 """
 
 from __future__ import annotations
@@ -9,8 +12,9 @@ from __future__ import annotations
 import csv
 import io
 import math
-from html import escape
+import re
 from pathlib import Path
+from xml.sax.saxutils import escape
 
 from bntui.figures import (
     METRIC_BOUNDS,
@@ -21,19 +25,40 @@ from bntui.figures import (
     train_size,
 )
 from bntui.recorder import HISTORY_KEYS
-from bntui.runfile import RunFile
+from bntui.runfile import RunFile, write_atomic
 from bntui.spec import MODEL_KEYS, MODEL_TITLES
 from bntui.sweep import SweepFile
+from bntui.text import clean
 
 COLORS = {"plain": "#1f77b4", "bn": "#d62728"}
 SIZE_COLORS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2")
+# What a spreadsheet reads as the start of a formula (OWASP, CSV injection).
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+# Characters XML 1.0 forbids that `clean` leaves alone (it already marks C0 and surrogates).
+NOT_XML = re.compile("[\ufffe\uffff]")
+
+
+def csv_cell(value: object) -> object:
+    """A CSV cell: numbers as they are, text cleaned and, if a spreadsheet would take it for
+    a formula, prefixed with `'` (a negative number stays a number)."""
+    if value is None:
+        return ""
+    if isinstance(value, (int, float)):
+        return value
+    text = clean(value, None)
+    return "'" + text if text.startswith(FORMULA_START) else text
+
+
+def svg_text(value: object) -> str:
+    """Text for an SVG element: cleaned, stripped of what XML forbids, escaped."""
+    return escape(NOT_XML.sub("\ufffd", clean(value, 200)))
 
 
 def _csv(header: list[str], rows: list[list[object]]) -> str:
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(header)
-    writer.writerows(["" if v is None else v for v in row] for row in rows)
+    writer.writerows([csv_cell(v) for v in row] for row in rows)
     return buffer.getvalue()
 
 
@@ -117,7 +142,7 @@ def _panel(
 
     out = [
         f'<text x="{x0 + width / 2}" y="18" text-anchor="middle" font-weight="bold">'
-        f"{escape(title)}</text>",
+        f"{svg_text(title)}</text>",
         f'<rect x="{x0 + left}" y="{top}" width="{pw}" height="{ph}" fill="none" stroke="#999"/>',
     ]
     for i in range(5):
@@ -126,12 +151,13 @@ def _panel(
             f'<text x="{x0 + left - 4}" y="{sy(value) + 4:.1f}" text-anchor="end" '
             f'font-size="10">{value:.3g}</text>'
         )
-    for epoch in range(int(x_max) + 1):
-        if x_max <= 20 or epoch % max(1, int(x_max) // 10) == 0:
-            out.append(
-                f'<text x="{sx(epoch):.1f}" y="{top + ph + 14}" text-anchor="middle" '
-                f'font-size="10">{epoch}</text>'
-            )
+    # At most ~20 ticks, however many epochs the spec claims: the work is bounded.
+    every = 1 if x_max <= 20 else max(1, int(x_max) // 10)
+    for epoch in range(0, int(x_max) + 1, every):
+        out.append(
+            f'<text x="{sx(epoch):.1f}" y="{top + ph + 14}" text-anchor="middle" '
+            f'font-size="10">{epoch}</text>'
+        )
     out.append(
         f'<text x="{x0 + left + pw / 2}" y="{top + ph + 28}" text-anchor="middle" '
         'font-size="11">epoch</text>'
@@ -151,7 +177,7 @@ def _panel(
         lx = x0 + left + (n % 2) * pw / 2
         ly = top + ph + 46 + (n // 2) * 14
         out.append(
-            f'<text x="{lx:.1f}" y="{ly}" font-size="10" fill="{color}">━ {escape(label)}</text>'
+            f'<text x="{lx:.1f}" y="{ly}" font-size="10" fill="{color}">━ {svg_text(label)}</text>'
         )
     return out
 
@@ -211,7 +237,7 @@ def curves_svg(document: RunFile | SweepFile) -> str:
         '<rect width="800" height="360" fill="white"/>\n'
         f"{body}\n"
         f'<text x="400" y="352" text-anchor="middle" font-size="10" fill="#555">'
-        f"{escape(caption)}</text>\n</svg>\n"
+        f"{svg_text(caption)}</text>\n</svg>\n"
     )
 
 
@@ -224,3 +250,18 @@ def export_files(document: RunFile | SweepFile, stem: Path) -> dict[Path, str]:
         stem.with_name(f"{stem.name}-inside.csv"): inside_csv(runs),
         stem.with_name(f"{stem.name}-curves.svg"): curves_svg(document),
     }
+
+
+def write_all(files: dict[Path, str]) -> None:
+    """Write every file (never overwriting), or none: if one cannot be written, those
+    already written are removed and OSError says which failed and why."""
+    written: list[Path] = []
+    try:
+        for path, text in files.items():
+            write_atomic(text, path, overwrite=False)
+            written.append(path)
+    except (OSError, UnicodeError) as exc:
+        for path in written:
+            path.unlink(missing_ok=True)
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
+        raise OSError(f"cannot write {path} ({reason}); nothing was exported") from None

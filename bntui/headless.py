@@ -1,11 +1,11 @@
 """Headless mode: plain progress lines for batch jobs, CI and tmux logs, and run summaries.
 
-Every string that came from a worker or a file passes through `clean` before printing.
+Every string that came from a worker or a file is cleaned when it is read (bntui.bounds,
+bntui.events), and every line is printed through `say`, which cleans it whole again.
 """
 
 from __future__ import annotations
 
-import signal
 import sys
 from typing import TextIO
 
@@ -27,9 +27,7 @@ from bntui.runfile import RunFile
 from bntui.session import TrainingSession
 from bntui.spec import MODEL_KEYS, MODEL_TITLES, ExperimentSpec
 from bntui.sweep import SweepFile, sweep_rows
-from bntui.text import clean, fmt, fmt_count, fmt_duration, fmt_signed
-
-STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+from bntui.text import clean, fmt, fmt_count, fmt_duration, fmt_signed, say
 
 
 class EventPrinter:
@@ -201,18 +199,18 @@ def run_headless(session: TrainingSession, out: TextIO = sys.stdout) -> int:
     printer = EventPrinter()
     several = len(session.specs) > 1
     try:
-        print(f"bntui: training plain and BN models, run file: {session.out}", file=out, flush=True)
+        say(f"bntui: training plain and BN models, run file: {session.out}", out)
         session.start()
         for event in session.events():
             line = printer.line(session.recorders[event.run].run, event)
             if line and several:
                 line = f"[batch {session.specs[event.run].batch_size:>4}] {line}"
             if line:
-                print(line, file=out, flush=True)
+                say(line, out)
     finally:
         said = lifecycle.signal_line()
         if said:
-            print(said, file=out, flush=True)
+            say(said, out)
         lifecycle.finish()
         lifecycle.ignore_signals()
     document = session.document()
@@ -221,5 +219,5 @@ def run_headless(session: TrainingSession, out: TextIO = sys.stdout) -> int:
     else:
         summary = summary_lines(session.run, printer.reasons)
     for line in [*summary, *lifecycle.closing_lines()]:
-        print(line, file=out, flush=True)
+        say(line, out)
     return lifecycle.exit_code()

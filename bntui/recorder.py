@@ -6,8 +6,12 @@ the run file is saved from it, so live and replayed runs cannot disagree.
 
 from __future__ import annotations
 
+from contextlib import suppress
 from datetime import datetime, timezone
 
+from pydantic import TypeAdapter, ValidationError
+
+from bntui.bounds import Environment, devices_from
 from bntui.events import (
     LAYER_STATS,
     BatchProgress,
@@ -32,6 +36,7 @@ from bntui.runfile import (
 from bntui.spec import ExperimentSpec
 
 HISTORY_KEYS = ("loss", "accuracy", "val_loss", "val_accuracy")
+ENVIRONMENT = TypeAdapter(Environment)
 FINISHED = ("completed", "diverged", "interrupted", "failed")
 
 
@@ -61,7 +66,11 @@ class RunRecorder:
         return self.run.models[key]
 
     def apply(self, event: Event) -> None:
-        """Record one event."""
+        """Record one event; one that does not validate (a worker gone wrong) is dropped."""
+        with suppress(ValidationError):
+            self._apply(event)
+
+    def _apply(self, event: Event) -> None:
         if isinstance(event, SystemSample):
             self._apply_system(event)
             return
@@ -148,13 +157,17 @@ class RunRecorder:
         record.status = "running"
         record.ready_t = event.t
         record.runs_on = event.runs_on
-        record.summary = ModelSummary.model_validate(event.summary)
+        # What a worker sends is validated as a file would be; what fails is left out.
+        with suppress(ValidationError):
+            record.summary = ModelSummary.model_validate(event.summary)
         if not self.run.environment:
-            self.run.environment = dict(event.environment)
+            with suppress(ValidationError):
+                self.run.environment = ENVIRONMENT.validate_python(event.environment)
         if not self.run.devices:
-            self.run.devices = list(event.devices)
+            self.run.devices = devices_from(event.devices)
         if self.run.dataset is None and event.dataset:
-            self.run.dataset = DatasetInfo.model_validate(event.dataset)
+            with suppress(ValidationError):
+                self.run.dataset = DatasetInfo.model_validate(event.dataset)
 
     @property
     def all_done(self) -> bool:

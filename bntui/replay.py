@@ -44,7 +44,7 @@ def _model_events(run: RunFile, key: str, record: ModelRun) -> Iterator[Event]:
             t=record.ready_t or 0.0,
             summary=record.summary.model_dump(),
             environment=run.environment,
-            devices=run.devices,
+            devices=[dict(device) for device in run.devices],
             runs_on=record.runs_on,
             dataset=run.dataset.model_dump() if run.dataset else {},
         )

@@ -8,31 +8,68 @@ numbers (NaN, ±inf) are written as JSON `null`.
 from __future__ import annotations
 
 import json
+import math
 import os
+import stat as st
 import tempfile
 from pathlib import Path
 from typing import Any, Literal, Protocol, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from bntui import __version__
-from bntui.spec import ExperimentSpec
+from bntui.bounds import (
+    MAX_CLASSES,
+    MAX_CURVE_POINTS,
+    MAX_SAMPLES,
+    ClassIndex,
+    Count,
+    DeviceEntry,
+    Duration,
+    Environment,
+    EpochIndex,
+    GpuTag,
+    Image,
+    Label,
+    Message,
+    Metric,
+    Name,
+    Position,
+    Positive,
+    Probability,
+    Reading,
+    Seconds,
+    SeriesName,
+    StatName,
+    check_dataset,
+    check_run,
+    check_spec,
+)
+from bntui.spec import MAX_EPOCHS, ExperimentSpec
+from bntui.text import clean, clean_tree, no_surrogates
 
 # 2 added each model's `inside` (layer statistics) and `notes` (callbacks), and the run's
 # `system` (live load); version 1 files load with them empty.
 SCHEMA_VERSION = 2
 MAX_FILE_BYTES = 256 * 1024 * 1024
-MAX_EPOCHS = 100_000
-MAX_CURVE_POINTS = 2_000_000
+__all__ = ["MAX_CURVE_POINTS", "MAX_EPOCHS"]  # re-exported: the schema's bounds
 
 RunStatus = Literal["running", "completed", "interrupted", "failed"]
 ModelStatus = Literal["pending", "running", "completed", "diverged", "interrupted", "failed"]
-Number = float | None
+Number = Metric | None
 
 
 class _Model(BaseModel):
-    # Unknown keys from a newer minor version are tolerated and dropped.
-    model_config = ConfigDict(extra="ignore")
+    # Unknown keys from a newer minor version are tolerated and dropped. No float may be
+    # infinite or NaN (JSON has neither; bntui writes null).
+    model_config = ConfigDict(extra="ignore", allow_inf_nan=False)
 
 
 class _EqualLengthLists(_Model):
@@ -53,16 +90,16 @@ class History(_EqualLengthLists):
     accuracy: list[Number] = Field(default_factory=list, max_length=MAX_EPOCHS)
     val_loss: list[Number] = Field(default_factory=list, max_length=MAX_EPOCHS)
     val_accuracy: list[Number] = Field(default_factory=list, max_length=MAX_EPOCHS)
-    epoch_time_s: list[Number] = Field(default_factory=list, max_length=MAX_EPOCHS)
+    epoch_time_s: list[Duration | None] = Field(default_factory=list, max_length=MAX_EPOCHS)
 
 
 class Curve(_EqualLengthLists):
     """The intra-epoch training curve with timestamps: what replay re-enacts."""
 
-    t: list[float] = Field(default_factory=list, max_length=MAX_CURVE_POINTS)
-    epoch: list[int] = Field(default_factory=list, max_length=MAX_CURVE_POINTS)
-    step: list[int] = Field(default_factory=list, max_length=MAX_CURVE_POINTS)
-    steps: list[int] = Field(default_factory=list, max_length=MAX_CURVE_POINTS)
+    t: list[Seconds] = Field(default_factory=list, max_length=MAX_CURVE_POINTS)
+    epoch: list[EpochIndex] = Field(default_factory=list, max_length=MAX_CURVE_POINTS)
+    step: list[Count] = Field(default_factory=list, max_length=MAX_CURVE_POINTS)
+    steps: list[Positive] = Field(default_factory=list, max_length=MAX_CURVE_POINTS)
     loss: list[Number] = Field(default_factory=list, max_length=MAX_CURVE_POINTS)
     accuracy: list[Number] = Field(default_factory=list, max_length=MAX_CURVE_POINTS)
 
@@ -70,10 +107,10 @@ class Curve(_EqualLengthLists):
 class LayerTrace(_Model):
     """One layer's statistics over training: `stats[name][i]` was measured at point i."""
 
-    name: str = Field(max_length=200)
+    name: Name
     kind: Literal["dense", "bn"]
-    units: int = Field(default=0, ge=0)
-    stats: dict[str, list[Number]] = Field(default_factory=dict, max_length=32)
+    units: Count = 0
+    stats: dict[StatName, list[Number]] = Field(default_factory=dict, max_length=32)
 
 
 class Inside(_Model):
@@ -83,8 +120,8 @@ class Inside(_Model):
     its time; every list in every layer's `stats` has one value per measurement.
     """
 
-    position: list[float] = Field(default_factory=list, max_length=MAX_CURVE_POINTS)
-    t: list[float] = Field(default_factory=list, max_length=MAX_CURVE_POINTS)
+    position: list[Position] = Field(default_factory=list, max_length=MAX_CURVE_POINTS)
+    t: list[Seconds] = Field(default_factory=list, max_length=MAX_CURVE_POINTS)
     layers: list[LayerTrace] = Field(default_factory=list, max_length=64)
 
     @model_validator(mode="after")
@@ -104,29 +141,29 @@ class Inside(_Model):
 class LayerSummary(_Model):
     """One row of `model.summary()`."""
 
-    name: str
-    type: str
-    output_shape: str
-    params: int = Field(ge=0)
-    trainable_params: int = Field(ge=0)
+    name: Name
+    type: Name
+    output_shape: Name
+    params: Count
+    trainable_params: Count
 
 
 class ModelSummary(_Model):
     """What `model.summary()` prints: layers and parameter counts."""
 
     layers: list[LayerSummary] = Field(default_factory=list, max_length=1000)
-    total_params: int = Field(ge=0)
-    trainable_params: int = Field(ge=0)
-    non_trainable_params: int = Field(ge=0)
+    total_params: Count
+    trainable_params: Count
+    non_trainable_params: Count
 
 
 class Prediction(_Model):
     """A model's prediction for one of the sample test images."""
 
-    index: int = Field(ge=0)
-    label: int = Field(ge=0)
-    predicted: int = Field(ge=0)
-    probabilities: list[Number] = Field(max_length=1000)
+    index: Count
+    label: ClassIndex
+    predicted: ClassIndex
+    probabilities: list[Probability | None] = Field(max_length=MAX_CLASSES)
 
 
 class TestResults(_Model):
@@ -135,27 +172,27 @@ class TestResults(_Model):
     __test__ = False
     loss: Number = None
     accuracy: Number = None
-    confusion_matrix: list[list[int]] = Field(default_factory=list, max_length=1000)
-    predictions: list[Prediction] = Field(default_factory=list, max_length=1000)
+    confusion_matrix: list[list[Count]] = Field(default_factory=list, max_length=MAX_CLASSES)
+    predictions: list[Prediction] = Field(default_factory=list, max_length=MAX_SAMPLES)
 
 
 class Note(_Model):
     """A callback's action during training (early stopping, a checkpoint saved)."""
 
-    t: float
-    epoch: int = Field(ge=0)
-    what: str = Field(max_length=40)
-    message: str = Field(max_length=2000)
+    t: Seconds
+    epoch: EpochIndex
+    what: Label
+    message: Message
 
 
 class ModelRun(_Model):
     """Everything recorded for one model (`plain` or `bn`)."""
 
     status: ModelStatus = "pending"
-    error: str | None = None
-    runs_on: str = ""
-    ready_t: float | None = None
-    finished_t: float | None = None
+    error: Message | None = None
+    runs_on: Name = ""
+    ready_t: Seconds | None = None
+    finished_t: Seconds | None = None
     summary: ModelSummary | None = None
     history: History = Field(default_factory=History)
     curve: Curve = Field(default_factory=Curve)
@@ -168,9 +205,9 @@ class SystemTrace(_Model):
     """Live load over the run, about once a second: `series["plain.cpu_pct"]`,
     `series["bn.rss_mb"]`, `series["gpu0.util_pct"]`, ... each with one value per `t`."""
 
-    t: list[float] = Field(default_factory=list, max_length=MAX_CURVE_POINTS)
-    series: dict[str, list[Number]] = Field(default_factory=dict, max_length=256)
-    gpu_names: dict[str, str] = Field(default_factory=dict, max_length=64)
+    t: list[Seconds] = Field(default_factory=list, max_length=MAX_CURVE_POINTS)
+    series: dict[SeriesName, list[Reading | None]] = Field(default_factory=dict, max_length=256)
+    gpu_names: dict[GpuTag, Name] = Field(default_factory=dict, max_length=64)
 
     @model_validator(mode="after")
     def _one_value_per_sample(self) -> SystemTrace:
@@ -183,38 +220,50 @@ class SystemTrace(_Model):
 class DatasetInfo(_Model):
     """The data the pair trained on, with the sample test images shown in predictions."""
 
-    name: str
-    class_names: list[str] = Field(max_length=1000)
-    train_size: int = Field(ge=0)
-    validation_size: int = Field(ge=0)
-    test_size: int = Field(ge=0)
-    sample_indices: list[int] = Field(default_factory=list, max_length=64)
-    sample_labels: list[int] = Field(default_factory=list, max_length=64)
-    sample_images: list[list[list[int]]] = Field(default_factory=list, max_length=64)
+    name: Label
+    class_names: list[Name] = Field(min_length=1, max_length=MAX_CLASSES)
+    train_size: Count
+    validation_size: Count
+    test_size: Count
+    sample_indices: list[Count] = Field(default_factory=list, max_length=MAX_SAMPLES)
+    sample_labels: list[ClassIndex] = Field(default_factory=list, max_length=MAX_SAMPLES)
+    sample_images: list[Image] = Field(default_factory=list, max_length=MAX_SAMPLES)
+
+    @model_validator(mode="after")
+    def _samples_agree(self) -> DatasetInfo:
+        check_dataset(self)
+        return self
 
 
 class RunFile(_Model):
     """One bntui run: spec, environment, devices, and both models' records."""
 
-    schema_version: int = SCHEMA_VERSION
-    bntui_version: str = __version__
+    schema_version: int = Field(default=SCHEMA_VERSION, ge=1)
+    bntui_version: Label = __version__
     status: RunStatus = "running"
-    error: str | None = None
-    started_at: str = ""
-    duration_s: float = 0.0
+    error: Message | None = None
+    started_at: Label = ""
+    duration_s: Duration = 0.0
     spec: ExperimentSpec = Field(default_factory=ExperimentSpec)
-    environment: dict[str, str] = Field(default_factory=dict)
-    devices: list[dict[str, Any]] = Field(default_factory=list, max_length=64)
+    environment: Environment = Field(default_factory=dict, max_length=64)
+    devices: list[DeviceEntry] = Field(default_factory=list, max_length=64)
     dataset: DatasetInfo | None = None
     system: SystemTrace = Field(default_factory=SystemTrace)
-    models: dict[str, ModelRun] = Field(
+    models: dict[Label, ModelRun] = Field(
         default_factory=lambda: {"plain": ModelRun(), "bn": ModelRun()}
     )
+
+    @field_validator("spec")
+    @classmethod
+    def _runnable_spec(cls, spec: ExperimentSpec) -> ExperimentSpec:
+        return check_spec(spec)
 
     @model_validator(mode="after")
     def _both_models(self) -> RunFile:
         if set(self.models) != {"plain", "bn"}:
-            raise ValueError(f"models must be exactly 'plain' and 'bn', got {sorted(self.models)}")
+            names = ", ".join(repr(clean(name, 20)) for name in sorted(self.models)[:4])
+            raise ValueError(f"models must be exactly 'plain' and 'bn', got {names}")
+        check_run(self)
         return self
 
     def to_json(self) -> str:
@@ -223,32 +272,76 @@ class RunFile(_Model):
 
 
 class RunFileError(Exception):
-    """A run file that cannot be read; the message is meant for the user as is."""
+    """A run file that cannot be read; the message is meant for the user as is (cleaned:
+    it quotes the file's name and may quote the file)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(clean(message, None))
 
 
 def _reject_constant(name: str) -> None:
     raise ValueError(f"non-standard JSON number {name}")
 
 
-def read_bytes(path: str | os.PathLike[str]) -> bytes:
-    """A run or sweep file's bytes (size-checked), or RunFileError with one clear message."""
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):  # 1e400 parses as infinity
+        raise ValueError(f"number out of range: {text[:40]}")
+    return value
+
+
+def _kind(mode: int) -> str:
+    if st.S_ISFIFO(mode):
+        return "a FIFO (named pipe)"
+    if st.S_ISCHR(mode) or st.S_ISBLK(mode):
+        return "a device"
+    if st.S_ISSOCK(mode):
+        return "a socket"
+    return "not a regular file"
+
+
+def read_bytes(path: str | os.PathLike[str], limit: int = MAX_FILE_BYTES) -> bytes:
+    """A run or sweep file's bytes, or RunFileError with one clear message.
+
+    Only a regular file (after following symlinks) is read, and never more than `limit`
+    bytes whatever its size claims: a FIFO, a device such as /dev/zero or a socket is
+    refused at once. O_NONBLOCK keeps the open itself from waiting for a FIFO's writer.
+    """
     path = Path(path)
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
     try:
-        size = path.stat().st_size
-        if path.is_dir():
-            raise RunFileError(f"{path} is a folder, not a run file")
-        if size > MAX_FILE_BYTES:
-            raise RunFileError(
-                f"{path} is {size / 2**20:,.0f} MiB; run files over "
-                f"{MAX_FILE_BYTES // 2**20} MiB are refused"
-            )
-        return path.read_bytes()
-    except RunFileError:
-        raise
+        fd = os.open(path, flags)
     except FileNotFoundError:
         raise RunFileError(f"{path}: no such file") from None
     except OSError as exc:
         raise RunFileError(f"{path}: cannot read it ({exc.strerror or exc})") from None
+    try:
+        mode = os.fstat(fd).st_mode
+        if st.S_ISDIR(mode):
+            raise RunFileError(f"{path} is a folder, not a run file")
+        if not st.S_ISREG(mode):
+            raise RunFileError(f"{path} is {_kind(mode)}; bntui reads only regular files")
+        size = os.fstat(fd).st_size
+        if size > limit:
+            raise RunFileError(
+                f"{path} is {size / 2**20:,.0f} MiB; run files over {limit // 2**20} MiB are "
+                "refused"
+            )
+        chunks: list[bytes] = []
+        total = 0
+        while total <= limit:  # the size may lie (a file still growing, /proc)
+            chunk = os.read(fd, min(1 << 20, limit + 1 - total))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            total += len(chunk)
+        if total > limit:
+            raise RunFileError(f"{path} is over {limit // 2**20} MiB; run files are refused")
+        return b"".join(chunks)
+    except OSError as exc:
+        raise RunFileError(f"{path}: cannot read it ({exc.strerror or exc})") from None
+    finally:
+        os.close(fd)
 
 
 def load_run(path: str | os.PathLike[str]) -> RunFile:
@@ -261,7 +354,9 @@ def decode(raw: bytes, name: str) -> dict[str, Any]:
     if not raw.strip():
         raise RunFileError(f"{name} is empty")
     try:
-        data = json.loads(raw.decode("utf-8"), parse_constant=_reject_constant)
+        data = json.loads(
+            raw.decode("utf-8"), parse_constant=_reject_constant, parse_float=_finite_float
+        )
     except UnicodeDecodeError:
         raise RunFileError(f"{name} is not text (not UTF-8)") from None
     except RecursionError:
@@ -284,18 +379,27 @@ def validate(model: type[M], data: dict[str, Any], name: str, newest: int, what:
     RunFileError."""
     version = data["schema_version"]
     if version > newest:
-        writer = str(data.get("bntui_version", "a newer version"))[:40]
+        writer = clean(data.get("bntui_version", "a newer version"), 40)
         raise RunFileError(
             f"{name} has schema_version {version}, written by bntui {writer!r}; this bntui "
             f"({__version__}) reads up to schema {newest}. Upgrade bntui to replay it."
         )
     try:
-        return model.model_validate(data)
+        try:
+            return model.model_validate(data)
+        except ValidationError as exc:
+            if not any(e["type"] == "string_unicode" for e in exc.errors()):
+                raise
+        # A lone surrogate (a legal JSON escape, not Unicode): pydantic refuses the string,
+        # so it becomes U+FFFD first (same length: no limit is crossed by it).
+        return model.model_validate(clean_tree(data, 64, no_surrogates))
     except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(part) for part in first["loc"]) or "top level"
+        first = exc.errors(include_url=False, include_input=False)[0]
+        # The location may hold keys from the file: cleaned like any text from it.
+        where = clean(".".join(str(part) for part in first["loc"]) or "top level", 200)
+        message = clean(first["msg"].removeprefix("Value error, "), 300)
         more = f" (and {exc.error_count() - 1} more problems)" if exc.error_count() > 1 else ""
-        raise RunFileError(f"{name} is not a valid {what}: {where}: {first['msg']}{more}") from None
+        raise RunFileError(f"{name} is not a valid {what}: {where}: {message}{more}") from None
     except RecursionError:
         raise RunFileError(f"{name} is nested too deeply to be a run file") from None
 

@@ -22,6 +22,10 @@ MODEL_TITLES: dict[str, str] = {"plain": "Plain MLP", "bn": "MLP + BatchNorm"}
 
 MAX_SAMPLE_COUNT = 32
 TRAIN_SIZE = {"fashion_mnist": 60_000, "mnist": 60_000}
+# What bntui trains and records at most (the run file's bound too).
+MAX_EPOCHS = 100_000
+MAX_LEARNING_RATE = 100.0
+MAX_SEED = 2**32 - 1  # NumPy's seeds are 32-bit
 
 
 class SpecError(ValueError):
@@ -108,14 +112,23 @@ class ExperimentSpec:
         for name in ("epochs", "batch_size", "curve_points_per_epoch"):
             if getattr(self, name) <= 0:
                 raise SpecError(f"--{name.replace('_', '-')} must be a positive whole number")
+        if self.epochs > MAX_EPOCHS:
+            raise SpecError(f"--epochs must be at most {MAX_EPOCHS:,}")
+        if not 0 <= self.validation_size < TRAIN_SIZE[self.dataset]:
+            raise SpecError(
+                f"the validation split must be 0 to {TRAIN_SIZE[self.dataset] - 1:,} images"
+            )
         if not self.learning_rate > 0 or self.learning_rate == float("inf"):
             raise SpecError("--lr must be a positive, finite number")
         if self.devices is not None and self.devices != "cpu":
             parts = [p.strip() for p in self.devices.split(",")]
-            if len(parts) != 2 or not all(p.isdigit() for p in parts):
+            if len(parts) != 2 or not all(p.isascii() and p.isdigit() for p in parts):
                 raise SpecError("--devices takes two GPU numbers, plain then BN, e.g. 0,1")
-        if self.early_stopping is not None and self.early_stopping <= 0:
-            raise SpecError("--early-stopping must be a positive number of epochs (patience)")
+        if self.early_stopping is not None and not 0 < self.early_stopping <= MAX_EPOCHS:
+            raise SpecError(
+                "--early-stopping must be a positive number of epochs (patience), at most "
+                f"{MAX_EPOCHS:,}"
+            )
         if not 0 <= self.inside_per_epoch <= 100:
             raise SpecError("--inside must be between 0 (off) and 100 measurements per epoch")
         if self.steps_per_execution is not None and self.steps_per_execution <= 0:
@@ -131,6 +144,26 @@ class ExperimentSpec:
                 )
         if not 0 <= self.sample_count <= MAX_SAMPLE_COUNT:
             raise SpecError(f"sample count must be between 0 and {MAX_SAMPLE_COUNT}")
+
+    def check_trainable(self) -> None:
+        """Beyond `validate`: values that would only fail once training started (a seed
+        NumPy refuses, a batch larger than the data...). Raise SpecError, one sentence."""
+        self.validate()
+        if not 0 <= self.seed <= MAX_SEED:
+            raise SpecError(f"--seed must be a whole number from 0 to {MAX_SEED} (2^32 - 1)")
+        if self.learning_rate > MAX_LEARNING_RATE:
+            raise SpecError(f"--lr must be at most {MAX_LEARNING_RATE:g}")
+        if self.batch_size > self.train_size:
+            raise SpecError(
+                f"--batch-size {self.batch_size} is more than the {self.train_size:,} "
+                "training images"
+            )
+        spe = self.steps_per_execution
+        if spe is not None and spe > self.steps_per_epoch:
+            raise SpecError(
+                f"--steps-per-execution {spe} is more than the {self.steps_per_epoch:,} "
+                "steps of an epoch"
+            )
 
 
 @dataclass(frozen=True)
@@ -190,5 +223,5 @@ def build_spec(preset: str = "fashion-sgd", **overrides: Any) -> ExperimentSpec:
         raise SpecError(f"unknown preset {preset!r}; choose one of {', '.join(PRESETS)}")
     given = {k: v for k, v in overrides.items() if v is not None}
     spec = replace(PRESETS[preset].spec, **given)
-    spec.validate()
+    spec.check_trainable()
     return spec

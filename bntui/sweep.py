@@ -12,6 +12,7 @@ from typing import Literal
 from pydantic import Field, model_validator
 
 from bntui import __version__
+from bntui.bounds import Label, Positive
 from bntui.compare import RunSet
 from bntui.figures import RunRow, run_rows
 from bntui.runfile import (
@@ -36,12 +37,12 @@ class SweepFile(_Model):
     """One sweep: the base spec's runs, one per batch size, in the order they ran."""
 
     kind: Literal["sweep"] = "sweep"
-    schema_version: int = SWEEP_SCHEMA_VERSION
-    bntui_version: str = __version__
+    schema_version: int = Field(default=SWEEP_SCHEMA_VERSION, ge=1)
+    bntui_version: Label = __version__
     status: RunStatus = "running"
-    started_at: str = ""
+    started_at: Label = ""
     target_accuracy: float = Field(gt=0, le=1)
-    batch_sizes: list[int] = Field(min_length=1, max_length=MAX_SWEEP_RUNS)
+    batch_sizes: list[Positive] = Field(min_length=1, max_length=MAX_SWEEP_RUNS)
     runs: list[RunFile] = Field(min_length=1, max_length=MAX_SWEEP_RUNS)
 
     @model_validator(mode="after")
@@ -77,7 +78,7 @@ def sweep_specs(base: ExperimentSpec, sizes: list[int]) -> list[ExperimentSpec]:
     """The base spec once per batch size (each validated)."""
     specs = [replace(base, batch_size=size) for size in sizes]
     for spec in specs:
-        spec.validate()
+        spec.check_trainable()
     return specs
 
 

@@ -19,8 +19,9 @@ async def main():
     async with app.run_test() as pilot:
         await pilot.press("e")
         await app.workers.wait_for_complete()
-        await pilot.pause(0.3)
-        for key in "1234":
+        while app.dashboard.view.run.models["bn"].test is None:
+            await pilot.pause()
+        for key in "12345":
             await pilot.press(key)
 asyncio.run(main())
 heavy = sorted(m for m in sys.modules if m.split(".")[0] in ("keras", "tensorflow", "jax"))

@@ -1,4 +1,5 @@
-"""The live dashboard in a real pseudo-terminal: SIGTERM and SIGHUP save the run, no orphans."""
+"""The live dashboard in a real pseudo-terminal: SIGTERM, SIGHUP and SIGINT save the run, no
+orphans."""
 
 from __future__ import annotations
 
@@ -38,7 +39,8 @@ def drain(fd: int, seconds: float) -> bytes:
     return data
 
 
-@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP])
+# SIGINT as `kill -INT`, job control or a supervisor sends it (the Ctrl-C key is a key press).
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP, signal.SIGINT])
 def test_tui_saves_on_stop_signals(tmp_path: Path, sig: int) -> None:
     out = tmp_path / "run.json"
     master, slave = pty.openpty()

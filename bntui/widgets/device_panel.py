@@ -3,6 +3,7 @@ its backend says), why a GPU that is present goes unused, and the live load."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from rich.text import Text
@@ -33,7 +34,7 @@ def _users(run: RunFile, position: int) -> list[str]:
     return [key for key in MODEL_KEYS if gpu_position(run.models[key].runs_on) == position]
 
 
-def _gpu_line(run: RunFile, dev: dict[str, Any]) -> Text:
+def _gpu_line(run: RunFile, dev: Mapping[str, Any]) -> Text:
     text = Text(f"  GPU  {clean(dev.get('id'))} {clean(dev.get('name'))} · "
                 f"{_bytes(int(dev.get('memory_bytes') or 0))}")  # fmt: skip
     where = []
