@@ -195,7 +195,7 @@ def check_run(run: RunFile) -> None:
     classes = len(run.dataset.class_names) if run.dataset else None
     for key, model in run.models.items():
         where = f"models.{key}"
-        recorded = len(model.history.loss)
+        recorded = len(model.history.column("loss"))
         if recorded > epochs:
             raise ValueError(f"{where}.history has {recorded} epochs; spec.epochs is {epochs}")
         curve = model.curve

@@ -51,24 +51,24 @@ class ModelReady(Event):
 
 @dataclass
 class BatchProgress(Event):
-    """Running training loss/accuracy part-way through an epoch (a curve point)."""
+    """A curve point part-way through an epoch: where it is, and the value of each
+    `bntui.metrics.STEP_METRICS` metric there (by name)."""
 
     kind: ClassVar[str] = "batch"
     epoch: int = 0
     step: int = 0
     steps: int = 0
-    loss: float | None = None
-    accuracy: float | None = None
+    values: dict[str, float | None] = field(default_factory=dict)
 
 
 @dataclass
 class EpochEnd(Event):
-    """An epoch finished: its Keras logs and wall time."""
+    """An epoch finished: the value of each `bntui.metrics.EPOCH_METRICS` metric (Keras'
+    logs and the epoch's wall time), by name."""
 
     kind: ClassVar[str] = "epoch"
     epoch: int = 0
-    logs: dict[str, float | None] = field(default_factory=dict)
-    epoch_time_s: float = 0.0
+    values: dict[str, float | None] = field(default_factory=dict)
 
 
 # What LayerStats measures for each kind of layer (see bntui.probe for the definitions).

@@ -24,7 +24,7 @@ from bntui.figures import (
     shared_range,
     train_size,
 )
-from bntui.recorder import HISTORY_KEYS
+from bntui.metrics import EPOCH_METRICS, STEP_METRICS
 from bntui.runfile import RunFile, write_atomic
 from bntui.spec import MODEL_KEYS, MODEL_TITLES
 from bntui.sweep import SweepFile
@@ -63,39 +63,42 @@ def _csv(header: list[str], rows: list[list[object]]) -> str:
 
 
 def history_csv(runs: list[RunFile]) -> str:
-    """Each model's per-epoch history (Keras' History.history), one row per model-epoch."""
+    """Each model's per-epoch history (`bntui.metrics.EPOCH_METRICS`: Keras' History plus
+    the epoch's time), one row per model-epoch."""
+    names = [m.name for m in EPOCH_METRICS]
     rows: list[list[object]] = []
     for run in runs:
         for key in MODEL_KEYS:
             h = run.models[key].history
-            for epoch in range(len(h.loss)):
-                values = [getattr(h, name)[epoch] for name in HISTORY_KEYS]
-                rows.append([run.spec.batch_size, key, epoch + 1, *values, h.epoch_time_s[epoch]])
-    return _csv(["batch_size", "model", "epoch", *HISTORY_KEYS, "epoch_time_s"], rows)
+            columns = [h.column(name) for name in names]
+            for epoch in range(len(columns[0])):
+                rows.append([run.spec.batch_size, key, epoch + 1, *(c[epoch] for c in columns)])
+    return _csv(["batch_size", "model", "epoch", *names], rows)
 
 
 def curve_csv(runs: list[RunFile]) -> str:
-    """The intra-epoch training curves, one row per curve point: Keras' running means since
-    the epoch began (`loss`, `accuracy`, as recorded) and the means over the interval since
-    the previous point (`interval_loss`, `interval_accuracy`: what the dashboard plots)."""
+    """The intra-epoch training curves, one row per curve point: each of
+    `bntui.metrics.STEP_METRICS` as recorded (Keras' running means since the epoch began,
+    values at the point), and for running means the mean over the interval since the
+    previous point (`interval_loss`, …: what the dashboard plots)."""
+    means = [m.name for m in STEP_METRICS if m.how == "running_mean"]
     rows: list[list[object]] = []
     for run in runs:
         size = train_size(run)
         for key in MODEL_KEYS:
             c = run.models[key].curve
-            _, loss_now = interval_curve(c, "loss", run.spec.batch_size, size)
-            _, acc_now = interval_curve(c, "accuracy", run.spec.batch_size, size)
-            if len(loss_now) != len(c.t):  # repeated points (none in files bntui writes)
-                loss_now = acc_now = [None] * len(c.t)
-            for t, position, loss, acc, interval_loss, interval_acc in zip(
-                c.t, curve_positions(c), c.loss, c.accuracy, loss_now, acc_now
-            ):
+            columns = [c.column(m.name) for m in STEP_METRICS]
+            intervals = [interval_curve(c, name, run.spec.batch_size, size)[1] for name in means]
+            if any(len(values) != len(c.t) for values in intervals):  # repeated points
+                intervals = [[None] * len(c.t) for _ in means]
+            positions = curve_positions(c)
+            for i, t in enumerate(c.t):
                 rows.append(
-                    [run.spec.batch_size, key, t, round(position, 5), loss, acc,
-                     interval_loss, interval_acc]
+                    [run.spec.batch_size, key, t, round(positions[i], 5),
+                     *(values[i] for values in columns), *(values[i] for values in intervals)]
                 )  # fmt: skip
-    header = ["batch_size", "model", "t", "epoch", "loss", "accuracy"]
-    return _csv([*header, "interval_loss", "interval_accuracy"], rows)
+    header = ["batch_size", "model", "t", "epoch", *(m.name for m in STEP_METRICS)]
+    return _csv([*header, *(f"interval_{name}" for name in means)], rows)
 
 
 def inside_csv(runs: list[RunFile]) -> str:
@@ -199,7 +202,7 @@ def _sweep_lines(sweep: SweepFile, key: str) -> list[Line]:
         (
             f"batch {run.spec.batch_size}",
             SIZE_COLORS[i % len(SIZE_COLORS)],
-            [(e + 1.0, v) for e, v in enumerate(run.models[key].history.val_accuracy)],
+            [(e + 1.0, v) for e, v in enumerate(run.models[key].history.column("val_accuracy"))],
             False,
         )
         for i, run in enumerate(sweep.runs)

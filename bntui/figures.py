@@ -12,13 +12,13 @@ import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from bntui.metrics import EPOCH_METRICS, STEP_METRICS
 from bntui.runfile import Curve, History, ModelRun, RunFile
 from bntui.spec import MODEL_KEYS
 
 # The natural range of each plotted metric: an axis never runs past it.
 METRIC_BOUNDS: dict[str, tuple[float | None, float | None]] = {
-    "accuracy": (0.0, 1.0),
-    "loss": (0.0, None),
+    m.name: m.bounds for m in (*STEP_METRICS, *EPOCH_METRICS)
 }
 
 
@@ -113,7 +113,9 @@ class EpochTimes:
 
 def epoch_times(history: History) -> EpochTimes:
     """The epoch wall times of one model, first (compiling) epoch apart."""
-    times = [t for t in history.epoch_time_s if t is not None and t > 0 and math.isfinite(t)]
+    times = [
+        t for t in history.column("epoch_time_s") if t is not None and t > 0 and math.isfinite(t)
+    ]
     if not times:
         return EpochTimes(None, None, 0)
     steady = statistics.median(times[1:]) if len(times) > 1 else None
@@ -150,7 +152,7 @@ def progress(run: RunFile, key: str) -> Progress:
     """How far model `key` has come, from its curve and history alone."""
     record: ModelRun = run.models[key]
     epochs = max(run.spec.epochs, 1)
-    done_epochs = len(record.history.loss)
+    done_epochs = len(record.history.column("loss"))
     curve = record.curve
     fraction = done_epochs / epochs
     if curve.t and curve.epoch[-1] >= done_epochs and curve.steps[-1] > 0:
@@ -180,7 +182,7 @@ def progress(run: RunFile, key: str) -> Progress:
 
 def common_epochs(run: RunFile) -> int:
     """Epochs both models have finished."""
-    return min(len(run.models[key].history.loss) for key in MODEL_KEYS)
+    return min(len(run.models[key].history.column("loss")) for key in MODEL_KEYS)
 
 
 def bn_gap(run: RunFile, metric: str = "val_accuracy") -> float | None:
@@ -291,7 +293,7 @@ def run_rows(runs: Sequence[RunFile], target: float | None) -> list[RunRow]:
         final, top, reached, epoch_s, test = {}, {}, {}, {}, {}
         for key in MODEL_KEYS:
             record = run.models[key]
-            accs = record.history.val_accuracy
+            accs = record.history.column("val_accuracy")
             final[key] = last(accs)
             top[key] = best(accs, highest=True)
             reached[key] = next(

@@ -39,7 +39,7 @@ class EventPrinter:
     def line(self, run: RunFile, event: Event) -> str | None:
         """The progress line for one event, or None for events not worth a line."""
         if isinstance(event, ModelDone) and event.error:
-            reason = clean(event.error)
+            reason = clean(event.error, 2000)  # whole: it says what to do
             tag = f"[{event.model:>5}]"
             if reason in self.reasons:
                 return f"{tag} {event.status} (the same reason)"
@@ -62,8 +62,8 @@ def event_line(run: RunFile, event: Event) -> str | None:
             + (f"; note: {clean(note)}" if note else "")
         )
     if isinstance(event, EpochEnd):
-        logs = event.logs
-        seconds = event.epoch_time_s
+        logs = event.values
+        seconds = logs.get("epoch_time_s")
         speed = fmt_count(train_size(run) / seconds) if seconds else "—"
         return (
             f"{tag} epoch {event.epoch + 1:>3}/{run.spec.epochs}  "
@@ -113,9 +113,10 @@ def summary_lines(run: RunFile, shown: set[str] | frozenset[str] = frozenset()) 
         m = run.models[key]
         h = m.history
         times = epoch_times(h)
+        val_accuracy = h.column("val_accuracy")
         lines.append(
-            f"{MODEL_TITLES[key]:<16}{clean(m.status):<12}{len(h.loss):>6}"
-            f"{fmt(last(h.val_accuracy)):>9}{fmt(best(h.val_accuracy, True)):>8}"
+            f"{MODEL_TITLES[key]:<16}{clean(m.status):<12}{len(h.column('loss')):>6}"
+            f"{fmt(last(val_accuracy)):>9}{fmt(best(val_accuracy, True)):>8}"
             f"{fmt(test_accuracy(run, key)):>9}{fmt(m.test.loss if m.test else None):>10}"
             f"{fmt(times.per_epoch_s, 2):>8}{fmt(times.first_s, 2):>7}"
         )

@@ -24,6 +24,7 @@ from bntui.events import (
     SystemSample,
     TestResult,
 )
+from bntui.metrics import EPOCH_METRICS, STEP_METRICS
 from bntui.runfile import (
     DatasetInfo,
     LayerTrace,
@@ -35,7 +36,6 @@ from bntui.runfile import (
 )
 from bntui.spec import ExperimentSpec
 
-HISTORY_KEYS = ("loss", "accuracy", "val_loss", "val_accuracy")
 ENVIRONMENT = TypeAdapter(Environment)
 FINISHED = ("completed", "diverged", "interrupted", "failed")
 
@@ -85,13 +85,11 @@ class RunRecorder:
             curve.epoch.append(event.epoch)
             curve.step.append(event.step)
             curve.steps.append(event.steps)
-            curve.loss.append(event.loss)
-            curve.accuracy.append(event.accuracy)
+            for metric in STEP_METRICS:
+                curve.column(metric.name).append(event.values.get(metric.name))
         elif isinstance(event, EpochEnd):
-            history = record.history
-            for key in HISTORY_KEYS:
-                getattr(history, key).append(event.logs.get(key))
-            history.epoch_time_s.append(event.epoch_time_s)
+            for metric in EPOCH_METRICS:
+                record.history.column(metric.name).append(event.values.get(metric.name))
         elif isinstance(event, CallbackNote):
             record.notes.append(
                 Note(t=event.t, epoch=event.epoch, what=event.what, message=event.message)

@@ -22,7 +22,7 @@ from bntui.events import (
     SystemSample,
     TestResult,
 )
-from bntui.recorder import HISTORY_KEYS
+from bntui.metrics import EPOCH_METRICS, STEP_METRICS
 from bntui.runfile import ModelRun, RunFile
 
 
@@ -55,11 +55,8 @@ def _model_events(run: RunFile, key: str, record: ModelRun) -> Iterator[Event]:
         while point < len(curve.t) and curve.epoch[point] <= epoch:
             yield _batch(key, record, point)
             point += 1
-        logs = {k: getattr(history, k)[epoch] for k in HISTORY_KEYS}
-        yield EpochEnd(
-            model=key, t=end_t, epoch=epoch, logs=logs,
-            epoch_time_s=history.epoch_time_s[epoch] or 0.0,
-        )  # fmt: skip
+        values = {m.name: history.column(m.name)[epoch] for m in EPOCH_METRICS}
+        yield EpochEnd(model=key, t=end_t, epoch=epoch, values=values)
     while point < len(curve.t):
         yield _batch(key, record, point)
         point += 1
@@ -122,7 +119,7 @@ def _batch(key: str, record: ModelRun, i: int) -> BatchProgress:
     c = record.curve
     return BatchProgress(
         model=key, t=c.t[i], epoch=c.epoch[i], step=c.step[i], steps=c.steps[i],
-        loss=c.loss[i], accuracy=c.accuracy[i],
+        values={m.name: c.column(m.name)[i] for m in STEP_METRICS},
     )  # fmt: skip
 
 
@@ -133,7 +130,7 @@ def _epoch_end_times(record: ModelRun) -> list[float]:
         last_point[epoch] = t
     times: list[float] = []
     elapsed = record.ready_t or 0.0
-    for epoch, seconds in enumerate(record.history.epoch_time_s):
+    for epoch, seconds in enumerate(record.history.column("epoch_time_s")):
         elapsed += seconds or 0.0
         times.append(max(last_point.get(epoch, elapsed), elapsed))
     return times

@@ -52,6 +52,8 @@ from bntui.bounds import (
     check_run,
     check_spec,
 )
+from bntui.metrics import EPOCH_METRICS, STEP_METRICS
+from bntui.metrics import Metric as MetricDeclaration
 from bntui.spec import MAX_EPOCHS, ExperimentSpec
 from bntui.text import clean, clean_tree, no_surrogates
 
@@ -75,6 +77,12 @@ class _Model(BaseModel):
 class _EqualLengthLists(_Model):
     """A dict of equal-length lists, as Keras' History.history is."""
 
+    def column(self, name: str) -> list[Any]:
+        """The list named `name` (a declared metric's values)."""
+        values = getattr(self, name)
+        assert isinstance(values, list)
+        return values
+
     @model_validator(mode="after")
     def _same_length(self) -> _EqualLengthLists:
         lengths = {name: len(v) for name, v in self if isinstance(v, list)}
@@ -84,24 +92,51 @@ class _EqualLengthLists(_Model):
 
 
 class History(_EqualLengthLists):
-    """Per-epoch metrics: Keras' History.history plus each epoch's wall time."""
+    """Per-epoch metrics: Keras' History.history plus each epoch's wall time, one column per
+    `bntui.metrics.EPOCH_METRICS` declaration."""
 
-    loss: list[Number] = Field(default_factory=list, max_length=MAX_EPOCHS)
-    accuracy: list[Number] = Field(default_factory=list, max_length=MAX_EPOCHS)
-    val_loss: list[Number] = Field(default_factory=list, max_length=MAX_EPOCHS)
-    val_accuracy: list[Number] = Field(default_factory=list, max_length=MAX_EPOCHS)
-    epoch_time_s: list[Duration | None] = Field(default_factory=list, max_length=MAX_EPOCHS)
+    # One column per declared metric: declaring a metric is all it takes to add one.
+    for _metric in EPOCH_METRICS:
+        locals().setdefault("__annotations__", {})[_metric.name] = (
+            "list[Duration | None]" if _metric.unit else "list[Number]"
+        )
+        locals()[_metric.name] = Field(default_factory=list, max_length=MAX_EPOCHS)
+    del _metric
+
+    @model_validator(mode="before")
+    @classmethod
+    def _older_files(cls, data: Any) -> Any:
+        return with_missing_columns(data, EPOCH_METRICS, "loss")
 
 
 class Curve(_EqualLengthLists):
-    """The intra-epoch training curve with timestamps: what replay re-enacts."""
+    """The intra-epoch training curve with timestamps: what replay re-enacts. Besides where
+    and when each point is, one column per `bntui.metrics.STEP_METRICS` declaration."""
 
     t: list[Seconds] = Field(default_factory=list, max_length=MAX_CURVE_POINTS)
     epoch: list[EpochIndex] = Field(default_factory=list, max_length=MAX_CURVE_POINTS)
     step: list[Count] = Field(default_factory=list, max_length=MAX_CURVE_POINTS)
     steps: list[Positive] = Field(default_factory=list, max_length=MAX_CURVE_POINTS)
-    loss: list[Number] = Field(default_factory=list, max_length=MAX_CURVE_POINTS)
-    accuracy: list[Number] = Field(default_factory=list, max_length=MAX_CURVE_POINTS)
+    for _metric in STEP_METRICS:
+        locals().setdefault("__annotations__", {})[_metric.name] = "list[Number]"
+        locals()[_metric.name] = Field(default_factory=list, max_length=MAX_CURVE_POINTS)
+    del _metric
+
+    @model_validator(mode="before")
+    @classmethod
+    def _older_files(cls, data: Any) -> Any:
+        return with_missing_columns(data, STEP_METRICS, "t")
+
+
+def with_missing_columns(data: Any, metrics: tuple[MetricDeclaration, ...], anchor: str) -> Any:
+    """A file from before a metric was declared has no column for it: no value (null) at
+    each of its points, so that its lists stay of equal length."""
+    if isinstance(data, dict) and isinstance(data.get(anchor), list):
+        n = len(data[anchor])
+        missing = {m.name: [None] * n for m in metrics if m.name not in data}
+        if missing:
+            return {**data, **missing}
+    return data
 
 
 class LayerTrace(_Model):

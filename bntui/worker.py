@@ -26,6 +26,7 @@ from bntui.events import (
     ModelReady,
     TestResult,
 )
+from bntui.metrics import KERAS_LOGS, STEP_METRICS
 from bntui.spec import ExperimentSpec
 
 
@@ -80,6 +81,20 @@ def is_diverged(loss: float | None) -> bool:
     return loss is None or loss > EXPLODED_LOSS
 
 
+def step_values(model: Any, logs: dict[str, Any]) -> dict[str, float | None]:
+    """Each `bntui.metrics.STEP_METRICS` value now: Keras' running means from its logs, and
+    what bntui measures itself.
+
+    `model` must come from the callback's `self.model`, which on JAX first copies the
+    trainer's state into the variables."""
+    measured = {"gradient_norm": lambda: model.optimizer.gradient_norm.value}
+    values = {}
+    for metric in STEP_METRICS:
+        read = measured.get(metric.name)
+        values[metric.name] = _float(read() if read else logs.get(metric.name))
+    return values
+
+
 def make_callback(writer: EventWriter, spec: ExperimentSpec, which: str, probe: Any) -> Any:
     """A Keras callback that streams curve points, layer statistics (when `probe` is given)
     and epoch ends, and stops on NaN."""
@@ -121,28 +136,23 @@ def make_callback(writer: EventWriter, spec: ExperimentSpec, which: str, probe: 
             if step < self.next_point and step < steps:
                 return
             self.next_point = (step // every + 1) * every
-            logs = logs or {}
-            loss = _float(logs.get("loss"))
+            values = step_values(self.model, logs or {})
             writer.emit(
                 BatchProgress(
                     model=which, t=writer.now(), epoch=self.epoch, step=step, steps=steps,
-                    loss=loss, accuracy=_float(logs.get("accuracy")),
+                    values=values,
                 )
             )  # fmt: skip
-            if is_diverged(loss):
+            if is_diverged(values.get("loss")):
                 self.diverged = True
                 if spec.stop_on_divergence:
                     self.model.stop_training = True
 
         def on_epoch_end(self, epoch: int, logs: Any = None) -> None:
-            logs = {k: _float(v) for k, v in (logs or {}).items()}
-            writer.emit(
-                EpochEnd(
-                    model=which, t=writer.now(), epoch=epoch, logs=logs,
-                    epoch_time_s=round(time.perf_counter() - self.epoch_start, 4),
-                )
-            )  # fmt: skip
-            if is_diverged(logs.get("loss")):
+            values = {name: _float((logs or {}).get(name)) for name in KERAS_LOGS}
+            values["epoch_time_s"] = round(time.perf_counter() - self.epoch_start, 4)
+            writer.emit(EpochEnd(model=which, t=writer.now(), epoch=epoch, values=values))
+            if is_diverged(values.get("loss")):
                 self.diverged = True
                 if spec.stop_on_divergence:
                     self.model.stop_training = True

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import re
@@ -13,11 +14,16 @@ from pathlib import Path
 import psutil
 import pytest
 from conftest import bntui_command
+from screen import replay_to_end
 
+from bntui.app import BntuiApp
+from bntui.export import curve_csv
 from bntui.recorder import RunRecorder, empty_like
 from bntui.replay import events_from_run
-from bntui.runfile import load_run
+from bntui.runfile import RunFile, load_run
+from bntui.session import ReplaySession
 from bntui.sweep import SweepFile, load_document
+from bntui.widgets.chart import LineChart
 
 pytestmark = pytest.mark.slow
 
@@ -102,6 +108,9 @@ def test_headless_run_trains_both_models_for_real(
         assert len(record.test.predictions) == 8
         # Training improves on chance: the loss falls within the epoch curve.
         assert record.curve.loss[-1] < record.curve.loss[0]  # type: ignore[operator]
+        # The global gradient norm of the step before each curve point (bntui.metrics).
+        norms = record.curve.column("gradient_norm")
+        assert len(norms) == len(record.curve.t) and all(g is not None and g > 0 for g in norms)
         # Layer statistics: before training, then 5 times per epoch.
         assert len(record.inside.position) == 1 + 2 * 5
         grads = record.inside.layers[-1].stats["grad_norm"]
@@ -114,6 +123,24 @@ def test_headless_run_trains_both_models_for_real(
         assert max(v or 0 for v in run.system.series[f"{key}.rss_mb"]) > 100
         assert max(v or 0 for v in run.system.series[f"{key}.cpu_pct"]) > 10
     assert len(run.dataset.sample_images[0]) == 28
+    # The new metric end to end: replayed into the dashboard (m: loss → acc → ‖∇‖), exported.
+    asyncio.run(show_gradient_norms(run))
+    header, first = curve_csv([run]).splitlines()[:2]
+    assert "gradient_norm" in header.split(",") and "interval_loss" in header.split(",")
+    value = first.split(",")[header.split(",").index("gradient_norm")]
+    assert float(value) == plain.curve.column("gradient_norm")[0]
+
+
+async def show_gradient_norms(run: RunFile) -> None:
+    app = BntuiApp(ReplaySession(run, speed=1000))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await replay_to_end(app, pilot)
+        await pilot.press("m", "m")
+        charts = [app.screen.query_one(f"#chart-{key}", LineChart) for key in ("plain", "bn")]
+        assert [c.legend for c in charts] == ["‖∇‖ train", "‖∇‖ train"]
+        assert charts[0].axis_labels() == charts[1].axis_labels()  # one scale
+        for chart, key in zip(charts, ("plain", "bn")):
+            assert chart.series[0].ys == run.models[key].curve.column("gradient_norm")
 
 
 def test_workers_own_their_cores_and_reuse_compiled_steps(

@@ -21,6 +21,7 @@ from textual.widgets import Footer, TabbedContent, TabPane
 from bntui.events import CallbackNote
 from bntui.figures import failures
 from bntui.messages import EventsPending, StreamEnded
+from bntui.metrics import STEP_METRICS, plotted
 from bntui.screens.confirm import ConfirmScreen
 from bntui.screens.tabs import TABS, ViewSettings, draw_tab
 from bntui.session import Session
@@ -38,7 +39,6 @@ from bntui.widgets.runset import RunSetChart, RunSetTable
 # Curve points arrive ~20 times a second per model; drawing them twice a second keeps the
 # UI process near 5% of a core while training. Keys redraw at once.
 REFRESH_S = 0.5
-METRICS = ("loss", "accuracy")
 SERIES_MODES = ("both", "train", "val")
 QUIT_QUESTION = "Training is still running. Stop both models and save the run as interrupted?"
 
@@ -71,7 +71,7 @@ class DashboardScreen(Screen[None]):
         Binding("q", "quit_dashboard", "Quit"),
         Binding("ctrl+c", "quit_dashboard", "Quit", show=False, priority=True),
         Binding("p", "pause", "Pause"),
-        Binding("m", "metric", "Loss/acc"),
+        Binding("m", "metric", "Metric"),
         Binding("v", "series", "Train/val"),
         Binding("s", "save", "Save"),
         Binding("e", "end", "End"),
@@ -322,7 +322,12 @@ class DashboardScreen(Screen[None]):
 
     def action_metric(self) -> None:
         """Toggle the curves between loss and accuracy."""
-        self.metric = METRICS[(METRICS.index(self.metric) + 1) % len(METRICS)]
+        if self.active_tab == "runs":  # runs compare by their per-epoch validation figures
+            choices = tuple(m.name for m in STEP_METRICS if m.validation)
+        else:
+            choices = plotted()
+        at = choices.index(self.metric) if self.metric in choices else -1
+        self.metric = choices[(at + 1) % len(choices)]
 
     def action_series(self) -> None:
         """Cycle the curves: train and validation, train only, validation only."""

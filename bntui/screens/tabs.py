@@ -8,6 +8,7 @@ from textual.screen import Screen
 
 from bntui.compare import RunSet
 from bntui.figures import shared_range
+from bntui.metrics import step_metric
 from bntui.runfile import RunFile
 from bntui.spec import MODEL_KEYS
 from bntui.widgets.device_panel import DevicePanel
@@ -40,9 +41,12 @@ def draw_tab(
 ) -> None:
     """Redraw tab `tab` of `screen` from `run` (and `runset`, the runs shown together)."""
     if tab == "runs" and runset is not None:
-        plain, bn, y_range = runset_range(runset, view.metric)
+        # Runs compare at each epoch's end: a metric measured only during epochs (the
+        # gradient norm) has nothing there, so they show validation accuracy instead.
+        metric = view.metric if step_metric(view.metric).validation else "accuracy"
+        plain, bn, y_range = runset_range(runset, metric)
         for chart, series in zip(screen.query(RunSetChart), (plain, bn)):
-            chart.show(runset, series, y_range, view.metric)
+            chart.show(runset, series, y_range, metric)
         screen.query_one(RunSetTable).show(runset)
     elif tab == "training":
         metric, mode = view.metric, view.series_mode

@@ -9,12 +9,14 @@ from textual.containers import Vertical
 from bntui.figures import (
     METRIC_BOUNDS,
     best,
+    curve_positions,
     interval_curve,
     last,
     progress,
     robust_range,
     train_size,
 )
+from bntui.metrics import step_metric
 from bntui.runfile import RunFile
 from bntui.spec import MODEL_TITLES
 from bntui.text import clean, fmt, fmt_count, fmt_duration
@@ -86,6 +88,8 @@ class ModelPanel(Vertical):
         self.query_one(TextView).show_text(self._numbers(run))
         chart = self.query_one(LineChart)
         chart.empty_message = EMPTY_CHART.get(record.status, "")
+        if record.curve.t:  # points, but none with this metric: a file from before it existed
+            chart.empty_message = f"no {legend.split()[0]} in this run's file"
         chart.show(series, run.spec.epochs, legend, y_range=y_range)
 
     def _numbers(self, run: RunFile) -> Text:
@@ -104,10 +108,10 @@ class ModelPanel(Vertical):
             lines.append(f"{record.status} at {fmt_duration(prog.elapsed_s)}\n")
         c = record.curve
         rows = (
-            ("train", last(c.loss) if c.loss else last(h.loss),
-             last(c.accuracy) if c.accuracy else last(h.accuracy)),
-            ("val", last(h.val_loss), last(h.val_accuracy)),
-            ("best", best(h.val_loss, False), best(h.val_accuracy, True)),
+            ("train", last(c.column("loss")) if c.column("loss") else last(h.column("loss")),
+             last(c.column("accuracy")) if c.column("accuracy") else last(h.column("accuracy"))),
+            ("val", last(h.column("val_loss")), last(h.column("val_accuracy"))),
+            ("best", best(h.column("val_loss"), False), best(h.column("val_accuracy"), True)),
         )  # fmt: skip
         for name, loss, acc in rows:
             lines.append(f"{name:<6}", "bold")
@@ -134,15 +138,20 @@ class ModelPanel(Vertical):
 
 
 def training_series(run: RunFile, key: str, metric: str, series_mode: str) -> list[Series]:
-    """Model `key`'s plotted curves: the training curve as interval means (see
-    `bntui.figures.interval_curve`) and the validation metric at each epoch's end."""
-    record = run.models[key]
+    """Model `key`'s plotted curves for per-step `metric`: the training curve (a running
+    mean as interval means, see `bntui.figures.interval_curve`; a point value as it is)
+    and the declared validation metric at each epoch's end."""
+    record, declared = run.models[key], step_metric(metric)
     series = []
     if series_mode in ("both", "train"):
-        xs, ys = interval_curve(record.curve, metric, run.spec.batch_size, train_size(run))
+        if declared.how == "running_mean":
+            size = train_size(run)
+            xs, ys = interval_curve(record.curve, metric, run.spec.batch_size, size)
+        else:
+            xs, ys = curve_positions(record.curve), list(record.curve.column(metric))
         series.append(Series("train", xs, ys, "cyan"))
-    if series_mode in ("both", "val"):
-        values = list(getattr(record.history, f"val_{metric}"))
+    if series_mode in ("both", "val") and declared.validation:
+        values = list(record.history.column(declared.validation))
         xs = [float(i + 1) for i in range(len(values))]
         series.append(Series("val", xs, values, "yellow", markers=series_mode == "both"))
     return series
@@ -158,5 +167,8 @@ def training_range(series: list[list[Series]], metric: str) -> tuple[float, floa
 
 def training_legend(metric: str, series_mode: str) -> str:
     """The chart's legend: which metric, which curves."""
+    declared = step_metric(metric)
+    if not declared.validation:
+        return f"{declared.title} train"
     shown = {"both": "⠤train •val", "train": "⠤train", "val": "⠤val"}[series_mode]
-    return f"{'acc' if metric == 'accuracy' else 'loss'} {shown}"
+    return f"{declared.title} {shown}"

@@ -24,7 +24,7 @@ def run_series(runset: RunSet, key: str, metric: str) -> list[Series]:
     """Model `key`'s validation `metric` per epoch, one line per run."""
     series = []
     for i, (label, run) in enumerate(zip(runset.labels, runset.runs)):
-        values = list(getattr(run.models[key].history, f"val_{metric}"))
+        values = list(run.models[key].history.column(f"val_{metric}"))
         xs = [float(e + 1) for e in range(len(values))]
         style, glyph = LAYER_COLORS[i % len(LAYER_COLORS)], LAYER_GLYPHS[i % len(LAYER_GLYPHS)]
         series.append(Series(label, xs, values, style, glyph=glyph))
@@ -141,4 +141,4 @@ def runset_range(
 ) -> tuple[list[Series], list[Series], tuple[float, float] | None]:
     """Both models' series and their shared y range."""
     plain, bn = run_series(runset, "plain", metric), run_series(runset, "bn", metric)
-    return plain, bn, shared_range([s.ys for s in plain + bn], METRIC_BOUNDS[metric])
+    return plain, bn, shared_range([s.ys for s in plain + bn], METRIC_BOUNDS[f"val_{metric}"])
