@@ -68,13 +68,13 @@ ModelStatus = Literal["pending", "running", "completed", "diverged", "interrupte
 Number = Metric | None
 
 
-class _Model(BaseModel):
+class FileModel(BaseModel):
     # Unknown keys from a newer minor version are tolerated and dropped. No float may be
     # infinite or NaN (JSON has neither; bntui writes null).
     model_config = ConfigDict(extra="ignore", allow_inf_nan=False)
 
 
-class _EqualLengthLists(_Model):
+class _EqualLengthLists(FileModel):
     """A dict of equal-length lists, as Keras' History.history is."""
 
     def column(self, name: str) -> list[Any]:
@@ -139,7 +139,7 @@ def with_missing_columns(data: Any, metrics: tuple[MetricDeclaration, ...], anch
     return data
 
 
-class LayerTrace(_Model):
+class LayerTrace(FileModel):
     """One layer's statistics over training: `stats[name][i]` was measured at point i."""
 
     name: Name
@@ -148,7 +148,7 @@ class LayerTrace(_Model):
     stats: dict[StatName, list[Number]] = Field(default_factory=dict, max_length=32)
 
 
-class Inside(_Model):
+class Inside(FileModel):
     """Layer statistics on the fixed probe batch, several times per epoch.
 
     `position` is the fractional epoch of each measurement (0.0 = before training) and `t`
@@ -173,7 +173,7 @@ class Inside(_Model):
         return self
 
 
-class LayerSummary(_Model):
+class LayerSummary(FileModel):
     """One row of `model.summary()`."""
 
     name: Name
@@ -183,7 +183,7 @@ class LayerSummary(_Model):
     trainable_params: Count
 
 
-class ModelSummary(_Model):
+class ModelSummary(FileModel):
     """What `model.summary()` prints: layers and parameter counts."""
 
     layers: list[LayerSummary] = Field(default_factory=list, max_length=1000)
@@ -192,7 +192,7 @@ class ModelSummary(_Model):
     non_trainable_params: Count
 
 
-class Prediction(_Model):
+class Prediction(FileModel):
     """A model's prediction for one of the sample test images."""
 
     index: Count
@@ -201,7 +201,7 @@ class Prediction(_Model):
     probabilities: list[Probability | None] = Field(max_length=MAX_CLASSES)
 
 
-class TestResults(_Model):
+class TestResults(FileModel):
     """Test loss/accuracy, confusion matrix (rows: true, columns: predicted), samples."""
 
     __test__ = False
@@ -211,7 +211,7 @@ class TestResults(_Model):
     predictions: list[Prediction] = Field(default_factory=list, max_length=MAX_SAMPLES)
 
 
-class Note(_Model):
+class Note(FileModel):
     """A callback's action during training (early stopping, a checkpoint saved)."""
 
     t: Seconds
@@ -220,7 +220,7 @@ class Note(_Model):
     message: Message
 
 
-class ModelRun(_Model):
+class ModelRun(FileModel):
     """Everything recorded for one model (`plain` or `bn`)."""
 
     status: ModelStatus = "pending"
@@ -236,7 +236,7 @@ class ModelRun(_Model):
     test: TestResults | None = None
 
 
-class SystemTrace(_Model):
+class SystemTrace(FileModel):
     """Live load over the run, about once a second: `series["plain.cpu_pct"]`,
     `series["bn.rss_mb"]`, `series["gpu0.util_pct"]`, ... each with one value per `t`."""
 
@@ -252,7 +252,7 @@ class SystemTrace(_Model):
         return self
 
 
-class DatasetInfo(_Model):
+class DatasetInfo(FileModel):
     """The data the pair trained on, with the sample test images shown in predictions."""
 
     name: Label
@@ -270,7 +270,7 @@ class DatasetInfo(_Model):
         return self
 
 
-class RunFile(_Model):
+class RunFile(FileModel):
     """One bntui run: spec, environment, devices, and both models' records."""
 
     schema_version: int = Field(default=SCHEMA_VERSION, ge=1)

@@ -17,9 +17,9 @@ from bntui.compare import RunSet
 from bntui.figures import RunRow, run_rows
 from bntui.runfile import (
     SCHEMA_VERSION,
+    FileModel,
     RunFile,
     RunStatus,
-    _Model,
     decode,
     read_bytes,
     validate,
@@ -33,7 +33,7 @@ MAX_SWEEP_RUNS = 16
 DEFAULT_TARGETS = {"mnist": 0.97, "fashion_mnist": 0.85}
 
 
-class SweepFile(_Model):
+class SweepFile(FileModel):
     """One sweep: the base spec's runs, one per batch size, in the order they ran."""
 
     kind: Literal["sweep"] = "sweep"

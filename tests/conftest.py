@@ -5,8 +5,10 @@ from __future__ import annotations
 import os
 import shutil
 import sys
+import time
 from pathlib import Path
 
+import psutil
 import pytest
 
 from bntui.runfile import RunFile, load_run
@@ -51,3 +53,24 @@ def clean_env(tmp_path: Path) -> dict[str, str]:
     env["NO_COLOR"] = "1"
     env.pop("TERM", None)
     return env
+
+
+def living(pids: list[int]) -> list[int]:
+    """The processes among `pids` that still run (a zombie has ended: it only awaits its
+    parent's wait)."""
+    alive = []
+    for pid in pids:
+        try:
+            if psutil.Process(pid).status() != psutil.STATUS_ZOMBIE:
+                alive.append(pid)
+        except psutil.NoSuchProcess:
+            pass
+    return alive
+
+
+def assert_gone(pids: list[int]) -> None:
+    """Wait until none of `pids` runs any more (10 s at most: stopping takes well under)."""
+    deadline = time.monotonic() + 10
+    while living(pids) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not living(pids), f"orphaned workers: {living(pids)}"

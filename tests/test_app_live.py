@@ -6,6 +6,7 @@ from pathlib import Path
 
 import psutil
 import pytest
+from conftest import assert_gone
 from screen import status_of, text_of, until
 
 from bntui.app import BntuiApp
@@ -41,4 +42,4 @@ async def test_quit_during_training_confirms_then_saves(tmp_path: Path) -> None:
     run = load_run(out)
     assert run.status == "interrupted"
     assert len(run.models["plain"].history.loss) >= 1
-    assert not [p for p in pids if psutil.pid_exists(p) and psutil.Process(p).status() != "zombie"]
+    assert_gone(pids)

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import psutil
 import pytest
-from conftest import bntui_command
+from conftest import assert_gone, bntui_command
 from screen import replay_to_end
 
 from bntui.app import BntuiApp
@@ -69,20 +69,6 @@ def workers_of(proc: subprocess.Popen[str]) -> list[psutil.Process]:
         for p in psutil.Process(proc.pid).children(recursive=True)
         if "bntui.worker" in " ".join(p.cmdline())
     ]
-
-
-def assert_gone(pids: list[int]) -> None:
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline and any(
-        psutil.pid_exists(p) and psutil.Process(p).status() != psutil.STATUS_ZOMBIE for p in pids
-    ):
-        time.sleep(0.1)
-    alive = [
-        p
-        for p in pids
-        if psutil.pid_exists(p) and psutil.Process(p).status() != psutil.STATUS_ZOMBIE
-    ]
-    assert not alive, f"orphaned workers: {alive}"
 
 
 def test_headless_run_trains_both_models_for_real(

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import psutil
 import pytest
+from conftest import assert_gone
 
 from bntui.runfile import load_run
 
@@ -85,8 +86,7 @@ def check_stop_signal(proc: subprocess.Popen[bytes], master: int, out: Path, sig
 
         threading.Thread(target=drain, args=(master, 30), daemon=True).start()
     assert proc.wait(timeout=60) == 128 + sig
-    time.sleep(0.5)
-    assert not [p for p in workers if psutil.pid_exists(p)]
+    assert_gone(workers)
     run = load_run(out)
     assert run.status == "interrupted"
     assert max(len(m.history.loss) for m in run.models.values()) >= 1

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
+from rich.console import RenderableType
 from rich.table import Table
 from rich.text import Text
-from textual.widgets import Static
 
 from bntui.figures import bn_gap, common_epochs, failures, test_gap
 from bntui.runfile import RunFile
 from bntui.spec import MODEL_TITLES
 from bntui.text import clean, fmt_duration, fmt_signed
-from bntui.widgets.text_view import TextView
+from bntui.widgets.text_view import BuiltView, TextView
 
 
 class StatusLine(TextView):
@@ -108,7 +108,7 @@ def _signed(name: str, value: float, unit: str, good: bool, digits: int = 2) -> 
     return text
 
 
-class SummaryPanel(Static):
+class SummaryPanel(BuiltView):
     """`model.summary()` for one model: layers, output shapes, parameters."""
 
     def __init__(self, key: str) -> None:
@@ -117,12 +117,17 @@ class SummaryPanel(Static):
 
     def show(self, run: RunFile) -> None:
         """Redraw from the model's recorded summary."""
+        self.show_built(
+            (id(run), run.models[self.key].status, run.models[self.key].summary is None),
+            lambda: self._build(run),
+        )
+
+    def _build(self, run: RunFile) -> RenderableType:
         summary = run.models[self.key].summary
         if summary is None:
             waiting = run.models[self.key].status in ("pending", "running")
             why = "waiting for the model…" if waiting else "the model was never built"
-            self.update(Text(f"{MODEL_TITLES[self.key]}: {why}", "dim"))
-            return
+            return Text(f"{MODEL_TITLES[self.key]}: {why}", "dim")
         table = Table(title=MODEL_TITLES[self.key], expand=True, box=None, padding=(0, 1))
         table.add_column("Layer (type)", overflow="fold")
         table.add_column("Output", no_wrap=True)
@@ -140,4 +145,4 @@ class SummaryPanel(Static):
             f"non-trainable {summary.non_trainable_params:,}"
             + (" (BN moving mean/variance)" if summary.non_trainable_params else "")
         )
-        self.update(table)
+        return table

@@ -9,17 +9,17 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from rich.console import RenderableType
 from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Vertical
-from textual.widgets import Static
 
 from bntui.runfile import LayerTrace, RunFile
 from bntui.spec import MODEL_KEYS, MODEL_TITLES
 from bntui.text import clean, fmt
 from bntui.widgets.chart import LineChart, Series
-from bntui.widgets.text_view import TextView
+from bntui.widgets.text_view import BuiltView, TextView
 
 PROBE_NOTE = "the first 512 validation images, BN in training mode"
 LAYER_COLORS = ("cyan", "magenta", "yellow", "green", "red", "blue", "white")
@@ -192,11 +192,17 @@ class InsidePanel(Vertical):
         self.query_one(TextView).show_text(legend)
 
 
-class InsideTable(Static):
+class InsideTable(BuiltView):
     """Every statistic's latest value, for every layer of both models."""
 
     def show(self, run: RunFile, view: InsideView) -> None:
         """Redraw from the latest measurement of each model; `view` is the one plotted."""
+        self.show_built(
+            (id(run), view, *(len(m.inside.position) for m in run.models.values())),
+            lambda: self._build(run, view),
+        )
+
+    def _build(self, run: RunFile, view: InsideView) -> RenderableType:
         dense = Table(box=None, padding=(0, 1), expand=True, title="Dense layers, latest")
         for column in ("model · layer", "in mean", "in std", "pre mean", "pre std", "dead"):
             dense.add_column(column, justify="right" if column != "model · layer" else "left")
@@ -236,10 +242,9 @@ class InsideTable(Static):
         grid.add_row(about)
         if not dense.row_count:
             grid.add_row(Text(empty_message(run, "bn", view, False), "dim"))
-            self.update(grid)
-            return
+            return grid
         grid.add_row(dense)
         grid.add_row(Text("dead: ReLU layers only (— before LeakyReLU or softmax)", "dim"))
         if bn.row_count:
             grid.add_row(bn)
-        self.update(grid)
+        return grid

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from rich.console import RenderableType
 from rich.table import Table
 from rich.text import Text
 from textual.widgets import Static
@@ -9,7 +10,7 @@ from textual.widgets import Static
 from bntui.runfile import RunFile
 from bntui.spec import MODEL_KEYS, MODEL_TITLES
 from bntui.text import clean, fmt
-from bntui.widgets.text_view import TextView
+from bntui.widgets.text_view import BuiltView, TextView
 
 RAMP = " .:-=+*#%@"
 
@@ -28,11 +29,17 @@ def render_image(pixels: list[list[int]], color: bool) -> Text:
     return text
 
 
-class TestTable(Static):
+class TestTable(BuiltView):
     """Test loss and accuracy of both models."""
 
     def show(self, run: RunFile) -> None:
         """Redraw from the recorded test results."""
+        self.show_built(
+            (id(run), *((m.status, m.test is None) for m in run.models.values())),
+            lambda: self._build(run),
+        )
+
+    def _build(self, run: RunFile) -> RenderableType:
         table = Table(title="Test set", box=None, padding=(0, 2))
         for column in ("model", "status", "test loss", "test accuracy"):
             table.add_column(column, justify="left" if column in ("model", "status") else "right")
@@ -44,7 +51,7 @@ class TestTable(Static):
                 fmt(m.test.loss if m.test else None),
                 fmt(m.test.accuracy if m.test else None),
             )
-        self.update(table)
+        return table
 
 
 class ConfusionMatrix(TextView):

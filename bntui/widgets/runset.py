@@ -5,11 +5,11 @@ Plain and BN get a chart each, on one shared scale, one line per run, aligned by
 
 from __future__ import annotations
 
+from rich.console import RenderableType
 from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Vertical
-from textual.widgets import Static
 
 from bntui.compare import RunSet, differences
 from bntui.figures import METRIC_BOUNDS, RunRow, run_rows, shared_range
@@ -17,7 +17,7 @@ from bntui.spec import MODEL_TITLES
 from bntui.text import fmt, fmt_signed
 from bntui.widgets.chart import LineChart, Series
 from bntui.widgets.inside import LAYER_COLORS, LAYER_GLYPHS
-from bntui.widgets.text_view import TextView
+from bntui.widgets.text_view import BuiltView, TextView
 
 
 def run_series(runset: RunSet, key: str, metric: str) -> list[Series]:
@@ -69,12 +69,27 @@ class RunSetChart(Vertical):
         self.border_subtitle = f"val {metric} per epoch"
 
 
-class RunSetTable(Static):
+class RunSetTable(BuiltView):
     """A sweep: per batch size, final and best validation accuracy, epochs to the target,
     speed. A comparison: what differs between the runs, then the same figures."""
 
     def show(self, runset: RunSet) -> None:
         """Redraw from the runs as recorded so far."""
+        self.show_built(
+            tuple(
+                (
+                    id(r),
+                    *(
+                        (m.status, len(m.history.column("loss")), m.test is None)
+                        for m in r.models.values()
+                    ),
+                )
+                for r in runset.runs
+            ),
+            lambda: self._build(runset),
+        )
+
+    def _build(self, runset: RunSet) -> RenderableType:
         grid = Table.grid()
         if runset.kind == "compare":
             grid.add_row(_differences(runset))
@@ -87,7 +102,7 @@ class RunSetTable(Static):
                     "dim",
                 )
             )
-        self.update(grid)
+        return grid
 
 
 def _differences(runset: RunSet) -> Table | Text:

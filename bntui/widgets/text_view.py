@@ -8,6 +8,9 @@ when a no-wrap text keeps its number of lines (its height cannot have changed).
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
+from rich.console import RenderableType
 from rich.text import Text
 from textual.widgets import Static
 
@@ -29,3 +32,17 @@ class TextView(Static):
             layout = content.plain.count("\n") != self._shown.plain.count("\n")
         self._shown = content
         self.update(content, layout=layout)
+
+
+class BuiltView(Static):
+    """A Static drawn from a built renderable (a table, an image): rebuilt only when the
+    `key` describing its data changes, as a `TextView` repaints only when its text does."""
+
+    _key: object = None
+
+    def show_built(self, key: object, build: Callable[[], RenderableType]) -> None:
+        """Show `build()` unless `key` is the one already shown."""
+        if key == self._key:
+            return
+        self._key = key
+        self.update(build())
