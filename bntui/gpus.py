@@ -169,7 +169,7 @@ def describe_given(given: list[Card], seen: int, cuda_visible: str | None) -> st
     return f"bntui may use {len(given)} GPU{'s' if len(given) != 1 else ''}{limit}: {names}"
 
 
-def worker_gpu_env(plan: Plan, which: str, env: dict[str, str]) -> dict[str, str]:
+def worker_gpu_env(plan: Plan, key: str, env: dict[str, str]) -> dict[str, str]:
     """The worker's environment for its GPU: its own card by UUID, or none at all.
 
     Allocator settings the user made are kept; bntui's defaults only fill the gaps.
@@ -178,7 +178,7 @@ def worker_gpu_env(plan: Plan, which: str, env: dict[str, str]) -> dict[str, str
     # Allocate as needed, so nvidia-smi shows what training uses and two workers can share.
     env.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
     env.setdefault("TF_FORCE_GPU_ALLOW_GROWTH", "true")
-    slot = plan.slots.get(which)
+    slot = plan.slots.get(key)
     if plan.cpu_forced or (plan.managed and slot is None and plan.seen):
         env["CUDA_VISIBLE_DEVICES"] = ""
         # JAX would otherwise probe the hidden GPUs and warn that CUDA failed.
@@ -193,9 +193,9 @@ def worker_gpu_env(plan: Plan, which: str, env: dict[str, str]) -> dict[str, str
     return env
 
 
-def slot_job(plan: Plan, which: str) -> dict[str, Any]:
+def slot_job(plan: Plan, key: str) -> dict[str, Any]:
     """What a worker is told about GPUs: its own slot, the GPUs bntui may use, NVML's count."""
-    slot = plan.slots.get(which)
+    slot = plan.slots.get(key)
     return {
         "gpu": None if slot is None else {**slot.card.to_dict(), "id": slot.label,
                                           "shared": slot.shared},

@@ -87,11 +87,11 @@ def gradient_norm_reporting(base: type[Any]) -> type[Any]:
     return Reporting
 
 
-def build_model(spec: ExperimentSpec, which: str) -> keras.Model:
-    """Build and compile model `which` (`plain` or `bn`) for `spec`."""
+def build_model(spec: ExperimentSpec, key: str) -> keras.Model:
+    """Build and compile model `key` (`plain` or `bn`) for `spec`."""
     make = ARCHITECTURES[spec.architecture]
-    name = "plain_mlp" if which == "plain" else "bn_mlp"
-    model = keras.Sequential([keras.Input((28, 28)), *make(which == "bn")], name=name)
+    name = "plain_mlp" if key == "plain" else "bn_mlp"
+    model = keras.Sequential([keras.Input((28, 28)), *make(key == "bn")], name=name)
     base = keras.optimizers.SGD if spec.optimizer == "sgd" else keras.optimizers.Adam
     optimizer = gradient_norm_reporting(base)(learning_rate=spec.learning_rate)
     model.compile(

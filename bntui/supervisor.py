@@ -131,16 +131,16 @@ class Supervisor:
         base = worker_env(self.spec, self.threads)
         cores = worker_cores(self.threads)
         driver = self.gpus.driver_version()
-        for i, which in enumerate(MODEL_KEYS):
+        for i, key in enumerate(MODEL_KEYS):
             # Each worker sees only its own GPU (by UUID), or none.
-            env = worker_gpu_env(self.plan, which, base)
+            env = worker_gpu_env(self.plan, key, base)
             job = json.dumps(
                 {
                     "spec": self.spec.to_dict(),
-                    "model": which,
+                    "model": key,
                     "started": self.started,
                     "cores": cores[i] if cores else None,
-                    "placement": {**slot_job(self.plan, which), "nvidia_driver": driver},
+                    "placement": {**slot_job(self.plan, key), "nvidia_driver": driver},
                 }
             )
             proc = subprocess.Popen(
@@ -153,11 +153,11 @@ class Supervisor:
                 # the workers itself and saves what they sent.
                 start_new_session=True,
             )
-            self.procs[which] = proc
-            self.stderr_tails[which] = deque(maxlen=STDERR_TAIL_LINES)
+            self.procs[key] = proc
+            self.stderr_tails[key] = deque(maxlen=STDERR_TAIL_LINES)
             self._open += 1
-            threading.Thread(target=self._read_events, args=(which, proc), daemon=True).start()
-            threading.Thread(target=self._read_stderr, args=(which, proc), daemon=True).start()
+            threading.Thread(target=self._read_events, args=(key, proc), daemon=True).start()
+            threading.Thread(target=self._read_stderr, args=(key, proc), daemon=True).start()
         threading.Thread(target=self._sample_system, daemon=True).start()
 
     def _sample_system(self) -> None:
@@ -179,12 +179,12 @@ class Supervisor:
                 )
             )
 
-    def _read_stderr(self, which: str, proc: subprocess.Popen[bytes]) -> None:
+    def _read_stderr(self, key: str, proc: subprocess.Popen[bytes]) -> None:
         assert proc.stderr is not None
         for raw in proc.stderr:
-            self.stderr_tails[which].append(raw.decode("utf-8", "replace").rstrip())
+            self.stderr_tails[key].append(raw.decode("utf-8", "replace").rstrip())
 
-    def _read_events(self, which: str, proc: subprocess.Popen[bytes]) -> None:
+    def _read_events(self, key: str, proc: subprocess.Popen[bytes]) -> None:
         assert proc.stdout is not None
         done = False
         for raw in proc.stdout:
@@ -192,7 +192,7 @@ class Supervisor:
                 event = parse_event(raw.decode("utf-8", "replace"))
             except EventError:
                 continue
-            event.model = which
+            event.model = key
             done = done or isinstance(event, ModelDone)
             self._events.put(event)
             if isinstance(event, (ModelReady, TestResult)):
@@ -202,13 +202,13 @@ class Supervisor:
             if self._stopping.is_set():
                 status, error = "interrupted", None
             else:
-                status, error = "failed", self._death_reason(which, code)
+                status, error = "failed", self._death_reason(key, code)
             self._events.put(
-                ModelDone(model=which, t=time.time() - self.started, status=status, error=error)
+                ModelDone(model=key, t=time.time() - self.started, status=status, error=error)
             )
         self._events.put(None)
 
-    def _death_reason(self, which: str, code: int) -> str:
+    def _death_reason(self, key: str, code: int) -> str:
         if code < 0:
             try:
                 name = signal.Signals(-code).name
@@ -219,7 +219,7 @@ class Supervisor:
                 reason += " (out of memory, or killed from outside)"
         else:
             reason = f"worker process exited with code {code}"
-        tail = [line for line in self.stderr_tails[which] if line.strip()][-3:]
+        tail = [line for line in self.stderr_tails[key] if line.strip()][-3:]
         return reason + (": " + " | ".join(tail) if tail else "")
 
     def events(self, timeout: float | None = None) -> Iterator[Event]:

@@ -95,7 +95,7 @@ def step_values(model: Any, logs: dict[str, Any]) -> dict[str, float | None]:
     return values
 
 
-def make_callback(writer: EventWriter, spec: ExperimentSpec, which: str, probe: Any) -> Any:
+def make_callback(writer: EventWriter, spec: ExperimentSpec, key: str, probe: Any) -> Any:
     """A Keras callback that streams curve points, layer statistics (when `probe` is given)
     and epoch ends, and stops on NaN."""
     import keras
@@ -110,7 +110,7 @@ def make_callback(writer: EventWriter, spec: ExperimentSpec, which: str, probe: 
             # `self.model` syncs the JAX trainer's state into the variables first.
             self.model  # noqa: B018
             writer.emit(
-                LayerStats(model=which, t=writer.now(), position=round(position, 4),
+                LayerStats(model=key, t=writer.now(), position=round(position, 4),
                            layers=probe.measure())
             )  # fmt: skip
 
@@ -139,7 +139,7 @@ def make_callback(writer: EventWriter, spec: ExperimentSpec, which: str, probe: 
             values = step_values(self.model, logs or {})
             writer.emit(
                 BatchProgress(
-                    model=which, t=writer.now(), epoch=self.epoch, step=step, steps=steps,
+                    model=key, t=writer.now(), epoch=self.epoch, step=step, steps=steps,
                     values=values,
                 )
             )  # fmt: skip
@@ -151,7 +151,7 @@ def make_callback(writer: EventWriter, spec: ExperimentSpec, which: str, probe: 
         def on_epoch_end(self, epoch: int, logs: Any = None) -> None:
             values = {name: _float((logs or {}).get(name)) for name in KERAS_LOGS}
             values["epoch_time_s"] = round(time.perf_counter() - self.epoch_start, 4)
-            writer.emit(EpochEnd(model=which, t=writer.now(), epoch=epoch, values=values))
+            writer.emit(EpochEnd(model=key, t=writer.now(), epoch=epoch, values=values))
             if is_diverged(values.get("loss")):
                 self.diverged = True
                 if spec.stop_on_divergence:
@@ -160,7 +160,7 @@ def make_callback(writer: EventWriter, spec: ExperimentSpec, which: str, probe: 
     return StreamCallback()
 
 
-def seed_callbacks(writer: EventWriter, spec: ExperimentSpec, which: str) -> list[Any]:
+def seed_callbacks(writer: EventWriter, spec: ExperimentSpec, key: str) -> list[Any]:
     """The seeds' EarlyStopping, ModelCheckpoint and TensorBoard, as the spec asks; the
     first two report when they act."""
     import keras
@@ -169,7 +169,7 @@ def seed_callbacks(writer: EventWriter, spec: ExperimentSpec, which: str) -> lis
 
     def note(epoch: int, what: str, message: str) -> None:
         writer.emit(
-            CallbackNote(model=which, t=writer.now(), epoch=epoch, what=what, message=message)
+            CallbackNote(model=key, t=writer.now(), epoch=epoch, what=what, message=message)
         )
 
     if spec.early_stopping:
@@ -192,7 +192,7 @@ def seed_callbacks(writer: EventWriter, spec: ExperimentSpec, which: str) -> lis
             )
         )
     if spec.checkpoint_dir:
-        path = os.path.join(spec.checkpoint_dir, f"{which}.keras")
+        path = os.path.join(spec.checkpoint_dir, f"{key}.keras")
 
         class ReportingCheckpoint(keras.callbacks.ModelCheckpoint):
             def on_epoch_end(self, epoch: int, logs: Any = None) -> None:
@@ -208,7 +208,7 @@ def seed_callbacks(writer: EventWriter, spec: ExperimentSpec, which: str) -> lis
         callbacks.append(ReportingCheckpoint(path, monitor="val_loss", save_best_only=True))
     if spec.tensorboard_dir:
         callbacks.append(
-            keras.callbacks.TensorBoard(log_dir=os.path.join(spec.tensorboard_dir, which))
+            keras.callbacks.TensorBoard(log_dir=os.path.join(spec.tensorboard_dir, key))
         )
     return callbacks
 
@@ -235,7 +235,7 @@ def seed_everything(seed: int, backend: str) -> None:
 
 
 def train(
-    spec: ExperimentSpec, which: str, writer: EventWriter, job: dict[str, Any] | None = None
+    spec: ExperimentSpec, key: str, writer: EventWriter, job: dict[str, Any] | None = None
 ) -> str:
     """Load data, build, fit, evaluate; stream it all. Returns the final status.
 
@@ -255,12 +255,12 @@ def train(
     data = load_splits(
         spec.dataset, spec.validation_size, spec.limit, "float64" if spec.faithful else "float32"
     )
-    model = build_model(spec, which)
+    model = build_model(spec, key)
     devices, runs_on, placement = backend_report(spec.backend, model, backend_log, job or {})
     samples = list(range(min(spec.sample_count, len(data.y_test))))
     writer.emit(
         ModelReady(
-            model=which,
+            model=key,
             t=writer.now(),
             summary=summarize(model),
             environment={
@@ -292,7 +292,7 @@ def train(
         probe = LayerProbe(
             model, data.x_valid[:PROBE_SIZE], data.y_valid[:PROBE_SIZE], spec.backend
         )
-    callback = make_callback(writer, spec, which, probe)
+    callback = make_callback(writer, spec, key, probe)
     if spec.backend == "jax" and spec.fuse_steps:
         from bntui.fused import fuse_train_steps
 
@@ -305,7 +305,7 @@ def train(
         epochs=spec.epochs,
         validation_data=(data.x_valid, data.y_valid),
         validation_batch_size=eval_batch,
-        callbacks=[callback, *seed_callbacks(writer, spec, which)],
+        callbacks=[callback, *seed_callbacks(writer, spec, key)],
         verbose=0,
         shuffle=True,
     )
@@ -320,7 +320,7 @@ def train(
     ).reshape(classes, classes)
     writer.emit(
         TestResult(
-            model=which,
+            model=key,
             t=writer.now(),
             loss=_float(loss),
             accuracy=_float(accuracy),
@@ -353,7 +353,7 @@ def main(argv: list[str] | None = None) -> int:
     """Worker entry point: `python -m bntui.worker '{"spec": ..., "model": ..., ...}'`."""
     job = json.loads((argv or sys.argv)[1])
     spec = ExperimentSpec.from_dict(job["spec"])
-    which = job["model"]
+    key = job["model"]
     os.environ.setdefault("KERAS_BACKEND", spec.backend)
     # Keep the real stdout for events; route every stray print to stderr.
     events_fd = os.dup(1)
@@ -374,12 +374,12 @@ def main(argv: list[str] | None = None) -> int:
     writer = EventWriter(events_fd, job["started"])
     threading.Thread(target=_watch_parent, daemon=True).start()
     try:
-        status = train(spec, which, writer, job.get("placement"))
+        status = train(spec, key, writer, job.get("placement"))
     except Exception as exc:
         traceback.print_exc()
-        writer.emit(ModelDone(model=which, t=writer.now(), status="failed", error=_error(exc)))
+        writer.emit(ModelDone(model=key, t=writer.now(), status="failed", error=_error(exc)))
         return 1
-    writer.emit(ModelDone(model=which, t=writer.now(), status=status))
+    writer.emit(ModelDone(model=key, t=writer.now(), status=status))
     return 0
 
 
