@@ -310,7 +310,7 @@ def replay(
     ] = False,
 ) -> None:
     """Re-enact a saved run in the dashboard at its recorded pace (no TensorFlow needed)."""
-    from bntui.runfile import RunFileError
+    from bntui.files import RunFileError
     from bntui.sweep import SweepFile, load_document
 
     if not MIN_SPEED <= speed <= MAX_SPEED:
@@ -393,7 +393,8 @@ def compare(
 ) -> None:
     """Saved runs side by side, aligned by epoch: other machines, backends or presets."""
     from bntui.compare import labels_for
-    from bntui.runfile import RunFileError, load_run
+    from bntui.files import RunFileError
+    from bntui.runfile import load_run
 
     if len(files) < 2:
         fail("compare needs at least two run files")
@@ -425,7 +426,7 @@ def export(
 ) -> None:
     """Write FILE's histories, curves and layer statistics as CSV, and its curves as SVG."""
     from bntui.export import export_files, write_all
-    from bntui.runfile import RunFileError
+    from bntui.files import RunFileError
     from bntui.sweep import load_document
 
     try:

@@ -24,8 +24,9 @@ from bntui.figures import (
     shared_range,
     train_size,
 )
+from bntui.files import write_atomic
 from bntui.metrics import EPOCH_METRICS, STEP_METRICS
-from bntui.runfile import RunFile, write_atomic
+from bntui.runfile import RunFile
 from bntui.spec import MODEL_KEYS, MODEL_TITLES
 from bntui.sweep import SweepFile
 from bntui.text import clean

@@ -16,9 +16,10 @@ from typing import ClassVar
 
 from bntui.compare import RunSet
 from bntui.events import Event
+from bntui.files import Document, save_run
 from bntui.recorder import RunRecorder, empty_like
 from bntui.replay import ReplaySource, events_from_run
-from bntui.runfile import Document, RunFile, save_run
+from bntui.runfile import RunFile
 from bntui.spec import ExperimentSpec
 from bntui.supervisor import Supervisor
 from bntui.sweep import SweepFile

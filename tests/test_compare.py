@@ -11,7 +11,8 @@ from typer.testing import CliRunner
 from bntui.app import BntuiApp
 from bntui.cli import app as cli
 from bntui.compare import differences
-from bntui.runfile import RunFile, load_run, save_run
+from bntui.files import save_run
+from bntui.runfile import RunFile, load_run
 from bntui.session import CompareSession
 from bntui.text import fmt
 from bntui.widgets.chart import LineChart

@@ -12,17 +12,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bntui.events import SystemSample
+from bntui.files import RunFileError, save_run, write_atomic
 from bntui.recorder import RunRecorder, empty_like
 from bntui.replay import events_from_run
-from bntui.runfile import (
-    SCHEMA_VERSION,
-    RunFile,
-    RunFileError,
-    load_run,
-    parse_run,
-    save_run,
-    write_atomic,
-)
+from bntui.runfile import SCHEMA_VERSION, RunFile, load_run, parse_run
 
 
 def raw() -> dict:

@@ -21,7 +21,8 @@ from typer.testing import CliRunner
 
 from bntui.cli import app as cli
 from bntui.export import curves_svg, export_files, write_all
-from bntui.runfile import RunFileError, parse_run, read_bytes
+from bntui.files import RunFileError, read_bytes
+from bntui.runfile import parse_run
 from bntui.sweep import load_document
 
 runner = CliRunner()
