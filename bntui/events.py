@@ -23,7 +23,7 @@ class Event:
     model: str
     t: float
     # Which run of a sweep the event belongs to (0 for a single run).
-    run: int = 0
+    run_index: int = 0
 
     def __post_init__(self) -> None:
         # Whoever made the event (a worker's JSON line, a file, bntui itself), its text is

@@ -203,9 +203,9 @@ def run_headless(session: TrainingSession, out: TextIO = sys.stdout) -> int:
         say(f"bntui: training plain and BN models, run file: {session.out}", out)
         session.start()
         for event in session.events():
-            line = printer.line(session.recorders[event.run].run, event)
+            line = printer.line(session.recorders[event.run_index].run, event)
             if line and several:
-                line = f"[batch {session.specs[event.run].batch_size:>4}] {line}"
+                line = f"[batch {session.specs[event.run_index].batch_size:>4}] {line}"
             if line:
                 say(line, out)
     finally:

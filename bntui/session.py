@@ -81,8 +81,8 @@ class Session:
         try:
             for event in self._source():
                 with self.lock:
-                    if 0 <= event.run < len(self.recorders):
-                        self.recorders[event.run].apply(event)
+                    if 0 <= event.run_index < len(self.recorders):
+                        self.recorders[event.run_index].apply(event)
                 yield event
         finally:
             self.finished.set()
@@ -135,7 +135,7 @@ class TrainingSession(Session):
                 self.supervisor.stop()
                 return
             for event in self.supervisor.events(timeout=0.2):
-                event.run = index
+                event.run_index = index
                 yield event
             self.supervisor.stop()
 
@@ -250,7 +250,7 @@ class ReplaySession(Session):
         for index, run in enumerate(runs):
             run_events = events_from_run(run)
             for event in run_events:
-                event.run = index
+                event.run_index = index
                 event.t += offset
             offset = max([offset, *(e.t for e in run_events)])
             events.extend(run_events)

@@ -70,7 +70,7 @@ class RunView:
     def apply(self, events: list[Event]) -> None:
         """Record what arrived; the run of the latest event goes on show."""
         for event in events:
-            if 0 <= event.run < len(self.recorders):
-                self.recorders[event.run].apply(event)
+            if 0 <= event.run_index < len(self.recorders):
+                self.recorders[event.run_index].apply(event)
                 if event.model != "system":
-                    self.on_show = event.run
+                    self.on_show = event.run_index
