@@ -7,12 +7,14 @@ the run started.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 from dataclasses import asdict, dataclass, field
+from functools import cache
 from typing import Any, ClassVar
 
-from bntui.text import clean_tree
+from bntui.text import UNSAFE, clean, clean_tree
 
 
 @dataclass
@@ -28,13 +30,29 @@ class Event:
     def __post_init__(self) -> None:
         # Whoever made the event (a worker's JSON line, a file, bntui itself), its text is
         # cleaned here, once: no raw control or bidi character reaches the record.
-        for name, value in self.__dict__.items():
-            if isinstance(value, (str, dict, list)):
-                setattr(self, name, clean_tree(value))
+        fields = self.__dict__
+        for name in _text_fields(type(self)):
+            value = fields[name]
+            if isinstance(value, str):
+                if UNSAFE.search(value):  # the common case, a clean string, costs one search
+                    fields[name] = clean(value, None)
+            elif isinstance(value, (dict, list)) and value:
+                fields[name] = clean_tree(value)
 
     def to_json(self) -> str:
         """Encode as one strict-JSON line (non-finite floats become null)."""
         return json.dumps({"type": self.kind, **finite(asdict(self))}, allow_nan=False)
+
+
+@cache
+def _text_fields(cls: type[Event]) -> tuple[str, ...]:
+    """The fields of an event class that may hold text (str, dict or list)."""
+    return tuple(
+        f.name for f in dataclasses.fields(cls) if any(t in str(f.type) for t in TEXT_TYPES)
+    )
+
+
+TEXT_TYPES = ("str", "dict", "list", "Any")
 
 
 @dataclass

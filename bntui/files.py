@@ -136,8 +136,9 @@ def validate(model: type[M], data: dict[str, Any], name: str, newest: int, what:
         except ValidationError as exc:
             if not any(e["type"] == "string_unicode" for e in exc.errors()):
                 raise
-        # A lone surrogate (a legal JSON escape, not Unicode): pydantic refuses the string,
-        # so it becomes U+FFFD first (same length: no limit is crossed by it).
+        # A lone surrogate (a legal JSON escape, not Unicode) where pydantic must read the
+        # string itself (a pattern, a Literal): it becomes U+FFFD, and the field is judged on
+        # the rest. Elsewhere the surrogate reaches `clean` and becomes a mark.
         return model.model_validate(clean_tree(data, 64, no_surrogates))
     except ValidationError as exc:
         first = exc.errors(include_url=False, include_input=False)[0]
