@@ -11,7 +11,6 @@ import dataclasses
 import json
 import math
 from dataclasses import asdict, dataclass, field
-from functools import cache
 from typing import Any, ClassVar
 
 from bntui.text import UNSAFE, clean, clean_tree
@@ -44,12 +43,18 @@ class Event:
         return json.dumps({"type": self.kind, **finite(asdict(self))}, allow_nan=False)
 
 
-@cache
+_TEXT_FIELDS: dict[type[Event], tuple[str, ...]] = {}
+
+
 def _text_fields(cls: type[Event]) -> tuple[str, ...]:
-    """The fields of an event class that may hold text (str, dict or list)."""
-    return tuple(
-        f.name for f in dataclasses.fields(cls) if any(t in str(f.type) for t in TEXT_TYPES)
-    )
+    """The fields of an event class that may hold text (str, dict or list); found once."""
+    found = _TEXT_FIELDS.get(cls)
+    if found is None:
+        found = tuple(
+            f.name for f in dataclasses.fields(cls) if any(t in str(f.type) for t in TEXT_TYPES)
+        )
+        _TEXT_FIELDS[cls] = found
+    return found
 
 
 TEXT_TYPES = ("str", "dict", "list", "Any")
