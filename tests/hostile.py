@@ -31,13 +31,15 @@ PAYLOADS = {
     "separators": "line\u2028para\u2029\x85",
     "tags": "hi\U000e0041\U000e007f",
     "markup": "[bold red]boom[/] [link=http://x]y[/link]",
+    # Rich raises on a closing tag that closes nothing: any text taken as markup crashes.
+    "markup-unbalanced": "[/bogus] [/] x[",
     "formula": '=HYPERLINK("http://evil","x")',
     "formula-at": "@SUM(1+1)*cmd|' /C calc'!A0",
     "formula-minus": "-2+3+cmd|' /C calc'!A0",
     "xml": '</text><script>alert(1)</script><text onload="x">&amp;',
     "xml-illegal": "\ufffe\uffff",
     # One of each, short enough for every field (statuses, keys and dates take 64).
-    "compact": "\x1b]0;t\x07\x9b2J\n\r\x00\udc9b\u202e\u2066\u2028\U000e0041=[b]x[/]<s>&",
+    "compact": "[/x]\x1b]0;t\x07\x9b2J\n\r\x00\udc9b\u202e\u2066\u2028\U000e0041=[b]<s>&",
 }
 # Every payload at once: one file that carries them all in every field.
 ALL = "".join(PAYLOADS.values())
@@ -63,6 +65,7 @@ def base_data() -> dict[str, Any]:
     for key in ("plain", "bn"):
         model = data["models"][key]
         model["error"] = f"{key} error"
+        model["inside"]["layers"][0]["units"] = 0  # shown by its name, not its width
         model["notes"] = [
             {"t": 5.0, "epoch": 0, "what": "checkpoint", "message": f"{key} saved"},
             {"t": 6.0, "epoch": 1, "what": "early_stopping", "message": "stopped"},

@@ -171,7 +171,7 @@ async def check_screens(app: BntuiApp, keys: str) -> None:
         assert not raw_characters(app.export_screenshot())
 
 
-@pytest.mark.parametrize("name", ["all", "compact"])
+@pytest.mark.parametrize("name", ["all", "compact", "markup-unbalanced"])
 async def test_every_field_at_once_on_every_screen(name: str) -> None:
     payload = ALL if name == "all" else PAYLOADS[name]
     data = fill(BASE, TEXT_SLOTS, payload)

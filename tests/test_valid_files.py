@@ -53,7 +53,9 @@ def values(slot: Slot) -> st.SearchStrategy[Any]:
         pattern = slot.bound("pattern")
         if pattern:
             return st.from_regex(pattern, fullmatch=True)
-        return st.text(max_size=min(slot.bound("max_length") or 80, 80))
+        # Markup and control characters often: they are what breaks a viewer.
+        alphabet = st.characters() | st.sampled_from("[]/=@-\x1b\n\u202e")
+        return st.text(alphabet, max_size=min(slot.bound("max_length") or 80, 80))
     lo, hi = _limits(slot, WIDE if slot.kind == "int" else 1e300)
     if slot.kind == "int":
         lo, hi = int(lo), int(hi)

@@ -212,7 +212,7 @@ class InsideTable(BuiltView):
             bn.add_column(column, justify="right" if column != "model · layer" else "left")
         for key in MODEL_KEYS:
             for trace in run.models[key].inside.layers:
-                name = f"{key} · {layer_label(trace)}"
+                name = Text(f"{key} · {layer_label(trace)}")  # text, not markup
                 latest = {k: (v[-1] if v else None) for k, v in trace.stats.items()}
 
                 def num(stat: str, latest: dict[str, float | None] = latest) -> str:

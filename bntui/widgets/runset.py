@@ -113,7 +113,7 @@ def _differences(runset: RunSet) -> Table | Text:
     table.add_column("")
     names = runset.names or runset.labels
     for label, name in zip(runset.labels, names):
-        table.add_column(f"{label}: {name}", overflow="fold")
+        table.add_column(Text(f"{label}: {name}"), overflow="fold")  # text, not markup
     for item, values in diffs:
         table.add_row(Text(item, "bold"), *(Text(v) for v in values))
     return table
