@@ -85,17 +85,23 @@ class _EqualLengthLists(FileModel):
         return self
 
 
+def declare_columns(
+    namespace: dict[str, Any], metrics: tuple[MetricDeclaration, ...], max_length: int
+) -> None:
+    """In a model's class body: one list field per declared metric (seconds for a metric
+    with a unit, a finite number or null otherwise)."""
+    annotations = namespace.setdefault("__annotations__", {})
+    for metric in metrics:
+        annotations[metric.name] = "list[Duration | None]" if metric.unit else "list[Number]"
+        namespace[metric.name] = Field(default_factory=list, max_length=max_length)
+
+
 class History(_EqualLengthLists):
     """Per-epoch metrics: Keras' History.history plus each epoch's wall time, one column per
     `bntui.metrics.EPOCH_METRICS` declaration."""
 
     # One column per declared metric: declaring a metric is all it takes to add one.
-    for _metric in EPOCH_METRICS:
-        locals().setdefault("__annotations__", {})[_metric.name] = (
-            "list[Duration | None]" if _metric.unit else "list[Number]"
-        )
-        locals()[_metric.name] = Field(default_factory=list, max_length=MAX_EPOCHS)
-    del _metric
+    declare_columns(locals(), EPOCH_METRICS, MAX_EPOCHS)
 
     @model_validator(mode="before")
     @classmethod
@@ -111,10 +117,7 @@ class Curve(_EqualLengthLists):
     epoch: list[EpochIndex] = Field(default_factory=list, max_length=MAX_CURVE_POINTS)
     step: list[Count] = Field(default_factory=list, max_length=MAX_CURVE_POINTS)
     steps: list[Positive] = Field(default_factory=list, max_length=MAX_CURVE_POINTS)
-    for _metric in STEP_METRICS:
-        locals().setdefault("__annotations__", {})[_metric.name] = "list[Number]"
-        locals()[_metric.name] = Field(default_factory=list, max_length=MAX_CURVE_POINTS)
-    del _metric
+    declare_columns(locals(), STEP_METRICS, MAX_CURVE_POINTS)
 
     @model_validator(mode="before")
     @classmethod
