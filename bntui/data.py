@@ -115,17 +115,24 @@ def read_fashion(folder: Path) -> Arrays:
     return (x_train, y_train), (x_test, y_test)
 
 
-def _fashion_message(why: BaseException) -> str:
-    places = [fashion_cache_dir(), debian_fashion_dir()]
-    missing = [
-        f"{folder} lacks {', '.join(n for n in FASHION_FILES if not (folder / n).is_file())}"
-        for folder in places
-    ]
+def _lacks(folder: Path) -> str:
+    absent = [name for name in FASHION_FILES if not (folder / name).is_file()]
     return (
-        f"Fashion-MNIST is not on this machine ({'; '.join(missing)}) and Keras could not "
-        f"download it ({type(why).__name__}: {str(why)[:200]}). Get it with "
-        "`sudo apt-get install dataset-fashion-mnist` (Debian/Ubuntu), or copy the four "
-        f"files into {fashion_cache_dir()}, or run once with network access."
+        f"{folder} has none of the four files"
+        if len(absent) == len(FASHION_FILES)
+        else f"{folder} lacks {', '.join(absent)}"
+    )
+
+
+def _fashion_message(why: BaseException) -> str:
+    # What and where first, then how to get it, then why the download failed: a dashboard
+    # panel or a progress line may show only the start.
+    return (
+        f"Fashion-MNIST is not on this machine ({_lacks(fashion_cache_dir())}; "
+        f"{_lacks(debian_fashion_dir())}). Get it with `sudo apt-get install "
+        "dataset-fashion-mnist` (Debian/Ubuntu), or copy the four files into "
+        f"{fashion_cache_dir()}, or run once with network access. Keras could not download "
+        f"it ({type(why).__name__}: {str(why)[:120]})."
     )
 
 

@@ -132,7 +132,7 @@ def summary_lines(run: RunFile, shown: set[str] | frozenset[str] = frozenset()) 
     for key in MODEL_KEYS:
         m = run.models[key]
         if m.error or m.status == "failed":
-            why = clean(m.error or "no reason recorded")
+            why = clean(m.error or "no reason recorded", 2000)  # as printed when it came
             reasons.setdefault(why, []).append(f"{MODEL_TITLES[key]} {clean(m.status)}")
     for why, who in reasons.items():
         if why not in shown:
