@@ -29,6 +29,10 @@ from bntui.spec import MODEL_KEYS, MODEL_TITLES, ExperimentSpec
 from bntui.sweep import SweepFile, sweep_rows
 from bntui.text import clean, fmt, fmt_count, fmt_duration, fmt_signed, say
 
+# A failure's reason is printed whole (it says what to do), and the same text in the progress
+# line and the summary, so that the summary can tell it was already said.
+REASON_LIMIT = 2000
+
 
 class EventPrinter:
     """Progress lines for the events of a live run; a failure's reason is printed once."""
@@ -39,7 +43,7 @@ class EventPrinter:
     def line(self, run: RunFile, event: Event) -> str | None:
         """The progress line for one event, or None for events not worth a line."""
         if isinstance(event, ModelDone) and event.error:
-            reason = clean(event.error, 2000)  # whole: it says what to do
+            reason = clean(event.error, REASON_LIMIT)
             tag = f"[{event.model:>5}]"
             if reason in self.reasons:
                 return f"{tag} {event.status} (the same reason)"
@@ -132,7 +136,7 @@ def summary_lines(run: RunFile, shown: set[str] | frozenset[str] = frozenset()) 
     for key in MODEL_KEYS:
         m = run.models[key]
         if m.error or m.status == "failed":
-            why = clean(m.error or "no reason recorded", 2000)  # as printed when it came
+            why = clean(m.error or "no reason recorded", REASON_LIMIT)
             reasons.setdefault(why, []).append(f"{MODEL_TITLES[key]} {clean(m.status)}")
     for why, who in reasons.items():
         if why not in shown:
