@@ -28,7 +28,7 @@ from bntui.spec import MAX_EPOCHS, ExperimentSpec, SpecError
 from bntui.text import clean
 
 if TYPE_CHECKING:
-    from bntui.runfile import DatasetInfo, RunFile, TestResults
+    from bntui.runfile import DatasetInfo, ModelRun, RunFile, TestResults
 
 MAX_CURVE_POINTS = 2_000_000
 # Times are seconds since the run started: ~3 years either way (a clock may step back).
@@ -193,18 +193,23 @@ def check_run(run: RunFile) -> None:
     the end of its epoch: fused groups of steps overshoot the last one; real files do.)"""
     epochs = run.spec.epochs
     classes = len(run.dataset.class_names) if run.dataset else None
-    for key, model in run.models.items():
-        where = f"models.{key}"
-        recorded = len(model.history.column("loss"))
-        if recorded > epochs:
-            raise ValueError(f"{where}.history has {recorded} epochs; spec.epochs is {epochs}")
-        curve = model.curve
-        if curve.epoch and max(curve.epoch) >= epochs:
-            raise ValueError(f"{where}.curve has an epoch beyond spec.epochs ({epochs})")
-        # A fused group of steps may end past the last step, never a whole epoch past it.
-        if model.inside.position and max(model.inside.position) > epochs + 1:
-            raise ValueError(f"{where}.inside has a position beyond spec.epochs ({epochs})")
-        if any(note.epoch >= epochs for note in model.notes):
-            raise ValueError(f"{where}.notes has an epoch beyond spec.epochs ({epochs})")
-        if model.test is not None:
-            check_test(model.test, classes, f"{where}.test")
+    for index, entry in enumerate(run.seeds):
+        for key, model in entry.models.items():
+            check_model(model, epochs, classes, f"seeds.{index}.models.{key}")
+
+
+def check_model(model: ModelRun, epochs: int, classes: int | None, where: str) -> None:
+    """One model's record of one seed fits the spec (see `check_run`)."""
+    recorded = len(model.history.column("loss"))
+    if recorded > epochs:
+        raise ValueError(f"{where}.history has {recorded} epochs; spec.epochs is {epochs}")
+    curve = model.curve
+    if curve.epoch and max(curve.epoch) >= epochs:
+        raise ValueError(f"{where}.curve has an epoch beyond spec.epochs ({epochs})")
+    # A fused group of steps may end past the last step, never a whole epoch past it.
+    if model.inside.position and max(model.inside.position) > epochs + 1:
+        raise ValueError(f"{where}.inside has a position beyond spec.epochs ({epochs})")
+    if any(note.epoch >= epochs for note in model.notes):
+        raise ValueError(f"{where}.notes has an epoch beyond spec.epochs ({epochs})")
+    if model.test is not None:
+        check_test(model.test, classes, f"{where}.test")

@@ -168,6 +168,13 @@ EpochsOption = Annotated[int | None, typer.Option(help="Epochs to train.")]
 OptimizerOption = Annotated[str | None, typer.Option(help="sgd or adam.")]
 LrOption = Annotated[float | None, typer.Option(help="Learning rate.")]
 SeedOption = Annotated[int | None, typer.Option(help="Random seed (Python, NumPy, backend).")]
+SeedsOption = Annotated[
+    int | None,
+    typer.Option(
+        help="Train N seeds of each model (seed, seed+1, ...), paired: seed k of both models "
+        "sees the same data order. BN − plain is then given with a 95% interval."
+    ),
+]
 LimitOption = Annotated[int | None, typer.Option(help="Train on the first N training images only.")]
 BackendOption = Annotated[str | None, typer.Option(help="Keras backend: jax or tensorflow.")]
 ThreadsOption = Annotated[
@@ -204,6 +211,7 @@ def run(
     optimizer: OptimizerOption = None,
     lr: LrOption = None,
     seed: SeedOption = None,
+    seeds: SeedsOption = None,
     limit: LimitOption = None,
     backend: BackendOption = None,
     faithful: Annotated[
@@ -275,6 +283,7 @@ def run(
             optimizer=optimizer,
             learning_rate=lr,
             seed=seed,
+            seeds=seeds,
             limit=limit,
             backend=backend or ("tensorflow" if faithful else None),
             faithful=faithful or None,
@@ -349,6 +358,7 @@ def sweep(
     optimizer: OptimizerOption = None,
     lr: LrOption = None,
     seed: SeedOption = None,
+    seeds: SeedsOption = None,
     limit: LimitOption = None,
     backend: BackendOption = None,
     inside: InsideOption = None,
@@ -368,7 +378,7 @@ def sweep(
     try:
         base = build_spec(
             preset, dataset=dataset, epochs=epochs, optimizer=optimizer, learning_rate=lr,
-            seed=seed, limit=limit, backend=backend, inside_per_epoch=inside,
+            seed=seed, seeds=seeds, limit=limit, backend=backend, inside_per_epoch=inside,
         )  # fmt: skip
         specs = sweep_specs(base, parse_sizes(batch_sizes))
     except SpecError as exc:

@@ -25,6 +25,8 @@ class Event:
     t: float
     # Which run of a sweep the event belongs to (0 for a single run).
     run_index: int = 0
+    # Which seed of the model (an index into `spec.seed_values`; 0 for a one-seed run).
+    seed: int = 0
 
     def __post_init__(self) -> None:
         # Whoever made the event (a worker's JSON line, a file, bntui itself), its text is
@@ -87,11 +89,14 @@ class BatchProgress(Event):
 @dataclass
 class EpochEnd(Event):
     """An epoch finished: the value of each `bntui.metrics.EPOCH_METRICS` metric (Keras'
-    logs and the epoch's wall time), by name."""
+    logs and the epoch's wall time), by name. `data_order` is a digest of the order the
+    epoch's training images came in, where bntui chose it (multi-seed runs), so that the
+    pairing of seeds across the two models can be checked."""
 
     kind: ClassVar[str] = "epoch"
     epoch: int = 0
     values: dict[str, float | None] = field(default_factory=dict)
+    data_order: str = ""
 
 
 # What LayerStats measures for each kind of layer (see bntui.probe for the definitions).

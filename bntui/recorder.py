@@ -32,6 +32,7 @@ from bntui.runfile import (
     ModelSummary,
     Note,
     RunFile,
+    SeedRun,
     TestResults,
 )
 from bntui.spec import ExperimentSpec
@@ -42,9 +43,8 @@ FINISHED = ("completed", "diverged", "interrupted", "failed")
 
 def empty_like(run: RunFile) -> RunFile:
     """A copy of `run` with its spec and start time but nothing recorded for either model."""
-    return run.model_copy(
-        update={"models": {"plain": ModelRun(), "bn": ModelRun()}, "duration_s": 0.0}, deep=True
-    )
+    seeds = [SeedRun(seed=entry.seed) for entry in run.seeds]
+    return run.model_copy(update={"seeds": seeds, "duration_s": 0.0}, deep=True)
 
 
 def _units(row: dict[str, object]) -> int:
@@ -57,13 +57,15 @@ class RunRecorder:
 
     def __init__(self, spec: ExperimentSpec, run: RunFile | None = None) -> None:
         self.run = run or RunFile(
-            spec=spec, started_at=datetime.now(timezone.utc).isoformat(timespec="seconds")
+            spec=spec,
+            started_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            seeds=[SeedRun(seed=seed) for seed in spec.seed_values],
         )
         self.last_t = 0.0
 
-    def model(self, key: str) -> ModelRun:
-        """The record of model `key` (`plain` or `bn`)."""
-        return self.run.models[key]
+    def model(self, key: str, seed_index: int = 0) -> ModelRun:
+        """The record of model `key` (`plain` or `bn`) for seed `seed_index`."""
+        return self.run.seeds[seed_index].models[key]
 
     def apply(self, event: Event) -> None:
         """Record one event; one that does not validate (a worker gone wrong) is dropped."""
@@ -74,11 +76,11 @@ class RunRecorder:
         if isinstance(event, SystemSample):
             self._apply_system(event)
             return
-        if event.model not in self.run.models:
+        if event.model not in self.run.models or not 0 <= event.seed < len(self.run.seeds):
             return
         self.last_t = max(self.last_t, event.t)
         self.run.duration_s = round(self.last_t, 3)
-        record = self.model(event.model)
+        record = self.model(event.model, event.seed)
         if isinstance(event, BatchProgress):
             curve = record.curve
             curve.t.append(event.t)
@@ -90,6 +92,8 @@ class RunRecorder:
         elif isinstance(event, EpochEnd):
             for metric in EPOCH_METRICS:
                 record.history.column(metric.name).append(event.values.get(metric.name))
+            if event.data_order:
+                record.data_order.append(event.data_order)
         elif isinstance(event, CallbackNote):
             record.notes.append(
                 Note(t=event.t, epoch=event.epoch, what=event.what, message=event.message)
@@ -170,16 +174,17 @@ class RunRecorder:
     @property
     def all_done(self) -> bool:
         """True once both models have finished, whatever the outcome."""
-        return all(m.status in FINISHED for m in self.run.models.values())
+        return all(m.status in FINISHED for entry in self.run.seeds for m in entry.models.values())
 
     def finish(self, status: str | None = None, error: str | None = None) -> RunFile:
         """Close the run: models still running are marked with `status` (interrupted)."""
-        for record in self.run.models.values():
+        records = [m for entry in self.run.seeds for m in entry.models.values()]
+        for record in records:
             if record.status in ("pending", "running"):
                 record.status = "interrupted"
                 record.finished_t = self.last_t
         if status is None:
-            failed = [m for m in self.run.models.values() if m.status == "failed"]
+            failed = [m for m in records if m.status == "failed"]
             status = "failed" if failed else "completed"
             # Both models often fail for one reason (no dataset): say it once.
             reasons = dict.fromkeys(m.error for m in failed if m.error)

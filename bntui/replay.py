@@ -29,8 +29,11 @@ from bntui.runfile import ModelRun, RunFile
 def events_from_run(run: RunFile) -> list[Event]:
     """Rebuild the ordered event stream that produced `run` (the recorder's inverse)."""
     events: list[Event] = []
-    for key, record in run.models.items():
-        events.extend(_model_events(run, key, record))
+    for index, entry in enumerate(run.seeds):
+        for key, record in entry.models.items():
+            for event in _model_events(run, key, record):
+                event.seed = index
+                events.append(event)
     events.extend(_system_events(run))
     # A stable sort keeps each model's own order (ready, batches, epoch, ..., test, done).
     events.sort(key=lambda e: e.t)
@@ -56,7 +59,8 @@ def _model_events(run: RunFile, key: str, record: ModelRun) -> Iterator[Event]:
             yield _batch(key, record, point)
             point += 1
         values = {m.name: history.column(m.name)[epoch] for m in EPOCH_METRICS}
-        yield EpochEnd(model=key, t=end_t, epoch=epoch, values=values)
+        order = record.data_order[epoch] if epoch < len(record.data_order) else ""
+        yield EpochEnd(model=key, t=end_t, epoch=epoch, values=values, data_order=order)
     while point < len(curve.t):
         yield _batch(key, record, point)
         point += 1

@@ -49,12 +49,14 @@ from bntui.bounds import (
 from bntui.files import RunFileError, decode, read_bytes, validate
 from bntui.metrics import EPOCH_METRICS, STEP_METRICS
 from bntui.metrics import Metric as MetricDeclaration
-from bntui.spec import MAX_EPOCHS, ExperimentSpec
+from bntui.spec import MAX_EPOCHS, MAX_SEED, MAX_SEEDS, ExperimentSpec
 from bntui.text import clean
 
 # 2 added each model's `inside` (layer statistics) and `notes` (callbacks), and the run's
 # `system` (live load); version 1 files load with them empty.
-SCHEMA_VERSION = 2
+# 3 holds the pair once per seed: `seeds: [{"seed": 42, "models": {...}}, ...]` instead of
+# the run's `models`, and each model's `data_order`; older files load as their one seed.
+SCHEMA_VERSION = 3
 __all__ = ["MAX_CURVE_POINTS", "MAX_EPOCHS"]  # re-exported: the schema's bounds
 
 RunStatus = Literal["running", "completed", "interrupted", "failed"]
@@ -231,6 +233,29 @@ class ModelRun(FileModel):
     inside: Inside = Field(default_factory=Inside)
     notes: list[Note] = Field(default_factory=list, max_length=MAX_EPOCHS)
     test: TestResults | None = None
+    # A digest of each epoch's order of training images, where bntui chose it (multi-seed
+    # runs): the same seed of both models must show the same digests.
+    data_order: list[Label] = Field(default_factory=list, max_length=MAX_EPOCHS)
+
+
+def new_pair() -> dict[str, ModelRun]:
+    """An empty record for each model of the pair."""
+    return {"plain": ModelRun(), "bn": ModelRun()}
+
+
+class SeedRun(FileModel):
+    """Both models trained from one seed: seed k of the plain model and of the BN model saw
+    the same data in the same order; only the model differs."""
+
+    seed: int = Field(ge=0, le=MAX_SEED)
+    models: dict[Label, ModelRun] = Field(default_factory=new_pair)
+
+    @model_validator(mode="after")
+    def _both_models(self) -> SeedRun:
+        if set(self.models) != {"plain", "bn"}:
+            names = ", ".join(repr(clean(name, 20)) for name in sorted(self.models)[:4])
+            raise ValueError(f"models must be exactly 'plain' and 'bn', got {names}")
+        return self
 
 
 class SystemTrace(FileModel):
@@ -268,7 +293,11 @@ class DatasetInfo(FileModel):
 
 
 class RunFile(FileModel):
-    """One bntui run: spec, environment, devices, and both models' records."""
+    """One bntui run: spec, environment, devices, and both models' records for each seed.
+
+    `seeds[k].models["bn"].history` is seed k's Keras History of the BN model, so
+    `pandas.DataFrame(run["seeds"][k]["models"]["bn"]["history"])` is one seed's table.
+    """
 
     schema_version: int = Field(default=SCHEMA_VERSION, ge=1)
     bntui_version: Label = __version__
@@ -281,9 +310,22 @@ class RunFile(FileModel):
     devices: list[DeviceEntry] = Field(default_factory=list, max_length=64)
     dataset: DatasetInfo | None = None
     system: SystemTrace = Field(default_factory=SystemTrace)
-    models: dict[Label, ModelRun] = Field(
-        default_factory=lambda: {"plain": ModelRun(), "bn": ModelRun()}
-    )
+    seeds: list[SeedRun] = Field(min_length=1, max_length=MAX_SEEDS)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _one_seed_files(cls, data: Any) -> Any:
+        # Before schema 3 a file held one seed's pair as the run's `models`; a run made
+        # here without `seeds` gets one empty pair per seed of its spec.
+        if not isinstance(data, dict) or "seeds" in data:
+            return data
+        spec = data.get("spec")
+        if "models" in data:
+            seed = spec.get("seed", 42) if isinstance(spec, dict) else getattr(spec, "seed", 42)
+            rest = {k: v for k, v in data.items() if k != "models"}
+            return {**rest, "seeds": [{"seed": seed, "models": data["models"]}]}
+        values = spec.seed_values if isinstance(spec, ExperimentSpec) else [42]
+        return {**data, "seeds": [{"seed": seed} for seed in values]}
 
     @field_validator("spec")
     @classmethod
@@ -291,12 +333,28 @@ class RunFile(FileModel):
         return check_spec(spec)
 
     @model_validator(mode="after")
-    def _both_models(self) -> RunFile:
-        if set(self.models) != {"plain", "bn"}:
-            names = ", ".join(repr(clean(name, 20)) for name in sorted(self.models)[:4])
-            raise ValueError(f"models must be exactly 'plain' and 'bn', got {names}")
+    def _seeds_of_the_spec(self) -> RunFile:
+        found = [entry.seed for entry in self.seeds]
+        if found != self.spec.seed_values:
+            raise ValueError(
+                f"seeds must be the spec's {self.spec.seeds} seed(s) from {self.spec.seed} on, "
+                f"got {found[:4]}{' …' if len(found) > 4 else ''}"
+            )
         check_run(self)
         return self
+
+    @property
+    def models(self) -> dict[str, ModelRun]:
+        """The first seed's pair: what one-seed views show."""
+        return self.seeds[0].models
+
+    def pair(self, seed_index: int) -> dict[str, ModelRun]:
+        """Both models' records for seed `seed_index` (0 = the first seed)."""
+        return self.seeds[seed_index].models
+
+    def records(self, key: str) -> list[ModelRun]:
+        """Model `key`'s record for each seed, in seed order."""
+        return [entry.models[key] for entry in self.seeds]
 
     def to_json(self) -> str:
         """Serialize as strict, indented JSON (non-finite numbers become null)."""

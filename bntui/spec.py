@@ -26,6 +26,8 @@ TRAIN_SIZE = {"fashion_mnist": 60_000, "mnist": 60_000}
 MAX_EPOCHS = 100_000
 MAX_LEARNING_RATE = 100.0
 MAX_SEED = 2**32 - 1  # NumPy's seeds are 32-bit
+# Seeds of each model trained side by side (--seeds); the run file's bound too.
+MAX_SEEDS = 64
 
 
 class SpecError(ValueError):
@@ -44,6 +46,9 @@ class ExperimentSpec:
     batch_size: int = 32
     epochs: int = 10
     seed: int = 42
+    # Seeds of each model (--seeds N): seed k of both models is `seed + k`, with the same
+    # data order; a run of N > 1 seeds reports the BN − plain gaps with paired intervals.
+    seeds: int = 1
     validation_size: int = 5_000
     limit: int | None = None
     backend: Backend = "jax"
@@ -75,6 +80,19 @@ class ExperimentSpec:
         """Build a spec from run-file data, ignoring keys a newer bntui may have added."""
         known = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in data.items() if k in known})
+
+    @property
+    def seed_values(self) -> list[int]:
+        """The seed of each replica of the pair: `seed`, `seed + 1`, ... (`seeds` of them)."""
+        return [self.seed + k for k in range(self.seeds)]
+
+    @property
+    def vectorised(self) -> bool:
+        """True when a worker trains all its seeds as one program (`jax.vmap`); False when it
+        trains them one after another (one seed, TensorFlow, --faithful, or the seeds'
+        callbacks, which belong to Keras' own `fit`)."""
+        callbacks = self.early_stopping or self.checkpoint_dir or self.tensorboard_dir
+        return self.seeds > 1 and self.backend == "jax" and not self.faithful and not callbacks
 
     @property
     def train_size(self) -> int:
@@ -112,6 +130,8 @@ class ExperimentSpec:
         for name in ("epochs", "batch_size", "curve_points_per_epoch"):
             if getattr(self, name) <= 0:
                 raise SpecError(f"--{name.replace('_', '-')} must be a positive whole number")
+        if not 1 <= self.seeds <= MAX_SEEDS:
+            raise SpecError(f"--seeds must be a whole number from 1 to {MAX_SEEDS}")
         if self.epochs > MAX_EPOCHS:
             raise SpecError(f"--epochs must be at most {MAX_EPOCHS:,}")
         if not 0 <= self.validation_size < TRAIN_SIZE[self.dataset]:
@@ -149,8 +169,11 @@ class ExperimentSpec:
         """Beyond `validate`: values that would only fail once training started (a seed
         NumPy refuses, a batch larger than the data...). Raise SpecError, one sentence."""
         self.validate()
-        if not 0 <= self.seed <= MAX_SEED:
-            raise SpecError(f"--seed must be a whole number from 0 to {MAX_SEED} (2^32 - 1)")
+        if not 0 <= self.seed <= MAX_SEED - (self.seeds - 1):
+            raise SpecError(
+                f"--seed must be a whole number from 0 to {MAX_SEED} (2^32 - 1), less the "
+                "number of seeds after the first"
+            )
         if self.learning_rate > MAX_LEARNING_RATE:
             raise SpecError(f"--lr must be at most {MAX_LEARNING_RATE:g}")
         if self.batch_size > self.train_size:

@@ -186,26 +186,35 @@ class Supervisor:
 
     def _read_events(self, key: str, proc: subprocess.Popen[bytes]) -> None:
         assert proc.stdout is not None
-        done = False
+        done: set[int] = set()  # the seeds whose end the worker reported
         for raw in proc.stdout:
             try:
                 event = parse_event(raw.decode("utf-8", "replace"))
             except EventError:
                 continue
             event.model = key
-            done = done or isinstance(event, ModelDone)
+            if isinstance(event, ModelDone):
+                done.add(event.seed)
             self._events.put(event)
             if isinstance(event, (ModelReady, TestResult)):
                 self._sample_now.set()
         code = proc.wait()
-        if not done:
+        missing = [index for index in range(self.spec.seeds) if index not in done]
+        if missing:
             if self._stopping.is_set():
                 status, error = "interrupted", None
             else:
                 status, error = "failed", self._death_reason(key, code)
-            self._events.put(
-                ModelDone(model=key, t=time.time() - self.started, status=status, error=error)
-            )
+            for index in missing:
+                self._events.put(
+                    ModelDone(
+                        model=key,
+                        t=time.time() - self.started,
+                        seed=index,
+                        status=status,
+                        error=error,
+                    )
+                )
         self._events.put(None)
 
     def _death_reason(self, key: str, code: int) -> str:

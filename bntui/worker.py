@@ -14,6 +14,7 @@ import sys
 import threading
 import time
 import traceback
+from dataclasses import dataclass
 from typing import Any
 
 from bntui.events import (
@@ -37,6 +38,7 @@ class EventWriter:
         self.fd = fd
         self.started = started
         self.lock = threading.Lock()
+        self.done: set[int] = set()  # the seeds whose ModelDone was sent
 
     def now(self) -> float:
         """Seconds since the run started (the supervisor's clock)."""
@@ -45,6 +47,8 @@ class EventWriter:
     def emit(self, event: Event) -> None:
         """Send one event line; a closed pipe means bntui is gone, so stop at once."""
         data = (event.to_json() + "\n").encode()
+        if isinstance(event, ModelDone):
+            self.done.add(event.seed)
         with self.lock:
             try:
                 while data:
@@ -95,7 +99,9 @@ def step_values(model: Any, logs: dict[str, Any]) -> dict[str, float | None]:
     return values
 
 
-def make_callback(writer: EventWriter, spec: ExperimentSpec, key: str, probe: Any) -> Any:
+def make_callback(
+    writer: EventWriter, spec: ExperimentSpec, key: str, probe: Any, seed_index: int = 0
+) -> Any:
     """A Keras callback that streams curve points, layer statistics (when `probe` is given)
     and epoch ends, and stops on NaN."""
     import keras
@@ -110,8 +116,8 @@ def make_callback(writer: EventWriter, spec: ExperimentSpec, key: str, probe: An
             # `self.model` syncs the JAX trainer's state into the variables first.
             self.model  # noqa: B018
             writer.emit(
-                LayerStats(model=key, t=writer.now(), position=round(position, 4),
-                           layers=probe.measure())
+                LayerStats(model=key, t=writer.now(), seed=seed_index,
+                           position=round(position, 4), layers=probe.measure())
             )  # fmt: skip
 
         def on_train_begin(self, logs: Any = None) -> None:
@@ -139,8 +145,8 @@ def make_callback(writer: EventWriter, spec: ExperimentSpec, key: str, probe: An
             values = step_values(self.model, logs or {})
             writer.emit(
                 BatchProgress(
-                    model=key, t=writer.now(), epoch=self.epoch, step=step, steps=steps,
-                    values=values,
+                    model=key, t=writer.now(), seed=seed_index, epoch=self.epoch, step=step,
+                    steps=steps, values=values,
                 )
             )  # fmt: skip
             if is_diverged(values.get("loss")):
@@ -151,7 +157,9 @@ def make_callback(writer: EventWriter, spec: ExperimentSpec, key: str, probe: An
         def on_epoch_end(self, epoch: int, logs: Any = None) -> None:
             values = {name: _float((logs or {}).get(name)) for name in KERAS_LOGS}
             values["epoch_time_s"] = round(time.perf_counter() - self.epoch_start, 4)
-            writer.emit(EpochEnd(model=key, t=writer.now(), epoch=epoch, values=values))
+            writer.emit(
+                EpochEnd(model=key, t=writer.now(), seed=seed_index, epoch=epoch, values=values)
+            )
             if is_diverged(values.get("loss")):
                 self.diverged = True
                 if spec.stop_on_divergence:
@@ -160,7 +168,9 @@ def make_callback(writer: EventWriter, spec: ExperimentSpec, key: str, probe: An
     return StreamCallback()
 
 
-def seed_callbacks(writer: EventWriter, spec: ExperimentSpec, key: str) -> list[Any]:
+def seed_callbacks(
+    writer: EventWriter, spec: ExperimentSpec, key: str, seed_index: int = 0
+) -> list[Any]:
     """The seeds' EarlyStopping, ModelCheckpoint and TensorBoard, as the spec asks; the
     first two report when they act."""
     import keras
@@ -169,7 +179,14 @@ def seed_callbacks(writer: EventWriter, spec: ExperimentSpec, key: str) -> list[
 
     def note(epoch: int, what: str, message: str) -> None:
         writer.emit(
-            CallbackNote(model=key, t=writer.now(), epoch=epoch, what=what, message=message)
+            CallbackNote(
+                model=key,
+                t=writer.now(),
+                seed=seed_index,
+                epoch=epoch,
+                what=what,
+                message=message,
+            )
         )
 
     if spec.early_stopping:
@@ -191,8 +208,10 @@ def seed_callbacks(writer: EventWriter, spec: ExperimentSpec, key: str) -> list[
                 monitor="val_loss", patience=spec.early_stopping, restore_best_weights=True
             )
         )
+    # One seed keeps the seeds' own names; more seeds each get theirs.
+    name = key if spec.seeds == 1 else f"{key}-seed{spec.seed}"
     if spec.checkpoint_dir:
-        path = os.path.join(spec.checkpoint_dir, f"{key}.keras")
+        path = os.path.join(spec.checkpoint_dir, f"{name}.keras")
 
         class ReportingCheckpoint(keras.callbacks.ModelCheckpoint):
             def on_epoch_end(self, epoch: int, logs: Any = None) -> None:
@@ -208,7 +227,7 @@ def seed_callbacks(writer: EventWriter, spec: ExperimentSpec, key: str) -> list[
         callbacks.append(ReportingCheckpoint(path, monitor="val_loss", save_best_only=True))
     if spec.tensorboard_dir:
         callbacks.append(
-            keras.callbacks.TensorBoard(log_dir=os.path.join(spec.tensorboard_dir, key))
+            keras.callbacks.TensorBoard(log_dir=os.path.join(spec.tensorboard_dir, name))
         )
     return callbacks
 
@@ -236,32 +255,66 @@ def seed_everything(seed: int, backend: str) -> None:
 
 def train(
     spec: ExperimentSpec, key: str, writer: EventWriter, job: dict[str, Any] | None = None
-) -> str:
-    """Load data, build, fit, evaluate; stream it all. Returns the final status.
+) -> None:
+    """Load data, then train, evaluate and stream every seed of model `key`: all seeds as
+    one vectorised program where `spec.vectorised`, else one seed after another.
 
     `job` carries the GPU facts the supervisor found with NVML (`bntui.gpus.slot_job`).
     """
-    from bntui.device import backend_report, watch_backend_log
+    from bntui.device import watch_backend_log
 
     # Before the backend starts: JAX says why it falls back to the CPU only then.
     backend_log = watch_backend_log()
-    import keras
-    import numpy as np
-
-    from bntui.data import CLASS_NAMES, load_splits
-    from bntui.models import build_model, summarize
+    from bntui.data import load_splits
 
     seed_everything(spec.seed, spec.backend)
     data = load_splits(
         spec.dataset, spec.validation_size, spec.limit, "float64" if spec.faithful else "float32"
     )
-    model = build_model(spec, key)
-    devices, runs_on, placement = backend_report(spec.backend, model, backend_log, job or {})
-    samples = list(range(min(spec.sample_count, len(data.y_test))))
-    writer.emit(
-        ModelReady(
-            model=key,
-            t=writer.now(),
+    setting = Setting(spec, key, writer, data, backend_log, job or {})
+    if spec.vectorised:
+        from bntui.seedtrain import train_seeds
+
+        train_seeds(setting)
+        return
+    for index, seed in enumerate(spec.seed_values):
+        status = train_one(setting, index, seed)
+        writer.emit(ModelDone(model=key, t=writer.now(), status=status, seed=index))
+
+
+@dataclass
+class Setting:
+    """What every seed of one model shares: spec, data, the stream, the device facts."""
+
+    spec: ExperimentSpec
+    key: str
+    writer: EventWriter
+    data: Any
+    backend_log: Any
+    job: dict[str, Any]
+
+    @property
+    def samples(self) -> list[int]:
+        """Indices of the test images shown with predictions."""
+        return list(range(min(self.spec.sample_count, len(self.data.y_test))))
+
+    def ready(self, model: Any, seed_index: int) -> ModelReady:
+        """The ModelReady event of seed `seed_index`, built `model` in hand."""
+        import keras
+        import numpy as np
+
+        from bntui.data import CLASS_NAMES
+        from bntui.device import backend_report
+        from bntui.models import summarize
+
+        spec, data, samples = self.spec, self.data, self.samples
+        devices, runs_on, placement = backend_report(
+            spec.backend, model, self.backend_log, self.job
+        )
+        return ModelReady(
+            model=self.key,
+            t=self.writer.now(),
+            seed=seed_index,
             summary=summarize(model),
             environment={
                 "python": sys.version.split()[0],
@@ -284,44 +337,41 @@ def train(
                 "sample_images": [data.test_images_uint8[i].tolist() for i in samples],
             },
         )
-    )
-    probe = None
-    if spec.inside_per_epoch:
+
+    def probe(self, model: Any) -> Any:
+        """A layer probe of `model` on the fixed probe batch, or None when --inside 0."""
+        if not self.spec.inside_per_epoch:
+            return None
         from bntui.probe import PROBE_SIZE, LayerProbe
 
-        probe = LayerProbe(
-            model, data.x_valid[:PROBE_SIZE], data.y_valid[:PROBE_SIZE], spec.backend
-        )
-    callback = make_callback(writer, spec, key, probe)
-    if spec.backend == "jax" and spec.fuse_steps:
-        from bntui.fused import fuse_train_steps
+        x, y = self.data.x_valid[:PROBE_SIZE], self.data.y_valid[:PROBE_SIZE]
+        return LayerProbe(model, x, y, self.spec.backend)
 
-        fuse_train_steps(model, spec.effective_steps_per_execution())
-    eval_batch = 32 if spec.faithful else 1000
-    model.fit(
-        data.x_train,
-        data.y_train,
-        batch_size=spec.batch_size,
-        epochs=spec.epochs,
-        validation_data=(data.x_valid, data.y_valid),
-        validation_batch_size=eval_batch,
-        callbacks=[callback, *seed_callbacks(writer, spec, key)],
-        verbose=0,
-        shuffle=True,
-    )
-    if callback.diverged:
-        return "diverged"
-    loss, accuracy = model.evaluate(data.x_test, data.y_test, batch_size=eval_batch, verbose=0)
-    probs = model.predict(data.x_test, batch_size=1000, verbose=0)
-    predicted = probs.argmax(axis=1)
-    classes = len(CLASS_NAMES[spec.dataset])
-    confusion = np.bincount(
-        data.y_test.astype(int) * classes + predicted, minlength=classes * classes
-    ).reshape(classes, classes)
-    writer.emit(
-        TestResult(
-            model=key,
-            t=writer.now(),
+    @property
+    def eval_batch(self) -> int:
+        """Batch size for validation, test and prediction (the seeds' 32 when faithful)."""
+        return 32 if self.spec.faithful else 1000
+
+    def test_result(self, model: Any, seed_index: int) -> TestResult:
+        """Evaluate `model` (its variables hold seed `seed_index`) on the test set."""
+        import numpy as np
+
+        from bntui.data import CLASS_NAMES
+
+        data, samples = self.data, self.samples
+        loss, accuracy = model.evaluate(
+            data.x_test, data.y_test, batch_size=self.eval_batch, verbose=0
+        )
+        probs = model.predict(data.x_test, batch_size=1000, verbose=0)
+        predicted = probs.argmax(axis=1)
+        classes = len(CLASS_NAMES[self.spec.dataset])
+        confusion = np.bincount(
+            data.y_test.astype(int) * classes + predicted, minlength=classes * classes
+        ).reshape(classes, classes)
+        return TestResult(
+            model=self.key,
+            t=self.writer.now(),
+            seed=seed_index,
             loss=_float(loss),
             accuracy=_float(accuracy),
             confusion_matrix=confusion.tolist(),
@@ -335,7 +385,39 @@ def train(
                 for i in samples
             ],
         )
+
+
+def train_one(setting: Setting, seed_index: int, seed: int) -> str:
+    """Train seed `seed` with Keras' own `fit`; return its final status."""
+    from dataclasses import replace
+
+    from bntui.models import build_model
+
+    spec = replace(setting.spec, seed=seed)
+    key, writer, data = setting.key, setting.writer, setting.data
+    seed_everything(seed, spec.backend)
+    model = build_model(spec, key)
+    writer.emit(setting.ready(model, seed_index))
+    probe = setting.probe(model)
+    callback = make_callback(writer, spec, key, probe, seed_index)
+    if spec.backend == "jax" and spec.fuse_steps:
+        from bntui.fused import fuse_train_steps
+
+        fuse_train_steps(model, spec.effective_steps_per_execution())
+    model.fit(
+        data.x_train,
+        data.y_train,
+        batch_size=spec.batch_size,
+        epochs=spec.epochs,
+        validation_data=(data.x_valid, data.y_valid),
+        validation_batch_size=setting.eval_batch,
+        callbacks=[callback, *seed_callbacks(writer, spec, key, seed_index)],
+        verbose=0,
+        shuffle=True,
     )
+    if callback.diverged:
+        return "diverged"
+    writer.emit(setting.test_result(model, seed_index))
     return "completed"
 
 
@@ -374,12 +456,18 @@ def main(argv: list[str] | None = None) -> int:
     writer = EventWriter(events_fd, job["started"])
     threading.Thread(target=_watch_parent, daemon=True).start()
     try:
-        status = train(spec, key, writer, job.get("placement"))
+        train(spec, key, writer, job.get("placement"))
     except Exception as exc:
         traceback.print_exc()
-        writer.emit(ModelDone(model=key, t=writer.now(), status="failed", error=_error(exc)))
+        # Every seed not yet done fails for this reason.
+        for index in range(spec.seeds):
+            if index not in writer.done:
+                writer.emit(
+                    ModelDone(
+                        model=key, t=writer.now(), seed=index, status="failed", error=_error(exc)
+                    )
+                )
         return 1
-    writer.emit(ModelDone(model=key, t=writer.now(), status=status))
     return 0
 
 

@@ -18,6 +18,10 @@ SMALL_RUN = DATA / "small_run.json"
 # `bntui sweep --preset fashion-sgd-lr0.01 --batch-sizes 32,128 --limit 2000 --epochs 3
 #  --target 0.6 --headless`: a real recorded sweep.
 SMALL_SWEEP = DATA / "small_sweep.json"
+# Recorded with `bntui run --headless --seeds 3 --limit 2000 --epochs 3`.
+SMALL_SEEDS = DATA / "small_seeds.json"
+# The small run as schema 2 (before seeds) wrote it: older files must still load.
+SMALL_RUN_V2 = DATA / "small_run_v2.json"
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -63,21 +63,23 @@ def base_data() -> dict[str, Any]:
     system["gpu_names"] = {"gpu0": "H100"}
     system["series"]["gpu0.util_pct"] = [50.0] * len(system["t"])
     for key in ("plain", "bn"):
-        model = data["models"][key]
+        model = data["seeds"][0]["models"][key]
         model["error"] = f"{key} error"
+        model["data_order"] = ["a1b2c3d4e5f60718"] * len(model["history"]["loss"])
         model["inside"]["layers"][0]["units"] = 0  # shown by its name, not its width
         model["notes"] = [
             {"t": 5.0, "epoch": 0, "what": "checkpoint", "message": f"{key} saved"},
             {"t": 6.0, "epoch": 1, "what": "early_stopping", "message": "stopped"},
         ]
-    data["models"]["bn"]["status"] = "failed"  # a failure's error is also a notification
+    # A failure's error is also a notification.
+    data["seeds"][0]["models"]["bn"]["status"] = "failed"
     return data
 
 
 def shorten(data: dict[str, Any], keep: int = 3) -> None:
     """Keep only the first few curve points, measurements and samples (tests run faster;
     the lists stay aligned)."""
-    for model in data["models"].values():
+    for model in data["seeds"][0]["models"].values():
         for key in model["curve"]:
             model["curve"][key] = model["curve"][key][: keep * 2]
         inside = model["inside"]

@@ -151,8 +151,8 @@ def test_a_newer_notice_of_pending_events_replaces_an_older_one() -> None:
 
 async def test_hostile_strings_are_shown_literally(small_run_path: Path) -> None:
     data = json.loads(small_run_path.read_text())
-    data["models"]["bn"]["error"] = "[bold red]x[/] \x1b[2J\x1b]0;title\x07"
-    data["models"]["bn"]["summary"]["layers"][1]["name"] = "[blink]bn[/blink]"
+    data["seeds"][0]["models"]["bn"]["error"] = "[bold red]x[/] \x1b[2J\x1b]0;title\x07"
+    data["seeds"][0]["models"]["bn"]["summary"]["layers"][1]["name"] = "[blink]bn[/blink]"
     data["dataset"]["class_names"][9] = "[red]boot\x1b[0m"
     small_run_path.write_text(json.dumps(data))
     app = BntuiApp(ReplaySession(load_run(small_run_path), speed=1000))

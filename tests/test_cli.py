@@ -88,7 +88,7 @@ def test_replay_headless_prints_the_summary(small_run_path: Path) -> None:
     assert "Plain MLP" in result.output and "MLP + BatchNorm" in result.output
     assert "completed" in result.output
     data = json.loads(small_run_path.read_text())
-    assert f"{data['models']['bn']['test']['accuracy']:.4f}" in result.output
+    assert f"{data['seeds'][0]['models']['bn']['test']['accuracy']:.4f}" in result.output
 
 
 @pytest.mark.parametrize(
@@ -114,7 +114,7 @@ def test_replay_bad_speed(small_run_path: Path) -> None:
 def test_hostile_strings_are_shown_literally(small_run_path: Path) -> None:
     data = json.loads(small_run_path.read_text())
     data["error"] = "[bold red]boom[/] \x1b]0;pwned\x07 \x1b[2J"
-    data["models"]["bn"]["error"] = "\x1b[31mred\x1b[0m"
+    data["seeds"][0]["models"]["bn"]["error"] = "\x1b[31mred\x1b[0m"
     small_run_path.write_text(json.dumps(data))
     result = runner.invoke(app, ["replay", str(small_run_path), "--headless"])
     assert result.exit_code == 0

@@ -25,10 +25,10 @@ def raw() -> dict:
 def test_recorded_run_has_keras_shaped_history(small_run: RunFile) -> None:
     pandas = pytest.importorskip("pandas")
     data = raw()
-    frame = pandas.DataFrame(data["models"]["bn"]["history"])
+    frame = pandas.DataFrame(data["seeds"][0]["models"]["bn"]["history"])
     assert list(frame.columns) == ["loss", "accuracy", "val_loss", "val_accuracy", "epoch_time_s"]
     assert len(frame) == small_run.spec.epochs == 3
-    curve = pandas.DataFrame(data["models"]["plain"]["curve"])
+    curve = pandas.DataFrame(data["seeds"][0]["models"]["plain"]["curve"])
     assert len(curve) >= 20 * 3  # at least 20 curve points per epoch
     assert data["schema_version"] == SCHEMA_VERSION
 
@@ -84,18 +84,18 @@ def test_bad_files_get_one_clear_message(tmp_path: Path, content: bytes, message
 
 def test_missing_field_and_wrong_type_name_the_place() -> None:
     data = raw()
-    del data["models"]["bn"]["summary"]["total_params"]
+    del data["seeds"][0]["models"]["bn"]["summary"]["total_params"]
     with pytest.raises(RunFileError, match=r"models\.bn\.summary\.total_params"):
         parse_run(json.dumps(data).encode())
     data = raw()
-    data["models"]["plain"]["history"]["loss"] = "lots"
+    data["seeds"][0]["models"]["plain"]["history"]["loss"] = "lots"
     with pytest.raises(RunFileError, match=r"models\.plain\.history\.loss"):
         parse_run(json.dumps(data).encode())
 
 
 def test_unequal_history_lengths_are_refused() -> None:
     data = raw()
-    data["models"]["plain"]["history"]["loss"].append(0.1)
+    data["seeds"][0]["models"]["plain"]["history"]["loss"].append(0.1)
     with pytest.raises(RunFileError, match="equal lengths"):
         parse_run(json.dumps(data).encode())
 
@@ -113,14 +113,14 @@ def test_layer_statistics_are_recorded_per_measurement(small_run: RunFile) -> No
 
 def test_misaligned_layer_statistics_are_refused() -> None:
     data = raw()
-    data["models"]["bn"]["inside"]["layers"][0]["stats"]["gamma_mean"].pop()
+    data["seeds"][0]["models"]["bn"]["inside"]["layers"][0]["stats"]["gamma_mean"].pop()
     with pytest.raises(RunFileError, match="gamma_mean has"):
         parse_run(json.dumps(data).encode())
 
 
 def test_version_1_files_load_without_layer_statistics() -> None:
     data = raw() | {"schema_version": 1}
-    for model in data["models"].values():
+    for model in data["seeds"][0]["models"].values():
         del model["inside"]
     run = parse_run(json.dumps(data).encode())
     assert run.models["bn"].inside.layers == []
@@ -136,7 +136,7 @@ def test_newer_schema_says_who_wrote_it() -> None:
 def test_unknown_extra_fields_are_tolerated(small_run: RunFile) -> None:
     data = raw()
     data["added_later"] = {"x": 1}
-    data["models"]["bn"]["history"]["lr"] = [0.1, 0.1, 0.1]
+    data["seeds"][0]["models"]["bn"]["history"]["lr"] = [0.1, 0.1, 0.1]
     assert (
         parse_run(json.dumps(data).encode()).models["bn"].history == small_run.models["bn"].history
     )
@@ -144,8 +144,8 @@ def test_unknown_extra_fields_are_tolerated(small_run: RunFile) -> None:
 
 def test_absurd_sizes_are_refused(tmp_path: Path) -> None:
     data = raw()
-    data["models"]["plain"]["history"] = {
-        k: [0.5] * 1_000_001 for k in data["models"]["plain"]["history"]
+    data["seeds"][0]["models"]["plain"]["history"] = {
+        k: [0.5] * 1_000_001 for k in data["seeds"][0]["models"]["plain"]["history"]
     }
     with pytest.raises(RunFileError, match=r"history\.loss"):
         parse_run(json.dumps(data).encode())
@@ -221,7 +221,7 @@ json_values = st.recursive(
 
 @settings(max_examples=300, deadline=None)
 @given(
-    st.sampled_from(["spec", "models", "dataset", "devices", "status", "duration_s"]), json_values
+    st.sampled_from(["spec", "seeds", "dataset", "devices", "status", "duration_s"]), json_values
 )
 def test_fuzz_mutated_run_files(field: str, value: object) -> None:
     """Replacing any part of a real run file with arbitrary JSON never crashes the loader."""

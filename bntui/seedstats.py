@@ -1,0 +1,200 @@
+"""Figures across seeds: BN − plain with paired intervals, per-model means, curve bands.
+
+Like `bntui.figures` (which derives one seed's figures), this is the one place every
+surface (dashboard, headless, compare, sweep, export) takes its across-seed numbers from.
+A run of one seed gives the same differences with no interval.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from bntui.figures import interval_curve, train_size
+from bntui.intervals import Interval, finite, mean_interval, paired_interval
+from bntui.runfile import RunFile
+from bntui.spec import MODEL_KEYS
+
+# The validation accuracy "epochs to reach" times, per dataset (the sweep's default too).
+TARGET_ACCURACY = {"mnist": 0.97, "fashion_mnist": 0.85}
+
+
+def target_for(run: RunFile) -> float:
+    """The validation accuracy to time for `run`'s dataset."""
+    return TARGET_ACCURACY.get(run.spec.dataset, 0.9)
+
+
+def epochs_to_reach(accuracies: list[float | None], target: float) -> int | None:
+    """The first epoch (1-based) whose validation accuracy is at least `target`."""
+    return next((i + 1 for i, a in enumerate(accuracies) if a is not None and a >= target), None)
+
+
+def finished_epochs(run: RunFile) -> int:
+    """The latest epoch that every seed of both models finished (0 before the first)."""
+    return min(
+        len(entry.models[key].history.column("loss")) for entry in run.seeds for key in MODEL_KEYS
+    )
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """BN − plain of one figure over the seeds: each seed's values and the paired interval
+    (in display units: `scale` times the recorded ones)."""
+
+    label: str  # "val acc at epoch 10"
+    unit: str  # "pts", "epochs" or ""
+    scale: float
+    digits: int
+    plain: tuple[float | None, ...]
+    bn: tuple[float | None, ...]
+    interval: Interval | None
+    note: str = ""  # what is missing ("not reached by plain in 2 of 5 seeds")
+
+    def number(self, value: float | None, signed: bool = True) -> str:
+        """A value in this figure's units and precision."""
+        if value is None:
+            return "—"
+        text = f"{value:+.{self.digits}f}" if signed else f"{value:.{self.digits}f}"
+        return text.replace("-", "−")
+
+    def text(self) -> str:
+        """`val acc at epoch 10: +3.2 pts (95% CI +2.6 … +3.8, paired over 5 seeds)`."""
+        unit = f" {self.unit}" if self.unit else ""
+        if self.interval is None:
+            return f"{self.label}: {self.note or 'no value yet'}"
+        found = self.interval
+        head = f"{self.label}: {self.number(found.mean)}{unit}"
+        seeds = len(self.plain)
+        if found.has_interval:
+            over = f"paired over {found.n} seeds" + (f" of {seeds}" if found.n < seeds else "")
+            level = round(found.confidence * 100)
+            detail = f"{level}% CI {self.number(found.low)} … {self.number(found.high)}, {over}"
+        elif seeds == 1:
+            detail = "one seed: no interval can be given; --seeds N gives one"
+        else:
+            detail = f"{found.n} of {seeds} seeds have a value: no interval can be given"
+        if self.note:
+            detail += f"; {self.note}"
+        return f"{head} ({detail})"
+
+
+def _compare(
+    label: str, unit: str, scale: float, digits: int, plain: list[float | None],
+    bn: list[float | None], note: str = "",
+) -> Comparison:  # fmt: skip
+    found = paired_interval(plain, bn)
+    return Comparison(
+        label, unit, scale, digits, tuple(plain), tuple(bn),
+        found.scaled(scale) if found else None, note,
+    )  # fmt: skip
+
+
+def _at_epoch(run: RunFile, key: str, metric: str, epoch: int) -> list[float | None]:
+    values = []
+    for record in run.records(key):
+        column = record.history.column(metric)
+        values.append(column[epoch - 1] if 0 < epoch <= len(column) else None)
+    return values
+
+
+def comparisons(run: RunFile, target: float | None = None) -> list[Comparison]:
+    """The headline figures, BN − plain over the seeds: val accuracy and val loss at the
+    latest epoch every seed finished, test accuracy, and epochs to reach `target` val
+    accuracy (default `target_for(run)`)."""
+    epoch = finished_epochs(run)
+    found = []
+    if epoch:
+        found.append(
+            _compare(
+                f"val acc at epoch {epoch}", "pts", 100.0, 2 if run.spec.seeds == 1 else 1,
+                _at_epoch(run, "plain", "val_accuracy", epoch),
+                _at_epoch(run, "bn", "val_accuracy", epoch),
+            )
+        )  # fmt: skip
+    tests = {key: test_accuracies(run, key) for key in MODEL_KEYS}
+    if any(v is not None for values in tests.values() for v in values):
+        found.append(
+            _compare("test acc", "pts", 100.0, 2 if run.spec.seeds == 1 else 1,
+                     tests["plain"], tests["bn"])
+        )  # fmt: skip
+    if epoch:
+        found.append(
+            _compare(
+                f"val loss at epoch {epoch}", "", 1.0, 4 if run.spec.seeds == 1 else 3,
+                _at_epoch(run, "plain", "val_loss", epoch),
+                _at_epoch(run, "bn", "val_loss", epoch),
+            )
+        )  # fmt: skip
+        goal = target_for(run) if target is None else target
+        reached: dict[str, list[float | None]] = {}
+        for key in MODEL_KEYS:
+            reached[key] = [
+                _as_float(epochs_to_reach(r.history.column("val_accuracy"), goal))
+                for r in run.records(key)
+            ]
+        missing = [
+            f"{key} in {sum(v is None for v in values)} of {len(values)}"
+            for key, values in reached.items()
+            if any(v is None for v in values)
+        ]
+        note = f"not reached by {' and '.join(missing)} seeds" if missing else ""
+        found.append(
+            _compare(f"epochs to {goal:.0%} val acc", "epochs", 1.0, 1,
+                     reached["plain"], reached["bn"], note)
+        )  # fmt: skip
+    return found
+
+
+def _as_float(value: int | None) -> float | None:
+    return None if value is None else float(value)
+
+
+def headline(run: RunFile) -> str | None:
+    """The first comparison as a sentence: `BN − plain val acc at epoch 10: +3.2 pts
+    (95% CI +2.6 … +3.8, paired over 5 seeds)`; None before any epoch."""
+    found = comparisons(run)
+    return f"BN − plain {found[0].text()}" if found else None
+
+
+def test_accuracies(run: RunFile, key: str) -> list[float | None]:
+    """Model `key`'s test accuracy for each seed (None where it has none)."""
+    return [r.test.accuracy if r.test is not None else None for r in run.records(key)]
+
+
+def test_summary(run: RunFile, key: str) -> Interval | None:
+    """Model `key`'s mean test accuracy over the seeds with its t interval."""
+    return mean_interval(test_accuracies(run, key))
+
+
+@dataclass(frozen=True)
+class Band:
+    """One model's training curve over the seeds: at each point x, the mean and the
+    per-seed minimum and maximum (of the seeds that have a value there), and each seed."""
+
+    x: list[float]
+    mean: list[float | None]
+    low: list[float | None]
+    high: list[float | None]
+    seeds: list[tuple[list[float], list[float | None]]]
+
+
+def band(run: RunFile, key: str, metric: str) -> Band:
+    """Model `key`'s interval curve of `metric` for every seed, and their min–max band.
+
+    Seeds of a run record their points at the same steps, so point i of each seed is the
+    same place in training; a seed that is behind (or stopped) adds nothing past its end.
+    """
+    size = train_size(run)
+    curves = [
+        interval_curve(record.curve, metric, run.spec.batch_size, size)
+        for record in run.records(key)
+    ]
+    longest = max(curves, key=lambda c: len(c[0]))[0] if curves else []
+    mean: list[float | None] = []
+    low: list[float | None] = []
+    high: list[float | None] = []
+    for i in range(len(longest)):
+        values = finite([ys[i] for _, ys in curves if i < len(ys)])
+        mean.append(sum(values) / len(values) if values else None)
+        low.append(min(values) if values else None)
+        high.append(max(values) if values else None)
+    return Band(list(longest), mean, low, high, curves)
