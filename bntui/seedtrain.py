@@ -147,8 +147,9 @@ def _number(value: Any) -> float | None:
     return number if np.isfinite(number) else None
 
 
-def train_seeds(setting: Setting) -> None:
-    """Train every seed of `setting.spec` at once and stream each seed's events."""
+def train_seeds(setting: Setting) -> SeedStack:
+    """Train every seed of `setting.spec` at once and stream each seed's events; return the
+    trained stack."""
     from bntui.worker import is_diverged
 
     spec, key, writer, data = setting.spec, setting.key, setting.writer, setting.data
@@ -241,3 +242,4 @@ def train_seeds(setting: Setting) -> None:
             continue
         writer.emit(setting.test_result(stack.load(index), index))
         writer.emit(ModelDone(model=key, t=writer.now(), seed=index, status="completed"))
+    return stack
