@@ -139,7 +139,7 @@ def file_figures(path: Path) -> dict[str, float]:
     run = json.loads(path.read_text())
     figures: dict[str, float] = {}
     for key in ("plain", "bn"):
-        model = run["models"][key]
+        model = run["seeds"][0]["models"][key]
         times = model["history"]["epoch_time_s"]
         steady = times[1:] or times
         figures[f"epoch_s_{key}"] = statistics.median(steady)
@@ -243,7 +243,7 @@ def live_run(epochs: int) -> dict[str, float]:
         figures = file_figures(out)
         # While training: from the first curve point to the last one (run-file times count
         # from when the workers were started).
-        curves = [json.loads(out.read_text())["models"][k]["curve"]["t"] for k in ("plain", "bn")]
+        curves = [json.loads(out.read_text())["seeds"][0]["models"][k]["curve"]["t"] for k in ("plain", "bn")]
         offset = sampler.children_at or 0.0
         training_cpu = sampler.root_cpu_share(
             offset + min(c[0] for c in curves), offset + max(c[-1] for c in curves)
