@@ -243,7 +243,8 @@ def live_run(epochs: int) -> dict[str, float]:
         figures = file_figures(out)
         # While training: from the first curve point to the last one (run-file times count
         # from when the workers were started).
-        curves = [json.loads(out.read_text())["seeds"][0]["models"][k]["curve"]["t"] for k in ("plain", "bn")]
+        pair = json.loads(out.read_text())["seeds"][0]["models"]
+        curves = [pair[k]["curve"]["t"] for k in ("plain", "bn")]
         offset = sampler.children_at or 0.0
         training_cpu = sampler.root_cpu_share(
             offset + min(c[0] for c in curves), offset + max(c[-1] for c in curves)
