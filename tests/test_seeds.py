@@ -179,3 +179,24 @@ def test_a_real_multi_seed_run_end_to_end(tmp_path: Path, clean_env: dict[str, s
         assert entry.models["plain"].data_order == entry.models["bn"].data_order
     assert "paired over 2 seeds" in result.stdout
     assert "95% CI" in (headline(run) or "")
+
+
+def test_seeds_fall_back_to_one_after_another(tmp_path: Path, clean_env: dict[str, str]) -> None:
+    """With the seeds' callbacks (Keras' `fit`) each worker trains its seeds in turn: every
+    seed is still recorded, each with its own checkpoint file."""
+    out, folder = tmp_path / "turns.json", tmp_path / "ckpt"
+    result = subprocess.run(
+        [*bntui_command(), "run", "--headless", "--seeds", "2", "--limit", "300",
+         "--epochs", "2", "--inside", "0", "--checkpoint", str(folder), "--out", str(out)],
+        env=clean_env, capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-2000:]
+    run = load_run(out)
+    assert not run.spec.vectorised and [entry.seed for entry in run.seeds] == [42, 43]
+    for entry in run.seeds:
+        for key in ("plain", "bn"):
+            assert entry.models[key].status == "completed"
+            assert len(entry.models[key].history.column("loss")) == 2
+    assert sorted(p.name for p in folder.iterdir()) == [
+        "bn-seed42.keras", "bn-seed43.keras", "plain-seed42.keras", "plain-seed43.keras",
+    ]  # fmt: skip
