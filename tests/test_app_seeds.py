@@ -58,7 +58,7 @@ async def test_training_tab_draws_the_mean_band_and_each_seed(size: tuple[int, i
         gap = text_of(app.screen.query_one("#gap")).strip()
         assert gap.startswith("BN − plain") and "val acc +15.0 pts" in gap
         assert "95% CI" in gap and "paired over 3 seeds" in gap
-        assert "Band/seeds" in active_keys(app)
+        assert "Seeds" in active_keys(app)
 
         await pilot.press("b")
         await pilot.pause()
@@ -85,10 +85,10 @@ async def test_results_tab_shows_each_seed_and_cycles_the_one_in_detail(
     app = BntuiApp(ReplaySession(run, speed=1000))
     async with app.run_test(size=size) as pilot:
         await replay_to_end(app, pilot)
-        assert "Next seed" not in active_keys(app)  # only where it does something
+        assert "Seed" not in active_keys(app)  # only where it does something
         await pilot.press("4")
         await pilot.pause()
-        assert "Next seed" in active_keys(app)
+        assert "Seed" in active_keys(app)
         table = text_of(app.screen.query_one("#seed-tests"))
         rows = {line.split()[0]: line for line in table.splitlines() if line.strip()}
         for i, seed in enumerate((42, 43, 44)):
@@ -123,11 +123,11 @@ async def test_one_seed_says_no_interval_can_be_given(size: tuple[int, int]) -> 
         assert "val acc +18.48 pts" in gap and "test acc +17.90 pts" in gap
         assert "seeds" not in status_of(app)
         assert not app.screen.query_one("#seeds-bn").display
-        assert "Band/seeds" not in active_keys(app)
+        assert "Seeds" not in active_keys(app)
         await pilot.press("4")
         await pilot.pause()
         assert not app.screen.query_one("#seed-tests").display
-        assert "Next seed" not in active_keys(app)
+        assert "Seed" not in active_keys(app)
         assert "seed" not in text_of(app.screen.query_one("#test-table"))
 
 

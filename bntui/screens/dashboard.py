@@ -80,8 +80,8 @@ class DashboardScreen(Screen[None]):
         Binding("0", "tab('runs')", "Runs", show=False),
         Binding("c", "save_screenshot", "Screenshot", show=False),
         Binding("n", "inside_view", "Next stat"),
-        Binding("b", "each_seed", "Band/seeds"),
-        Binding("right_square_bracket", "next_seed(1)", "Next seed", key_display="]"),
+        Binding("b", "each_seed", "Seeds"),
+        Binding("right_square_bracket", "next_seed(1)", "Seed", key_display="]"),
         Binding("left_square_bracket", "next_seed(-1)", "Previous seed", show=False),
         *[
             Binding(str(i + 1), f"tab('{tab}')", tab.title(), show=False)
