@@ -151,6 +151,7 @@ async def test_seeds_arriving_unevenly_are_drawn_as_they_come() -> None:
             app.dashboard.redraw()
             await pilot.pause()
 
+        assert "after the first epoch of every seed" in text_of(app.screen.query_one("#gap"))
         await feed(early)
         assert "mean of 3 seeds" in text_of(app.screen.query_one("#seeds-plain"))
         assert all(chart.series for chart in charts(app))

@@ -93,7 +93,8 @@ class GapLine(TextView):
                 who = " and ".join(MODEL_TITLES[key] for key, _ in failed)
                 head.append(f"nothing to compare: {who} failed", "dim")
             else:
-                head.append("after the first epoch of both models", "dim")
+                every = "every seed of both models" if several else "both models"
+                head.append(f"after the first epoch of {every}", "dim")
             self.show_text(head)
             return
         head.append(f"at ep {common_epochs(run)}: ")
