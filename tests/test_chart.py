@@ -11,7 +11,7 @@ from rich.text import Text
 from textual.app import App, ComposeResult
 from textual.widget import Widget
 
-from bntui.widgets.chart import LineChart, Series, downsample
+from bntui.widgets.chart import LineChart, Series, band_cells, downsample
 from bntui.widgets.text_view import TextView
 
 
@@ -65,3 +65,23 @@ async def test_unchanged_content_asks_for_no_repaint(monkeypatch: pytest.MonkeyP
         assert asked[-1] == ("text", False)  # same height: repainted, not laid out
         text.show_text(Text("a\nc\nd", no_wrap=True))
         assert asked[-1] == ("text", True)  # one more line: laid out
+
+
+def test_a_band_is_filled_under_its_line_and_counts_in_the_axis() -> None:
+    xs = [0.5, 1.0, 1.5, 2.0]
+    mean: list[float | None] = [2.0, 1.5, 1.2, 1.0]
+    low: list[float | None] = [1.5, 1.0, 0.8, 0.5]
+    high: list[float | None] = [2.5, 2.0, 1.6, 3.0]
+    series = Series("train", xs, mean, band=(low, high))
+    assert series.values() == [*mean, *low, *high]
+    chart = LineChart()
+    chart.show([series], 2, "loss")
+    bounds = chart.y_bounds()
+    assert bounds is not None and bounds[0] < 0.5 and bounds[1] > 3.0  # the band, not the mean
+    # Text only: the fill reads the same under NO_COLOR.
+    cells = band_cells([series], lambda x, y: (int(x * 10), int((3.2 - y) * 10)), 20)
+    assert cells and all(style == "dim cyan" for style in cells.values())
+    assert {col for _, col in cells} == set(range(2, 11))  # filled between the points too
+    markers = Series("val", xs, mean, markers=True, band=(low, high))
+    marked = band_cells([markers], lambda x, y: (int(x * 10), int((3.2 - y) * 10)), 20)
+    assert {col for _, col in marked} == {2, 5, 7, 10}  # an error bar at each point only

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from conftest import SMALL_RUN, SMALL_SWEEP
+from conftest import SMALL_RUN, SMALL_SEEDS, SMALL_SWEEP
 from screen import replay_to_end
 
 from bntui.app import BntuiApp
@@ -45,6 +45,22 @@ def test_inside_gradient_norms(snap_compare: Any) -> None:
     assert snap_compare(
         replayed_app(), terminal_size=(80, 24), run_before=finish, press=["i", *"nnnn"]
     )
+
+
+def seeds_app() -> BntuiApp:
+    return BntuiApp(ReplaySession(load_run(SMALL_SEEDS), speed=1000))
+
+
+def test_seeds_training_tab(snap_compare: Any) -> None:
+    assert snap_compare(seeds_app(), terminal_size=(80, 24), run_before=finish)
+
+
+def test_each_seed(snap_compare: Any) -> None:
+    assert snap_compare(seeds_app(), terminal_size=(80, 24), run_before=finish, press=["b"])
+
+
+def test_seeds_results_tab(snap_compare: Any) -> None:
+    assert snap_compare(seeds_app(), terminal_size=(80, 24), run_before=finish, press=["4"])
 
 
 def test_sweep_tab(snap_compare: Any) -> None:

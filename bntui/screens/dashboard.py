@@ -35,6 +35,7 @@ from bntui.widgets.inside import INSIDE_VIEWS, InsidePanel, InsideTable
 from bntui.widgets.model_panel import ModelPanel
 from bntui.widgets.results import ConfusionMatrix, PredictionCard, TestTable
 from bntui.widgets.runset import RunSetChart, RunSetTable
+from bntui.widgets.seed_results import SeedTestTable
 
 # Curve points arrive ~20 times a second per model; drawing them twice a second keeps the
 # UI process near 5% of a core while training. Keys redraw at once.
@@ -79,6 +80,9 @@ class DashboardScreen(Screen[None]):
         Binding("0", "tab('runs')", "Runs", show=False),
         Binding("c", "save_screenshot", "Screenshot", show=False),
         Binding("n", "inside_view", "Next stat"),
+        Binding("b", "each_seed", "Seeds"),
+        Binding("right_square_bracket", "next_seed(1)", "Seed", key_display="]"),
+        Binding("left_square_bracket", "next_seed(-1)", "Previous seed", show=False),
         *[
             Binding(str(i + 1), f"tab('{tab}')", tab.title(), show=False)
             for i, tab in enumerate(TABS)
@@ -89,6 +93,8 @@ class DashboardScreen(Screen[None]):
     metric = var("loss")
     series_mode = var("both")
     inside_view = var(0)
+    each_seed = var(False)
+    seed_shown = var(0)
     paused = var(False)
     ended = var(False)
     stopping = var(False)
@@ -129,6 +135,7 @@ class DashboardScreen(Screen[None]):
             with TabPane("3 Device", id="device"), HintedScroll():
                 yield DevicePanel(id="device-panel")
             with TabPane("4 Results", id="results"), HintedScroll():
+                yield SeedTestTable(id="seed-tests")
                 yield TestTable(id="test-table")
                 for key in MODEL_KEYS:
                     yield ConfusionMatrix(key)
@@ -186,6 +193,14 @@ class DashboardScreen(Screen[None]):
 
     def watch_inside_view(self) -> None:
         """Which layer statistic."""
+        self._restyle()
+
+    def watch_each_seed(self) -> None:
+        """Several seeds: their mean and band ↔ each seed."""
+        self._restyle()
+
+    def watch_seed_shown(self) -> None:
+        """Several seeds: whose test results the Results tab shows."""
         self._restyle()
 
     def watch_paused(self, paused: bool) -> None:
@@ -249,7 +264,10 @@ class DashboardScreen(Screen[None]):
 
     def settings(self) -> ViewSettings:
         """The view's state, as the tabs' drawing functions take it."""
-        return ViewSettings(self.metric, self.series_mode, self.inside_view, not self.app.no_color)
+        return ViewSettings(
+            self.metric, self.series_mode, self.inside_view, not self.app.no_color,
+            self.each_seed, self.seed_shown,
+        )  # fmt: skip
 
     def redraw(self) -> None:
         """Repaint the status line, and the tab on show if the record changed."""
@@ -295,11 +313,15 @@ class DashboardScreen(Screen[None]):
             return self.session.can_skip and not self.ended
         if action == "tab" and parameters == ("runs",):
             return self.session.runs_kind is not None
-        if action == "inside_view":
+        if action in ("inside_view", "next_seed"):
+            if action == "next_seed" and len(self.view.run.seeds) < 2:
+                return False
             try:
-                return self.active_tab == "inside"
+                return self.active_tab == ("inside" if action == "inside_view" else "results")
             except NoMatches:  # asked before the tabs exist
                 return False
+        if action == "each_seed":
+            return len(self.view.run.seeds) > 1
         return True
 
     def action_tab(self, tab: str) -> None:
@@ -312,6 +334,14 @@ class DashboardScreen(Screen[None]):
     def action_inside_view(self) -> None:
         """Inside tab: plot the next layer statistic."""
         self.inside_view = (self.inside_view + 1) % len(INSIDE_VIEWS)
+
+    def action_each_seed(self) -> None:
+        """Several seeds: show each seed's curve, or their mean and min–max band."""
+        self.each_seed = not self.each_seed
+
+    def action_next_seed(self, step: int) -> None:
+        """Several seeds: the Results tab shows the next (or previous) seed's results."""
+        self.seed_shown = (self.seed_shown + step) % len(self.view.run.seeds)
 
     def action_pause(self) -> None:
         """Freeze or unfreeze the view; training and recording go on."""

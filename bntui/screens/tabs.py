@@ -22,6 +22,8 @@ from bntui.widgets.model_panel import (
 )
 from bntui.widgets.results import ConfusionMatrix, PredictionCard, TestTable
 from bntui.widgets.runset import RunSetChart, RunSetTable, runset_range
+from bntui.widgets.seed_curves import seed_legend
+from bntui.widgets.seed_results import SeedTestTable
 
 TABS = ("training", "models", "device", "results", "inside")
 
@@ -34,6 +36,8 @@ class ViewSettings:
     series_mode: str = "both"
     inside_view: int = 0
     color: bool = True
+    each_seed: bool = False  # several seeds: each seed's curve, not their mean and band
+    seed: int = 0  # several seeds: the one whose confusion matrix and predictions show
 
 
 def draw_tab(
@@ -50,11 +54,14 @@ def draw_tab(
         screen.query_one(RunSetTable).show(runset)
     elif tab == "training":
         metric, mode = view.metric, view.series_mode
-        curves = {key: training_series(run, key, metric, mode) for key in MODEL_KEYS}
+        curves = {
+            key: training_series(run, key, metric, mode, view.each_seed) for key in MODEL_KEYS
+        }
         y_range = training_range(list(curves.values()), metric)
         legend = training_legend(metric, mode)
+        seeds = seed_legend(run, view.each_seed) if len(run.seeds) > 1 else None
         for panel in screen.query(ModelPanel):
-            panel.show(run, curves[panel.key], y_range, legend)
+            panel.show(run, curves[panel.key], y_range, legend, seeds)
         screen.query_one(GapLine).show(run)
     elif tab == "models":
         for summary in screen.query(SummaryPanel):
@@ -62,11 +69,13 @@ def draw_tab(
     elif tab == "device":
         screen.query_one(DevicePanel).show(run)
     elif tab == "results":
-        screen.query_one(TestTable).show(run)
+        seed = view.seed % len(run.seeds)
+        screen.query_one(SeedTestTable).show(run)
+        screen.query_one(TestTable).show(run, seed)
         for matrix in screen.query(ConfusionMatrix):
-            matrix.show(run)
+            matrix.show(run, seed)
         for card in screen.query(PredictionCard):
-            card.show(run, view.color)
+            card.show(run, view.color, seed)
     elif tab == "inside":
         draw_inside(screen, run, view.inside_view)
 

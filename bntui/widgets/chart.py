@@ -6,7 +6,9 @@ stays flat however long the run.
 
 from __future__ import annotations
 
+import itertools
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from rich.text import Text
@@ -30,6 +32,18 @@ class Series:
     markers: bool = False  # True: a `•` per point (validation), else a braille line
     # Stamped along a line now and then, so lines differ without colour (NO_COLOR).
     glyph: str | None = None
+    # (low, high) at each x: a band (the seeds' min–max) filled with BAND_FILL under the line.
+    band: tuple[list[float | None], list[float | None]] | None = None
+
+    def values(self) -> list[float | None]:
+        """Every y the chart must have room for: the line's and its band's."""
+        if self.band is None:
+            return self.ys
+        return [*self.ys, *self.band[0], *self.band[1]]
+
+
+# A band's cells: a light shade, told apart from lines and markers without colour.
+BAND_FILL = "░"
 
 
 def downsample(xs: list[float], ys: list[float | None], buckets: int) -> list[tuple[float, float]]:
@@ -90,7 +104,12 @@ class LineChart(Widget):
         axis is labelled with the numbers themselves; `unit` follows each axis label.
         """
         drawn = (
-            [(s.label, s.style, s.markers, len(s.xs), s.xs[-1:], s.ys[-1:]) for s in series],
+            [
+                (s.label, s.style, s.markers, s.glyph, len(s.xs), s.xs[-1:], s.ys[-1:])
+                # A band's seeds arrive interleaved: earlier points change too.
+                + ((tuple(s.ys), tuple(s.band[0]), tuple(s.band[1])) if s.band else ())
+                for s in series
+            ],
             legend, x_max, y_range, log_y, unit, self.empty_message,
         )  # fmt: skip
         if drawn == self._drawn:
@@ -117,7 +136,7 @@ class LineChart(Widget):
         """The y axis as drawn: the fixed range, else every plotted value with a margin."""
         if self.y_range is not None:
             return self.y_range
-        return shared_range([s.ys for s in self.series])
+        return shared_range([s.values() for s in self.series])
 
     def axis_labels(self) -> tuple[str, str]:
         """The top and bottom y-axis labels as drawn (what a person reads off the chart)."""
@@ -149,6 +168,7 @@ class LineChart(Widget):
             py = min(height * 4 - 1, max(0, int((hi - y) / (hi - lo) * (height * 4 - 1))))
             return px, py
 
+        fill = band_cells(self.series, to_cell, height)
         for n, (series, points) in enumerate(plotted):
             if series.markers:
                 for x, y in points:
@@ -192,6 +212,8 @@ class LineChart(Widget):
                     text.append(*marks[(row, col)])
                 elif dots[row][col]:
                     text.append(chr(0x2800 + dots[row][col]), owner[row][col] or "")
+                elif (row, col) in fill:
+                    text.append(BAND_FILL, fill[(row, col)])
                 else:
                     text.append(" ")
             text.append("\n")
@@ -206,3 +228,35 @@ class LineChart(Widget):
             legend = ""
         middle = ("0─" + legend).ljust(max(0, width - len(right)), "─")
         return left + middle + right
+
+
+def band_cells(
+    series: list[Series], to_cell: Callable[[float, float], tuple[int, int]], height: int
+) -> dict[tuple[int, int], str]:
+    """The cells (row, column) each series' band covers, with its style. A line's band is
+    filled between its points too; a markers' band only at each point (an error bar)."""
+    fill: dict[tuple[int, int], str] = {}
+    for s in series:
+        if s.band is None:
+            continue
+        spans: dict[int, tuple[int, int]] = {}  # column -> (top row, bottom row)
+        for x, low, high in zip(s.xs, *s.band):
+            if low is None or high is None or not (math.isfinite(low) and math.isfinite(high)):
+                continue
+            px, top = to_cell(x, high)
+            _, bottom = to_cell(x, low)
+            col, top, bottom = px // 2, top // 4, bottom // 4
+            was = spans.get(col, (top, bottom))
+            spans[col] = (min(was[0], top), max(was[1], bottom))
+        columns = sorted(spans)
+        if not s.markers:  # between two points, the band runs straight from one to the next
+            for a, b in itertools.pairwise(columns):
+                for col in range(a + 1, b):
+                    f = (col - a) / (b - a)
+                    top = round(spans[a][0] + (spans[b][0] - spans[a][0]) * f)
+                    bottom = round(spans[a][1] + (spans[b][1] - spans[a][1]) * f)
+                    spans[col] = (top, bottom)
+        for col, (top, bottom) in spans.items():
+            for row in range(max(0, top), min(height - 1, bottom) + 1):
+                fill.setdefault((row, col), f"dim {s.style}")
+    return fill

@@ -8,6 +8,7 @@ from rich.text import Text
 
 from bntui.figures import bn_gap, common_epochs, failures, test_gap
 from bntui.runfile import RunFile
+from bntui.seedstats import Comparison, brief, comparisons, finished_epochs
 from bntui.spec import MODEL_TITLES
 from bntui.text import clean, fmt_duration, fmt_signed
 from bntui.widgets.text_view import BuiltView, TextView
@@ -36,6 +37,8 @@ class StatusLine(TextView):
             text.append(" FAILED ", "reverse bold red")
             text.append(f" {who} ", "bold red")
         text.append(fmt_duration(run.duration_s))
+        if len(run.seeds) > 1:
+            text.append(f" · {len(run.seeds)} seeds", "bold")
         if label:
             text.append(f" · {label}", "bold")
         if message:
@@ -69,16 +72,29 @@ class GapLine(TextView):
     DEFAULT_CSS = "GapLine { height: 1; padding: 0 1; }"
 
     def show(self, run: RunFile) -> None:
-        """Redraw the comparison from the latest epoch both models reached."""
+        """Redraw the comparison from the latest epoch both models reached; over several
+        seeds, each figure with its paired 95% interval (`bntui.seedstats`)."""
         acc, loss = bn_gap(run, "val_accuracy"), bn_gap(run, "val_loss")
         head = Text("BN − plain ", "bold")
-        if acc is None or loss is None:
+        several = len(run.seeds) > 1
+        if several and finished_epochs(run) > 0:
+            found = comparisons(run)
+            head.append(f"at ep {finished_epochs(run)}: ")
+            parts = [_brief(c) for c in found]
+            if len(head) + len(parts[0]) > self._width():
+                # The interval matters more than spacing: a tighter head and range first.
+                head = Text("BN − plain ", "bold") + f"ep {finished_epochs(run)}: "
+                parts = [_brief(c, tight=True) for c in found]
+            self._fit(head, parts)
+            return
+        if acc is None or loss is None or several:
             failed = failures(run)
             if failed and common_epochs(run) == 0:
                 who = " and ".join(MODEL_TITLES[key] for key, _ in failed)
                 head.append(f"nothing to compare: {who} failed", "dim")
             else:
-                head.append("after the first epoch of both models", "dim")
+                every = "every seed of both models" if several else "both models"
+                head.append(f"after the first epoch of {every}", "dim")
             self.show_text(head)
             return
         head.append(f"at ep {common_epochs(run)}: ")
@@ -86,20 +102,53 @@ class GapLine(TextView):
         test = test_gap(run)
         if test is not None:
             parts.append(_signed("test acc ", test * 100, " pts", test >= 0))
-        parts.append(_signed("val loss ", loss, "", loss <= 0, digits=3))
-        width = max(self.size.width - 2, 20)
+        # Said before the loss: that one seed's difference has no interval matters more;
+        # in few words where the whole sentence does not fit.
+        loss_part = _signed("val loss ", loss, "", loss <= 0, digits=3)
+        note = Text("one seed: no interval can be given", "dim")
+        if self._kept(head, [*parts, note, loss_part]) <= len(parts):
+            note = Text("no CI (n=1)", "dim")
+        self._fit(head, [*parts, note, loss_part])
 
-        def length(items: list[Text]) -> int:
-            cut = 2 if len(items) < len(parts) else 0  # room for " …"
-            return len(head) + sum(len(p) for p in items) + 3 * (len(items) - 1) + cut
+    def _width(self) -> int:
+        return max(self.size.width - 2, 20)
 
-        shown = list(parts)
-        while len(shown) > 1 and length(shown) > width:
-            shown.pop()  # the least needed goes first
-        text = head + Text(" · ").join(shown)
-        if len(shown) < len(parts):
+    def _kept(self, head: Text, parts: list[Text]) -> int:
+        """How many of `parts` (from the first) fit the width after `head`."""
+        width = self._width()
+
+        def length(n: int) -> int:
+            cut = 2 if n < len(parts) else 0  # room for " …"
+            return len(head) + sum(len(p) for p in parts[:n]) + 3 * (n - 1) + cut
+
+        kept = len(parts)
+        while kept > 1 and length(kept) > width:
+            kept -= 1  # the least needed goes first
+        return kept
+
+    def _fit(self, head: Text, parts: list[Text]) -> None:
+        kept = self._kept(head, parts)
+        text = head + Text(" · ").join(parts[:kept])
+        if kept < len(parts):
             text.append(" …", "dim")
         self.show_text(text)
+
+
+def _brief(comparison: Comparison, tight: bool = False) -> Text:
+    """One comparison over the seeds; its mean green or red where the interval says BN
+    helps or hurts, plain where the interval includes no difference. `tight`: the
+    interval's ends closed up (`+4.3…+25.6`)."""
+    words = brief(comparison)
+    text = Text(words.replace(" … ", "…") if tight else words)
+    found = comparison.interval
+    if found is not None and found.excludes_zero:
+        higher_is_better = comparison.label.startswith(("val acc", "test acc"))
+        good = (found.mean > 0) == higher_is_better
+        label = comparison.label.split(" at epoch ")[0]
+        start = len(label) + 1
+        end = start + len(comparison.number(found.mean))
+        text.stylize("green" if good else "red", start, end)
+    return text
 
 
 def _signed(name: str, value: float, unit: str, good: bool, digits: int = 2) -> Text:

@@ -21,6 +21,7 @@ from bntui.runfile import RunFile
 from bntui.spec import MODEL_TITLES
 from bntui.text import clean, fmt, fmt_count, fmt_duration
 from bntui.widgets.chart import LineChart, Series
+from bntui.widgets.seed_curves import seed_series
 from bntui.widgets.text_view import TextView
 
 STATUS_LABELS = {
@@ -57,6 +58,8 @@ class ModelPanel(Vertical):
     DEFAULT_CSS = """
     ModelPanel { border: round $primary; height: 1fr; width: 1fr; padding: 0 1; }
     ModelPanel > TextView { height: auto; }
+    ModelPanel > .seeds { display: none; }
+    ModelPanel > .seeds.-shown { display: block; }
     """
 
     def __init__(self, key: str) -> None:
@@ -67,6 +70,7 @@ class ModelPanel(Vertical):
     def compose(self) -> ComposeResult:
         """Stats text above, the curve chart below."""
         yield TextView(id=f"stats-{self.key}")
+        yield TextView(id=f"seeds-{self.key}", classes="seeds")
         yield LineChart(id=f"chart-{self.key}")
 
     def show(
@@ -75,17 +79,28 @@ class ModelPanel(Vertical):
         series: list[Series],
         y_range: tuple[float, float] | None,
         legend: str,
+        seeds: Text | None = None,
     ) -> None:
         """Re-read the record (call with the session lock held) and redraw; the chart shows
-        `series` on `y_range`, the range both models' charts share."""
+        `series` on `y_range`, the range both models' charts share, and `seeds` (what it
+        shows of several seeds) is the line above it."""
         record = run.models[self.key]
+        title = MODEL_TITLES[self.key]
+        if len(run.seeds) > 1:  # the chart is every seed's; the figures above it are not
+            title += f" · figures: seed {run.seeds[0].seed}"
+        if self.border_title != title:
+            self.border_title = title
         subtitle = STATUS_LABELS.get(record.status, clean(record.status, 20))
         if record.status == "running" and not record.curve.t:
             subtitle = "● compiling"
         if self.border_subtitle != subtitle:  # setting it repaints the whole panel
             self.border_subtitle = subtitle
         self.set_class(record.status in ("failed", "diverged"), "-bad")
-        self.query_one(TextView).show_text(self._numbers(run))
+        self.query_one(f"#stats-{self.key}", TextView).show_text(self._numbers(run))
+        line = self.query_one(f"#seeds-{self.key}", TextView)
+        line.set_class(seeds is not None, "-shown")
+        if seeds is not None:
+            line.show_text(seeds)
         chart = self.query_one(LineChart)
         chart.empty_message = EMPTY_CHART.get(record.status, "")
         if record.curve.t:  # points, but none with this metric: a file from before it existed
@@ -137,10 +152,15 @@ class ModelPanel(Vertical):
         return lines
 
 
-def training_series(run: RunFile, key: str, metric: str, series_mode: str) -> list[Series]:
+def training_series(
+    run: RunFile, key: str, metric: str, series_mode: str, each_seed: bool = False
+) -> list[Series]:
     """Model `key`'s plotted curves for per-step `metric`: the training curve (a running
     mean as interval means, see `bntui.figures.interval_curve`; a point value as it is)
-    and the declared validation metric at each epoch's end."""
+    and the declared validation metric at each epoch's end. A run of several seeds shows
+    their mean and band, or with `each_seed` each seed (`bntui.widgets.seed_curves`)."""
+    if len(run.seeds) > 1:
+        return seed_series(run, key, metric, series_mode, each_seed)
     record, declared = run.models[key], step_metric(metric)
     series = []
     if series_mode in ("both", "train"):
@@ -159,9 +179,10 @@ def training_series(run: RunFile, key: str, metric: str, series_mode: str) -> li
 
 def training_range(series: list[list[Series]], metric: str) -> tuple[float, float] | None:
     """One y range for both models' charts: the training curves' robust range
-    (`bntui.figures.robust_range`) and every validation value."""
-    curves = [s.ys for group in series for s in group if not s.markers and s.label == "train"]
-    points = [s.ys for group in series for s in group if s.label == "val"]
+    (`bntui.figures.robust_range`) and every validation value, bands included."""
+    lines = [s for group in series for s in group]
+    curves = [s.values() for s in lines if not s.markers and s.label.startswith("train")]
+    points = [s.values() for s in lines if s.label.startswith("val")]
     return robust_range(curves, points, METRIC_BOUNDS[metric])
 
 

@@ -29,22 +29,31 @@ def render_image(pixels: list[list[int]], color: bool) -> Text:
     return text
 
 
+def seed_label(run: RunFile, seed: int) -> str:
+    """Which seed is on show: `seed 43 (2 of 3)`."""
+    return f"seed {run.seeds[seed].seed} ({seed + 1} of {len(run.seeds)})"
+
+
 class TestTable(BuiltView):
     """Test loss and accuracy of both models."""
 
-    def show(self, run: RunFile) -> None:
-        """Redraw from the recorded test results."""
+    def show(self, run: RunFile, seed: int = 0) -> None:
+        """Redraw from the recorded test results of seed index `seed`."""
+        pair = run.pair(seed)
         self.show_built(
-            (id(run), *((m.status, m.test is None) for m in run.models.values())),
-            lambda: self._build(run),
+            (id(run), seed, *((m.status, m.test is None) for m in pair.values())),
+            lambda: self._build(run, seed),
         )
 
-    def _build(self, run: RunFile) -> RenderableType:
-        table = Table(title="Test set", box=None, padding=(0, 2))
+    def _build(self, run: RunFile, seed: int) -> RenderableType:
+        title = "Test set"
+        if len(run.seeds) > 1:
+            title += f" · {seed_label(run, seed)} · ] next seed"
+        table = Table(title=title, box=None, padding=(0, 2))
         for column in ("model", "status", "test loss", "test accuracy"):
             table.add_column(column, justify="left" if column in ("model", "status") else "right")
         for key in MODEL_KEYS:
-            m = run.models[key]
+            m = run.pair(seed)[key]
             table.add_row(
                 MODEL_TITLES[key],
                 clean(m.status),
@@ -61,16 +70,18 @@ class ConfusionMatrix(TextView):
         super().__init__(id=f"confusion-{key}")
         self.key = key
         self._run: RunFile | None = None
+        self._seed = 0
 
     def on_resize(self) -> None:
         """What fits depends on the width: draw again."""
         if self._run is not None:
-            self.show(self._run)
+            self.show(self._run, self._seed)
 
-    def show(self, run: RunFile) -> None:
-        """Redraw to fit the width; the diagonal (correct) is highlighted."""
-        self._run = run
-        test = run.models[self.key].test
+    def show(self, run: RunFile, seed: int = 0) -> None:
+        """Redraw seed index `seed`'s matrix to fit the width; the diagonal (correct) is
+        highlighted."""
+        self._run, self._seed = run, seed
+        test = run.pair(seed)[self.key].test
         if test is None or not test.confusion_matrix:
             self.show_text(
                 Text(f"{MODEL_TITLES[self.key]}: confusion matrix after training", "dim")
@@ -78,6 +89,8 @@ class ConfusionMatrix(TextView):
             return
         names = run.dataset.class_names if run.dataset else []
         title = f"{MODEL_TITLES[self.key]} — true (rows) × predicted (columns)"
+        if len(run.seeds) > 1:
+            title += f" · seed {run.seeds[seed].seed}"
         # Before its first layout the widget has no width yet: assume the screen's.
         width = self.size.width or max(self.screen.size.width - 4, 10)
         self.show_text(confusion_text(test.confusion_matrix, names, width, title))
@@ -135,8 +148,8 @@ class PredictionCard(Static):
         super().__init__(id=f"prediction-{slot}")
         self.slot = slot
 
-    def show(self, run: RunFile, color: bool) -> None:
-        """Redraw the image and the predictions recorded for it."""
+    def show(self, run: RunFile, color: bool, seed: int = 0) -> None:
+        """Redraw the image and the predictions of seed index `seed`'s models for it."""
         data = run.dataset
         if data is None or self.slot >= len(data.sample_images):
             self.display = False
@@ -151,7 +164,7 @@ class PredictionCard(Static):
         text = render_image(data.sample_images[self.slot], color)
         text.append(f"#{data.sample_indices[self.slot]} true: {name(label)}\n", "bold")
         for key in MODEL_KEYS:
-            test = run.models[key].test
+            test = run.pair(seed)[key].test
             preds = test.predictions if test else []
             if self.slot < len(preds):
                 p = preds[self.slot]
