@@ -52,10 +52,11 @@ def sgemm_peak() -> float:
     return float(out.stdout.strip())
 
 
-def run(seeds: int, epochs: int) -> dict[str, float]:
-    """One `bntui run --headless --seeds N`, whole process; its figures."""
+def run(seeds: int, epochs: int, keep: Path | None = None) -> dict[str, float]:
+    """One `bntui run --headless --seeds N`, whole process; its figures. With `keep`, its
+    run file is kept there as `seeds<N>-epochs<E>.json`."""
     with tempfile.TemporaryDirectory() as tmp:
-        out = Path(tmp) / "run.json"
+        out = (keep or Path(tmp)) / f"seeds{seeds}-epochs{epochs}.json"
         cmd = [sys.executable, "-m", "bntui", "run", "--headless", "--seeds", str(seeds),
                "--epochs", str(epochs), "--out", str(out)]  # fmt: skip
         wall, rss, _ = timed(cmd)
@@ -78,11 +79,14 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=10)
     parser.add_argument("--memory-seeds", type=int, default=8)
     parser.add_argument("--memory-epochs", type=int, default=2)
+    parser.add_argument("--keep", type=Path, help="keep the run files in this folder")
     args = parser.parse_args()
+    if args.keep:
+        args.keep.mkdir(parents=True, exist_ok=True)
     peak = sgemm_peak()
-    rows = [run(n, args.epochs) for n in args.seeds]
+    rows = [run(n, args.epochs, args.keep) for n in args.seeds]
     if args.memory_seeds:
-        rows.append(run(args.memory_seeds, args.memory_epochs))
+        rows.append(run(args.memory_seeds, args.memory_epochs, args.keep))
     print(f"Machine: {machine()}\n")
     print(f"One core's float32 sgemm peak (2048², best of 10): {peak:.1f} GFLOP/s; a "
           f"model-epoch is {MODEL_EPOCH_GFLOP:.1f} GFLOP, so {MODEL_EPOCH_GFLOP / peak:.2f} s "
