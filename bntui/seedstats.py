@@ -7,12 +7,14 @@ A run of one seed gives the same differences with no interval.
 
 from __future__ import annotations
 
+import statistics
 from dataclasses import dataclass
 
-from bntui.figures import interval_curve, train_size
+from bntui.figures import EpochTimes, epoch_times, interval_curve, last, train_size
 from bntui.intervals import Interval, finite, mean_interval, paired_interval
 from bntui.runfile import RunFile
-from bntui.spec import MODEL_KEYS
+from bntui.spec import MODEL_KEYS, ExperimentSpec
+from bntui.text import fmt, fmt_signed
 
 # The validation accuracy "epochs to reach" times, per dataset (the sweep's default too).
 TARGET_ACCURACY = {"mnist": 0.97, "fashion_mnist": 0.85}
@@ -198,3 +200,97 @@ def band(run: RunFile, key: str, metric: str) -> Band:
         low.append(min(values) if values else None)
         high.append(max(values) if values else None)
     return Band(list(longest), mean, low, high, curves)
+
+
+def final_accuracies(run: RunFile, key: str) -> list[float | None]:
+    """Model `key`'s validation accuracy at its last epoch, for each seed."""
+    return [last(r.history.column("val_accuracy")) for r in run.records(key)]
+
+
+def val_summary(run: RunFile, key: str) -> Interval | None:
+    """Model `key`'s mean final validation accuracy over the seeds with its t interval."""
+    return mean_interval(final_accuracies(run, key))
+
+
+def val_gap(run: RunFile) -> Interval | None:
+    """BN − plain validation accuracy at the latest epoch every seed finished, paired over
+    the seeds (as a fraction; `comparisons` shows the same in points)."""
+    epoch = finished_epochs(run)
+    if not epoch:
+        return None
+    plain = _at_epoch(run, "plain", "val_accuracy", epoch)
+    return paired_interval(plain, _at_epoch(run, "bn", "val_accuracy", epoch))
+
+
+def mean_history(run: RunFile, key: str, metric: str) -> list[float | None]:
+    """Model `key`'s per-epoch `metric` averaged over the seeds that reached each epoch
+    (one seed: its own history)."""
+    columns = [r.history.column(metric) for r in run.records(key)]
+    longest = max((len(c) for c in columns), default=0)
+    mean: list[float | None] = []
+    for i in range(longest):
+        values = finite([c[i] for c in columns if i < len(c)])
+        mean.append(sum(values) / len(values) if values else None)
+    return mean
+
+
+def seed_epoch_times(run: RunFile, key: str) -> EpochTimes:
+    """Model `key`'s epoch times over the seeds: the median of each seed's s/epoch, and the
+    first seed's first epoch (the one that compiles)."""
+    times = [epoch_times(r.history) for r in run.records(key)]
+    steady = [t.per_epoch_s for t in times if t.per_epoch_s is not None]
+    if len(times) == 1 or not steady:
+        return times[0]
+    return EpochTimes(times[0].first_s, statistics.median(steady), times[0].epochs)
+
+
+TROUBLE = ("failed", "diverged", "interrupted")
+
+
+def troubled_seeds(run: RunFile, key: str) -> dict[str, list[int]]:
+    """Status → the seed values of model `key` that ended that way (failed, diverged or
+    interrupted), for saying which seeds did not complete."""
+    found: dict[str, list[int]] = {}
+    for entry in run.seeds:
+        status = entry.models[key].status
+        if status in TROUBLE:
+            found.setdefault(status, []).append(entry.seed)
+    return found
+
+
+def seed_range(values: list[int]) -> str:
+    """`42` for one seed, `42–44` for consecutive ones, else `42, 45`."""
+    if len(values) == 1:
+        return str(values[0])
+    if values == list(range(values[0], values[0] + len(values))):
+        return f"{values[0]}–{values[-1]}"
+    return ", ".join(str(v) for v in values)
+
+
+def how_trained(spec: ExperimentSpec) -> str | None:
+    """How a worker trained its seeds: as one vectorised program, or one after another
+    and why; None for one seed."""
+    if spec.seeds == 1:
+        return None
+    if spec.vectorised:
+        return f"{spec.seeds} seeds of each model trained as one vectorised program (jax.vmap)"
+    if spec.backend != "jax":
+        why = f"the {spec.backend} backend has no jax.vmap"
+    elif spec.faithful:
+        why = "--faithful trains as the notebooks do, one step per call"
+    else:
+        why = "the seeds' callbacks run in Keras' own fit"
+    return f"{spec.seeds} seeds of each model trained one after another ({why})"
+
+
+def plus_minus(found: Interval | None, digits: int = 4, scale: float = 1.0,
+               signed: bool = False) -> str:  # fmt: skip
+    """`0.4128 ± 0.0216` (the mean and the half-width of its 95% interval, which is
+    symmetric), the mean alone without an interval, `—` without a value."""
+    if found is None:
+        return "—"
+    text = (fmt_signed if signed else fmt)(found.mean * scale, digits)
+    if found.has_interval:
+        assert found.high is not None
+        text += f" ±{(found.high - found.mean) * scale:.{digits}f}"
+    return text
