@@ -11,27 +11,29 @@ from typing import TextIO
 
 from bntui.compare import differences
 from bntui.events import CallbackNote, EpochEnd, Event, ModelDone, ModelReady, TestResult
-from bntui.figures import (
-    best,
-    bn_gap,
-    common_epochs,
-    epoch_times,
-    last,
-    run_rows,
-    test_accuracy,
-    test_gap,
-    train_size,
-)
+from bntui.figures import train_size
 from bntui.lifecycle import Lifecycle
 from bntui.runfile import RunFile
+from bntui.runrows import RunRow, run_rows
+from bntui.seedstats import comparisons, plus_minus
 from bntui.session import TrainingSession
-from bntui.spec import MODEL_KEYS, MODEL_TITLES, ExperimentSpec
+from bntui.summary import REASON_LIMIT, SPEED_NOTE, spec_line, summary_lines
 from bntui.sweep import SweepFile, sweep_rows
-from bntui.text import clean, fmt, fmt_count, fmt_duration, fmt_signed, say
+from bntui.text import clean, fmt, fmt_count, fmt_signed, say
 
-# A failure's reason is printed whole (it says what to do), and the same text in the progress
-# line and the summary, so that the summary can tell it was already said.
-REASON_LIMIT = 2000
+__all__ = ["REASON_LIMIT", "SPEED_NOTE", "spec_line", "summary_lines"]  # their old home
+TABLE_NOTE = "BN-plain: val acc at the last epoch both reached; s/epoch: median after the first"
+SEEDS_NOTE = (
+    "with several seeds: each figure is the mean over the seeds; BN-plain ± half the paired "
+    "95% t interval"
+)
+
+
+def tag(run: RunFile, event: Event) -> str:
+    """`[plain]`, or `[plain s43]` naming the seed when the run trains several."""
+    if len(run.seeds) > 1 and 0 <= event.seed < len(run.seeds):
+        return f"[{event.model:>5} s{run.seeds[event.seed].seed}]"
+    return f"[{event.model:>5}]"
 
 
 class EventPrinter:
@@ -44,22 +46,25 @@ class EventPrinter:
         """The progress line for one event, or None for events not worth a line."""
         if isinstance(event, ModelDone) and event.error:
             reason = clean(event.error, REASON_LIMIT)
-            tag = f"[{event.model:>5}]"
+            where = tag(run, event)
             if reason in self.reasons:
-                return f"{tag} {event.status} (the same reason)"
+                return f"{where} {event.status} (the same reason)"
             self.reasons.add(reason)
-            return f"{tag} {event.status}: {reason}"
+            return f"{where} {event.status}: {reason}"
         return event_line(run, event)
 
 
 def event_line(run: RunFile, event: Event) -> str | None:
-    """The progress line for one event, or None for events not worth a line."""
-    tag = f"[{event.model:>5}]"
+    """The progress line for one event, or None for events not worth a line. The seeds of
+    a model are built alike: only the first seed's ready line is printed, for them all."""
     if isinstance(event, ModelReady):
+        if event.seed != 0:
+            return None
         s = event.summary
         note = event.environment.get("gpu_note")
+        several = f" ({len(run.seeds)} seeds)" if len(run.seeds) > 1 else ""
         return (
-            f"{tag} ready: {s.get('total_params', 0):,} params "
+            f"[{event.model:>5}] ready{several}: {s.get('total_params', 0):,} params "
             f"({s.get('non_trainable_params', 0):,} non-trainable) on {clean(event.runs_on)}, "
             f"keras {clean(event.environment.get('keras'))} / "
             f"{clean(event.environment.get('backend'))}"
@@ -70,85 +75,32 @@ def event_line(run: RunFile, event: Event) -> str | None:
         seconds = logs.get("epoch_time_s")
         speed = fmt_count(train_size(run) / seconds) if seconds else "—"
         return (
-            f"{tag} epoch {event.epoch + 1:>3}/{run.spec.epochs}  "
+            f"{tag(run, event)} epoch {event.epoch + 1:>3}/{run.spec.epochs}  "
             f"loss {fmt(logs.get('loss'))}  acc {fmt(logs.get('accuracy'))}  "
             f"val_loss {fmt(logs.get('val_loss'))}  val_acc {fmt(logs.get('val_accuracy'))}  "
             f"took {fmt(seconds, 2)}s  {speed} img/s"
         )
     if isinstance(event, CallbackNote):
-        return f"{tag} {clean(event.message)}"
+        return f"{tag(run, event)} {clean(event.message)}"
     if isinstance(event, TestResult):
-        return f"{tag} test  loss {fmt(event.loss)}  accuracy {fmt(event.accuracy)}"
+        return f"{tag(run, event)} test  loss {fmt(event.loss)}  accuracy {fmt(event.accuracy)}"
     if isinstance(event, ModelDone):
         why = f": {clean(event.error)}" if event.error else ""
-        return f"{tag} {event.status}{why}"
+        return f"{tag(run, event)} {event.status}{why}"
     return None
 
 
-def spec_line(spec: ExperimentSpec, train_images: int, batch: bool = True) -> str:
-    """The experiment in one line, with the data actually used (a --limit shows); a sweep
-    leaves the batch size to its table."""
-    data = f"{train_images:,} training images"
-    if spec.limit:
-        data += f" (--limit {spec.limit:,})"
-    size = f" · batch {spec.batch_size}" if batch else ""
-    return (
-        f"{spec.dataset} · {data} · {spec.optimizer} lr {spec.learning_rate:g}{size} · "
-        f"{spec.epochs} epochs · seed {spec.seed}"
-    )
-
-
-SPEED_NOTE = "s/epoch: median epoch after the first, which also compiles (shown as 1st)"
-TABLE_NOTE = "BN-plain: val acc at the last epoch both reached; s/epoch: median after the first"
-
-
-def summary_lines(run: RunFile, shown: set[str] | frozenset[str] = frozenset()) -> list[str]:
-    """A run's summary: status, spec, and for each model final/best metrics, test results
-    and speed. Failure reasons in `shown` were already printed and are not repeated."""
-    lines = [
-        f"bntui run · {clean(run.status)} · started {clean(run.started_at)} · "
-        f"{fmt_duration(run.duration_s)}",
-        spec_line(run.spec, train_size(run))
-        + f" · backend {clean(run.environment.get('backend', run.spec.backend))}",
-        f"{'model':<16}{'status':<12}{'epochs':>6}{'val_acc':>9}{'best':>8}{'test_acc':>9}"
-        f"{'test_loss':>10}{'s/epoch':>8}{'1st':>7}",
-    ]
-    for key in MODEL_KEYS:
-        m = run.models[key]
-        h = m.history
-        times = epoch_times(h)
-        val_accuracy = h.column("val_accuracy")
-        lines.append(
-            f"{MODEL_TITLES[key]:<16}{clean(m.status):<12}{len(h.column('loss')):>6}"
-            f"{fmt(last(val_accuracy)):>9}{fmt(best(val_accuracy, True)):>8}"
-            f"{fmt(test_accuracy(run, key)):>9}{fmt(m.test.loss if m.test else None):>10}"
-            f"{fmt(times.per_epoch_s, 2):>8}{fmt(times.first_s, 2):>7}"
-        )
-    gap, test = bn_gap(run), test_gap(run)
-    if gap is not None:
-        line = f"BN − plain at epoch {common_epochs(run)}: val acc {fmt_signed(gap * 100)} pts"
-        if test is not None:
-            line += f", test acc {fmt_signed(test * 100)} pts"
-        lines.append(line)
-    lines.append(SPEED_NOTE)
-    # Each reason once, whoever it concerns: the run's own error is the models' joined.
-    reasons: dict[str, list[str]] = {}
-    for key in MODEL_KEYS:
-        m = run.models[key]
-        if m.error or m.status == "failed":
-            why = clean(m.error or "no reason recorded", REASON_LIMIT)
-            reasons.setdefault(why, []).append(f"{MODEL_TITLES[key]} {clean(m.status)}")
-    for why, who in reasons.items():
-        if why not in shown:
-            lines.append(f"{', '.join(who)}: {why}")
-    joined = "; ".join(dict.fromkeys(m.error for m in run.models.values() if m.error))
-    if run.error and run.error != joined and clean(run.error) not in shown:
-        lines.append(f"error: {clean(run.error)}")
-    return lines
+def gap_cell(row: RunRow) -> str:
+    """BN − plain val accuracy in points: `+18.56` for one seed, `+15.0 ±10.6` (mean and
+    half the paired 95% interval) for several."""
+    if row.seeds > 1:
+        return plus_minus(row.gap_interval, 1, 100.0, signed=True)
+    return "—" if row.gap is None else fmt_signed(row.gap * 100)
 
 
 def sweep_lines(sweep: SweepFile) -> list[str]:
-    """A sweep's summary: one line per batch size, as the dashboard's sweep table."""
+    """A sweep's summary: one line per batch size, as the dashboard's sweep table; with
+    several seeds, each batch size's BN − plain figures with their intervals after it."""
     spec = sweep.runs[0].spec
     target = f">={sweep.target_accuracy:.0%}"
     lines = [
@@ -156,41 +108,53 @@ def sweep_lines(sweep: SweepFile) -> list[str]:
         f"{spec.preset} · {spec_line(spec, train_size(sweep.runs[0]), batch=False)} · batch sizes "
         + ", ".join(str(b) for b in sweep.batch_sizes),
         f"{'batch':>6}{'status':>12}{'plain':>8}{'best':>8}{'BN':>8}{'best':>8}"
-        f"{'BN-plain':>9}{target:>8}{'BN ' + target:>10}{'s/ep plain/BN':>15}",
+        f"{'BN-plain':>14}{target:>8}{'BN ' + target:>10}{'s/ep plain/BN':>15}",
     ]
-    for row in sweep_rows(sweep):
-        gap = "—" if row.gap is None else fmt_signed(row.gap * 100)
+    rows = sweep_rows(sweep)
+    for row in rows:
         reached = [f"ep {r}" if r else "—" for r in (row.reached["plain"], row.reached["bn"])]
         lines.append(
             f"{row.batch_size:>6}{clean(row.status, 11):>12}{fmt(row.final['plain']):>8}"
             f"{fmt(row.best['plain']):>8}{fmt(row.final['bn']):>8}{fmt(row.best['bn']):>8}"
-            f"{gap:>9}{reached[0]:>8}{reached[1]:>10}"
+            f"{gap_cell(row):>14}{reached[0]:>8}{reached[1]:>10}"
             f"{fmt(row.epoch_s['plain'], 2) + '/' + fmt(row.epoch_s['bn'], 2):>15}"
         )
     lines.append(TABLE_NOTE)
+    if any(row.seeds > 1 for row in rows):
+        lines.append(SEEDS_NOTE + f"; {target}: the epoch the mean reaches it")
+        for run in sweep.runs:
+            lines += [
+                f"batch {run.spec.batch_size}: BN − plain {found.text()}"
+                for found in comparisons(run, sweep.target_accuracy)
+            ]
     return lines
 
 
 def compare_lines(runs: list[RunFile], labels: list[str], names: list[str]) -> list[str]:
-    """Saved runs side by side: what differs, then each run's figures per model."""
+    """Saved runs side by side: what differs, each run's figures per model (the mean over
+    its seeds), then each run's BN − plain figures, with intervals where it has seeds."""
     lines = ["bntui compare · " + ", ".join(f"{a}: {n}" for a, n in zip(labels, names))]
     diffs = differences(runs)
     lines.append("what differs:" if diffs else "same spec and setup")
     for name, values in diffs:
         lines.append(f"  {name:<22}" + " | ".join(values))
     lines.append(
-        f"{'run':<5}{'epochs':>7}{'plain':>8}{'best':>8}{'BN':>8}{'best':>8}{'BN-plain':>9}"
-        f"{'test':>8}{'BN test':>8}{'s/ep plain/BN':>15}"
+        f"{'run':<5}{'seeds':>6}{'epochs':>7}{'plain':>8}{'best':>8}{'BN':>8}{'best':>8}"
+        f"{'BN-plain':>14}{'test':>8}{'BN test':>8}{'s/ep plain/BN':>15}"
     )
-    for label, row in zip(labels, run_rows(runs, None)):
-        gap = "—" if row.gap is None else fmt_signed(row.gap * 100)
+    rows = run_rows(runs, None)
+    for label, row in zip(labels, rows):
         lines.append(
-            f"{label:<5}{row.epochs:>7}{fmt(row.final['plain']):>8}{fmt(row.best['plain']):>8}"
-            f"{fmt(row.final['bn']):>8}{fmt(row.best['bn']):>8}"
-            f"{gap:>9}{fmt(row.test['plain']):>8}{fmt(row.test['bn']):>8}"
+            f"{label:<5}{row.seeds:>6}{row.epochs:>7}{fmt(row.final['plain']):>8}"
+            f"{fmt(row.best['plain']):>8}{fmt(row.final['bn']):>8}{fmt(row.best['bn']):>8}"
+            f"{gap_cell(row):>14}{fmt(row.test['plain']):>8}{fmt(row.test['bn']):>8}"
             f"{fmt(row.epoch_s['plain'], 2) + '/' + fmt(row.epoch_s['bn'], 2):>15}"
         )
     lines.append(TABLE_NOTE)
+    if any(row.seeds > 1 for row in rows):
+        lines.append(SEEDS_NOTE)
+    for label, run in zip(labels, runs):
+        lines += [f"{label}: BN − plain {found.text()}" for found in comparisons(run)]
     return lines
 
 

@@ -7,13 +7,18 @@ A run of one seed gives the same differences with no interval.
 
 from __future__ import annotations
 
+import statistics
 from dataclasses import dataclass
 
-from bntui.figures import curve_positions, interval_curve, train_size
-from bntui.intervals import Interval, finite, mean_interval, paired_interval
-from bntui.metrics import step_metric
+from bntui.figures import (
+    EpochTimes,
+    epoch_times,
+    last,
+)
+from bntui.intervals import Interval, mean_interval, paired_interval
 from bntui.runfile import RunFile
-from bntui.spec import MODEL_KEYS
+from bntui.spec import MODEL_KEYS, ExperimentSpec
+from bntui.text import fmt, fmt_signed
 
 # The validation accuracy "epochs to reach" times, per dataset (the sweep's default too).
 TARGET_ACCURACY = {"mnist": 0.97, "fashion_mnist": 0.85}
@@ -167,67 +172,6 @@ def test_summary(run: RunFile, key: str) -> Interval | None:
 
 
 @dataclass(frozen=True)
-class Band:
-    """One model's training curve over the seeds: at each point x, the mean and the
-    per-seed minimum and maximum (of the seeds that have a value there), and each seed."""
-
-    x: list[float]
-    mean: list[float | None]
-    low: list[float | None]
-    high: list[float | None]
-    seeds: list[tuple[list[float], list[float | None]]]
-
-
-def band(run: RunFile, key: str, metric: str) -> Band:
-    """Model `key`'s interval curve of `metric` for every seed, and their min–max band.
-
-    Seeds of a run record their points at the same steps, so point i of each seed is the
-    same place in training; a seed that is behind (or stopped) adds nothing past its end.
-    """
-    size = train_size(run)
-    curves = [
-        interval_curve(record.curve, metric, run.spec.batch_size, size)
-        for record in run.records(key)
-    ]
-    return _spread(curves)
-
-
-def _spread(curves: list[tuple[list[float], list[float | None]]]) -> Band:
-    longest = max(curves, key=lambda c: len(c[0]))[0] if curves else []
-    mean: list[float | None] = []
-    low: list[float | None] = []
-    high: list[float | None] = []
-    for i in range(len(longest)):
-        values = finite([ys[i] for _, ys in curves if i < len(ys)])
-        mean.append(sum(values) / len(values) if values else None)
-        low.append(min(values) if values else None)
-        high.append(max(values) if values else None)
-    return Band(list(longest), mean, low, high, curves)
-
-
-def step_band(run: RunFile, key: str, metric: str) -> Band:
-    """`band` for any per-step metric: a running mean as interval means (as `band`), a
-    point value (the gradient norm) as recorded at each curve point."""
-    if step_metric(metric).how == "running_mean":
-        return band(run, key, metric)
-    curves = [
-        (curve_positions(record.curve), list(record.curve.column(metric)))
-        for record in run.records(key)
-    ]
-    return _spread(curves)
-
-
-def epoch_band(run: RunFile, key: str, metric: str) -> Band:
-    """Model `key`'s per-epoch `metric` (a History column, such as val_accuracy) for every
-    seed, at epochs 1, 2, ..., and their mean and min–max at each epoch."""
-    curves = []
-    for record in run.records(key):
-        values = list(record.history.column(metric))
-        curves.append(([float(i + 1) for i in range(len(values))], values))
-    return _spread(curves)
-
-
-@dataclass(frozen=True)
 class SeedTest:
     """One seed's test accuracy for each model, and BN − plain (None where one is missing)."""
 
@@ -269,4 +213,86 @@ def brief(comparison: Comparison) -> str:
             f" ({level}% CI {comparison.number(found.low)} … {comparison.number(found.high)},"
             f" paired over {over} seeds)"
         )
+    return text
+
+
+def final_accuracies(run: RunFile, key: str) -> list[float | None]:
+    """Model `key`'s validation accuracy at its last epoch, for each seed."""
+    return [last(r.history.column("val_accuracy")) for r in run.records(key)]
+
+
+def val_summary(run: RunFile, key: str) -> Interval | None:
+    """Model `key`'s mean final validation accuracy over the seeds with its t interval."""
+    return mean_interval(final_accuracies(run, key))
+
+
+def val_gap(run: RunFile) -> Interval | None:
+    """BN − plain validation accuracy at the latest epoch every seed finished, paired over
+    the seeds (as a fraction; `comparisons` shows the same in points)."""
+    epoch = finished_epochs(run)
+    if not epoch:
+        return None
+    plain = _at_epoch(run, "plain", "val_accuracy", epoch)
+    return paired_interval(plain, _at_epoch(run, "bn", "val_accuracy", epoch))
+
+
+def seed_epoch_times(run: RunFile, key: str) -> EpochTimes:
+    """Model `key`'s epoch times over the seeds: the median of each seed's s/epoch, and the
+    first seed's first epoch (the one that compiles)."""
+    times = [epoch_times(r.history) for r in run.records(key)]
+    steady = [t.per_epoch_s for t in times if t.per_epoch_s is not None]
+    if len(times) == 1 or not steady:
+        return times[0]
+    return EpochTimes(times[0].first_s, statistics.median(steady), times[0].epochs)
+
+
+TROUBLE = ("failed", "diverged", "interrupted")
+
+
+def troubled_seeds(run: RunFile, key: str) -> dict[str, list[int]]:
+    """Status → the seed values of model `key` that ended that way (failed, diverged or
+    interrupted), for saying which seeds did not complete."""
+    found: dict[str, list[int]] = {}
+    for entry in run.seeds:
+        status = entry.models[key].status
+        if status in TROUBLE:
+            found.setdefault(status, []).append(entry.seed)
+    return found
+
+
+def seed_range(values: list[int]) -> str:
+    """`42` for one seed, `42–44` for consecutive ones, else `42, 45`."""
+    if len(values) == 1:
+        return str(values[0])
+    if values == list(range(values[0], values[0] + len(values))):
+        return f"{values[0]}–{values[-1]}"
+    return ", ".join(str(v) for v in values)
+
+
+def how_trained(spec: ExperimentSpec) -> str | None:
+    """How a worker trained its seeds: as one vectorised program, or one after another
+    and why; None for one seed."""
+    if spec.seeds == 1:
+        return None
+    if spec.vectorised:
+        return f"{spec.seeds} seeds of each model trained as one vectorised program (jax.vmap)"
+    if spec.backend != "jax":
+        why = f"the {spec.backend} backend has no jax.vmap"
+    elif spec.faithful:
+        why = "--faithful trains as the notebooks do, one step per call"
+    else:
+        why = "the seeds' callbacks run in Keras' own fit"
+    return f"{spec.seeds} seeds of each model trained one after another ({why})"
+
+
+def plus_minus(found: Interval | None, digits: int = 4, scale: float = 1.0,
+               signed: bool = False) -> str:  # fmt: skip
+    """`0.4128 ± 0.0216` (the mean and the half-width of its 95% interval, which is
+    symmetric), the mean alone without an interval, `—` without a value."""
+    if found is None:
+        return "—"
+    text = (fmt_signed if signed else fmt)(found.mean * scale, digits)
+    if found.has_interval:
+        assert found.high is not None
+        text += f" ±{(found.high - found.mean) * scale:.{digits}f}"
     return text

@@ -14,9 +14,9 @@ from pydantic import Field, model_validator
 from bntui import __version__
 from bntui.bounds import Label, Positive
 from bntui.compare import RunSet
-from bntui.figures import RunRow, run_rows
 from bntui.files import decode, read_bytes, validate
 from bntui.runfile import SCHEMA_VERSION, FileModel, RunFile, RunStatus
+from bntui.runrows import RunRow, run_rows
 from bntui.spec import ExperimentSpec, SpecError
 
 SWEEP_SCHEMA_VERSION = 1

@@ -142,4 +142,4 @@ def check_export(files: dict[Path, str]) -> None:
                         float(cell)  # a real number, not a formula
 
 
-SVG_TAGS = {"svg", "rect", "text", "polyline", "circle"}
+SVG_TAGS = {"svg", "rect", "text", "polyline", "polygon", "circle"}

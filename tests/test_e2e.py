@@ -331,3 +331,23 @@ def test_seed_callbacks_early_stopping_checkpoint_tensorboard(
     for event in events_from_run(run):
         rebuilt.apply(event)
     assert rebuilt.run.models["bn"].notes == run.models["bn"].notes
+
+
+def test_headless_run_of_two_seeds_prints_each_seed_and_intervals(
+    tmp_path: Path, clean_env: dict[str, str]
+) -> None:
+    out = tmp_path / "run.json"
+    args = ["--seeds", "2", "--limit", "1000", "--epochs", "2", "--inside", "0"]
+    result = run_to_end([*args, "--out", str(out)], clean_env)
+    assert result.returncode == 0, result.stdout + result.stderr
+    lines = result.stdout.splitlines()
+    ready = [line for line in lines if " ready" in line]
+    assert len(ready) == 2 and all("ready (2 seeds)" in line for line in ready)
+    for tag in ("[plain s42]", "[plain s43]", "[   bn s42]", "[   bn s43]"):
+        assert sum(line.startswith(f"{tag} epoch") for line in lines) == 2, tag
+    assert "2 seeds of each model trained as one vectorised program (jax.vmap)" in lines
+    assert any(
+        line.startswith("BN − plain val acc at epoch 2") and "paired over 2 seeds" in line
+        for line in lines
+    )
+    assert [entry.seed for entry in load_run(out).seeds] == [42, 43]

@@ -142,7 +142,7 @@ def test_every_field_at_once_through_the_command_line(name: str, tmp_path: Path)
         # No forged lines: the hostile file prints as many lines as its twin.
         assert len(outputs[1].splitlines()) == len(outputs[0].splitlines()), outputs[1]
     exported = {p: p.read_text() for p in (tmp_path / "out-1").iterdir()}
-    assert len(exported) == 4
+    assert len(exported) == 5  # history, curve, inside, stats, curves.svg
     check_export(exported)
 
 

@@ -5,20 +5,20 @@ from __future__ import annotations
 
 from conftest import SMALL_RUN, SMALL_SEEDS
 
-from bntui import seedstats
+from bntui import seedcurves, seedstats
 from bntui.runfile import load_run
 
 
 def test_bands_of_point_and_epoch_metrics_span_every_seed() -> None:
     run = load_run(SMALL_SEEDS)
-    norms = seedstats.step_band(run, "bn", "gradient_norm")
+    norms = seedcurves.step_band(run, "bn", "gradient_norm")
     assert len(norms.seeds) == 3 and len(norms.x) == len(norms.mean) > 0
     for i, (low, mean, high) in enumerate(zip(norms.low, norms.mean, norms.high)):
         values = [ys[i] for _, ys in norms.seeds if ys[i] is not None]
         assert low == min(values) and high == max(values)
         assert mean is not None and low <= mean <= high
-    assert seedstats.step_band(run, "bn", "loss") == seedstats.band(run, "bn", "loss")
-    val = seedstats.epoch_band(run, "plain", "val_accuracy")
+    assert seedcurves.step_band(run, "bn", "loss") == seedcurves.band(run, "bn", "loss")
+    val = seedcurves.epoch_band(run, "plain", "val_accuracy")
     assert val.x == [1.0, 2.0, 3.0]
     finals = [r.history.val_accuracy[-1] for r in run.records("plain")]
     assert val.high[-1] == max(v for v in finals if v is not None)

@@ -12,19 +12,28 @@ from textual.app import ComposeResult
 from textual.containers import Vertical
 
 from bntui.compare import RunSet, differences
-from bntui.figures import METRIC_BOUNDS, RunRow, run_rows, shared_range
+from bntui.figures import METRIC_BOUNDS, shared_range
+from bntui.runrows import RunRow, run_rows
+from bntui.seedcurves import mean_history
+from bntui.seedstats import plus_minus
 from bntui.spec import MODEL_TITLES
 from bntui.text import fmt, fmt_signed
 from bntui.widgets.chart import LineChart, Series
 from bntui.widgets.inside import LAYER_COLORS, LAYER_GLYPHS
 from bntui.widgets.text_view import BuiltView, TextView
 
+SEEDS_NOTE = (
+    "with several seeds: the mean over the seeds; BN−plain ± half its paired 95% interval "
+    "(yellow: the interval spans zero)"
+)
+
 
 def run_series(runset: RunSet, key: str, metric: str) -> list[Series]:
-    """Model `key`'s validation `metric` per epoch, one line per run."""
+    """Model `key`'s validation `metric` per epoch, one line per run (a run of several
+    seeds: their mean)."""
     series = []
     for i, (label, run) in enumerate(zip(runset.labels, runset.runs)):
-        values = list(run.models[key].history.column(f"val_{metric}"))
+        values = mean_history(run, key, f"val_{metric}")
         xs = [float(e + 1) for e in range(len(values))]
         style, glyph = LAYER_COLORS[i % len(LAYER_COLORS)], LAYER_GLYPHS[i % len(LAYER_GLYPHS)]
         series.append(Series(label, xs, values, style, glyph=glyph))
@@ -81,7 +90,8 @@ class RunSetTable(BuiltView):
                     id(r),
                     *(
                         (m.status, len(m.history.column("loss")), m.test is None)
-                        for m in r.models.values()
+                        for entry in r.seeds
+                        for m in entry.models.values()
                     ),
                 )
                 for r in runset.runs
@@ -102,6 +112,8 @@ class RunSetTable(BuiltView):
                     "dim",
                 )
             )
+        if any(len(run.seeds) > 1 for run in runset.runs):
+            grid.add_row(Text(SEEDS_NOTE, "dim"))
         return grid
 
 
@@ -129,7 +141,6 @@ def _figures(runset: RunSet, rows: list[RunRow]) -> Table:
         table.add_column(column, justify="right")
     table.add_column("s/epoch", justify="right")
     for label, row in zip(runset.labels, rows):
-        gap = row.gap
         speed = "/".join(fmt(row.epoch_s[k], 2) for k in ("plain", "bn"))
         tail = (
             (_epoch(row.reached["plain"]), _epoch(row.reached["bn"]))
@@ -140,11 +151,22 @@ def _figures(runset: RunSet, rows: list[RunRow]) -> Table:
             label,
             fmt(row.final["plain"]), fmt(row.best["plain"]),
             fmt(row.final["bn"]), fmt(row.best["bn"]),
-            Text("—") if gap is None
-            else Text(fmt_signed(gap * 100), "green" if gap >= 0 else "red"),
-            *tail, speed,
+            _gap(row), *tail, speed,
         )  # fmt: skip
     return table
+
+
+def _gap(row: RunRow) -> Text:
+    """BN − plain in points, with its interval over several seeds; green or red where the
+    sign is clear (the whole interval on one side of zero, with several seeds)."""
+    if row.gap is None:
+        return Text("—")
+    found = row.gap_interval
+    if row.seeds > 1 and found is not None:
+        clear = found.excludes_zero or not found.has_interval
+        style = ("green" if found.mean >= 0 else "red") if clear else "yellow"
+        return Text(plus_minus(found, 1, 100.0, signed=True), style)
+    return Text(fmt_signed(row.gap * 100), "green" if row.gap >= 0 else "red")
 
 
 def _epoch(value: int | None) -> str:

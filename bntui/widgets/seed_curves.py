@@ -11,7 +11,7 @@ from rich.text import Text
 
 from bntui.metrics import step_metric
 from bntui.runfile import RunFile
-from bntui.seedstats import Band, epoch_band, step_band
+from bntui.seedcurves import Band, epoch_band, step_band
 from bntui.widgets.chart import BAND_FILL, Series
 
 # Each seed's line has a colour and a glyph of its own (told apart without colour too).
