@@ -14,6 +14,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
 
+from conftest import SMALL_RUN
 from hostile import base_data, raw_characters
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
@@ -25,7 +26,7 @@ from bntui.export import export_files
 from bntui.headless import compare_lines, summary_lines
 from bntui.recorder import RunRecorder, empty_like
 from bntui.replay import events_from_run
-from bntui.runfile import RunFile, RunFileError, parse_run
+from bntui.runfile import RunFile, RunFileError, load_run, parse_run
 from bntui.session import CompareSession, ReplaySession
 
 BASE = base_data()
@@ -140,3 +141,15 @@ def test_valid_files_render_in_the_dashboard(data: dict[str, Any]) -> None:
     run = load(data)
     if run is not None:
         asyncio.run(drive(run))
+
+
+def test_a_worker_never_sampled_for_cpu_still_renders() -> None:
+    """Memory samples without a CPU reading (valid: every reading may be null) once crashed
+    the Device tab (Hypothesis found it)."""
+    from bntui.widgets.device_panel import system_text
+
+    run = load_run(SMALL_RUN)
+    series = run.system.series
+    for key in ("plain", "bn"):
+        series[f"{key}.cpu_pct"] = [None] * len(run.system.t)
+    assert system_text(run).plain.count("worker ended") == 2

@@ -148,7 +148,7 @@ def system_text(run: RunFile) -> Text:
             text.append(f"CPU {cpu[-1]:5.0f}% ")
         else:
             text.append("worker ended ", "dim")
-        top = max(100.0, *(v for v in cpu if v is not None))
+        top = max([100.0, *(v for v in cpu if v is not None)])
         text.append(sparkline(cpu, top), "cyan")
         text.append(f"  RSS {rss[-1] / 1024:.2f} GiB\n")
     for tag, name in trace.gpu_names.items():
