@@ -61,7 +61,8 @@ def summary_lines(run: RunFile, shown: set[str] | frozenset[str] = frozenset()) 
         lines.append(how)
     lines += _seeds_table(run) if len(run.seeds) > 1 else _one_seed_table(run)
     lines += [f"BN − plain {found.text()}" for found in comparisons(run)]
-    lines.append(SPEED_NOTE)
+    together = f"; one epoch of all {run.spec.seeds} seeds at once" if run.spec.vectorised else ""
+    lines.append(SPEED_NOTE + together)
     lines += _trouble(run, shown)
     return lines
 

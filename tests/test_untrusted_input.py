@@ -247,6 +247,6 @@ def test_the_recorded_files_all_still_load() -> None:
     """Deeper validation refuses none of the real recordings (schema 1 and 2, a sweep)."""
     root = Path(__file__).parent.parent
     paths = [*root.glob("sample_runs/*.json"), *root.glob("tests/data/*.json")]
-    assert len(paths) == 8
+    assert len(paths) == 9
     for path in paths:
         load_document(str(path))
