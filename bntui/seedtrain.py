@@ -27,7 +27,7 @@ from bntui.metrics import STEP_METRICS
 from bntui.models import build_model
 
 if TYPE_CHECKING:
-    from bntui.worker import Setting
+    from bntui.setting import Setting
 
 
 def data_order(seed: int, epoch: int, n: int) -> np.ndarray:

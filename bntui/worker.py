@@ -14,7 +14,6 @@ import sys
 import threading
 import time
 import traceback
-from dataclasses import dataclass
 from typing import Any
 
 from bntui.events import (
@@ -24,10 +23,9 @@ from bntui.events import (
     Event,
     LayerStats,
     ModelDone,
-    ModelReady,
-    TestResult,
 )
 from bntui.metrics import KERAS_LOGS, STEP_METRICS
+from bntui.setting import EventStream, Setting, finite_float
 from bntui.spec import ExperimentSpec
 
 
@@ -66,14 +64,6 @@ def _watch_parent() -> None:
         os._exit(4)
 
 
-def _float(value: Any) -> float | None:
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return None
-    return number if math.isfinite(number) else None
-
-
 # Keras clips probabilities, so on some backends an exploding model saturates near
 # -log(1e-7) ≈ 16 instead of reaching NaN. Three times chance level (10 classes) is a loss
 # no healthy run shows, so it counts as divergence too.
@@ -95,12 +85,12 @@ def step_values(model: Any, logs: dict[str, Any]) -> dict[str, float | None]:
     values = {}
     for metric in STEP_METRICS:
         read = measured.get(metric.name)
-        values[metric.name] = _float(read() if read else logs.get(metric.name))
+        values[metric.name] = finite_float(read() if read else logs.get(metric.name))
     return values
 
 
 def make_callback(
-    writer: EventWriter, spec: ExperimentSpec, key: str, probe: Any, seed_index: int = 0
+    writer: EventStream, spec: ExperimentSpec, key: str, probe: Any, seed_index: int = 0
 ) -> Any:
     """A Keras callback that streams curve points, layer statistics (when `probe` is given)
     and epoch ends, and stops on NaN."""
@@ -155,7 +145,7 @@ def make_callback(
                     self.model.stop_training = True
 
         def on_epoch_end(self, epoch: int, logs: Any = None) -> None:
-            values = {name: _float((logs or {}).get(name)) for name in KERAS_LOGS}
+            values = {name: finite_float((logs or {}).get(name)) for name in KERAS_LOGS}
             values["epoch_time_s"] = round(time.perf_counter() - self.epoch_start, 4)
             writer.emit(
                 EpochEnd(model=key, t=writer.now(), seed=seed_index, epoch=epoch, values=values)
@@ -169,7 +159,7 @@ def make_callback(
 
 
 def seed_callbacks(
-    writer: EventWriter, spec: ExperimentSpec, key: str, seed_index: int = 0
+    writer: EventStream, spec: ExperimentSpec, key: str, seed_index: int = 0
 ) -> list[Any]:
     """The seeds' EarlyStopping, ModelCheckpoint and TensorBoard, as the spec asks; the
     first two report when they act."""
@@ -282,111 +272,6 @@ def train(
         writer.emit(ModelDone(model=key, t=writer.now(), status=status, seed=index))
 
 
-@dataclass
-class Setting:
-    """What every seed of one model shares: spec, data, the stream, the device facts."""
-
-    spec: ExperimentSpec
-    key: str
-    writer: EventWriter
-    data: Any
-    backend_log: Any
-    job: dict[str, Any]
-
-    @property
-    def samples(self) -> list[int]:
-        """Indices of the test images shown with predictions."""
-        return list(range(min(self.spec.sample_count, len(self.data.y_test))))
-
-    def ready(self, model: Any, seed_index: int) -> ModelReady:
-        """The ModelReady event of seed `seed_index`, built `model` in hand."""
-        import keras
-        import numpy as np
-
-        from bntui.data import CLASS_NAMES
-        from bntui.device import backend_report
-        from bntui.models import summarize
-
-        spec, data, samples = self.spec, self.data, self.samples
-        devices, runs_on, placement = backend_report(
-            spec.backend, model, self.backend_log, self.job
-        )
-        return ModelReady(
-            model=self.key,
-            t=self.writer.now(),
-            seed=seed_index,
-            summary=summarize(model),
-            environment={
-                "python": sys.version.split()[0],
-                "keras": keras.__version__,
-                "backend": keras.backend.backend(),
-                "backend_version": _backend_version(spec.backend),
-                "numpy": np.__version__,
-                **placement,
-            },
-            devices=devices,
-            runs_on=runs_on,
-            dataset={
-                "name": spec.dataset,
-                "class_names": CLASS_NAMES[spec.dataset],
-                "train_size": len(data.y_train),
-                "validation_size": len(data.y_valid),
-                "test_size": len(data.y_test),
-                "sample_indices": samples,
-                "sample_labels": [int(data.y_test[i]) for i in samples],
-                "sample_images": [data.test_images_uint8[i].tolist() for i in samples],
-            },
-        )
-
-    def probe(self, model: Any) -> Any:
-        """A layer probe of `model` on the fixed probe batch, or None when --inside 0."""
-        if not self.spec.inside_per_epoch:
-            return None
-        from bntui.probe import PROBE_SIZE, LayerProbe
-
-        x, y = self.data.x_valid[:PROBE_SIZE], self.data.y_valid[:PROBE_SIZE]
-        return LayerProbe(model, x, y, self.spec.backend)
-
-    @property
-    def eval_batch(self) -> int:
-        """Batch size for validation, test and prediction (the seeds' 32 when faithful)."""
-        return 32 if self.spec.faithful else 1000
-
-    def test_result(self, model: Any, seed_index: int) -> TestResult:
-        """Evaluate `model` (its variables hold seed `seed_index`) on the test set."""
-        import numpy as np
-
-        from bntui.data import CLASS_NAMES
-
-        data, samples = self.data, self.samples
-        loss, accuracy = model.evaluate(
-            data.x_test, data.y_test, batch_size=self.eval_batch, verbose=0
-        )
-        probs = model.predict(data.x_test, batch_size=1000, verbose=0)
-        predicted = probs.argmax(axis=1)
-        classes = len(CLASS_NAMES[self.spec.dataset])
-        confusion = np.bincount(
-            data.y_test.astype(int) * classes + predicted, minlength=classes * classes
-        ).reshape(classes, classes)
-        return TestResult(
-            model=self.key,
-            t=self.writer.now(),
-            seed=seed_index,
-            loss=_float(loss),
-            accuracy=_float(accuracy),
-            confusion_matrix=confusion.tolist(),
-            predictions=[
-                {
-                    "index": i,
-                    "label": int(data.y_test[i]),
-                    "predicted": int(predicted[i]),
-                    "probabilities": [round(float(p), 5) for p in probs[i]],
-                }
-                for i in samples
-            ],
-        )
-
-
 def train_one(setting: Setting, seed_index: int, seed: int) -> str:
     """Train seed `seed` with Keras' own `fit`; return its final status."""
     from dataclasses import replace
@@ -419,16 +304,6 @@ def train_one(setting: Setting, seed_index: int, seed: int) -> str:
         return "diverged"
     writer.emit(setting.test_result(model, seed_index))
     return "completed"
-
-
-def _backend_version(backend: str) -> str:
-    if backend == "jax":
-        import jax
-
-        return str(jax.__version__)
-    import tensorflow as tf
-
-    return str(tf.__version__)
 
 
 def main(argv: list[str] | None = None) -> int:

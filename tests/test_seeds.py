@@ -43,12 +43,12 @@ def vectorised_training(spec: ExperimentSpec, key: str) -> tuple[Any, list[Event
     from bntui.data import load_splits
     from bntui.device import watch_backend_log
     from bntui.seedtrain import train_seeds
-    from bntui.worker import Setting
+    from bntui.setting import Setting
 
     log = watch_backend_log()
     data = load_splits(spec.dataset, spec.validation_size, spec.limit)
     writer = Collected()
-    stack = train_seeds(Setting(spec, key, writer, data, log, {}))  # type: ignore[arg-type]
+    stack = train_seeds(Setting(spec, key, writer, data, log, {}))
     return stack, writer.events
 
 
