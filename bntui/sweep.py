@@ -17,13 +17,15 @@ from bntui.compare import RunSet
 from bntui.files import decode, read_bytes, validate
 from bntui.runfile import SCHEMA_VERSION, FileModel, RunFile, RunStatus
 from bntui.runrows import RunRow, run_rows
+from bntui.seedstats import TARGET_ACCURACY
 from bntui.spec import ExperimentSpec, SpecError
 
 SWEEP_SCHEMA_VERSION = 1
 DEFAULT_BATCH_SIZES = (32, 64, 128, 256)
 MAX_SWEEP_RUNS = 16
-# The validation accuracy a sweep's table times ("epochs to reach"), per dataset.
-DEFAULT_TARGETS = {"mnist": 0.97, "fashion_mnist": 0.85}
+# The validation accuracy a sweep's table times ("epochs to reach"), per dataset: the one
+# every "epochs to reach" of bntui times.
+DEFAULT_TARGETS = TARGET_ACCURACY
 
 
 class SweepFile(FileModel):
