@@ -129,10 +129,20 @@ def train_size(run: RunFile) -> int:
     return run.spec.train_size
 
 
+def seeds_at_once(run: RunFile) -> int:
+    """How many seeds one recorded epoch time covers: all of them in a vectorised run (one
+    program trains them together), else one."""
+    return run.spec.seeds if run.spec.vectorised else 1
+
+
+def epoch_speed(run: RunFile, seconds: float | None) -> float | None:
+    """Training images per second in an epoch of `seconds` (of every seed it trained)."""
+    return train_size(run) * seeds_at_once(run) / seconds if seconds else None
+
+
 def samples_per_s(run: RunFile, key: str) -> float | None:
-    """Training images per second at bntui's s/epoch."""
-    seconds = epoch_times(run.models[key].history).per_epoch_s
-    return train_size(run) / seconds if seconds else None
+    """Training images per second at bntui's s/epoch (all seeds of a vectorised run)."""
+    return epoch_speed(run, epoch_times(run.models[key].history).per_epoch_s)
 
 
 @dataclass

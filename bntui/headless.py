@@ -11,7 +11,7 @@ from typing import TextIO
 
 from bntui.compare import differences
 from bntui.events import CallbackNote, EpochEnd, Event, ModelDone, ModelReady, TestResult
-from bntui.figures import train_size
+from bntui.figures import epoch_speed, seeds_at_once, train_size
 from bntui.lifecycle import Lifecycle
 from bntui.runfile import RunFile
 from bntui.runrows import RunRow, run_rows
@@ -22,7 +22,10 @@ from bntui.sweep import SweepFile, sweep_rows
 from bntui.text import clean, fmt, fmt_count, fmt_signed, say
 
 __all__ = ["REASON_LIMIT", "SPEED_NOTE", "spec_line", "summary_lines"]  # their old home
-TABLE_NOTE = "BN-plain: val acc at the last epoch both reached; s/epoch: median after the first"
+TABLE_NOTE = (
+    "BN-plain: val acc at the last epoch both reached; s/epoch: median after the first "
+    "(a vectorised run's: all its seeds at once)"
+)
 SEEDS_NOTE = (
     "with several seeds: each figure is the mean over the seeds; BN-plain ± half the paired "
     "95% t interval"
@@ -73,12 +76,14 @@ def event_line(run: RunFile, event: Event) -> str | None:
     if isinstance(event, EpochEnd):
         logs = event.values
         seconds = logs.get("epoch_time_s")
-        speed = fmt_count(train_size(run) / seconds) if seconds else "—"
+        speed = fmt_count(epoch_speed(run, seconds)) if seconds else "—"
+        at_once = seeds_at_once(run)
+        together = f" (all {at_once} seeds)" if at_once > 1 else ""
         return (
             f"{tag(run, event)} epoch {event.epoch + 1:>3}/{run.spec.epochs}  "
             f"loss {fmt(logs.get('loss'))}  acc {fmt(logs.get('accuracy'))}  "
             f"val_loss {fmt(logs.get('val_loss'))}  val_acc {fmt(logs.get('val_accuracy'))}  "
-            f"took {fmt(seconds, 2)}s  {speed} img/s"
+            f"took {fmt(seconds, 2)}s{together}  {speed} img/s"
         )
     if isinstance(event, CallbackNote):
         return f"{tag(run, event)} {clean(event.message)}"

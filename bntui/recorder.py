@@ -185,7 +185,9 @@ class RunRecorder:
                 record.finished_t = self.last_t
         if status is None:
             failed = [m for m in records if m.status == "failed"]
-            status = "failed" if failed else "completed"
+            # A model cut short (its worker stopped, the output closed) is not completed.
+            stopped = any(m.status == "interrupted" for m in records)
+            status = "failed" if failed else "interrupted" if stopped else "completed"
             # Both models often fail for one reason (no dataset): say it once.
             reasons = dict.fromkeys(m.error for m in failed if m.error)
             error = error or "; ".join(reasons) or None

@@ -14,6 +14,7 @@ from bntui.figures import (
     last,
     progress,
     robust_range,
+    seeds_at_once,
     train_size,
 )
 from bntui.metrics import step_metric
@@ -137,6 +138,9 @@ class ModelPanel(Vertical):
             lines.append(f" (1st {fmt(times.first_s, 2)})", "dim")
         elif times.first_s is not None:
             lines.append(" (1st)", "dim")  # the first epoch alone: it also compiled
+        together = seeds_at_once(run)
+        if together > 1:
+            lines.append(f" · {together} seeds at once", "dim")
         lines.append(f" · {fmt_count(prog.samples_per_s)} img/s", "dim")
         stopped = [n for n in record.notes if n.what == "early_stopping"]
         saved = [n for n in record.notes if n.what == "checkpoint"]

@@ -108,7 +108,7 @@ class RunSetTable(BuiltView):
             grid.add_row(
                 Text(
                     f"validation accuracy, final and best; epoch reaching {runset.target:.0%};"
-                    " s/epoch plain/BN",
+                    " s/epoch plain/BN (a vectorised run's: all its seeds at once)",
                     "dim",
                 )
             )
