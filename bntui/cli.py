@@ -444,6 +444,11 @@ def export(
     except RunFileError as exc:
         fail(str(exc))
     folder = out_dir or file.parent
+    if out_dir is not None and not out_dir.exists():
+        try:
+            out_dir.mkdir(parents=True)
+        except OSError as exc:
+            fail(f"--out-dir {out_dir} does not exist and cannot be made ({exc.strerror or exc})")
     if not folder.is_dir():
         fail(f"--out-dir {folder} is not a folder")
     files = export_files(loaded, folder / file.stem)  # all rendered before anything is written

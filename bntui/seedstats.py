@@ -149,6 +149,32 @@ def comparisons(run: RunFile, target: float | None = None) -> list[Comparison]:
     return found
 
 
+def unpaired_seeds(run: RunFile) -> list[int]:
+    """The seeds whose two models recorded different data orders for an epoch both
+    finished: those are not a fair pair (a file edited by hand, or a bug)."""
+    found = []
+    for entry in run.seeds:
+        plain, bn = entry.models["plain"].data_order, entry.models["bn"].data_order
+        common = min(len(plain), len(bn))
+        if plain[:common] != bn[:common]:
+            found.append(entry.seed)
+    return found
+
+
+def pairing(run: RunFile) -> str:
+    """How the seeds are paired, as far as the file shows it: checked from the recorded
+    data-order digests, or only seeded alike (no digests), or broken for some seeds."""
+    broken = unpaired_seeds(run)
+    if broken:
+        return (
+            f"NOT PAIRED: seed{'s' * (len(broken) > 1)} {seed_range(broken)} recorded "
+            "different data orders for plain and BN"
+        )
+    if all(m.data_order for entry in run.seeds for m in entry.models.values()):
+        return "seed k of both models saw the same data order (recorded, checked)"
+    return "seed k of both models seeded alike; data order not recorded"
+
+
 def _reach_note(key: str, epochs: list[float | None]) -> str:
     """`bn 3.8 epochs (5 of 5 seeds)`, `plain not reached in 5 seeds`."""
     numbers = finite(epochs)
@@ -293,13 +319,17 @@ def how_trained(spec: ExperimentSpec) -> str | None:
 
 
 def plus_minus(found: Interval | None, digits: int = 4, scale: float = 1.0,
-               signed: bool = False) -> str:  # fmt: skip
-    """`0.4128 ± 0.0216` (the mean and the half-width of its 95% interval, which is
-    symmetric), the mean alone without an interval, `—` without a value."""
+               signed: bool = False, spaced: bool = False) -> str:  # fmt: skip
+    """`0.4128 ±0.0216` (`spaced`: `0.4128 ± 0.0216`): the mean and the half-width of its
+    95% interval, which is symmetric; `0.4128 (n=1)` when one value gave no interval; `—`
+    without a value."""
     if found is None:
         return "—"
     text = (fmt_signed if signed else fmt)(found.mean * scale, digits)
     if found.has_interval:
         assert found.high is not None
-        text += f" ±{(found.high - found.mean) * scale:.{digits}f}"
+        gap = " " if spaced else ""
+        text += f" ±{gap}{(found.high - found.mean) * scale:.{digits}f}"
+    elif found.n == 1:
+        text += " (n=1)"
     return text

@@ -14,6 +14,7 @@ from bntui.runfile import ModelRun, RunFile
 from bntui.seedstats import (
     comparisons,
     how_trained,
+    pairing,
     plus_minus,
     seed_epoch_times,
     seed_range,
@@ -59,6 +60,8 @@ def summary_lines(run: RunFile, shown: set[str] | frozenset[str] = frozenset()) 
     how = how_trained(run.spec)
     if how:
         lines.append(how)
+    if len(run.seeds) > 1:
+        lines.append(f"pairing: {pairing(run)}")
     lines += _seeds_table(run) if len(run.seeds) > 1 else _one_seed_table(run)
     lines += [f"BN − plain {found.text()}" for found in comparisons(run)]
     together = f"; one epoch of all {run.spec.seeds} seeds at once" if run.spec.vectorised else ""

@@ -84,10 +84,13 @@ def fmt(value: float | None, digits: int = 4) -> str:
 
 
 def fmt_signed(value: float | None, digits: int = 2) -> str:
-    """A difference with its sign (`+3.18`, `-0.112`, and `0.00` rather than `-0.00`)."""
+    """A difference with its sign (`+3.18`, `−0.112` with a minus sign, as every BN − plain
+    figure is written, and `0.00` rather than `−0.00`)."""
     text = fmt(value, digits)
-    if text == "—" or text.startswith("-") or float(text) == 0:
-        return text
+    if text == "—" or float(text) == 0:
+        return text.lstrip("-")
+    if text.startswith("-"):
+        return "−" + text[1:]
     return "+" + text
 
 

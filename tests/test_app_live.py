@@ -43,3 +43,20 @@ async def test_quit_during_training_confirms_then_saves(tmp_path: Path) -> None:
     assert run.status == "interrupted"
     assert len(run.models["plain"].history.loss) >= 1
     assert_gone(pids)
+
+
+async def test_a_question_left_open_goes_when_training_ends(tmp_path: Path) -> None:
+    """Asked whether to stop, the user does not answer and training ends: the question
+    (no longer true) goes, the status line says why, and the run is saved as completed."""
+    out = tmp_path / "run.json"
+    session = LiveSession(build_spec(limit=2000, epochs=4, inside_per_epoch=0), out)
+    app = BntuiApp(session)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await until(pilot, lambda: "LIVE" in status_of(app), "the live status")
+        await pilot.press("q")
+        assert isinstance(app.screen, ConfirmScreen)
+        await until(pilot, lambda: not isinstance(app.screen, ConfirmScreen), "the question gone")
+        await until(pilot, lambda: "nothing to stop" in status_of(app), "the reason")
+        await until(pilot, lambda: session.saved_path is not None, "the run saved")
+    assert app.finish() == 0
+    assert load_run(out).status == "completed"

@@ -62,8 +62,12 @@ def test_export_a_sweep_keeps_the_batch_size(tmp_path: Path) -> None:
 def test_export_bad_input(tmp_path: Path) -> None:
     missing = runner.invoke(cli, ["export", str(tmp_path / "nope.json")])
     assert missing.exit_code == 2 and "no such file" in missing.output
-    bad_dir = runner.invoke(cli, ["export", str(SMALL_SWEEP), "--out-dir", str(tmp_path / "x")])
+    a_file = tmp_path / "x"
+    a_file.write_text("")
+    bad_dir = runner.invoke(cli, ["export", str(SMALL_SWEEP), "--out-dir", str(a_file)])
     assert bad_dir.exit_code == 2 and "is not a folder" in bad_dir.output
+    new_dir = runner.invoke(cli, ["export", str(SMALL_SWEEP), "--out-dir", str(tmp_path / "n/m")])
+    assert new_dir.exit_code == 0 and (tmp_path / "n/m/small_sweep-history.csv").exists()
 
 
 async def test_screenshot_key_saves_an_svg(small_run: RunFile, tmp_path: Path) -> None:

@@ -129,4 +129,4 @@ def test_robust_range_is_not_owned_by_the_first_steps() -> None:
 def test_numbers_never_read_minus_zero() -> None:
     assert fmt(-0.00001, 3) == "0.000"
     assert fmt_signed(-0.0001) == "0.00" and fmt_signed(0.031) == "+0.03"
-    assert fmt_signed(-0.112, 3) == "-0.112" and fmt(float("nan")) == "—"
+    assert fmt_signed(-0.112, 3) == "−0.112" and fmt(float("nan")) == "—"

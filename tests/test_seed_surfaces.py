@@ -186,7 +186,7 @@ def test_each_batch_size_gets_its_interval() -> None:
     for row in sweep_rows(sweep):
         found = row.gap_interval
         assert found is not None and found.high is not None
-        cell = f"{found.mean * 100:+.1f} ±{(found.high - found.mean) * 100:.1f}"
+        cell = f"{found.mean * 100:+.1f} ±{(found.high - found.mean) * 100:.1f}".replace("-", "−")
         line = next(
             line for line in result.output.splitlines() if line.split()[0] == str(row.batch_size)
         )

@@ -200,3 +200,49 @@ def test_seeds_fall_back_to_one_after_another(tmp_path: Path, clean_env: dict[st
     assert sorted(p.name for p in folder.iterdir()) == [
         "bn-seed42.keras", "bn-seed43.keras", "plain-seed42.keras", "plain-seed43.keras",
     ]  # fmt: skip
+
+
+def test_pairing_is_checked_from_the_recorded_digests() -> None:
+    from bntui.seedstats import pairing, unpaired_seeds
+    from bntui.summary import summary_lines
+
+    run = load_run(SMALL_SEEDS)
+    assert unpaired_seeds(run) == [] and "checked" in pairing(run)
+    data = json.loads(SMALL_SEEDS.read_text())
+    data["seeds"][0]["models"]["bn"]["data_order"][1] = "0000000000000000"
+    edited = parse_run(json.dumps(data).encode())
+    assert unpaired_seeds(edited) == [42]
+    assert "NOT PAIRED: seed 42" in "\n".join(summary_lines(edited))
+    one = load_run(SMALL_RUN_V2)
+    assert "not recorded" in pairing(one)
+
+
+def test_epochs_to_target_keeps_each_models_figure_when_pairs_are_missing() -> None:
+    run = load_run(Path(__file__).parent.parent / "sample_runs" / "fashion-sgd-5-seeds.json")
+    reach = next(c for c in comparisons(run) if c.label.startswith("epochs to"))
+    bn = [
+        next(i + 1 for i, a in enumerate(r.history.column("val_accuracy")) if a >= 0.85)
+        for r in run.records("bn")
+    ]
+    assert reach.text() == (
+        f"epochs to 85% val acc: plain not reached in 5 seeds; bn {sum(bn) / 5:.1f} epochs "
+        "(5 of 5 seeds)"
+    )
+
+
+def test_a_run_cut_short_is_interrupted_not_completed() -> None:
+    from bntui.events import ModelDone
+    from bntui.recorder import RunRecorder
+
+    recorder = RunRecorder(replace(ExperimentSpec(), seeds=2))
+    for seed in (0, 1):
+        recorder.apply(ModelDone(model="plain", t=1.0, seed=seed, status="completed"))
+    recorder.apply(ModelDone(model="bn", t=1.0, seed=0, status="completed"))
+    assert recorder.finish().status == "interrupted"  # bn's seed 43 never ended
+
+
+def test_one_value_says_n_1_instead_of_an_interval() -> None:
+    from bntui.seedstats import plus_minus
+
+    assert plus_minus(mean_interval([0.4862])) == "0.4862 (n=1)"
+    assert plus_minus(mean_interval([1.0, 2.0, 4.0]), 2, spaced=True).startswith("2.33 ± ")

@@ -92,7 +92,9 @@ def test_replay_headless_prints_the_sweep_table(tmp_path: Path) -> None:
     sweep = small_sweep()
     for row in sweep_rows(sweep):
         line = rows[str(row.batch_size)]
-        assert f"{row.final['bn']:.4f}" in line and f"{row.gap * 100:+.2f}" in line  # type: ignore[operator]
+        assert (
+            f"{row.final['bn']:.4f}" in line and f"{row.gap * 100:+.2f}".replace("-", "−") in line
+        )  # type: ignore[operator]
 
 
 async def test_sweep_replay_opens_on_the_sweep_tab() -> None:

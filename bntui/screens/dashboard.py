@@ -208,8 +208,12 @@ class DashboardScreen(Screen[None]):
         self.session.pause(paused)
         self._restyle()
 
-    def watch_ended(self) -> None:
-        """The end: keys change (no pause, save says where), the record is complete."""
+    def watch_ended(self, ended: bool) -> None:
+        """The end: keys change (no pause, save says where), the record is complete. A
+        question about stopping the training, still open, no longer holds: it goes."""
+        if ended and isinstance(self.app.screen, ConfirmScreen):
+            self.app.screen.dismiss(False)
+            self.flash("training ended: nothing to stop · q quits", 30)
         self.refresh_bindings()
         self._restyle()
 

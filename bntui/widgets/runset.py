@@ -24,7 +24,7 @@ from bntui.widgets.text_view import BuiltView, TextView
 
 SEEDS_NOTE = (
     "with several seeds: the mean over the seeds; BN−plain ± half its paired 95% interval "
-    "(yellow: the interval spans zero)"
+    "(?: the interval spans zero, so the sign is not settled)"
 )
 
 
@@ -165,7 +165,9 @@ def _gap(row: RunRow) -> Text:
     if row.seeds > 1 and found is not None:
         clear = found.excludes_zero or not found.has_interval
         style = ("green" if found.mean >= 0 else "red") if clear else "yellow"
-        return Text(plus_minus(found, 1, 100.0, signed=True), style)
+        # A mark, not only a colour: NO_COLOR terminals must see it too.
+        mark = "" if clear else " ?"
+        return Text(plus_minus(found, 1, 100.0, signed=True) + mark, style)
     return Text(fmt_signed(row.gap * 100), "green" if row.gap >= 0 else "red")
 
 

@@ -13,20 +13,23 @@ from rich.text import Text
 
 from bntui.intervals import Interval
 from bntui.runfile import RunFile
-from bntui.seedstats import comparisons, test_comparison, test_rows, test_summary
+from bntui.seedstats import (
+    comparisons,
+    pairing,
+    plus_minus,
+    test_comparison,
+    test_rows,
+    test_summary,
+    unpaired_seeds,
+)
 from bntui.spec import MODEL_KEYS
 from bntui.text import fmt, fmt_signed
 from bntui.widgets.text_view import BuiltView
 
 
 def mean_text(found: Interval | None, digits: int = 4, signed: bool = False) -> str:
-    """A mean with its (symmetric, t) interval: `0.8123 ± 0.0150`, or the mean alone."""
-    if found is None:
-        return "—"
-    mean = fmt_signed(found.mean, digits) if signed else fmt(found.mean, digits)
-    if found.low is None or found.high is None:
-        return mean
-    return f"{mean} ± {fmt((found.high - found.low) / 2, digits)}"
+    """A mean with its (symmetric, t) interval: `0.8123 ± 0.0150`, `0.8123 (n=1)`, `—`."""
+    return plus_minus(found, digits, signed=signed, spaced=True)
 
 
 class SeedTestTable(BuiltView):
@@ -63,7 +66,8 @@ class SeedTestTable(BuiltView):
             mean_text(paired.interval if paired else None, 2, signed=True),
         )
         lines = Text(no_wrap=True, overflow="ellipsis")
-        lines.append(f"BN − plain over {n} seeds (seed k of each saw the same data)\n", "bold")
+        lines.append(f"BN − plain over {n} seeds", "bold")
+        lines.append(f" ({pairing(run)})\n", "bold red" if unpaired_seeds(run) else "dim")
         found = comparisons(run)
         for comparison in found:
             lines.append(f"  {comparison.text()}\n")
