@@ -43,7 +43,7 @@ def spec_line(spec: ExperimentSpec, train_images: int, batch: bool = True) -> st
     seeds = f"seed {spec.seed}" if spec.seeds == 1 else f"seeds {seed_range(spec.seed_values)}"
     return (
         f"{spec.dataset} · {data} · {spec.optimizer} lr {spec.learning_rate:g}{size} · "
-        f"{spec.epochs} epochs · {seeds}"
+        f"{spec.epochs} epoch{'s' * (spec.epochs != 1)} · {seeds}"
     )
 
 

@@ -170,6 +170,10 @@ class InsidePanel(Vertical):
         y_range: tuple[float, float] | None,
     ) -> None:
         """Draw `lines` (from `layer_series`) on the shared `y_range`."""
+        title = MODEL_TITLES[self.key]
+        if len(run.seeds) > 1:  # the probe measures the first seed only
+            title += f" · seed {run.seeds[0].seed}"
+        self.border_title = title
         chart = self.query_one(LineChart)
         chart.empty_message = empty_message(run, self.key, view, bool(lines))
         chart.show(
