@@ -6,6 +6,7 @@ bntui.events), and every line is printed through `say`, which cleans it whole ag
 
 from __future__ import annotations
 
+import os
 import sys
 from typing import TextIO
 
@@ -172,6 +173,7 @@ def run_headless(session: TrainingSession, out: TextIO = sys.stdout) -> int:
     lifecycle.install_handlers()
     printer = EventPrinter()
     several = len(session.specs) > 1
+    closed = False
     try:
         say(f"bntui: training plain and BN models, run file: {session.out}", out)
         session.start()
@@ -181,6 +183,12 @@ def run_headless(session: TrainingSession, out: TextIO = sys.stdout) -> int:
                 line = f"[batch {session.specs[event.run_index].batch_size:>4}] {line}"
             if line:
                 say(line, out)
+    except BrokenPipeError:
+        # Whoever read the output went away (`| head`): stop, save, and say so on stderr.
+        closed = True
+        os.dup2(os.open(os.devnull, os.O_WRONLY), out.fileno())
+        out = sys.stderr
+        say("bntui: the output was closed: training stopped", out)
     finally:
         said = lifecycle.signal_line()
         if said:
@@ -192,6 +200,6 @@ def run_headless(session: TrainingSession, out: TextIO = sys.stdout) -> int:
         summary = sweep_lines(document)
     else:
         summary = summary_lines(session.run, printer.reasons)
-    for line in [*summary, *lifecycle.closing_lines()]:
+    for line in lifecycle.closing_lines() if closed else [*summary, *lifecycle.closing_lines()]:
         say(line, out)
-    return lifecycle.exit_code()
+    return lifecycle.exit_code() or (1 if closed else 0)

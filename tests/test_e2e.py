@@ -351,3 +351,21 @@ def test_headless_run_of_two_seeds_prints_each_seed_and_intervals(
         for line in lines
     )
     assert [entry.seed for entry in load_run(out).seeds] == [42, 43]
+
+
+def test_closed_output_stops_saves_and_says_so(tmp_path: Path, clean_env: dict[str, str]) -> None:
+    """`bntui run --headless | head -1`: the reader goes away; bntui stops the training,
+    saves it as interrupted and says so on stderr, never claiming it completed."""
+    out = tmp_path / "piped.json"
+    proc = subprocess.Popen(
+        [*bntui_command(), "run", "--headless", "--limit", "2000", "--epochs", "50",
+         "--out", str(out)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=clean_env,
+    )  # fmt: skip
+    assert proc.stdout is not None and proc.stderr is not None
+    proc.stdout.readline()
+    proc.stdout.close()  # as `head -1` does once it has its line
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=300) == 1
+    assert "the output was closed" in err and "(interrupted)" in err
+    assert load_run(out).status == "interrupted"
