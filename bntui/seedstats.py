@@ -142,6 +142,8 @@ def comparisons(run: RunFile, target: float | None = None) -> list[Comparison]:
             # Pairs are missing: say what each model did, so that one model's figure is
             # not lost because the other never got there.
             note = "; ".join(_reach_note(key, values) for key, values in reached.items())
+            if not any(finite(values) for values in reached.values()):
+                note = "neither model reached it"
         found.append(
             _compare(f"epochs to {goal:.0%} val acc", "epochs", 1.0, 1,
                      reached["plain"], reached["bn"], note)
@@ -167,12 +169,12 @@ def pairing(run: RunFile) -> str:
     broken = unpaired_seeds(run)
     if broken:
         return (
-            f"NOT PAIRED: seed{'s' * (len(broken) > 1)} {seed_range(broken)} recorded "
-            "different data orders for plain and BN"
+            f"NOT PAIRED: seed{'s' * (len(broken) > 1)} {seed_range(broken)} had other data "
+            "for plain and BN"
         )
     if all(m.data_order for entry in run.seeds for m in entry.models.values()):
-        return "seed k of both models saw the same data order (recorded, checked)"
-    return "seed k of both models seeded alike; data order not recorded"
+        return "same data order per seed, checked"
+    return "seeded alike, data order not recorded"
 
 
 def _reach_note(key: str, epochs: list[float | None]) -> str:

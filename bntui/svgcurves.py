@@ -58,13 +58,14 @@ def _panel(
     width, left, top = 400, 50, 30
     pw, ph = width - left - 10, 220
     lo, hi = y_range
+    span = (hi - lo) or 1.0  # one value everywhere: a flat line, not a division by zero
 
     def sx(x: float) -> float:
         return x0 + left + x / max(x_max, 1e-9) * pw
 
     def sy(y: float) -> float:
         # Beyond the range (the first steps of training) is drawn at the edge, as on screen.
-        return top + min(max((hi - y) / (hi - lo), 0.0), 1.0) * ph
+        return top + min(max((hi - y) / span, 0.0), 1.0) * ph
 
     out = [
         f'<text x="{x0 + width / 2}" y="18" text-anchor="middle" font-weight="bold">'

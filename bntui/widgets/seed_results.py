@@ -67,7 +67,7 @@ class SeedTestTable(BuiltView):
         )
         lines = Text(no_wrap=True, overflow="ellipsis")
         lines.append(f"BN − plain over {n} seeds", "bold")
-        lines.append(f" ({pairing(run)})\n", "bold red" if unpaired_seeds(run) else "dim")
+        lines.append(f" (paired: {pairing(run)})\n", "bold red" if unpaired_seeds(run) else "dim")
         found = comparisons(run)
         for comparison in found:
             lines.append(f"  {comparison.text()}\n")
