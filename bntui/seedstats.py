@@ -56,11 +56,8 @@ class Comparison:
     note: str = ""  # what is missing ("plain not reached in 5 seeds; bn 3.8 epochs (5 of 5 seeds)")
 
     def number(self, value: float | None, signed: bool = True) -> str:
-        """A value in this figure's units and precision."""
-        if value is None:
-            return "—"
-        text = f"{value:+.{self.digits}f}" if signed else f"{value:.{self.digits}f}"
-        return text.replace("-", "−")
+        """A value in this figure's units and precision (a minus sign, never `−0.0`)."""
+        return (fmt_signed if signed else fmt)(value, self.digits)
 
     def text(self) -> str:
         """`val acc at epoch 10: +3.2 pts (95% CI +2.6 … +3.8, paired over 5 seeds)`."""
@@ -107,29 +104,23 @@ def comparisons(run: RunFile, target: float | None = None) -> list[Comparison]:
     latest epoch every seed finished, test accuracy, and epochs to reach `target` val
     accuracy (default `target_for(run)`)."""
     epoch = finished_epochs(run)
+    # One seed's figures keep the precision they always had; a mean over seeds one less.
+    fine = 1 if run.spec.seeds == 1 else 0
+
+    def at_epoch(label: str, metric: str, unit: str, scale: float, digits: int) -> Comparison:
+        return _compare(
+            f"{label} at epoch {epoch}", unit, scale, digits + fine,
+            _at_epoch(run, "plain", metric, epoch), _at_epoch(run, "bn", metric, epoch),
+        )  # fmt: skip
+
     found = []
     if epoch:
-        found.append(
-            _compare(
-                f"val acc at epoch {epoch}", "pts", 100.0, 2 if run.spec.seeds == 1 else 1,
-                _at_epoch(run, "plain", "val_accuracy", epoch),
-                _at_epoch(run, "bn", "val_accuracy", epoch),
-            )
-        )  # fmt: skip
+        found.append(at_epoch("val acc", "val_accuracy", "pts", 100.0, 1))
     tests = {key: test_accuracies(run, key) for key in MODEL_KEYS}
     if any(v is not None for values in tests.values() for v in values):
-        found.append(
-            _compare("test acc", "pts", 100.0, 2 if run.spec.seeds == 1 else 1,
-                     tests["plain"], tests["bn"])
-        )  # fmt: skip
+        found.append(_compare("test acc", "pts", 100.0, 1 + fine, tests["plain"], tests["bn"]))
     if epoch:
-        found.append(
-            _compare(
-                f"val loss at epoch {epoch}", "", 1.0, 4 if run.spec.seeds == 1 else 3,
-                _at_epoch(run, "plain", "val_loss", epoch),
-                _at_epoch(run, "bn", "val_loss", epoch),
-            )
-        )  # fmt: skip
+        found.append(at_epoch("val loss", "val_loss", "", 1.0, 3))
         goal = target_for(run) if target is None else target
         reached: dict[str, list[float | None]] = {}
         for key in MODEL_KEYS:

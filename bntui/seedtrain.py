@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import time
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 import jax
@@ -155,8 +156,10 @@ def train_seeds(setting: Setting) -> SeedStack:
     spec, key, writer, data = setting.spec, setting.key, setting.writer, setting.data
     stack = SeedStack(setting)
     seeds = spec.seed_values
+    # Every seed's model is the same model: its description is built once.
+    ready = setting.ready(stack.model, 0)
     for index in range(len(seeds)):
-        writer.emit(setting.ready(stack.model, index))
+        writer.emit(replace(ready, seed=index, t=writer.now()))
     probe = setting.probe(stack.model)
     n, batch = len(data.y_train), spec.batch_size
     steps = spec.steps_per_epoch

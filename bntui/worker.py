@@ -257,7 +257,7 @@ def train(
     backend_log = watch_backend_log()
     from bntui.data import load_splits
 
-    seed_everything(spec.seed, spec.backend)
+    # Each seed is seeded where its model is built (train_one, SeedStack).
     data = load_splits(
         spec.dataset, spec.validation_size, spec.limit, "float64" if spec.faithful else "float32"
     )

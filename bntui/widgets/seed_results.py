@@ -11,7 +11,6 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from bntui.intervals import Interval
 from bntui.runfile import RunFile
 from bntui.seedstats import (
     comparisons,
@@ -25,11 +24,6 @@ from bntui.seedstats import (
 from bntui.spec import MODEL_KEYS
 from bntui.text import fmt, fmt_signed
 from bntui.widgets.text_view import BuiltView
-
-
-def mean_text(found: Interval | None, digits: int = 4, signed: bool = False) -> str:
-    """A mean with its (symmetric, t) interval: `0.8123 ± 0.0150`, `0.8123 (n=1)`, `—`."""
-    return plus_minus(found, digits, signed=signed, spaced=True)
 
 
 class SeedTestTable(BuiltView):
@@ -62,8 +56,8 @@ class SeedTestTable(BuiltView):
         paired = test_comparison(run)
         table.add_row(
             "mean ± 95% CI",
-            *(mean_text(means[key]) for key in MODEL_KEYS),
-            mean_text(paired.interval if paired else None, 2, signed=True),
+            *(plus_minus(means[key], spaced=True) for key in MODEL_KEYS),
+            plus_minus(paired.interval if paired else None, 2, signed=True, spaced=True),
         )
         lines = Text(no_wrap=True, overflow="ellipsis")
         lines.append(f"BN − plain over {n} seeds", "bold")
