@@ -17,6 +17,7 @@ from typer._click.exceptions import ClickException, UsageError  # typer vendors 
 from typer.core import TyperGroup
 
 from bntui import __version__
+from bntui.claims.command import claims as claims_command
 from bntui.spec import PRESETS, ExperimentSpec, SpecError, build_spec
 from bntui.text import say
 
@@ -465,6 +466,11 @@ def export(
         fail(str(exc), code=1)
     for path in files:
         say(f"wrote {path}")
+
+
+app.command(
+    "claims", short_help="Put the notebooks' claims about BN to controlled experiments."
+)(claims_command)
 
 
 def main() -> None:

@@ -1,0 +1,212 @@
+"""The battery: nine claims from the seed notebooks, each with its design (the cells it
+trains), the quantity it measures, its pre-stated decision rule and the notebook sentence
+it tests. Two sizes: `quick` (slices, 3 seeds) and `full` (real data, 5 seeds).
+
+The controlled pair, used wherever a claim is about BN alone, differs only in the BN
+layers: ReLU and glorot_uniform in both (the notebooks' BN model, and the same model
+without its BN layers). The notebooks' own plain model (LeakyReLU, he_normal) appears only
+in the confound claim.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from typing import Any
+
+from bntui.claims.cells import CellSpec
+from bntui.claims.rules import Rule
+
+
+@dataclass(frozen=True)
+class Scale:
+    """How big the battery is: data slices, epochs, seeds and grids."""
+
+    name: str
+    seeds: int
+    base_train: int
+    valid: int
+    base_epochs: int
+    sweep_train: int
+    sweep_epochs: int
+    cost_train: int
+    target: float
+    lr_grid: tuple[float, ...] = (0.001, 0.01, 0.1, 0.3, 1.0, 3.0)
+    init_scales: tuple[float, ...] = (0.1, 1.0, 10.0)
+    batch_sizes: tuple[int, ...] = (2, 8, 32, 128)
+
+
+SCALES = {
+    "quick": Scale("quick", seeds=3, base_train=6_000, valid=2_000, base_epochs=5,
+                   sweep_train=3_000, sweep_epochs=2, cost_train=10_000, target=0.80),
+    # For tests only (`--scale tiny`, hidden): every design in seconds, nothing to conclude.
+    "tiny": Scale("tiny", seeds=2, base_train=512, valid=256, base_epochs=2, sweep_train=256,
+                  sweep_epochs=1, cost_train=512, target=0.5, lr_grid=(0.01, 1.0, 3.0),
+                  batch_sizes=(4, 32)),
+    "full": Scale("full", seeds=5, base_train=55_000, valid=5_000, base_epochs=10,
+                  sweep_train=20_000, sweep_epochs=5, cost_train=55_000, target=0.85),
+}  # fmt: skip
+
+# The learning rate of every cell but the learning-rate grid and the batch sizes.
+BASE_RATE = 0.01
+# Small batches: the rate scales with the batch (linear scaling rule) around this batch.
+RATE_BATCH = 32
+
+
+def seed_values(seed: int, scale: Scale) -> tuple[int, ...]:
+    """The seeds every cell of the battery trains: `seed`, `seed + 1`, ..."""
+    return tuple(seed + k for k in range(scale.seeds))
+
+
+def _model(key: str, id_: str, **fields: Any) -> CellSpec:
+    """A cell of the controlled pair (`plain`, `bn`) or of the notebooks' plain model
+    (`seeds-plain`), with `fields` set."""
+    if key == "seeds-plain":
+        cell = CellSpec(id=id_, activation="leaky_relu", initializer="he_normal")
+    else:
+        cell = CellSpec(id=id_, batch_norm=key == "bn")
+    return replace(cell, **fields)
+
+
+def base_cell(key: str, scale: Scale, seeds: tuple[int, ...]) -> CellSpec:
+    """The shared cell of convergence, covariate shift, regularisation and the confound."""
+    return _model(key, f"base/{key}", learning_rate=BASE_RATE, epochs=scale.base_epochs,
+                  train_size=scale.base_train, valid_size=scale.valid, seeds=seeds,
+                  evals_per_epoch=4, probes_per_epoch=2)  # fmt: skip
+
+
+def _sweep(id_: str, key: str, scale: Scale, seeds: tuple[int, ...]) -> CellSpec:
+    return _model(key, id_, learning_rate=BASE_RATE, epochs=scale.sweep_epochs,
+                  train_size=scale.sweep_train, valid_size=scale.valid, seeds=seeds)  # fmt: skip
+
+
+def rate_label(rate: float) -> str:
+    """A learning rate as a cell id part: 0.001, 0.3, 3."""
+    return f"{rate:g}"
+
+
+def lr_cells(scale: Scale, seeds: tuple[int, ...]) -> list[CellSpec]:
+    """Both models at each rate of the grid; everything else fixed."""
+    return [
+        replace(_sweep(f"lr/{key}/{rate_label(rate)}", key, scale, seeds), learning_rate=rate)
+        for rate in scale.lr_grid
+        for key in ("plain", "bn")
+    ]
+
+
+def init_cells(scale: Scale, seeds: tuple[int, ...]) -> list[CellSpec]:
+    """Both models with every Dense kernel's initial weights multiplied by each scale."""
+    return [
+        replace(_sweep(f"init/{key}/{factor:g}", key, scale, seeds), init_scale=factor)
+        for factor in scale.init_scales
+        for key in ("plain", "bn")
+    ]
+
+
+def deep_cells(scale: Scale, seeds: tuple[int, ...]) -> list[CellSpec]:
+    """The deep sigmoid stack, with and without BN, measured on the probe twice an epoch."""
+    return [
+        replace(_sweep(f"deep/{key}", key, scale, seeds), family="deep",
+                activation="sigmoid", probes_per_epoch=2, epochs=scale.sweep_epochs + 1)
+        for key in ("plain", "bn")
+    ]  # fmt: skip
+
+
+def batch_cells(scale: Scale, seeds: tuple[int, ...]) -> list[CellSpec]:
+    """Both models at each batch size, the rate scaled with it; BN also in training mode."""
+    return [
+        replace(_sweep(f"batch/{key}/{size}", key, scale, seeds), batch_size=size,
+                learning_rate=BASE_RATE * size / RATE_BATCH, train_mode=key == "bn")
+        for size in scale.batch_sizes
+        for key in ("plain", "bn")
+    ]  # fmt: skip
+
+
+def cost_cells(scale: Scale, seeds: tuple[int, ...]) -> list[CellSpec]:
+    """Both models timed alone, each seed on its own, 2 epochs (the first compiles)."""
+    return [
+        replace(_sweep(f"cost/{key}", key, scale, seeds), train_size=scale.cost_train,
+                epochs=2, timed=True)
+        for key in ("plain", "bn")
+    ]  # fmt: skip
+
+
+def _base(*keys: str) -> Callable[[Scale, tuple[int, ...]], list[CellSpec]]:
+    return lambda scale, seeds: [base_cell(key, scale, seeds) for key in keys]
+
+
+@dataclass(frozen=True)
+class Claim:
+    """One claim of the notebooks and how the battery tests it."""
+
+    name: str
+    title: str
+    notebook: str  # which notebook and where
+    quote: str  # the sentence it tests, as the notebook words it
+    quantity: str  # what the interval is of
+    unit: str
+    rule: Rule
+    cells: Callable[[Scale, tuple[int, ...]], list[CellSpec]]
+
+
+CLAIMS: dict[str, Claim] = {
+    c.name: c
+    for c in (
+        Claim("convergence", "BN converges faster",
+              "001, answer to Q2 (also 003, 004)",
+              "It allows the model to converge faster and achieve better accuracy in fewer "
+              "iterations.",
+              "steps to the target validation accuracy, plain − BN", "steps",
+              Rule("positive"), _base("plain", "bn")),
+        Claim("lr", "BN allows higher learning rates", "003, advantages; 004, closing notes",
+              "Allows for larger learning rates: The improved stability provided by batch "
+              "normalization allows for the use of larger learning rates.",
+              "log10 of the largest rate that trains, BN − plain", "decades",
+              Rule("positive"), lr_cells),
+        Claim("init", "BN makes training less sensitive to initialisation",
+              "001, answer to Q2 (also 003, 004)",
+              "Batch normalization makes the network less sensitive to the choice of initial "
+              "weights.",
+              "spread of final validation accuracy across init scales, plain − BN", "points",
+              Rule("positive"), init_cells),
+        Claim("gradients", "BN keeps gradients from vanishing",
+              "001, answer to Q2 (also 003, 004)",
+              "Normalizing the inputs reduces the impact of vanishing or exploding gradients.",
+              "log10 (first-layer / last-layer gradient norm), BN − plain", "decades",
+              Rule("positive"), deep_cells),
+        Claim("shift", "BN reduces internal covariate shift",
+              "001, Q1 and answer to Q2 (also 003, 004)",
+              "By normalizing the inputs and reducing the internal covariate shift, batch "
+              "normalization helps accelerate the training process.",
+              "drift of hidden layers' inputs over training, plain − BN", "",
+              Rule("positive"), _base("plain", "bn")),
+        Claim("regularisation", "BN regularises", "001, answer to Q2 (also 003, 004)",
+              "Batch normalization acts as a regularizer by adding a small amount of noise to "
+              "the inputs.",
+              "generalisation gap (train accuracy in inference mode − validation), plain − BN",
+              "points", Rule("positive"), _base("plain", "bn")),
+        Claim("small-batches", "BN struggles with very small batches", "004, closing notes",
+              "extremely small batch sizes can still result in unstable training dynamics.",
+              "BN's gain at the smallest batch − its gain at the largest", "points",
+              Rule("negative"), batch_cells),
+        Claim("confound", "The notebooks' accuracy gap is BN's",
+              "000, conclusion (its one experiment)",
+              "After Including Batch Normalization it increases the accuracy",
+              "validation accuracy, BN − plain with the same activation and init", "points",
+              Rule("positive"), _base("plain", "bn", "seeds-plain")),
+        Claim("cost", "BN costs about the same time", "000, conclusion",
+              "it take approx same amount of time as earlier model.",
+              "time per epoch, BN / plain − 1", "%",
+              Rule("equivalent", margin=10.0), cost_cells),
+    )
+}  # fmt: skip
+
+
+def plan(names: list[str], scale: Scale, seed: int) -> list[CellSpec]:
+    """Every cell the named claims need, each once, in battery order."""
+    seeds = seed_values(seed, scale)
+    cells: dict[str, CellSpec] = {}
+    for name in names:
+        for cell in CLAIMS[name].cells(scale, seeds):
+            cells.setdefault(cell.id, cell)
+    return list(cells.values())

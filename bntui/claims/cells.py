@@ -1,0 +1,82 @@
+"""A cell: one independent training job of the battery (one model configuration, all its
+seeds), as plain data. Claims are built from cells; cells know nothing of claims.
+
+A cell's seeds train as one vectorised program; seed s of every cell sees the training
+images in the order `data_order(s, epoch)`, so seed s of a plain cell and seed s of a BN
+cell form a pair.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any, Literal
+
+Family = Literal["mlp", "deep"]
+Activation = Literal["relu", "leaky_relu", "sigmoid"]
+Initializer = Literal["glorot_uniform", "he_normal"]
+
+# What the deep stack is (claim gradient-flow): this many Dense layers of this width.
+DEEP_LAYERS = 8
+DEEP_WIDTH = 100
+
+
+@dataclass(frozen=True)
+class CellSpec:
+    """One model configuration trained for every seed. Field names are the file's keys."""
+
+    id: str
+    family: Family = "mlp"
+    batch_norm: bool = False
+    activation: Activation = "relu"
+    initializer: Initializer = "glorot_uniform"
+    init_scale: float = 1.0
+    learning_rate: float = 0.01
+    batch_size: int = 32
+    epochs: int = 5
+    train_size: int = 6_000
+    valid_size: int = 2_000
+    seeds: tuple[int, ...] = (42, 43, 44)
+    # Validation accuracy this many times per epoch (convergence needs more than one).
+    evals_per_epoch: int = 1
+    # Layer measurements on the fixed probe batch this many times per epoch (0 = none).
+    probes_per_epoch: int = 0
+    # BN's accuracy in training mode (batch statistics) next to inference mode.
+    train_mode: bool = False
+    # Timed: each seed alone, and nothing else running (claim cost).
+    timed: bool = False
+
+    @property
+    def steps_per_epoch(self) -> int:
+        """Optimizer steps per epoch (the last partial batch is dropped)."""
+        return self.train_size // self.batch_size
+
+    @property
+    def label(self) -> str:
+        """A short description of the model: what a chart's legend or a table names."""
+        bn = "BN" if self.batch_norm else "plain"
+        init = self.initializer.replace("_uniform", "").replace("_normal", "")
+        parts = [bn, self.activation.replace("_", ""), init]
+        if self.family == "deep":
+            parts.insert(0, f"{DEEP_LAYERS}x{DEEP_WIDTH}")
+        return " ".join(parts)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready data (seeds as a list)."""
+        data = asdict(self)
+        data["seeds"] = list(self.seeds)
+        return data
+
+    def work(self) -> float:
+        """A rough cost in arbitrary units (multiply-adds and per-step overheads), from which
+        the runner predicts durations; it is calibrated on the cells that finish."""
+        if self.family == "deep":
+            macs = 784 * DEEP_WIDTH + DEEP_WIDTH * DEEP_WIDTH * (DEEP_LAYERS - 1) + DEEP_WIDTH * 10
+        else:
+            macs = 784 * 300 + 300 * 100 + 100 * 10
+        seeds = len(self.seeds)
+        examples = self.train_size * self.epochs
+        steps = self.steps_per_epoch * self.epochs
+        evals = self.valid_size * self.epochs * self.evals_per_epoch
+        flops = seeds * (6 * macs * examples + 2 * macs * (evals + self.train_size))
+        # Per-step overhead (a scan iteration, per seed) and a fixed compile cost.
+        return flops / 2e9 + seeds * steps * 6e-5 + (3.0 if not self.timed else 6.0)

@@ -1,0 +1,186 @@
+"""The claims file: every cell's results for one battery, typed, versioned, validated on
+load and written atomically (like run files). Verdicts are not trusted from the file: they
+are recomputed from the cells, so that a file can only say what its measurements say.
+
+A cell's spec must be exactly the one the battery plans for the file's scale, seed and
+claims, so anything that validates is a battery bntui can draw, report and resume.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from bntui import __version__
+from bntui.bounds import Duration, Environment, Label, Message, Metric, Name, Positive
+from bntui.claims.battery import CLAIMS, SCALES, Scale, plan
+from bntui.claims.cells import CellSpec
+from bntui.files import RunFileError, decode, read_bytes, validate
+
+SCHEMA_VERSION = 1
+FORMAT = "bntui-claims"
+MAX_POINTS = 100_000
+MAX_LAYERS = 64
+Number = Metric | None
+Points = Annotated[list[Number], Field(max_length=MAX_POINTS)]
+Step = Annotated[int, Field(ge=0, le=10**12)]
+CellStatus = Literal["done", "failed"]
+BatteryStatus = Literal["running", "completed", "interrupted", "failed"]
+
+
+class FileModel(BaseModel):
+    """Unknown keys are dropped; no float may be infinite or NaN (bntui writes null)."""
+
+    model_config = ConfigDict(extra="ignore", allow_inf_nan=False)
+
+
+class SeedResult(FileModel):
+    """What one seed of one cell measured."""
+
+    seed: Annotated[int, Field(ge=0, le=2**32 - 1)]
+    # Validation curve: the optimizer step of each point and the accuracy/loss there.
+    steps: Annotated[list[Step], Field(max_length=MAX_POINTS)] = []
+    val_accuracy: Points = []
+    val_loss: Points = []
+    diverged: bool = False
+    # Accuracy on the training slice in inference mode (running statistics), at the end.
+    train_accuracy: Number = None
+    # BN only: validation accuracy in training mode (batch statistics of the cell's batch).
+    train_mode_accuracy: Number = None
+    # The fixed probe batch: each point's step, each Dense kernel's gradient norm there,
+    # and each Dense layer's input drift summed over training (see bntui.claims.train).
+    probe_steps: Annotated[list[Step], Field(max_length=MAX_POINTS)] = []
+    layer_grads: Annotated[list[Annotated[list[Number], Field(max_length=MAX_LAYERS)]],
+                           Field(max_length=MAX_POINTS)] = []  # fmt: skip
+    input_drift: Annotated[list[Number], Field(max_length=MAX_LAYERS)] = []
+    epoch_seconds: Points = []
+    params: Annotated[int, Field(ge=0, le=10**12)] = 0
+
+    @model_validator(mode="after")
+    def _aligned(self) -> SeedResult:
+        if not len(self.steps) == len(self.val_accuracy) == len(self.val_loss):
+            raise ValueError("steps, val_accuracy and val_loss must have equal lengths")
+        if len(self.probe_steps) != len(self.layer_grads):
+            raise ValueError("probe_steps and layer_grads must have equal lengths")
+        return self
+
+    @property
+    def final_accuracy(self) -> float | None:
+        """Validation accuracy at the last point (None if it has none)."""
+        return self.val_accuracy[-1] if self.val_accuracy else None
+
+
+class CellResult(FileModel):
+    """One cell: its spec, how it ended, and each seed's results."""
+
+    spec: dict[str, Any]
+    status: CellStatus
+    error: Message | None = None
+    # When it began, in seconds since the battery started (this session), and how long.
+    began: Duration = 0.0
+    seconds: Duration = 0.0
+    results: Annotated[list[SeedResult], Field(max_length=64)] = []
+
+    @property
+    def id(self) -> str:
+        """The cell's id (its spec's)."""
+        return str(self.spec.get("id", ""))
+
+
+class VerdictRecord(FileModel):
+    """A verdict as written for readers without bntui (bntui recomputes its own)."""
+
+    claim: Label
+    verdict: Label
+    mean: Number = None
+    low: Number = None
+    high: Number = None
+    n: Annotated[int, Field(ge=0, le=64)] = 0
+
+
+class ClaimsFile(FileModel):
+    """A battery: what was planned, what finished, what it measured."""
+
+    format: Literal["bntui-claims"] = "bntui-claims"
+    schema_version: Annotated[int, Field(ge=1, le=SCHEMA_VERSION)] = SCHEMA_VERSION
+    bntui_version: Label = __version__
+    status: BatteryStatus = "running"
+    started: Label = ""
+    finished: Label | None = None
+    scale: Literal["quick", "full", "tiny"] = "quick"
+    seed: Annotated[int, Field(ge=0, le=2**32 - 64)] = 42
+    claims: Annotated[list[Label], Field(min_length=1, max_length=len(CLAIMS))]
+    environment: Environment = {}
+    device: Name = ""
+    workers: Positive = 1
+    cells: Annotated[list[CellResult], Field(max_length=1000)] = []
+    verdicts: Annotated[list[VerdictRecord], Field(max_length=len(CLAIMS))] = []
+
+    @field_validator("claims")
+    @classmethod
+    def _known_claims(cls, names: list[str]) -> list[str]:
+        unknown = [n for n in names if n not in CLAIMS]
+        if unknown:
+            raise ValueError(f"unknown claim {unknown[0]!r}; known: {', '.join(CLAIMS)}")
+        if len(set(names)) != len(names):
+            raise ValueError("a claim is named twice")
+        return names
+
+    @model_validator(mode="after")
+    def _cells_of_the_plan(self) -> ClaimsFile:
+        planned = {cell.id: cell for cell in self.plan()}
+        seen: set[str] = set()
+        for index, cell in enumerate(self.cells):
+            expected = planned.get(cell.id)
+            if expected is None:
+                raise ValueError(f"cells.{index}: {cell.id!r} is not a cell of this battery")
+            if cell.id in seen:
+                raise ValueError(f"cells.{index}: {cell.id!r} appears twice")
+            seen.add(cell.id)
+            if cell.spec != expected.to_dict():
+                raise ValueError(f"cells.{index}: {cell.id!r} differs from the battery's design")
+            seeds = [r.seed for r in cell.results]
+            if cell.status == "done" and seeds != list(expected.seeds):
+                raise ValueError(f"cells.{index}: seeds {seeds[:4]} are not the cell's seeds")
+        return self
+
+    @property
+    def battery_scale(self) -> Scale:
+        """The scale (quick or full) this battery ran at."""
+        return SCALES[self.scale]
+
+    def plan(self) -> list[CellSpec]:
+        """The cells the battery consists of, finished or not."""
+        return plan(list(self.claims), SCALES[self.scale], self.seed)
+
+    def done(self) -> dict[str, CellResult]:
+        """The finished cells by id."""
+        return {cell.id: cell for cell in self.cells if cell.status == "done"}
+
+    def record(self, cell: CellResult) -> None:
+        """Add a cell's result, replacing an earlier one of the same cell."""
+        self.cells = [c for c in self.cells if c.id != cell.id] + [cell]
+
+    def to_json(self) -> str:
+        """Strict, indented JSON."""
+        return self.model_dump_json(indent=1)
+
+
+def load_claims(path: str | os.PathLike[str]) -> ClaimsFile:
+    """Read and validate a claims file, or raise RunFileError with one clear message."""
+    return parse_claims(read_bytes(path), str(path))
+
+
+def parse_claims(raw: bytes, name: str = "claims file") -> ClaimsFile:
+    """Validate the bytes of a claims file; raise RunFileError saying what is wrong."""
+    data = decode(raw, name)
+    if data.get("format") != FORMAT:
+        raise RunFileError(f"{name} is not a bntui claims file (format is not {FORMAT!r})")
+    return validate(ClaimsFile, data, name, SCHEMA_VERSION, "claims file")
+
+
+def is_claims_file(data: dict[str, Any]) -> bool:
+    """True when decoded data says it is a claims file (replay picks its viewer by it)."""
+    return data.get("format") == FORMAT

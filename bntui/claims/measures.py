@@ -1,0 +1,147 @@
+"""Each claim's measured quantity, from the finished cells: one paired value per seed,
+its 95% interval, the verdict of the claim's rule, secondary figures and the chart data.
+
+The one place these figures are computed: the Claims tab, headless lines, the report and
+the CSVs all read a `Measure`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Literal
+
+from bntui.claims.battery import CLAIMS, Scale, plan, seed_values
+from bntui.claims.claimfile import ClaimsFile, SeedResult
+from bntui.claims.rules import Verdict
+from bntui.intervals import Interval, finite, mean_interval
+
+Status = Literal["pending", "running", "done", "failed"]
+
+
+@dataclass(frozen=True)
+class Series:
+    """One model's line: at each x, the mean over seeds and the seeds' min and max."""
+
+    key: str
+    label: str
+    mean: list[float | None]
+    low: list[float | None]
+    high: list[float | None]
+
+
+@dataclass(frozen=True)
+class Figure:
+    """A claim's chart: x positions with their tick labels, one series per model."""
+
+    title: str
+    x_label: str
+    y_label: str
+    x: list[float]
+    ticks: list[str]
+    series: list[Series]
+
+
+@dataclass(frozen=True)
+class Detail:
+    """A secondary figure of a claim, with its interval over seeds."""
+
+    label: str
+    interval: Interval | None
+    unit: str
+
+
+@dataclass(frozen=True)
+class Measure:
+    """What the battery found for one claim (so far)."""
+
+    claim: str
+    status: Status
+    cells_done: int
+    cells_total: int
+    seeds: list[int] = field(default_factory=list)
+    values: list[float | None] = field(default_factory=list)
+    interval: Interval | None = None
+    verdict: Verdict | None = None
+    details: list[Detail] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    figure: Figure | None = None
+    errors: list[str] = field(default_factory=list)
+
+
+Results = dict[str, list[SeedResult]]
+
+
+@dataclass(frozen=True)
+class Found:
+    """What a claim's quantity function returns: the paired value of each seed, and the
+    secondary figures, notes and chart that go with it."""
+
+    values: list[float | None]
+    details: list[Detail] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    figure: Figure | None = None
+
+
+MODEL_LABELS = {"plain": "plain", "bn": "BN", "seeds-plain": "notebooks' plain"}
+
+
+def band(key: str, columns: Sequence[Sequence[float | None]]) -> Series:
+    """A series from, at each x, the values of every seed."""
+    means, lows, highs = [], [], []
+    for column in columns:
+        values = finite(column)
+        means.append(sum(values) / len(values) if values else None)
+        lows.append(min(values) if values else None)
+        highs.append(max(values) if values else None)
+    return Series(key, MODEL_LABELS.get(key, key), means, lows, highs)
+
+
+def paired(
+    values_a: Sequence[float | None], values_b: Sequence[float | None]
+) -> list[float | None]:
+    """a − b for each seed, None where either is missing."""
+    return [None if a is None or b is None else a - b for a, b in zip(values_a, values_b)]
+
+
+def finals(runs: list[SeedResult], scale: float = 1.0) -> list[float | None]:
+    """Each seed's final validation accuracy (× `scale`)."""
+    return [None if r.final_accuracy is None else r.final_accuracy * scale for r in runs]
+
+
+def measure(claims: ClaimsFile, name: str, running: frozenset[str] = frozenset()) -> Measure:
+    """The claim `name` as far as `claims`' finished cells allow."""
+    from bntui.claims.quantities import QUANTITIES
+
+    scale = claims.battery_scale
+    cells = CLAIMS[name].cells(scale, seed_values(claims.seed, scale))
+    done = claims.done()
+    failed = [c for c in claims.cells if c.status == "failed" and c.id in {x.id for x in cells}]
+    finished = [c for c in cells if c.id in done]
+    base = {"claim": name, "cells_done": len(finished), "cells_total": len(cells)}
+    if failed:
+        errors = [f"{c.id}: {c.error or 'failed'}" for c in failed]
+        return Measure(status="failed", errors=errors, **base)  # type: ignore[arg-type]
+    if len(finished) < len(cells):
+        busy = any(c.id in running for c in cells) or bool(finished)
+        return Measure(status="running" if busy else "pending", **base)  # type: ignore[arg-type]
+    results: Results = {c.id: done[c.id].results for c in cells}
+    compute: Callable[[Results, Scale], Found] = QUANTITIES[name]
+    found = compute(results, scale)
+    interval = mean_interval(found.values)
+    return Measure(
+        claim=name, status="done", cells_done=len(cells), cells_total=len(cells),
+        seeds=[r.seed for r in next(iter(results.values()))], values=found.values,
+        interval=interval, verdict=CLAIMS[name].rule.verdict(interval), details=found.details,
+        notes=found.notes, figure=found.figure,
+    )  # fmt: skip
+
+
+def measures(claims: ClaimsFile, running: frozenset[str] = frozenset()) -> list[Measure]:
+    """Every claim of the battery, in its order."""
+    return [measure(claims, name, running) for name in claims.claims]
+
+
+def planned_cells(names: list[str], scale: Scale, seed: int) -> int:
+    """How many cells the named claims need (shared cells once)."""
+    return len(plan(names, scale, seed))

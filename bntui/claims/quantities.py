@@ -1,0 +1,244 @@
+"""Each claim's quantity: from its cells' per-seed results to one paired value per seed,
+with the secondary figures, notes and chart that explain it. `bntui.claims.measures`
+turns these into intervals and verdicts.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+from bntui.claims.battery import Scale, rate_label
+from bntui.claims.claimfile import SeedResult
+from bntui.claims.measures import Detail, Figure, Found, Results, band, finals, paired
+from bntui.intervals import finite, mean_interval
+
+# A seed "trains" at a learning rate when its loss stayed finite and it ends at least here.
+TRAINS_AT = 0.5
+MODELS = ("plain", "bn")
+
+
+def _log10(value: float | None) -> float | None:
+    return math.log10(value) if value is not None and value > 0 else None
+
+
+def first_reaching(run: SeedResult, target: float) -> int | None:
+    """The first step at which validation accuracy reached `target` (None: never)."""
+    for step, accuracy in zip(run.steps, run.val_accuracy):
+        if accuracy is not None and accuracy >= target:
+            return step
+    return None
+
+
+def convergence(results: Results, scale: Scale) -> Found:
+    """Steps to the target, plain − BN; a seed that never gets there counts as the last
+    step plus one evaluation interval (a lower bound on its true figure)."""
+    steps, notes = {}, []
+    for key in MODELS:
+        runs = results[f"base/{key}"]
+        cap = runs[0].steps[-1] + (runs[0].steps[-1] - runs[0].steps[-2])
+        reached = [first_reaching(r, scale.target) for r in runs]
+        for run, at in zip(runs, reached):
+            if at is None:
+                notes.append(f"{key} seed {run.seed} never reached {scale.target:.0%}: "
+                             f"counted as {cap:,} steps")  # fmt: skip
+        steps[key] = [float(cap if at is None else at) for at in reached]
+    values = paired(steps["plain"], steps["bn"])
+    details = [Detail(f"{k} steps to {scale.target:.0%}", mean_interval(steps[k]), "steps")
+               for k in MODELS]  # fmt: skip
+    x = [float(s) for s in results["base/plain"][0].steps]
+    series = [band(k, list(zip(*[finals_at(r) for r in results[f"base/{k}"]]))) for k in MODELS]
+    figure = Figure(f"validation accuracy (target {scale.target:.0%})", "step", "accuracy",
+                    x, [f"{int(v):,}" for v in x], series)  # fmt: skip
+    return Found(values, details, notes, figure)
+
+
+def finals_at(run: SeedResult) -> list[float | None]:
+    """A seed's validation accuracy at every point of its curve."""
+    return list(run.val_accuracy)
+
+
+def _trains(run: SeedResult) -> bool:
+    return not run.diverged and (run.final_accuracy or 0.0) >= TRAINS_AT
+
+
+def learning_rate(results: Results, scale: Scale) -> Found:
+    """log10 of the largest rate each seed trains at, BN − plain."""
+    largest: dict[str, list[float | None]] = {}
+    notes = []
+    for key in MODELS:
+        per_seed = []
+        for k, run in enumerate(results[f"lr/{key}/{rate_label(scale.lr_grid[0])}"]):
+            ok = [r for r in scale.lr_grid if _trains(results[f"lr/{key}/{rate_label(r)}"][k])]
+            per_seed.append(_log10(max(ok)) if ok else None)
+            if not ok:
+                notes.append(f"{key} seed {run.seed} trains at no rate of the grid")
+        largest[key] = per_seed
+    values = paired(largest["bn"], largest["plain"])
+    details = [Detail(f"{k} largest rate that trains (log10)", mean_interval(largest[k]), "")
+               for k in MODELS]  # fmt: skip
+    columns = {k: [finals(results[f"lr/{k}/{rate_label(r)}"]) for r in scale.lr_grid]
+               for k in MODELS}  # fmt: skip
+    figure = Figure("final validation accuracy by learning rate", "learning rate",
+                    "accuracy", [math.log10(r) for r in scale.lr_grid],
+                    [rate_label(r) for r in scale.lr_grid],
+                    [band(k, columns[k]) for k in MODELS])  # fmt: skip
+    notes.append(f"trains = loss stayed finite and final validation accuracy ≥ {TRAINS_AT:.0%}")
+    return Found(values, details, notes, figure)
+
+
+def initialisation(results: Results, scale: Scale) -> Found:
+    """Spread (max − min) of final accuracy across init scales, in points, plain − BN."""
+    spread: dict[str, list[float | None]] = {}
+    columns = {}
+    for key in MODELS:
+        columns[key] = [finals(results[f"init/{key}/{f:g}"], 100.0) for f in scale.init_scales]
+        per_seed = []
+        for values in zip(*columns[key]):
+            numbers = finite(values)
+            per_seed.append(max(numbers) - min(numbers) if len(numbers) == len(values) else None)
+        spread[key] = per_seed
+    details = [Detail(f"{k} spread across scales", mean_interval(spread[k]), "points")
+               for k in MODELS]  # fmt: skip
+    figure = Figure("final validation accuracy by initial weight scale", "kernel scale",
+                    "accuracy (%)", [math.log10(f) for f in scale.init_scales],
+                    [f"×{f:g}" for f in scale.init_scales],
+                    [band(k, columns[k]) for k in MODELS])  # fmt: skip
+    return Found(paired(spread["plain"], spread["bn"]), details, [], figure)
+
+
+def gradient_flow(results: Results, scale: Scale) -> Found:
+    """log10(first / last layer gradient norm), averaged over the probe points after the
+    start, BN − plain."""
+    ratio: dict[str, list[float | None]] = {}
+    columns = {}
+    for key in MODELS:
+        runs = results[f"deep/{key}"]
+        per_seed = []
+        for run in runs:
+            logs = [_log10(g[0]) - _log10(g[-1])  # type: ignore[operator]
+                    for g in run.layer_grads[1:]
+                    if _log10(g[0]) is not None and _log10(g[-1]) is not None]  # fmt: skip
+            per_seed.append(sum(logs) / len(logs) if logs else None)
+        ratio[key] = per_seed
+        layers = len(runs[0].layer_grads[0]) if runs[0].layer_grads else 0
+        columns[key] = [[_mean_log(r.layer_grads[1:], i) for r in runs] for i in range(layers)]
+    details = [Detail(f"{k} log10 first/last", mean_interval(ratio[k]), "") for k in MODELS]
+    n = len(columns["plain"])
+    figure = Figure("gradient norm per Dense layer (log10, mean over training)", "layer",
+                    "log10 norm", [float(i + 1) for i in range(n)],
+                    [str(i + 1) for i in range(n)],
+                    [band(k, columns[k]) for k in MODELS])  # fmt: skip
+    return Found(paired(ratio["bn"], ratio["plain"]), details, [], figure)
+
+
+def _mean_log(points: list[list[float | None]], layer: int) -> float | None:
+    logs = finite([_log10(p[layer]) for p in points])
+    return sum(logs) / len(logs) if logs else None
+
+
+def covariate_shift(results: Results, scale: Scale) -> Found:
+    """Drift of the hidden Dense layers' inputs (all but the first, whose input is the
+    data in the plain model), summed over training, averaged over layers, plain − BN."""
+    drift: dict[str, list[float | None]] = {}
+    columns = {}
+    for key in MODELS:
+        runs = results[f"base/{key}"]
+        per_seed = []
+        for run in runs:
+            hidden = finite(run.input_drift[1:])
+            per_seed.append(sum(hidden) / len(hidden) if hidden else None)
+        drift[key] = per_seed
+        layers = len(runs[0].input_drift)
+        columns[key] = [[run.input_drift[i] for run in runs] for i in range(1, layers)]
+    details = [Detail(f"{k} drift", mean_interval(drift[k]), "") for k in MODELS]
+    n = len(columns["plain"])
+    figure = Figure("input drift per Dense layer (summed over training)", "Dense layer",
+                    "drift", [float(i + 2) for i in range(n)], [str(i + 2) for i in range(n)],
+                    [band(k, columns[k]) for k in MODELS])  # fmt: skip
+    return Found(paired(drift["plain"], drift["bn"]), details, [], figure)
+
+
+def regularisation(results: Results, scale: Scale) -> Found:
+    """Train accuracy (inference mode) − validation accuracy, in points, plain − BN."""
+    gap: dict[str, list[float | None]] = {}
+    columns = {}
+    for key in MODELS:
+        runs = results[f"base/{key}"]
+        train = [None if r.train_accuracy is None else r.train_accuracy * 100 for r in runs]
+        gap[key] = paired(train, finals(runs, 100.0))
+        columns[key] = [train, finals(runs, 100.0)]
+    details = [Detail(f"{k} gap", mean_interval(gap[k]), "points") for k in MODELS]
+    figure = Figure("accuracy on the training slice and on validation", "", "accuracy (%)",
+                    [0.0, 1.0], ["train (inference)", "validation"],
+                    [band(k, columns[k]) for k in MODELS])  # fmt: skip
+    return Found(paired(gap["plain"], gap["bn"]), details, [], figure)
+
+
+def small_batches(results: Results, scale: Scale) -> Found:
+    """BN's gain over plain (points) at the smallest batch minus at the largest."""
+    sizes = scale.batch_sizes
+    columns = {k: [finals(results[f"batch/{k}/{b}"], 100.0) for b in sizes] for k in MODELS}
+    gain = [paired(bn, plain) for plain, bn in zip(columns["plain"], columns["bn"])]
+    smallest = results[f"batch/bn/{sizes[0]}"]
+    modes = paired([None if r.train_mode_accuracy is None else r.train_mode_accuracy * 100
+                    for r in smallest], finals(smallest, 100.0))  # fmt: skip
+    details = [Detail(f"BN gain at batch {b}", mean_interval(g), "points")
+               for b, g in zip(sizes, gain)]  # fmt: skip
+    details.append(Detail(f"BN train-mode − inference-mode accuracy at batch {sizes[0]}",
+                          mean_interval(modes), "points"))  # fmt: skip
+    figure = Figure("final validation accuracy by batch size", "batch size", "accuracy (%)",
+                    [math.log2(b) for b in sizes], [str(b) for b in sizes],
+                    [band(k, columns[k]) for k in MODELS])  # fmt: skip
+    notes = [f"learning rate {0.01:g} × batch / 32 at every batch size (same epochs)"]
+    return Found(paired(gain[0], gain[-1]), details, notes, figure)
+
+
+def confound(results: Results, scale: Scale) -> Found:
+    """BN − plain with the same activation and init (points); the notebooks' gap beside."""
+    acc = {k: finals(results[f"base/{k}"], 100.0) for k in ("seeds-plain", "plain", "bn")}
+    controlled = paired(acc["bn"], acc["plain"])
+    notebooks = paired(acc["bn"], acc["seeds-plain"])
+    details = [
+        Detail("notebooks' gap (BN − LeakyReLU/he_normal plain)", mean_interval(notebooks),
+               "points"),
+        Detail("controlled gap (BN − ReLU/glorot plain)", mean_interval(controlled), "points"),
+        Detail("not BN's: notebooks' gap − controlled gap", mean_interval(paired(notebooks,
+               controlled)), "points"),
+    ]  # fmt: skip
+    figure = Figure("final validation accuracy", "", "accuracy (%)", [0.0, 1.0, 2.0],
+                    ["notebooks' plain", "plain", "BN"],
+                    [band(k, [acc[k] if k == j else [None] * len(acc[k]) for j in acc])
+                     for k in acc])  # fmt: skip
+    return Found(controlled, details, [], figure)
+
+
+def cost(results: Results, scale: Scale) -> Found:
+    """BN's time per epoch over plain's − 1, in percent (each seed's last epoch, timed
+    alone: the first epoch includes compiling)."""
+    times = {k: [r.epoch_seconds[-1] if r.epoch_seconds else None
+                 for r in results[f"cost/{k}"]] for k in MODELS}  # fmt: skip
+    values = [None if p is None or b is None or p <= 0 else (b / p - 1) * 100
+              for p, b in zip(times["plain"], times["bn"])]  # fmt: skip
+    params = {k: results[f"cost/{k}"][0].params for k in MODELS}
+    details = [Detail(f"{k} seconds per epoch", mean_interval(times[k]), "s") for k in MODELS]
+    notes = [f"parameters: plain {params['plain']:,}, BN {params['bn']:,} "
+             f"({(params['bn'] / max(1, params['plain']) - 1) * 100:+.1f}%)"]  # fmt: skip
+    figure = Figure("seconds per epoch (timed alone)", "", "seconds", [0.0, 1.0],
+                    ["plain", "BN"],
+                    [band(k, [times[k] if k == j else [None] * len(times[k]) for j in MODELS])
+                     for k in MODELS])  # fmt: skip
+    return Found(values, details, notes, figure)
+
+
+QUANTITIES: dict[str, Callable[[Results, Scale], Found]] = {
+    "convergence": convergence,
+    "lr": learning_rate,
+    "init": initialisation,
+    "gradients": gradient_flow,
+    "shift": covariate_shift,
+    "regularisation": regularisation,
+    "small-batches": small_batches,
+    "confound": confound,
+    "cost": cost,
+}

@@ -1,0 +1,168 @@
+"""Run a battery live: schedule its missing cells on the workers, record each result in the
+claims file as it lands (saved atomically every time, so an interruption loses only the
+cells in flight), and yield the events the Claims tab and the headless lines show.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from bntui.claims.cells import CellSpec
+from bntui.claims.claimfile import CellResult, ClaimsFile, VerdictRecord
+from bntui.claims.eta import Eta
+from bntui.claims.events import BatteryEnded, CellEnded, CellProgress, CellStarted, ClaimsEvent
+from bntui.claims.measures import measures
+from bntui.files import save_run
+from bntui.scheduler import Executor, Failed, Finished, ProcessExecutor, Progressed, Scheduler
+
+
+@dataclass(frozen=True)
+class CellJob:
+    """A cell as the scheduler sees it."""
+
+    spec: CellSpec
+
+    @property
+    def id(self) -> str:
+        """The cell's id."""
+        return self.spec.id
+
+    @property
+    def exclusive(self) -> bool:
+        """Timed cells run alone, on a quiet machine."""
+        return self.spec.timed
+
+    @property
+    def work(self) -> float:
+        """Estimated cost, to start the largest first."""
+        return self.spec.work()
+
+
+def train_cell(job: CellJob, progress: Callable[[float], None]) -> list[dict[str, Any]]:
+    """In a worker process: train the cell and return its results."""
+    from bntui.claims.cellrun import run_cell
+
+    return run_cell(job.spec, progress)
+
+
+def worker_slots() -> list[dict[str, str]]:
+    """One environment per worker: one per GPU when NVML sees GPUs bntui may use, else one
+    per core (each pinned to its core, one XLA thread)."""
+    from bntui.gpus import visible_cards
+    from bntui.spec import ExperimentSpec
+    from bntui.supervisor import worker_cores, worker_env
+    from bntui.system import GpuMonitor
+
+    monitor = GpuMonitor()
+    visible = os.environ.get("CUDA_VISIBLE_DEVICES")
+    cards = visible_cards(visible, monitor.cards()) if monitor.nvml else []
+    env = worker_env(ExperimentSpec(), 1)
+    base = {k: v for k, v in env.items() if os.environ.get(k) != v}
+    if cards:
+        return [{**base, "CUDA_VISIBLE_DEVICES": card.uuid} for card in cards]
+    try:
+        count = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        count = os.cpu_count() or 1
+    cores = worker_cores(1, count) or [[]] * count
+    return [{**base, "CUDA_VISIBLE_DEVICES": "", "_cores": ",".join(map(str, c))} for c in cores]
+
+
+def now_text() -> str:
+    """The time, as the file records it."""
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def settle(claims: ClaimsFile) -> None:
+    """Write the verdicts of the finished claims into the file, for readers without bntui."""
+    records = []
+    for found in measures(claims):
+        if found.verdict is None:
+            continue
+        i = found.interval
+        records.append(VerdictRecord(claim=found.claim, verdict=found.verdict,
+                                     mean=None if i is None else i.mean,
+                                     low=None if i is None else i.low,
+                                     high=None if i is None else i.high,
+                                     n=0 if i is None else i.n))  # fmt: skip
+    claims.verdicts = records
+
+
+class BatteryRun:
+    """A claims file being filled in by training its missing cells."""
+
+    def __init__(self, claims: ClaimsFile, out: Path, executor: Executor | None = None) -> None:
+        self.claims, self.out = claims, out
+        self.todo = [c for c in claims.plan() if c.id not in claims.done()]
+        self._executor = executor
+        self.workers = executor.capacity if executor else len(worker_slots())
+        self.claims.workers = self.workers
+        self.eta = Eta(claims.plan(), self.workers, set(claims.done()))
+        self.scheduler: Scheduler | None = None
+        self.started = time.monotonic()
+        self.began: dict[str, float] = {}
+        self.saved_to: Path = out
+        self.notice: str | None = None
+
+    def save(self) -> None:
+        """Write the claims file as it stands (atomically; a fallback path if needed)."""
+        settle(self.claims)
+        path, notice = save_run(self.claims, self.out, overwrite=True)
+        self.saved_to, self.notice = path, notice or self.notice
+        self.out = path
+
+    def events(self) -> Iterator[ClaimsEvent]:
+        """Train every missing cell and yield what happens, ending with BatteryEnded."""
+        self.claims.status = "running"
+        self.claims.started = self.claims.started or now_text()
+        self.save()
+        executor = self._executor or ProcessExecutor(train_cell, worker_slots())
+        self.scheduler = Scheduler([CellJob(c) for c in self.todo], executor)
+        try:
+            for event in self.scheduler.run():
+                t = time.monotonic() - self.started
+                if isinstance(event, Progressed):
+                    self.eta.progress(event.job, event.fraction)
+                    yield CellProgress(event.job, event.fraction, t)
+                elif isinstance(event, Finished | Failed):
+                    yield self._ended(event, t)
+                else:
+                    self.began[event.job] = t
+                    yield CellStarted(event.job, t)
+        finally:
+            executor.stop()
+        failed = any(c.status == "failed" for c in self.claims.cells)
+        yield self.finish("failed" if failed else "completed")
+
+    def _ended(self, event: Finished | Failed, t: float) -> CellEnded:
+        spec = next(c for c in self.todo if c.id == event.job)
+        ok = isinstance(event, Finished)
+        result = CellResult(spec=spec.to_dict(), status="done" if ok else "failed",
+                            error=None if ok else event.error,  # type: ignore[union-attr]
+                            began=round(self.began.get(event.job, 0.0), 3),
+                            seconds=round(event.seconds, 3),
+                            results=event.result if ok else [])  # type: ignore[union-attr]  # fmt: skip
+        self.claims.record(result)
+        self.eta.ended(event.job, event.seconds, ok)
+        self.save()
+        return CellEnded(result, t)
+
+    def stop(self) -> BatteryEnded:
+        """Stop the workers now and save what finished, as interrupted."""
+        if self.scheduler is not None:
+            self.scheduler.stop()
+        return self.finish("interrupted")
+
+    def finish(self, status: str) -> BatteryEnded:
+        """Mark the battery `status`, save it, and say so."""
+        self.claims.status = status  # type: ignore[assignment]
+        self.claims.finished = now_text()
+        self.save()
+        return BatteryEnded(status, str(self.saved_to), self.notice,
+                            time.monotonic() - self.started)  # fmt: skip

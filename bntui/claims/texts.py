@@ -1,0 +1,114 @@
+"""The words of the battery: intervals with their units, verdict lines, and the paragraph
+each claim's result gives a learner. Every surface (Claims tab, headless, report) uses
+these, so a figure is worded the same everywhere."""
+
+from __future__ import annotations
+
+from bntui.claims.battery import CLAIMS, Scale
+from bntui.claims.measures import Measure
+from bntui.intervals import Interval
+
+
+def number(value: float | None, unit: str = "") -> str:
+    """A signed figure with sensible precision, and its unit."""
+    if value is None:
+        return "–"
+    if value == 0:
+        return f"0 {unit}".rstrip() if unit != "%" else "0%"
+    size = abs(value)
+    digits = 0 if size >= 100 else 1 if size >= 10 else 2 if size >= 0.1 else 3
+    text = f"{value:+,.{digits}f}"
+    if unit == "%":
+        return text + "%"
+    return f"{text} {unit}".rstrip()
+
+
+def interval_text(interval: Interval | None, unit: str = "") -> str:
+    """`+312 steps [+120, +504] (n=3)`, or what is missing."""
+    if interval is None:
+        return "no value"
+    if interval.low is None or interval.high is None:
+        return f"{number(interval.mean, unit)} (n={interval.n}, no interval)"
+    u = "%" if unit == "%" else ""
+    low, high = number(interval.low, u), number(interval.high, u)
+    return f"{number(interval.mean, unit)} [{low}, {high}] (n={interval.n})"
+
+
+def status_word(found: Measure) -> str:
+    """What the Claims tab's verdict column says: the verdict, or where the claim is."""
+    if found.verdict is not None:
+        return found.verdict
+    if found.status == "failed":
+        return "failed"
+    if found.status == "running":
+        return f"running {found.cells_done}/{found.cells_total}"
+    return "pending"
+
+
+def verdict_line(found: Measure) -> str:
+    """One line: the claim, its verdict word, the interval."""
+    claim = CLAIMS[found.claim]
+    if found.status == "failed":
+        return f"{claim.name:<15} failed          {found.errors[0] if found.errors else ''}"
+    return f"{claim.name:<15} {status_word(found):<14} {interval_text(found.interval, claim.unit)}"
+
+
+SHIFT_CAVEAT = (
+    "What this does not show: that the shift matters. Santurkar et al. (NeurIPS 2018, "
+    '"How Does Batch Normalization Help Optimization?") added noise after each BN layer '
+    "so that layer inputs shifted more than without BN, and the network still trained as "
+    "fast; by a gradient-based measure of the shift, BN did not reduce it either. They "
+    "trace BN's benefit to a smoother loss landscape (more predictive gradients), not to "
+    "steadier input distributions. Here we measure only the first two moments of each "
+    "hidden layer's inputs on a fixed probe batch; a smaller drift is a fact about those "
+    "moments, not evidence for why BN helps."
+)
+
+LESSONS = {
+    "convergence": "Fewer steps to the same validation accuracy is what 'converges faster' "
+    "means in practice; it is measured in optimizer steps at the same learning rate, so a "
+    "gain here is not a larger step size in disguise.",
+    "lr": "BN rescales each layer's inputs, so a large step cannot blow the activations up "
+    "layer after layer; the largest rate that still trains is the grid's last rate at which "
+    "the loss stayed finite and the model learned.",
+    "init": "If a model cares about initialisation, scaling its initial weights by 0.1 or "
+    "10 changes where it ends up; BN renormalises each layer, so the scale of the weights "
+    "before it matters less. The spread is the best minus the worst accuracy across scales.",
+    "gradients": "In a deep stack of sigmoids, each layer multiplies the backward signal by "
+    "a derivative below 0.25, so the first layer's gradient can be orders of magnitude "
+    "smaller than the last's. The ratio is measured on a fixed probe batch during training.",
+    "shift": "Internal covariate shift is the change of a layer's input distribution as "
+    "the layers before it learn. We track each hidden layer's input means and spreads on "
+    "a fixed probe batch and add up how far they move.",
+    "regularisation": "A regulariser narrows the gap between how well a model does on the "
+    "data it trained on and on data it never saw. The training accuracy is measured in "
+    "inference mode after training, not Keras' running accuracy during the epoch.",
+    "small-batches": "With a batch of 2, BN's mean and variance come from 2 images: they "
+    "are noisy, and they differ from the running statistics used at inference. The gap "
+    "between training-mode and inference-mode accuracy shows that mismatch directly.",
+    "confound": "The notebooks' plain model differs from their BN model in three ways: BN, "
+    "the activation (LeakyReLU vs ReLU) and the initialiser (he_normal vs glorot_uniform). "
+    "The controlled plain model differs in BN alone, so only its gap is BN's.",
+    "cost": "BN adds a normalisation per layer, in training and at inference, and a few "
+    "parameters; whether that shows in the time per epoch depends on the device and on how "
+    "small the model is. Each seed's epoch is timed alone, after compiling.",
+}
+
+
+def paragraph(found: Measure, scale: Scale) -> str:
+    """What the result means, for a learner: the lesson, the finding, and (for the shift
+    claim) what the measurement does not show."""
+    claim = CLAIMS[found.claim]
+    text = LESSONS[found.claim]
+    if found.verdict is not None:
+        finding = {
+            "supported": "The measurement supports the notebooks' claim",
+            "not supported": "The measurement contradicts the notebooks' claim",
+            "inconclusive": "The measurement cannot decide the notebooks' claim",
+        }[found.verdict]
+        text += (f" {finding} here: {claim.quantity} is "
+                 f"{interval_text(found.interval, claim.unit)}, at the {scale.name} scale "
+                 f"({scale.seeds} seeds).")  # fmt: skip
+    if found.claim == "shift":
+        text += " " + SHIFT_CAVEAT
+    return text
