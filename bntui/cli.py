@@ -468,9 +468,9 @@ def export(
         say(f"wrote {path}")
 
 
-app.command(
-    "claims", short_help="Put the notebooks' claims about BN to controlled experiments."
-)(claims_command)
+app.command("claims", short_help="Put the notebooks' claims about BN to controlled experiments.")(
+    claims_command
+)
 
 
 def main() -> None:

@@ -4,7 +4,8 @@ these, so a figure is worded the same everywhere."""
 
 from __future__ import annotations
 
-from bntui.claims.battery import CLAIMS, Scale
+from bntui.claims.battery import BASE_RATE, CLAIMS, Scale
+from bntui.claims.cells import DEEP_LAYERS, DEEP_WIDTH
 from bntui.claims.measures import Measure
 from bntui.intervals import Interval
 
@@ -112,3 +113,48 @@ def paragraph(found: Measure, scale: Scale) -> str:
     if found.claim == "shift":
         text += " " + SHIFT_CAVEAT
     return text
+
+
+def design(name: str, scale: Scale) -> str:
+    """What the claim's experiment varies and holds fixed, at `scale`."""
+    base = (
+        f"{scale.base_train:,} training and {scale.valid:,} validation images of "
+        f"Fashion-MNIST, {scale.base_epochs} epochs, SGD at {BASE_RATE:g}, batch 32"
+    )
+    sweep = (f"{scale.sweep_train:,} training and {scale.valid:,} validation images, "
+             f"{scale.sweep_epochs} epochs, batch 32")  # fmt: skip
+    pair = ("the controlled pair: the same MLP (Dense 300, Dense 100, ReLU, glorot_uniform) "
+            "with and without BN before each Dense")  # fmt: skip
+    seeds = (f"{scale.seeds} seeds; seed s of every model sees the same images in the same "
+             "order and starts from the weights seed s draws")  # fmt: skip
+    rates = ", ".join(f"{r:g}" for r in scale.lr_grid)
+    factors = ", ".join(f"×{f:g}" for f in scale.init_scales)
+    sizes = ", ".join(str(b) for b in scale.batch_sizes)
+    texts = {
+        "convergence": f"Varies: BN. Fixed: {pair}; {base}. Validation accuracy 4 times an "
+        f"epoch; the step at which it first reaches {scale.target:.0%}.",
+        "lr": f"Varies: BN and the learning rate ({rates}). Fixed: {pair}; {sweep}.",
+        "init": f"Varies: BN and the scale of every Dense kernel's initial weights "
+        f"({factors}). Fixed: {pair}; {sweep}, SGD at {BASE_RATE:g}.",
+        "gradients": f"Varies: BN. Fixed: a deep stack of {DEEP_LAYERS} Dense layers of "
+        f"{DEEP_WIDTH} sigmoid units (glorot_uniform), BN between each Dense and its "
+        f"sigmoid; {scale.sweep_train:,} training images, {scale.sweep_epochs + 1} epochs, "
+        f"SGD at {BASE_RATE:g}. Gradient norm of each Dense kernel on a fixed probe batch of "
+        "256 training images, twice an epoch.",
+        "shift": f"Varies: BN. Fixed: {pair}; {base}. Each Dense layer's input mean and "
+        "spread per unit on the fixed probe batch (inference mode), twice an epoch; drift = "
+        "the mean change of the means and spreads relative to the mean spread, summed over "
+        "training, averaged over the hidden layers.",
+        "regularisation": f"Varies: BN. Fixed: {pair}; {base}. Accuracy on the whole "
+        "training slice in inference mode after training, minus validation accuracy.",
+        "small-batches": f"Varies: BN and the batch size ({sizes}), the learning rate "
+        f"{BASE_RATE:g} × batch / 32. Fixed: {pair}; {scale.sweep_train:,} training images, "
+        f"{scale.sweep_epochs} epochs. BN is also scored in training mode (batch statistics) "
+        "on the validation images in batches of the same size.",
+        "confound": f"Varies: the plain model: the notebooks' (LeakyReLU, he_normal) or the "
+        f"controlled one (ReLU, glorot_uniform); the BN model is the notebooks'. {base}.",
+        "cost": f"Varies: BN. Fixed: {pair}; {scale.cost_train:,} training images, batch 32, "
+        "2 epochs; each seed trained alone with nothing else running; the second epoch "
+        "is timed (the first compiles).",
+    }
+    return f"{texts[name]} {seeds}."
