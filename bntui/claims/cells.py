@@ -78,5 +78,8 @@ class CellSpec:
         steps = self.steps_per_epoch * self.epochs
         evals = self.valid_size * self.epochs * self.evals_per_epoch
         flops = seeds * (6 * macs * examples + 2 * macs * (evals + self.train_size))
-        # Per-step overhead (a scan iteration, per seed) and a fixed compile cost.
-        return flops / 2e9 + seeds * steps * 6e-5 + (3.0 if not self.timed else 6.0)
+        layers = DEEP_LAYERS if self.family == "deep" else 3
+        # BN layers cost about half again; each step has an overhead per layer and seed.
+        norm = 1.5 if self.batch_norm else 1.0
+        overhead = seeds * steps * layers * 4e-5 * norm
+        return (flops / 2e9 * norm + overhead) / 10 + (0.5 if not self.timed else 1.0)

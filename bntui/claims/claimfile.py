@@ -9,6 +9,7 @@ claims, so anything that validates is a battery bntui can draw, report and resum
 from __future__ import annotations
 
 import os
+from dataclasses import asdict
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -34,6 +35,53 @@ class FileModel(BaseModel):
     """Unknown keys are dropped; no float may be infinite or NaN (bntui writes null)."""
 
     model_config = ConfigDict(extra="ignore", allow_inf_nan=False)
+
+
+Rate = Annotated[float, Field(gt=0, le=100)]
+
+
+class ScaleRecord(FileModel):
+    """The battery's size as it ran (`bntui.claims.battery.Scale`), kept in the file so that
+    a file stays readable when a later bntui changes its scales."""
+
+    name: Literal["quick", "full", "tiny"]
+    seeds: Annotated[int, Field(ge=2, le=64)]
+    base_train: Annotated[int, Field(ge=64, le=55_000)]
+    valid: Annotated[int, Field(ge=64, le=5_000)]
+    base_epochs: Annotated[int, Field(ge=2, le=1_000)]
+    sweep_train: Annotated[int, Field(ge=64, le=55_000)]
+    sweep_epochs: Annotated[int, Field(ge=1, le=1_000)]
+    cost_train: Annotated[int, Field(ge=64, le=55_000)]
+    target: Annotated[float, Field(gt=0, lt=1)]
+    lr_grid: Annotated[list[Rate], Field(min_length=1, max_length=16)]
+    init_scales: Annotated[list[Rate], Field(min_length=1, max_length=16)]
+    batch_sizes: Annotated[list[Annotated[int, Field(ge=1, le=4096)]],
+                           Field(min_length=1, max_length=16)]  # fmt: skip
+
+    @model_validator(mode="after")
+    def _usable(self) -> ScaleRecord:
+        if 32 not in self.batch_sizes:
+            raise ValueError("batch_sizes must include 32, the reference batch")
+        if sorted(set(self.batch_sizes)) != self.batch_sizes:
+            raise ValueError("batch_sizes must rise")
+        if max(self.batch_sizes) > self.sweep_train or self.cost_train < 32:
+            raise ValueError("a batch is larger than its training slice")
+        for grid in (self.lr_grid, self.init_scales):
+            if sorted(set(grid)) != grid:
+                raise ValueError("a grid's values must rise")
+        return self
+
+    def scale(self) -> Scale:
+        """As the battery uses it."""
+        data = self.model_dump()
+        for key in ("lr_grid", "init_scales", "batch_sizes"):
+            data[key] = tuple(data[key])
+        return Scale(**data)
+
+    @classmethod
+    def of(cls, scale: Scale) -> ScaleRecord:
+        """The record of `scale`."""
+        return cls.model_validate(asdict(scale))
 
 
 class SeedResult(FileModel):
@@ -110,6 +158,8 @@ class ClaimsFile(FileModel):
     started: Label = ""
     finished: Label | None = None
     scale: Literal["quick", "full", "tiny"] = "quick"
+    # The scale's figures (files without them use this bntui's scale of that name).
+    sizes: ScaleRecord | None = None
     seed: Annotated[int, Field(ge=0, le=2**32 - 64)] = 42
     claims: Annotated[list[Label], Field(min_length=1, max_length=len(CLAIMS))]
     environment: Environment = {}
@@ -130,6 +180,10 @@ class ClaimsFile(FileModel):
 
     @model_validator(mode="after")
     def _cells_of_the_plan(self) -> ClaimsFile:
+        if self.sizes is None:
+            self.sizes = ScaleRecord.of(SCALES[self.scale])
+        elif self.sizes.name != self.scale:
+            raise ValueError(f"sizes are those of {self.sizes.name!r}, not {self.scale!r}")
         planned = {cell.id: cell for cell in self.plan()}
         seen: set[str] = set()
         for index, cell in enumerate(self.cells):
@@ -139,7 +193,11 @@ class ClaimsFile(FileModel):
             if cell.id in seen:
                 raise ValueError(f"cells.{index}: {cell.id!r} appears twice")
             seen.add(cell.id)
-            if cell.spec != expected.to_dict():
+            design = expected.to_dict()
+            # Keys a later bntui added to cells are not in older files: compare the rest.
+            if not set(cell.spec) <= set(design) or any(
+                design[key] != value for key, value in cell.spec.items()
+            ):
                 raise ValueError(f"cells.{index}: {cell.id!r} differs from the battery's design")
             seeds = [r.seed for r in cell.results]
             if cell.status == "done" and seeds != list(expected.seeds):
@@ -148,12 +206,13 @@ class ClaimsFile(FileModel):
 
     @property
     def battery_scale(self) -> Scale:
-        """The scale (quick or full) this battery ran at."""
-        return SCALES[self.scale]
+        """The scale (quick, full or tiny) this battery ran at, with its figures."""
+        assert self.sizes is not None  # set by validation
+        return self.sizes.scale()
 
     def plan(self) -> list[CellSpec]:
         """The cells the battery consists of, finished or not."""
-        return plan(list(self.claims), SCALES[self.scale], self.seed)
+        return plan(list(self.claims), self.battery_scale, self.seed)
 
     def done(self) -> dict[str, CellResult]:
         """The finished cells by id."""

@@ -14,6 +14,7 @@ class Eta:
     """Tracks the cells of a battery and predicts the seconds left."""
 
     def __init__(self, cells: list[CellSpec], workers: int, done: set[str] | None = None) -> None:
+        """`cells`: the whole battery; `done`: those already finished (a resume)."""
         self.work = {cell.id: cell.work() for cell in cells}
         self.exclusive = {cell.id for cell in cells if cell.timed}
         self.workers = max(1, workers)
@@ -24,7 +25,7 @@ class Eta:
     @property
     def rate(self) -> float:
         """Seconds per unit of work: measured once a few cells finished, else the default."""
-        if self.measured_work >= 10:
+        if self.measured_work >= 1:
             return self.measured_seconds / self.measured_work
         return SECONDS_PER_WORK
 

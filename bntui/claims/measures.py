@@ -49,6 +49,7 @@ class Detail:
     label: str
     interval: Interval | None
     unit: str
+    signed: bool = True  # a difference (+/−); False for a level such as seconds per epoch
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 
-from bntui.claims.battery import Scale, rate_label
+from bntui.claims.battery import BASE_RATE, RATE_BATCH, Scale, rate_label
 from bntui.claims.claimfile import SeedResult
 from bntui.claims.measures import Detail, Figure, Found, Results, band, finals, paired
 from bntui.intervals import finite, mean_interval
@@ -44,8 +44,8 @@ def convergence(results: Results, scale: Scale) -> Found:
                              f"counted as {cap:,} steps")  # fmt: skip
         steps[key] = [float(cap if at is None else at) for at in reached]
     values = paired(steps["plain"], steps["bn"])
-    details = [Detail(f"{k} steps to {scale.target:.0%}", mean_interval(steps[k]), "steps")
-               for k in MODELS]  # fmt: skip
+    details = [Detail(f"{k} steps to {scale.target:.0%}", mean_interval(steps[k]), "steps",
+                      signed=False) for k in MODELS]  # fmt: skip
     x = [float(s) for s in results["base/plain"][0].steps]
     series = [band(k, list(zip(*[finals_at(r) for r in results[f"base/{k}"]]))) for k in MODELS]
     figure = Figure(f"validation accuracy (target {scale.target:.0%})", "step", "accuracy",
@@ -98,8 +98,8 @@ def initialisation(results: Results, scale: Scale) -> Found:
             numbers = finite(values)
             per_seed.append(max(numbers) - min(numbers) if len(numbers) == len(values) else None)
         spread[key] = per_seed
-    details = [Detail(f"{k} spread across scales", mean_interval(spread[k]), "points")
-               for k in MODELS]  # fmt: skip
+    details = [Detail(f"{k} spread across scales", mean_interval(spread[k]), "points",
+                      signed=False) for k in MODELS]  # fmt: skip
     figure = Figure("final validation accuracy by initial weight scale", "kernel scale",
                     "accuracy (%)", [math.log10(f) for f in scale.init_scales],
                     [f"×{f:g}" for f in scale.init_scales],
@@ -151,7 +151,7 @@ def covariate_shift(results: Results, scale: Scale) -> Found:
         drift[key] = per_seed
         layers = len(runs[0].input_drift)
         columns[key] = [[run.input_drift[i] for run in runs] for i in range(1, layers)]
-    details = [Detail(f"{k} drift", mean_interval(drift[k]), "") for k in MODELS]
+    details = [Detail(f"{k} drift", mean_interval(drift[k]), "", signed=False) for k in MODELS]
     n = len(columns["plain"])
     figure = Figure("input drift per Dense layer (summed over training)", "Dense layer",
                     "drift", [float(i + 2) for i in range(n)], [str(i + 2) for i in range(n)],
@@ -176,8 +176,10 @@ def regularisation(results: Results, scale: Scale) -> Found:
 
 
 def small_batches(results: Results, scale: Scale) -> Found:
-    """BN's gain over plain (points) at the smallest batch minus at the largest."""
+    """BN's gain over plain (points) at the smallest batch minus at the reference batch
+    (32, the notebooks' and every other cell's)."""
     sizes = scale.batch_sizes
+    reference = sizes.index(RATE_BATCH)
     columns = {k: [finals(results[f"batch/{k}/{b}"], 100.0) for b in sizes] for k in MODELS}
     gain = [paired(bn, plain) for plain, bn in zip(columns["plain"], columns["bn"])]
     smallest = results[f"batch/bn/{sizes[0]}"]
@@ -190,8 +192,10 @@ def small_batches(results: Results, scale: Scale) -> Found:
     figure = Figure("final validation accuracy by batch size", "batch size", "accuracy (%)",
                     [math.log2(b) for b in sizes], [str(b) for b in sizes],
                     [band(k, columns[k]) for k in MODELS])  # fmt: skip
-    notes = [f"learning rate {0.01:g} × batch / 32 at every batch size (same epochs)"]
-    return Found(paired(gain[0], gain[-1]), details, notes, figure)
+    notes = [
+        f"learning rate {BASE_RATE:g} × batch / {RATE_BATCH} at every batch size (same epochs)"
+    ]
+    return Found(paired(gain[0], gain[reference]), details, notes, figure)
 
 
 def confound(results: Results, scale: Scale) -> Found:
@@ -221,7 +225,9 @@ def cost(results: Results, scale: Scale) -> Found:
     values = [None if p is None or b is None or p <= 0 else (b / p - 1) * 100
               for p, b in zip(times["plain"], times["bn"])]  # fmt: skip
     params = {k: results[f"cost/{k}"][0].params for k in MODELS}
-    details = [Detail(f"{k} seconds per epoch", mean_interval(times[k]), "s") for k in MODELS]
+    details = [
+        Detail(f"{k} seconds per epoch", mean_interval(times[k]), "s", signed=False) for k in MODELS
+    ]
     notes = [f"parameters: plain {params['plain']:,}, BN {params['bn']:,} "
              f"({(params['bn'] / max(1, params['plain']) - 1) * 100:+.1f}%)"]  # fmt: skip
     figure = Figure("seconds per epoch (timed alone)", "", "seconds", [0.0, 1.0],

@@ -6,33 +6,38 @@ from __future__ import annotations
 
 from bntui.claims.battery import BASE_RATE, CLAIMS, Scale
 from bntui.claims.cells import DEEP_LAYERS, DEEP_WIDTH
-from bntui.claims.measures import Measure
+from bntui.claims.measures import Detail, Measure
 from bntui.intervals import Interval
 
 
-def number(value: float | None, unit: str = "") -> str:
-    """A signed figure with sensible precision, and its unit."""
+def number(value: float | None, unit: str = "", signed: bool = True) -> str:
+    """A figure (signed unless `signed` is False) with sensible precision, and its unit."""
     if value is None:
         return "–"
     if value == 0:
         return f"0 {unit}".rstrip() if unit != "%" else "0%"
     size = abs(value)
     digits = 0 if size >= 100 else 1 if size >= 10 else 2 if size >= 0.1 else 3
-    text = f"{value:+,.{digits}f}"
+    text = f"{value:+,.{digits}f}" if signed else f"{value:,.{digits}f}"
     if unit == "%":
         return text + "%"
     return f"{text} {unit}".rstrip()
 
 
-def interval_text(interval: Interval | None, unit: str = "") -> str:
+def interval_text(interval: Interval | None, unit: str = "", signed: bool = True) -> str:
     """`+312 steps [+120, +504] (n=3)`, or what is missing."""
     if interval is None:
         return "no value"
     if interval.low is None or interval.high is None:
-        return f"{number(interval.mean, unit)} (n={interval.n}, no interval)"
+        return f"{number(interval.mean, unit, signed)} (n={interval.n}, no interval)"
     u = "%" if unit == "%" else ""
-    low, high = number(interval.low, u), number(interval.high, u)
-    return f"{number(interval.mean, unit)} [{low}, {high}] (n={interval.n})"
+    low, high = number(interval.low, u, signed), number(interval.high, u, signed)
+    return f"{number(interval.mean, unit, signed)} [{low}, {high}] (n={interval.n})"
+
+
+def detail_text(detail: Detail) -> str:
+    """A secondary figure: its label and interval."""
+    return f"{detail.label}: {interval_text(detail.interval, detail.unit, detail.signed)}"
 
 
 def status_word(found: Measure) -> str:

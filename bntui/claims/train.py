@@ -132,7 +132,11 @@ class Cell:
         def probe(tv: Any, ntv: Any, x: Any, y: Any) -> Any:
             grads = jax.grad(loss_of)(tv, ntv, x, y)
             norms = jnp.stack([jnp.linalg.norm(grads[i]) for i in kernels])
-            inputs, _ = taps.stateless_call([tv[i] for i in tap_t], [ntv[i] for i in tap_n], x)
+            # Training mode: the inputs as training sees them (BN with the batch's statistics,
+            # not running averages that lag behind early in training).
+            inputs, _ = taps.stateless_call(
+                [tv[i] for i in tap_t], [ntv[i] for i in tap_n], x, training=True
+            )
             moments = [(jnp.mean(h, axis=0), jnp.std(h, axis=0)) for h in inputs]
             return norms, moments
 
@@ -166,6 +170,6 @@ class Cell:
 
     def probe(self) -> tuple[np.ndarray, list[tuple[np.ndarray, np.ndarray]]]:
         """On the probe batch: each seed's gradient norm per Dense kernel, and each Dense
-        layer's input mean and spread per unit (inference mode)."""
+        layer's input mean and spread per unit (training mode)."""
         norms, moments = self._probe(self.state[0], self.state[1], self.probe_x, self.probe_y)
         return np.asarray(norms), [(np.asarray(m), np.asarray(s)) for m, s in moments]
