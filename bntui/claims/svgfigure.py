@@ -130,7 +130,7 @@ def nice_ticks(lo: float, hi: float, count: int = 5) -> list[float]:
     span = hi - lo
     if not (math.isfinite(span) and span > 0):
         return [lo] if math.isfinite(lo) else []
-    raw = span / count
+    raw = span / (count + 1)
     power = 10.0 ** math.floor(math.log10(raw))
     step = next(m * power for m in (1, 2, 5, 10) if m * power >= raw)
     first = math.ceil(lo / step)
