@@ -124,7 +124,10 @@ def measure(claims: ClaimsFile, name: str, running: frozenset[str] = frozenset()
         errors = [f"{c.id}: {c.error or 'failed'}" for c in failed]
         return Measure(status="failed", errors=errors, **base)  # type: ignore[arg-type]
     if len(finished) < len(cells):
-        busy = any(c.id in running for c in cells) or bool(finished)
+        # Started, and the battery still going (live): running; a file read later: pending.
+        busy = any(c.id in running for c in cells) or (
+            bool(finished) and claims.status == "running"
+        )
         return Measure(status="running" if busy else "pending", **base)  # type: ignore[arg-type]
     results: Results = {c.id: done[c.id].results for c in cells}
     compute: Callable[[Results, Scale], Found] = QUANTITIES[name]

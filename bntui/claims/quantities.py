@@ -16,6 +16,7 @@ from bntui.intervals import finite, mean_interval
 # A seed "trains" at a learning rate when its loss stayed finite and it ends at least here.
 TRAINS_AT = 0.5
 MODELS = ("plain", "bn")
+LABELS = {"plain": "plain", "bn": "BN"}
 
 
 def _log10(value: float | None) -> float | None:
@@ -44,18 +45,18 @@ def convergence(results: Results, scale: Scale) -> Found:
                              f"counted as {cap:,} steps")  # fmt: skip
         steps[key] = [float(cap if at is None else at) for at in reached]
     values = paired(steps["plain"], steps["bn"])
-    details = [Detail(f"{k} steps to {scale.target:.0%}", mean_interval(steps[k]), "steps",
+    details = [Detail(f"{LABELS[k]} steps to {scale.target:.0%}", mean_interval(steps[k]), "steps",
                       signed=False) for k in MODELS]  # fmt: skip
     x = [float(s) for s in results["base/plain"][0].steps]
     series = [band(k, list(zip(*[finals_at(r) for r in results[f"base/{k}"]]))) for k in MODELS]
-    figure = Figure(f"validation accuracy (target {scale.target:.0%})", "step", "accuracy",
+    figure = Figure(f"validation accuracy (target {scale.target:.0%})", "step", "accuracy (%)",
                     x, [f"{int(v):,}" for v in x], series)  # fmt: skip
     return Found(values, details, notes, figure)
 
 
 def finals_at(run: SeedResult) -> list[float | None]:
-    """A seed's validation accuracy at every point of its curve."""
-    return list(run.val_accuracy)
+    """A seed's validation accuracy (%) at every point of its curve."""
+    return [None if v is None else v * 100 for v in run.val_accuracy]
 
 
 def _trains(run: SeedResult) -> bool:
@@ -75,12 +76,12 @@ def learning_rate(results: Results, scale: Scale) -> Found:
                 notes.append(f"{key} seed {run.seed} trains at no rate of the grid")
         largest[key] = per_seed
     values = paired(largest["bn"], largest["plain"])
-    details = [Detail(f"{k} largest rate that trains (log10)", mean_interval(largest[k]), "")
-               for k in MODELS]  # fmt: skip
-    columns = {k: [finals(results[f"lr/{k}/{rate_label(r)}"]) for r in scale.lr_grid]
+    details = [Detail(f"{LABELS[k]} largest rate that trains (log10)",
+                      mean_interval(largest[k]), "", signed=False) for k in MODELS]  # fmt: skip
+    columns = {k: [finals(results[f"lr/{k}/{rate_label(r)}"], 100.0) for r in scale.lr_grid]
                for k in MODELS}  # fmt: skip
     figure = Figure("final validation accuracy by learning rate", "learning rate",
-                    "accuracy", [math.log10(r) for r in scale.lr_grid],
+                    "accuracy (%)", [math.log10(r) for r in scale.lr_grid],
                     [rate_label(r) for r in scale.lr_grid],
                     [band(k, columns[k]) for k in MODELS])  # fmt: skip
     notes.append(f"trains = loss stayed finite and final validation accuracy ≥ {TRAINS_AT:.0%}")
@@ -98,7 +99,7 @@ def initialisation(results: Results, scale: Scale) -> Found:
             numbers = finite(values)
             per_seed.append(max(numbers) - min(numbers) if len(numbers) == len(values) else None)
         spread[key] = per_seed
-    details = [Detail(f"{k} spread across scales", mean_interval(spread[k]), "points",
+    details = [Detail(f"{LABELS[k]} spread across scales", mean_interval(spread[k]), "points",
                       signed=False) for k in MODELS]  # fmt: skip
     figure = Figure("final validation accuracy by initial weight scale", "kernel scale",
                     "accuracy (%)", [math.log10(f) for f in scale.init_scales],
@@ -123,7 +124,7 @@ def gradient_flow(results: Results, scale: Scale) -> Found:
         ratio[key] = per_seed
         layers = len(runs[0].layer_grads[0]) if runs[0].layer_grads else 0
         columns[key] = [[_mean_log(r.layer_grads[1:], i) for r in runs] for i in range(layers)]
-    details = [Detail(f"{k} log10 first/last", mean_interval(ratio[k]), "") for k in MODELS]
+    details = [Detail(f"{LABELS[k]} log10 first/last", mean_interval(ratio[k]), "") for k in MODELS]
     n = len(columns["plain"])
     figure = Figure("gradient norm per Dense layer (log10, mean over training)", "layer",
                     "log10 norm", [float(i + 1) for i in range(n)],
@@ -151,7 +152,9 @@ def covariate_shift(results: Results, scale: Scale) -> Found:
         drift[key] = per_seed
         layers = len(runs[0].input_drift)
         columns[key] = [[run.input_drift[i] for run in runs] for i in range(1, layers)]
-    details = [Detail(f"{k} drift", mean_interval(drift[k]), "", signed=False) for k in MODELS]
+    details = [
+        Detail(f"{LABELS[k]} drift", mean_interval(drift[k]), "", signed=False) for k in MODELS
+    ]
     n = len(columns["plain"])
     figure = Figure("input drift per Dense layer (summed over training)", "Dense layer",
                     "drift", [float(i + 2) for i in range(n)], [str(i + 2) for i in range(n)],
@@ -168,8 +171,9 @@ def regularisation(results: Results, scale: Scale) -> Found:
         train = [None if r.train_accuracy is None else r.train_accuracy * 100 for r in runs]
         gap[key] = paired(train, finals(runs, 100.0))
         columns[key] = [train, finals(runs, 100.0)]
-    details = [Detail(f"{k} gap", mean_interval(gap[k]), "points") for k in MODELS]
-    figure = Figure("accuracy on the training slice and on validation", "", "accuracy (%)",
+    details = [Detail(f"{LABELS[k]} gap", mean_interval(gap[k]), "points") for k in MODELS]
+    figure = Figure("accuracy on the training slice and on validation", "data",
+                    "accuracy (%)",
                     [0.0, 1.0], ["train (inference)", "validation"],
                     [band(k, columns[k]) for k in MODELS])  # fmt: skip
     return Found(paired(gap["plain"], gap["bn"]), details, [], figure)
@@ -210,7 +214,7 @@ def confound(results: Results, scale: Scale) -> Found:
         Detail("not BN's: notebooks' gap − controlled gap", mean_interval(paired(notebooks,
                controlled)), "points"),
     ]  # fmt: skip
-    figure = Figure("final validation accuracy", "", "accuracy (%)", [0.0, 1.0, 2.0],
+    figure = Figure("final validation accuracy", "model", "accuracy (%)", [0.0, 1.0, 2.0],
                     ["notebooks' plain", "plain", "BN"],
                     [band(k, [acc[k] if k == j else [None] * len(acc[k]) for j in acc])
                      for k in acc])  # fmt: skip
@@ -230,7 +234,7 @@ def cost(results: Results, scale: Scale) -> Found:
     ]
     notes = [f"parameters: plain {params['plain']:,}, BN {params['bn']:,} "
              f"({(params['bn'] / max(1, params['plain']) - 1) * 100:+.1f}%)"]  # fmt: skip
-    figure = Figure("seconds per epoch (timed alone)", "", "seconds", [0.0, 1.0],
+    figure = Figure("seconds per epoch (timed alone)", "model", "seconds", [0.0, 1.0],
                     ["plain", "BN"],
                     [band(k, [times[k] if k == j else [None] * len(times[k]) for j in MODELS])
                      for k in MODELS])  # fmt: skip

@@ -89,7 +89,7 @@ LESSONS = {
     "regularisation": "A regulariser narrows the gap between how well a model does on the "
     "data it trained on and on data it never saw. The training accuracy is measured in "
     "inference mode after training, not Keras' running accuracy during the epoch.",
-    "small-batches": "With a batch of 2, BN's mean and variance come from 2 images: they "
+    "small-batches": "With a batch of {b}, BN's mean and variance come from {b} images: they "
     "are noisy, and they differ from the running statistics used at inference. The gap "
     "between training-mode and inference-mode accuracy shows that mismatch directly.",
     "confound": "The notebooks' plain model differs from their BN model in three ways: BN, "
@@ -105,8 +105,12 @@ def paragraph(found: Measure, scale: Scale) -> str:
     """What the result means, for a learner: the lesson, the finding, and (for the shift
     claim) what the measurement does not show."""
     claim = CLAIMS[found.claim]
-    text = LESSONS[found.claim]
-    if found.verdict is not None:
+    text = LESSONS[found.claim].format(b=scale.batch_sizes[0])
+    if found.verdict is not None and found.interval is None:
+        why = "; ".join(found.notes) or "no seed gave one"
+        text += (f" No verdict can be drawn here: {claim.quantity} has no value at the "
+                 f"{scale.name} scale ({why}).")  # fmt: skip
+    elif found.verdict is not None:
         finding = {
             "supported": "The measurement supports the notebooks' claim",
             "not supported": "The measurement contradicts the notebooks' claim",
@@ -120,6 +124,10 @@ def paragraph(found: Measure, scale: Scale) -> str:
     return text
 
 
+def _epochs(count: int) -> str:
+    return f"{count} epoch{'s' if count != 1 else ''}"
+
+
 def design(name: str, scale: Scale) -> str:
     """What the claim's experiment varies and holds fixed, at `scale`."""
     base = (
@@ -127,7 +135,7 @@ def design(name: str, scale: Scale) -> str:
         f"Fashion-MNIST, {scale.base_epochs} epochs, SGD at {BASE_RATE:g}, batch 32"
     )
     sweep = (f"{scale.sweep_train:,} training and {scale.valid:,} validation images, "
-             f"{scale.sweep_epochs} epochs, batch 32")  # fmt: skip
+             f"{_epochs(scale.sweep_epochs)}, batch 32")  # fmt: skip
     pair = ("the controlled pair: the same MLP (Dense 300, Dense 100, ReLU, glorot_uniform) "
             "with and without BN before each Dense")  # fmt: skip
     seeds = (f"{scale.seeds} seeds; seed s of every model sees the same images in the same "
@@ -142,10 +150,11 @@ def design(name: str, scale: Scale) -> str:
         "init": f"Varies: BN and the scale of every Dense kernel's initial weights "
         f"({factors}). Fixed: {pair}; {sweep}, SGD at {BASE_RATE:g}.",
         "gradients": f"Varies: BN. Fixed: a deep stack of {DEEP_LAYERS} Dense layers of "
-        f"{DEEP_WIDTH} sigmoid units (glorot_uniform), BN between each Dense and its "
-        f"sigmoid; {scale.sweep_train:,} training images, {scale.sweep_epochs + 1} epochs, "
-        f"SGD at {BASE_RATE:g}. Gradient norm of each Dense kernel on a fixed probe batch of "
-        "256 training images, twice an epoch.",
+        f"{DEEP_WIDTH} sigmoid units (glorot_uniform) and the softmax output, BN between "
+        f"each hidden Dense and its sigmoid; {scale.sweep_train:,} training images, "
+        f"{_epochs(scale.sweep_epochs + 1)}, SGD at {BASE_RATE:g}. The gradient norm of each "
+        "Dense kernel (the output's too) on a fixed probe batch of 256 training images, "
+        "twice an epoch; the ratio is the first layer's over the output layer's.",
         "shift": f"Varies: BN. Fixed: {pair}; {base}. Each Dense layer's input mean and "
         "spread per unit on the fixed probe batch (inference mode), twice an epoch; drift = "
         "the mean change of the means and spreads relative to the mean spread, summed over "
@@ -154,7 +163,7 @@ def design(name: str, scale: Scale) -> str:
         "training slice in inference mode after training, minus validation accuracy.",
         "small-batches": f"Varies: BN and the batch size ({sizes}), the learning rate "
         f"{BASE_RATE:g} × batch / 32. Fixed: {pair}; {scale.sweep_train:,} training images, "
-        f"{scale.sweep_epochs} epochs. BN is also scored in training mode (batch statistics) "
+        f"{_epochs(scale.sweep_epochs)}. BN is also scored in training mode (batch statistics) "
         "on the validation images in batches of the same size.",
         "confound": f"Varies: the plain model: the notebooks' (LeakyReLU, he_normal) or the "
         f"controlled one (ReLU, glorot_uniform); the BN model is the notebooks'. {base}.",
