@@ -14,6 +14,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import queue
+import signal
 import time
 import traceback
 from abc import ABC, abstractmethod
@@ -146,6 +147,8 @@ def _init_worker(slots: list[dict[str, str]], counter: _Counter, progress: Any) 
     """Set a new worker's environment (threads, its core or GPU) before anything imports
     a backend."""
     global _PROGRESS
+    # Ctrl-C reaches the whole process group: the parent decides what stops, and how.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     with counter.get_lock():
         index = counter.value
         counter.value += 1
@@ -239,7 +242,7 @@ class ProcessExecutor(Executor):
 
     def stop(self) -> None:
         """Kill the workers (their jobs are abandoned) and release the pool."""
-        processes = list(getattr(self.pool, "_processes", {}).values())
+        processes = list((getattr(self.pool, "_processes", None) or {}).values())
         self.pool.shutdown(wait=False, cancel_futures=True)
         for process in processes:
             if process.is_alive():

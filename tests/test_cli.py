@@ -20,7 +20,8 @@ def test_help_lists_commands_and_options() -> None:
     assert "run" in result.output and "replay" in result.output
     # Each command's line is a whole sentence, never cut mid-way ("(e." or "...").
     commands = result.output.split("Commands:")[1].strip().splitlines()
-    assert len(commands) == 5 and not any(line.endswith("...") for line in commands)
+    assert len(commands) == 6 and not any(line.endswith("...") for line in commands)
+    assert "claims" in result.output
     assert "aligned by epoch, with what differs." in result.output
     result = runner.invoke(app, ["run", "--help"])
     for option in ("--preset", "--dataset", "--epochs", "--batch-size", "--optimizer", "--lr",
