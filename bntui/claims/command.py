@@ -96,7 +96,12 @@ def claims(
         battery = ClaimsFile(claims=chosen, scale=scale or _scale(quick, full), seed=seed,  # type: ignore[arg-type]
                              environment=_environment())  # fmt: skip
     from bntui.claims.runner import BatteryRun
+    from bntui.data import DataUnavailable, load_fashion
 
+    try:  # before any worker starts: one clear line, not one failed cell after another
+        load_fashion()
+    except DataUnavailable as exc:
+        fail(str(exc), code=1)
     run = BatteryRun(battery, path)
     if headless or not sys.stdout.isatty():
         from bntui.claims.headless import run_headless
