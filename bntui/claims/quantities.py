@@ -221,11 +221,16 @@ def confound(results: Results, scale: Scale) -> Found:
     return Found(controlled, details, [], figure)
 
 
+def epoch_time(run: SeedResult) -> float | None:
+    """A seed's time per epoch: the fastest of its epochs after the first (which compiles);
+    whatever else the machine does can only add time, so the fastest is the least noisy."""
+    timed = finite(run.epoch_seconds[1:])
+    return min(timed) if timed else None
+
+
 def cost(results: Results, scale: Scale) -> Found:
-    """BN's time per epoch over plain's − 1, in percent (each seed's last epoch, timed
-    alone: the first epoch includes compiling)."""
-    times = {k: [r.epoch_seconds[-1] if r.epoch_seconds else None
-                 for r in results[f"cost/{k}"]] for k in MODELS}  # fmt: skip
+    """BN's time per epoch over plain's − 1, in percent (each seed timed alone)."""
+    times = {k: [epoch_time(r) for r in results[f"cost/{k}"]] for k in MODELS}
     values = [None if p is None or b is None or p <= 0 else (b / p - 1) * 100
               for p, b in zip(times["plain"], times["bn"])]  # fmt: skip
     params = {k: results[f"cost/{k}"][0].params for k in MODELS}

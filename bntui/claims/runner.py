@@ -52,7 +52,7 @@ def train_cell(job: CellJob, progress: Callable[[float], None]) -> list[dict[str
 
 
 def worker_slots() -> list[dict[str, str]]:
-    """One environment per worker: one per GPU when NVML sees GPUs bntui may use, else one
+    """One environment per worker: two per GPU when NVML sees GPUs bntui may use, else one
     per core (each pinned to its core, one XLA thread)."""
     from bntui.gpus import visible_cards
     from bntui.spec import ExperimentSpec
@@ -65,7 +65,10 @@ def worker_slots() -> list[dict[str, str]]:
     env = worker_env(ExperimentSpec(), 1)
     base = {k: v for k, v in env.items() if os.environ.get(k) != v}
     if cards:
-        return [{**base, "CUDA_VISIBLE_DEVICES": card.uuid} for card in cards]
+        # Two workers a GPU: a cell's small MLP leaves a GPU mostly idle between steps. They
+        # share its memory, so neither may take most of it up front (JAX's default).
+        shared = {**base, "XLA_PYTHON_CLIENT_PREALLOCATE": "false"}
+        return [{**shared, "CUDA_VISIBLE_DEVICES": card.uuid} for card in cards for _ in (0, 1)]
     try:
         count = len(os.sched_getaffinity(0))
     except (AttributeError, OSError):

@@ -168,7 +168,8 @@ def design(name: str, scale: Scale) -> str:
         "confound": f"Varies: the plain model: the notebooks' (LeakyReLU, he_normal) or the "
         f"controlled one (ReLU, glorot_uniform); the BN model is the notebooks'. {base}.",
         "cost": f"Varies: BN. Fixed: {pair}; {scale.cost_train:,} training images, batch 32, "
-        "2 epochs; each seed trained alone with nothing else running; the second epoch "
-        "is timed (the first compiles).",
+        "4 epochs; each seed trained alone (without vmap, as `bntui run` trains) on one "
+        "worker with nothing else running; the fastest of epochs 2–4 counts (the first "
+        "compiles).",
     }
     return f"{texts[name]} {seeds}."
