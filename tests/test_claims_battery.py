@@ -174,14 +174,18 @@ def test_an_interrupted_battery_keeps_what_finished_and_resumes(
         (["--resume", "garbage.json"], "garbage.json is not valid JSON"),
         (["--out-dir", "x"], "--out-dir goes with --report"),
         (["--seed", "-1"], "--seed must be"),
+        (["--resume", "older.json"], "resuming would mix two designs"),
     ],
 )
 def test_bad_input_gets_one_line_and_exit_2(
     args: list[str], message: str, tmp_path: Path, clean_env: dict[str, str]
 ) -> None:
     (tmp_path / "garbage.json").write_text("{not json")
+    older = json.loads((Path(__file__).parent / "data" / "claims_tiny.json").read_text())
+    older["status"] = "interrupted"
+    older["cells"][0]["spec"]["epochs"] += 1  # as an older bntui designed that cell
+    (tmp_path / "older.json").write_text(json.dumps(older))
     result = subprocess.run([*bntui_command(), "claims", *args, "--headless"], cwd=tmp_path,
                             capture_output=True, text=True, env=clean_env, timeout=120)  # fmt: skip
     assert result.returncode == 2, result.stderr
     assert message in result.stderr and len(result.stderr.strip().splitlines()) == 1
-    assert json  # the module's imports are all used

@@ -177,7 +177,7 @@ def test_the_recorded_tiny_battery_loads_and_gives_every_claim_a_verdict() -> No
     ("edit", "message"),
     [
         (lambda d: d["claims"].__setitem__(0, "telepathy"), "unknown claim 'telepathy'"),
-        (lambda d: d["cells"][0]["spec"].update(learning_rate=0.5), "differs from the battery"),
+        (lambda d: d["cells"][0]["spec"].update(seeds=[1, 2]), "other seeds than the battery"),
         (lambda d: d["cells"][0]["spec"].update(id="lr/plain/42"), "is not a cell of this battery"),
         (lambda d: d["cells"].append(d["cells"][0]), "appears twice"),
         (lambda d: d["cells"][0]["results"].pop(), "are not the cell's seeds"),
@@ -192,6 +192,14 @@ def test_a_file_that_is_not_the_battery_it_claims_is_refused(edit: Any, message:
     edit(data)
     with pytest.raises(RunFileError, match=message.replace("(", r"\(")):
         parse_claims(json.dumps(data).encode(), "edited.json")
+
+
+def test_a_cell_of_another_design_still_loads_but_is_named() -> None:
+    data = tiny()
+    data["cells"][0]["spec"]["learning_rate"] = 0.5  # an older bntui's design of that cell
+    claims = parse_claims(json.dumps(data).encode())
+    assert claims.design_changes() == [data["cells"][0]["spec"]["id"]]
+    assert parse_claims(TINY.read_bytes()).design_changes() == []
 
 
 def test_a_file_without_its_scale_figures_uses_this_bntuis() -> None:

@@ -81,6 +81,11 @@ def claims(
             battery = load_claims(resume)
         except RunFileError as exc:
             fail(str(exc))
+        changed = battery.design_changes()
+        if changed:
+            fail(f"{resume} was recorded with another design of {changed[0]!r}"
+                 f"{f' and {len(changed) - 1} more cells' if len(changed) > 1 else ''} than this "
+                 "bntui's; resuming would mix two designs. Run the battery afresh.")  # fmt: skip
         path = resume
     else:
         unknown = [n for n in names or [] if n not in CLAIMS]
