@@ -40,7 +40,8 @@ def csv_cell(value: object) -> object:
     return "'" + text if text.startswith(FORMULA_START) else text
 
 
-def _csv(header: list[str], rows: list[list[object]]) -> str:
+def csv_table(header: list[str], rows: list[list[object]]) -> str:
+    """A CSV document (`\\n` line ends) with `header` and `rows`, every cell `csv_cell`ed."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(header)
@@ -63,7 +64,7 @@ def history_csv(runs: list[RunFile]) -> str:
                         [run.spec.batch_size, entry.seed, key, epoch + 1,
                          *(c[epoch] for c in columns)]
                     )  # fmt: skip
-    return _csv(["batch_size", "seed", "model", "epoch", *names], rows)
+    return csv_table(["batch_size", "seed", "model", "epoch", *names], rows)
 
 
 def curve_csv(runs: list[RunFile]) -> str:
@@ -89,7 +90,7 @@ def curve_csv(runs: list[RunFile]) -> str:
                          *(values[i] for values in columns), *(values[i] for values in intervals)]
                     )  # fmt: skip
     header = ["batch_size", "seed", "model", "t", "epoch", *(m.name for m in STEP_METRICS)]
-    return _csv([*header, *(f"interval_{name}" for name in means)], rows)
+    return csv_table([*header, *(f"interval_{name}" for name in means)], rows)
 
 
 def inside_csv(runs: list[RunFile]) -> str:
@@ -107,7 +108,7 @@ def inside_csv(runs: list[RunFile]) -> str:
                                  layer.units, stat, position, t, value]
                             )  # fmt: skip
     header = ["batch_size", "seed", "model", "layer", "kind", "units", "stat", "epoch", "t"]
-    return _csv([*header, "value"], rows)
+    return csv_table([*header, "value"], rows)
 
 
 STATS_HEADER = [
@@ -141,7 +142,7 @@ def stats_csv(runs: list[RunFile]) -> str:
                                    val_summary(run, key), seeds))  # fmt: skip
             rows.append(_stats_row(batch, "test acc", key, "fraction",
                                    test_summary(run, key), seeds))  # fmt: skip
-    return _csv(STATS_HEADER, rows)
+    return csv_table(STATS_HEADER, rows)
 
 
 def export_files(document: RunFile | SweepFile, stem: Path) -> dict[Path, str]:

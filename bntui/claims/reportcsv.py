@@ -8,25 +8,13 @@ as a spreadsheet formula.
 
 from __future__ import annotations
 
-import csv
-import io
-
 from bntui.claims.battery import CLAIMS
 from bntui.claims.measures import Figure, Measure
-from bntui.export import csv_cell
+from bntui.export import csv_table
 
 CLAIM_HEADER = ["claim", "seed", "quantity", "value", "unit"]
 FIGURE_HEADER = ["series", "x", "tick", "mean", "low", "high"]
 SUMMARY_HEADER = ["claim", "verdict", "mean", "ci_low", "ci_high", "n", "unit", "notebook"]
-
-
-def table(header: list[str], rows: list[list[object]]) -> str:
-    """A CSV document (`\\n` line ends) with `header` and `rows`, every cell `csv_cell`ed."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(header)
-    writer.writerows([csv_cell(v) for v in row] for row in rows)
-    return buffer.getvalue()
 
 
 def claim_csv(found: Measure) -> str:
@@ -36,7 +24,7 @@ def claim_csv(found: Measure) -> str:
         [found.claim, seed, claim.quantity, value, claim.unit]
         for seed, value in zip(found.seeds, found.values)
     ]
-    return table(CLAIM_HEADER, rows)
+    return csv_table(CLAIM_HEADER, rows)
 
 
 def figure_csv(figure: Figure) -> str:
@@ -48,7 +36,7 @@ def figure_csv(figure: Figure) -> str:
             figure.x, figure.ticks, series.mean, series.low, series.high
         )
     ]
-    return table(FIGURE_HEADER, rows)
+    return csv_table(FIGURE_HEADER, rows)
 
 
 def verdict_word(found: Measure) -> str:
@@ -69,4 +57,4 @@ def summary_csv(found: list[Measure]) -> str:
         else:
             numbers = [interval.mean, interval.low, interval.high, interval.n]
         rows.append([m.claim, verdict_word(m), *numbers, claim.unit, claim.notebook])
-    return table(SUMMARY_HEADER, rows)
+    return csv_table(SUMMARY_HEADER, rows)
