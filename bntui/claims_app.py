@@ -12,6 +12,7 @@ import asyncio
 import os
 import signal
 import threading
+import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -73,6 +74,8 @@ class ClaimsApp(App[int]):
     def on_mount(self) -> None:
         """Show the Claims tab, start reading the stream, take the stop signals."""
         self.push_screen(self.claims_screen)
+        if self.battery is not None:  # the estimate before anything trains
+            self.claims_screen.seconds_left = (self.battery.eta.seconds_left(), time.monotonic())
         self.read_stream()
         loop = asyncio.get_running_loop()
         for sig in STOP_SIGNALS:

@@ -311,7 +311,7 @@ def run(
     train(LiveSession(spec, path, threads=threads), headless)
 
 
-@app.command(short_help="Re-enact a saved run or sweep at its recorded pace (no TensorFlow).")
+@app.command(short_help="Re-enact a saved run, sweep or claims battery (no TensorFlow).")
 def replay(
     file: Annotated[Path, typer.Argument(help="A run, sweep or claims file written by bntui.")],
     speed: Annotated[float, typer.Option(help="Replay this many times faster.")] = 1.0,

@@ -228,6 +228,29 @@ def test_claim_view_snapshot(snap_compare: Any) -> None:
     assert snap_compare(replayed(), terminal_size=(80, 24), run_before=open_gradients)
 
 
+async def test_a_failed_claim_shows_its_error_as_text(tmp_path: Path) -> None:
+    data = json.loads(CLAIMS_TINY.read_text())
+    cell = next(c for c in data["cells"] if c["spec"]["id"] == "cost/bn")
+    cell.update(status="failed", results=[], error="[bold red]boom[/] \x1b[31mOOM")
+    data["status"] = "failed"
+    path = tmp_path / "failed.json"
+    path.write_text(json.dumps(data))
+    claims = load_claims(path)
+    app = ClaimsApp.replay(claims, 1000, path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await replay_to_end(pilot)
+        row = next(r for r in list_text(screen).splitlines() if "cost" in r)
+        assert "! failed" in row and "[bold red]boom[/]" in row  # markup shown, not applied
+        assert "\x1b" not in list_text(screen) and "^[[31mOOM" in row
+        await pilot.press("G", "enter")
+        await pilot.pause()
+        text = detail_text(screen)
+        assert "error: cost/bn: [bold red]boom[/] ^[[31mOOM" in text
+        assert "no chart: a cell of this claim failed" in screen.query_one(TickChart).render().plain
+        assert "REPLAY END" in status_text(screen) and "1 failed" in status_text(screen)
+        assert "recorded battery failed" in status_text(screen)
+
+
 # -- bntui replay FILE ------------------------------------------------------------------
 
 
@@ -286,3 +309,26 @@ async def test_live_battery_lands_its_verdict(tmp_path: Path) -> None:
         await pilot.press("q")  # ended: no question
     assert app.return_value == 0 and app.exit_code() == 0
     assert load_claims(out).status == "completed"
+
+
+@pytest.mark.slow
+async def test_quitting_a_live_battery_confirms_then_saves_it_interrupted(tmp_path: Path) -> None:
+    from bntui.claims.runner import BatteryRun
+    from bntui.screens.confirm import ConfirmScreen
+
+    out = tmp_path / "c.json"
+    run = BatteryRun(ClaimsFile(claims=["convergence"], scale="tiny", seed=42), out)
+    app = ClaimsApp.live(run)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await until(pilot, lambda: isinstance(app.screen, ClaimsScreen), "the Claims tab")
+        screen = claims_screen(app)
+        await until(pilot, lambda: bool(screen.view.running), "a cell training")
+        await pilot.press("q")
+        assert isinstance(app.screen, ConfirmScreen)
+        await pilot.press("y")
+        await until(pilot, lambda: app.ended is not None, "the battery stopped")
+    assert app.return_value == 1 and app.exit_code() == 1
+    saved = load_claims(out)
+    assert saved.status == "interrupted"
+    assert all(cell.status == "done" for cell in saved.cells)  # no cell blamed for the stop
+    assert app.closing_lines()[-1] == f"bntui: resume with: bntui claims --resume {out}"

@@ -17,8 +17,9 @@ class BatteryView:
 
     def __init__(self, header: ClaimsFile, keep_cells: bool = False) -> None:
         """Start from `header` (what was planned); with `keep_cells`, from its finished cells
-        too (a resumed battery's earlier results), else from none."""
-        cells = list(header.cells) if keep_cells else []
+        too (a resumed battery's earlier results; a failed cell is trained again), else
+        from none."""
+        cells = [c for c in header.cells if c.status == "done"] if keep_cells else []
         self.claims = header.model_copy(update={"cells": cells, "verdicts": []})
         self.total = len(header.plan())
         self.running: dict[str, float] = {}  # cell id -> fraction done
@@ -34,6 +35,7 @@ class BatteryView:
         elif isinstance(event, CellProgress):
             if event.cell in self.running:
                 self.running[event.cell] = min(1.0, max(0.0, event.fraction))
+            return  # no claim's measure changes
         elif isinstance(event, CellEnded):
             self.running.pop(event.result.id, None)
             self.claims.record(event.result)
