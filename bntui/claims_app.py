@@ -14,6 +14,7 @@ import signal
 import threading
 import time
 from collections.abc import Callable, Iterator
+from multiprocessing import resource_tracker
 from typing import Any
 
 from textual import work
@@ -58,6 +59,10 @@ class ClaimsApp(App[int]):
     @classmethod
     def live(cls, run: BatteryRun) -> ClaimsApp:
         """Train `run`'s missing cells and show them land."""
+        # Spawning the workers starts multiprocessing's resource tracker, handing it
+        # sys.stderr's descriptor; inside the app sys.stderr is Textual's stand-in, whose
+        # descriptor is -1 ("bad value(s) in fds_to_keep"). Start the tracker now.
+        resource_tracker.ensure_running()
         return cls(run.claims, run.events, Source(str(run.out)), run)
 
     @classmethod
@@ -141,12 +146,14 @@ class ClaimsApp(App[int]):
     def _stop_battery(self) -> None:
         run = self.battery
         assert run is not None
-        ended = run.stop()
+        before = {cell.id for cell in run.claims.cells}
+        run.stop()
         self.stream_done.wait(timeout=STOP_WAIT_S)
-        if run.claims.status != "interrupted":
-            # The stream, ending after the stop, may have saved its own last word.
-            ended = run.finish("interrupted")
-        self.ended = ended
+        # Until the reader let go, the stream could still record and save: a cell whose
+        # worker the stop killed, as failed, or its own last word, over the stop's save.
+        # Keep the cells that really finished and save once more, alone now.
+        run.claims.cells = [c for c in run.claims.cells if c.id in before or c.status == "done"]
+        self.ended = run.finish("interrupted")
         self.call_from_thread(self.exit, self.exit_code())
 
     def stop_from_signal(self, signum: int) -> None:
