@@ -144,6 +144,12 @@ class ClaimsApp(App[int]):
         self.run_worker(self._stop_battery, thread=True, name="stop-battery")
 
     def _stop_battery(self) -> None:
+        self.ended = self.stop_and_save()
+        self.call_from_thread(self.exit, self.exit_code())
+
+    def stop_and_save(self) -> BatteryEnded:
+        """Stop the workers and save the battery as interrupted, with what finished (in a
+        thread: it waits for the reader to let go of the stream)."""
         run = self.battery
         assert run is not None
         before = {cell.id for cell in run.claims.cells}
@@ -153,8 +159,7 @@ class ClaimsApp(App[int]):
         # worker the stop killed, as failed, or its own last word, over the stop's save.
         # Keep the cells that really finished and save once more, alone now.
         run.claims.cells = [c for c in run.claims.cells if c.id in before or c.status == "done"]
-        self.ended = run.finish("interrupted")
-        self.call_from_thread(self.exit, self.exit_code())
+        return run.finish("interrupted")
 
     def stop_from_signal(self, signum: int) -> None:
         """SIGINT, SIGTERM or SIGHUP: stop and save without asking, exit 128 + N."""
@@ -170,8 +175,7 @@ class ClaimsApp(App[int]):
 
     def _save_and_leave(self) -> None:
         self.quitting = True
-        if self.battery is not None:
-            self.ended = self.battery.stop()
+        self.ended = self.stop_and_save()
         os._exit(self.exit_code())
 
     def run(self, *args: Any, **kwargs: Any) -> int | None:

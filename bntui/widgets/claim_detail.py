@@ -39,8 +39,8 @@ def head_text(found: Measure) -> Text:
     text.append(f"{symbol} {status_word(found)}", style)
     if found.status == "done":
         text.append(f"   {interval_text(found.interval, claim.unit)}", "bold")
-    elif found.status != "failed":
-        text.append(f"   {found.cells_done} of {found.cells_total} cells finished", "dim")
+    elif found.status == "pending":
+        text.append(f"   none of its {found.cells_total} cells has finished", "dim")
     text.append(f"\nNotebook {claim.notebook} says:\n", "dim")
     text.append(f"“{claim.quote}”", "italic")
     return text
