@@ -311,24 +311,39 @@ def run(
     train(LiveSession(spec, path, threads=threads), headless)
 
 
-@app.command(short_help="Re-enact a saved run or sweep at its recorded pace (no TensorFlow).")
+@app.command(short_help="Re-enact a saved run, sweep or claims battery (no TensorFlow).")
 def replay(
-    file: Annotated[Path, typer.Argument(help="A run file written by bntui.")],
+    file: Annotated[Path, typer.Argument(help="A run, sweep or claims file written by bntui.")],
     speed: Annotated[float, typer.Option(help="Replay this many times faster.")] = 1.0,
     headless: Annotated[
         bool, typer.Option("--headless", help="Print the run's summary instead of replaying.")
     ] = False,
 ) -> None:
-    """Re-enact a saved run in the dashboard at its recorded pace (no TensorFlow needed)."""
-    from bntui.files import RunFileError
-    from bntui.sweep import SweepFile, load_document
+    """Re-enact a saved run, sweep or claims battery at its recorded pace (no TensorFlow)."""
+    from bntui.claims.claimfile import is_claims_file, parse_claims
+    from bntui.files import RunFileError, decode, read_bytes
+    from bntui.sweep import SweepFile, parse_document
 
     if not MIN_SPEED <= speed <= MAX_SPEED:
         fail(f"--speed must be a positive number from {MIN_SPEED:g} to {MAX_SPEED:g}")
     try:
-        loaded = load_document(str(file))
+        raw = read_bytes(file)
+        if is_claims_file(decode(raw, str(file))):
+            claims = parse_claims(raw, str(file))
+        else:
+            claims, loaded = None, parse_document(raw, str(file))
     except RunFileError as exc:
         fail(str(exc))
+    if claims is not None:
+        if headless or not sys.stdout.isatty():
+            from bntui.claims.headless import table
+
+            for line in table(claims):
+                say(line)
+            return
+        from bntui.claims_app import ClaimsApp
+
+        raise typer.Exit(ClaimsApp.replay(claims, speed, file).run() or 0)
     if headless or not sys.stdout.isatty():
         from bntui.headless import summary_lines, sweep_lines
 

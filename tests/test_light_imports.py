@@ -5,7 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
-from conftest import SMALL_RUN
+from conftest import DATA, SMALL_RUN
 
 PROBE = f"""
 import sys, asyncio
@@ -38,3 +38,31 @@ def test_ui_and_replay_never_import_keras() -> None:
     assert result.returncode == 0, result.stderr
     assert "HEAVY:\n" in result.stdout, result.stdout
     assert "STATS:False" in result.stdout
+
+
+CLAIMS_PROBE = f"""
+import sys, asyncio
+import bntui.claims_app, bntui.claims.command, bntui.claims.replay
+from bntui.claims.claimfile import load_claims
+from bntui.claims_app import ClaimsApp
+
+async def main():
+    path = {str(DATA / "claims_tiny.json")!r}
+    app = ClaimsApp.replay(load_claims(path), 1000, path)
+    async with app.run_test() as pilot:
+        while app.screen.view.ended is None:
+            await pilot.pause()
+        for key in ("j", "j", "j", "enter", "pagedown", "n", "escape"):
+            await pilot.press(key)
+asyncio.run(main())
+heavy = sorted(m for m in sys.modules if m.split(".")[0] in ("keras", "tensorflow", "jax"))
+print("HEAVY:" + ",".join(heavy))
+"""
+
+
+def test_claims_tab_never_imports_keras() -> None:
+    result = subprocess.run(
+        [sys.executable, "-c", CLAIMS_PROBE], capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0, result.stderr
+    assert "HEAVY:\n" in result.stdout, result.stdout

@@ -112,7 +112,7 @@ def claims(
         from bntui.claims.headless import run_headless
 
         raise typer.Exit(run_headless(run))
-    from bntui.claims.app import ClaimsApp
+    from bntui.claims_app import ClaimsApp
 
     app = ClaimsApp.live(run)
     app.run()
