@@ -152,14 +152,9 @@ class ClaimsApp(App[int]):
         thread: it waits for the reader to let go of the stream)."""
         run = self.battery
         assert run is not None
-        before = {cell.id for cell in run.claims.cells}
-        run.stop()
+        ended = run.stop()  # from now on the stream records nothing: this save is the last
         self.stream_done.wait(timeout=STOP_WAIT_S)
-        # Until the reader let go, the stream could still record and save: a cell whose
-        # worker the stop killed, as failed, or its own last word, over the stop's save.
-        # Keep the cells that really finished and save once more, alone now.
-        run.claims.cells = [c for c in run.claims.cells if c.id in before or c.status == "done"]
-        return run.finish("interrupted")
+        return ended
 
     def stop_from_signal(self, signum: int) -> None:
         """SIGINT, SIGTERM or SIGHUP: stop and save without asking, exit 128 + N."""

@@ -22,6 +22,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
+from multiprocessing import resource_tracker
 from typing import Any, Protocol
 
 
@@ -189,6 +190,9 @@ class ProcessExecutor(Executor):
     def __init__(self, call: Callable[[Any, Callable[[float], None]], Any],
                  slots: list[dict[str, str]]) -> None:  # fmt: skip
         self.call, self.slots, self.capacity = call, slots, len(slots)
+        # Started here, in the caller's thread, with the real stderr: a worker spawned later
+        # from a UI thread would hand the tracker Textual's stand-in stderr (descriptor -1).
+        resource_tracker.ensure_running()
         self.context = multiprocessing.get_context("spawn")
         self.progress: Any = self.context.Queue()
         self.pool = self._pool()

@@ -6,6 +6,7 @@ cells in flight), and yield the events the Claims tab and the headless lines sho
 from __future__ import annotations
 
 import os
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -112,13 +113,18 @@ class BatteryRun:
         self.began: dict[str, float] = {}
         self.saved_to: Path = out
         self.notice: str | None = None
+        # Once stopped, nothing more is recorded: the stop's save is the last word. The lock
+        # keeps the reader's record-and-save and the stop's save from interleaving.
+        self.stopped = False
+        self._lock = threading.RLock()
 
     def save(self) -> None:
         """Write the claims file as it stands (atomically; a fallback path if needed)."""
-        settle(self.claims)
-        path, notice = save_run(self.claims, self.out, overwrite=True)
-        self.saved_to, self.notice = path, notice or self.notice
-        self.out = path
+        with self._lock:
+            settle(self.claims)
+            path, notice = save_run(self.claims, self.out, overwrite=True)
+            self.saved_to, self.notice = path, notice or self.notice
+            self.out = path
 
     def events(self) -> Iterator[ClaimsEvent]:
         """Train every missing cell and yield what happens, ending with BatteryEnded."""
@@ -129,21 +135,34 @@ class BatteryRun:
         self.scheduler = Scheduler([CellJob(c) for c in self.todo], executor)
         try:
             for event in self.scheduler.run():
+                if self.stopped:
+                    break
                 t = time.monotonic() - self.started
                 if isinstance(event, Progressed):
                     self.eta.progress(event.job, event.fraction)
                     yield CellProgress(event.job, event.fraction, t)
                 elif isinstance(event, Finished | Failed):
-                    yield self._ended(event, t)
+                    ended = self._ended(event, t)
+                    if ended is None:
+                        break
+                    yield ended
                 else:
                     self.began[event.job] = t
                     yield CellStarted(event.job, t)
         finally:
             executor.stop()
+        if self.stopped:
+            return
         failed = any(c.status == "failed" for c in self.claims.cells)
         yield self.finish("failed" if failed else "completed")
 
-    def _ended(self, event: Finished | Failed, t: float) -> CellEnded:
+    def _ended(self, event: Finished | Failed, t: float) -> CellEnded | None:
+        with self._lock:
+            if self.stopped:  # a cell the stop killed: not a failure of the cell
+                return None
+            return self._record(event, t)
+
+    def _record(self, event: Finished | Failed, t: float) -> CellEnded:
         spec = next(c for c in self.todo if c.id == event.job)
         ok = isinstance(event, Finished)
         result = CellResult(spec=spec.to_dict(), status="done" if ok else "failed",
@@ -157,7 +176,9 @@ class BatteryRun:
         return CellEnded(result, t)
 
     def stop(self) -> BatteryEnded:
-        """Stop the workers now and save what finished, as interrupted."""
+        """Stop the workers now and save what finished, as interrupted (from any thread)."""
+        with self._lock:
+            self.stopped = True
         if self.scheduler is not None:
             self.scheduler.stop()
         return self.finish("interrupted")
