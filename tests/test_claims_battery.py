@@ -144,6 +144,8 @@ def test_an_interrupted_battery_keeps_what_finished_and_resumes(
     assert "resume with: bntui claims --resume" in err and "Traceback" not in err
     saved = load_claims(out)
     assert saved.status == "interrupted"
+    assert saved.device  # what the cells trained on: the CPU here, the GPUs where there are
+    assert saved.environment["keras"] and saved.environment["jax"]
     finished = saved.done()
     assert 1 <= len(finished) < len(saved.plan())
     before = {cid: cell.model_dump() for cid, cell in finished.items()}

@@ -99,7 +99,7 @@ def claims(
         if scale not in (None, "tiny"):
             fail("--scale takes only tiny (for tests); use --quick or --full")
         battery = ClaimsFile(claims=chosen, scale=scale or _scale(quick, full), seed=seed,  # type: ignore[arg-type]
-                             environment=_environment())  # fmt: skip
+                             environment=_environment(), device=_device())  # fmt: skip
     from bntui.claims.runner import BatteryRun
     from bntui.data import DataUnavailable, load_fashion
 
@@ -117,6 +117,19 @@ def claims(
     app = ClaimsApp.live(run)
     app.run()
     raise typer.Exit(app.exit_code())
+
+
+def _device() -> str:
+    """What the cells train on: the GPUs NVML sees, else the CPU."""
+    from bntui.device import host_cpu
+    from bntui.system import GpuMonitor
+
+    monitor = GpuMonitor()
+    cards = monitor.cards() if monitor.nvml else []
+    if cards:
+        return ", ".join(card.name for card in cards)
+    cpu = host_cpu()
+    return f"{cpu['name']}, {cpu['cores']} cores (CPU)"
 
 
 def _environment() -> dict[str, str]:

@@ -235,7 +235,8 @@ def cost(results: Results, scale: Scale) -> Found:
               for p, b in zip(times["plain"], times["bn"])]  # fmt: skip
     params = {k: results[f"cost/{k}"][0].params for k in MODELS}
     details = [
-        Detail(f"{k} seconds per epoch", mean_interval(times[k]), "s", signed=False) for k in MODELS
+        Detail(f"{LABELS[k]} seconds per epoch", mean_interval(times[k]), "s", signed=False)
+        for k in MODELS
     ]
     notes = [f"parameters: plain {params['plain']:,}, BN {params['bn']:,} "
              f"({(params['bn'] / max(1, params['plain']) - 1) * 100:+.1f}%)"]  # fmt: skip

@@ -165,7 +165,7 @@ def _result(m: Measure, scale: Scale) -> list[str]:
     ]
     if m.details:
         out += ["Details (mean [95% CI] over the seeds):", ""]
-        out += [f"- {d.label}: {interval_text(d.interval, d.unit)}" for d in m.details]
+        out += [f"- {d.label}: {interval_text(d.interval, d.unit, d.signed)}" for d in m.details]
         out.append("")
     if m.notes:
         out += ["Notes:", "", *(f"- {note}" for note in m.notes), ""]

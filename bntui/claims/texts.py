@@ -66,8 +66,10 @@ SHIFT_CAVEAT = (
     "fast; by a gradient-based measure of the shift, BN did not reduce it either. They "
     "trace BN's benefit to a smoother loss landscape (more predictive gradients), not to "
     "steadier input distributions. Here we measure only the first two moments of each "
-    "hidden layer's inputs on a fixed probe batch; a smaller drift is a fact about those "
-    "moments, not evidence for why BN helps."
+    "hidden layer's inputs on a fixed probe batch. With BN before each Dense, a Dense "
+    "layer's input is BN's output, normalised on every batch to means β and spreads γ: its "
+    "drift is small by construction. So a supported verdict confirms the mechanism, not its "
+    "benefit: it is not evidence for why BN helps."
 )
 
 LESSONS = {
@@ -139,7 +141,7 @@ def design(name: str, scale: Scale) -> str:
     pair = ("the controlled pair: the same MLP (Dense 300, Dense 100, ReLU, glorot_uniform) "
             "with and without BN before each Dense")  # fmt: skip
     seeds = (f"{scale.seeds} seeds; seed s of every model sees the same images in the same "
-             "order and starts from the weights seed s draws")  # fmt: skip
+             "order, and the models of a pair start from the same Dense weights")  # fmt: skip
     rates = ", ".join(f"{r:g}" for r in scale.lr_grid)
     factors = ", ".join(f"×{f:g}" for f in scale.init_scales)
     sizes = ", ".join(str(b) for b in scale.batch_sizes)
