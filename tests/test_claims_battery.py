@@ -191,3 +191,19 @@ def test_bad_input_gets_one_line_and_exit_2(
                             capture_output=True, text=True, env=clean_env, timeout=120)  # fmt: skip
     assert result.returncode == 2, result.stderr
     assert message in result.stderr and len(result.stderr.strip().splitlines()) == 1
+
+
+def test_a_closed_output_stops_and_saves_the_battery(
+    tmp_path: Path, clean_env: dict[str, str]
+) -> None:
+    out = tmp_path / "claims.json"
+    command = [*bntui_command(), "claims", "gradients", "--scale", "tiny", "--headless"]
+    process = subprocess.Popen([*command, "--out", str(out)], stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True, env=clean_env)  # fmt: skip
+    assert process.stdout is not None
+    assert process.stdout.readline().startswith("bntui claims:")
+    process.stdout.close()  # as `| head -1` does
+    _, err = process.communicate(timeout=300)
+    assert process.returncode == 1
+    assert "the output was closed: the battery stopped" in err and "Traceback" not in err
+    assert load_claims(out).status == "interrupted"

@@ -3,9 +3,9 @@ progress line per cell, and the table at the end."""
 
 from __future__ import annotations
 
+import os
 import signal
 import sys
-from collections.abc import Callable
 from typing import Any, TextIO
 
 from bntui.claims.battery import CLAIMS
@@ -44,33 +44,36 @@ def table(claims: ClaimsFile) -> list[str]:
 
 def run_headless(run: BatteryRun, out: TextIO | None = None) -> int:
     """Run the battery with progress lines; return the exit code (0 completed, 1 failed
-    or interrupted)."""
+    or interrupted, or when whoever read the output went away)."""
     stream = out or sys.stdout
-    for line in header(run):
-        say(line, stream)
     settled: set[str] = set()
-    previous = _on_term()
+    previous = _on_stop_signals()
     ended: BatteryEnded | None = None
+    closed = False
     try:
+        for line in header(run):
+            say(line, stream)
         for event in run.events():
             if isinstance(event, CellEnded):
-                result = event.result
-                what = "done" if result.status == "done" else f"FAILED: {result.error}"
-                say(f"[{run.eta.fraction_done:4.0%}] cell {result.id} {what} in "
-                    f"{duration(result.seconds)} · about {duration(run.eta.seconds_left())} "
-                    "left", stream)  # fmt: skip
-                for found in measures(run.claims):
-                    if found.status in ("done", "failed") and found.claim not in settled:
-                        settled.add(found.claim)
-                        say(verdict_line(found), stream)
+                for line in _landed(run, event, settled):
+                    say(line, stream)
             elif isinstance(event, BatteryEnded):
                 ended = event
     except KeyboardInterrupt:
         ended = run.stop()
+    except BrokenPipeError:
+        # Whoever read the output went away (`| head`): stop, save, and say so on stderr.
+        closed = True
+        os.dup2(os.open(os.devnull, os.O_WRONLY), stream.fileno())
+        stream = sys.stderr
+        ended = run.stop()
+        say("bntui: the output was closed: the battery stopped", stream)
     finally:
-        signal.signal(signal.SIGTERM, previous)
-    for line in table(run.claims):
-        say(line, stream)
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+    if not closed:
+        for line in table(run.claims):
+            say(line, stream)
     assert ended is not None
     if ended.message:
         say(f"bntui: {ended.message}", sys.stderr)
@@ -80,10 +83,26 @@ def run_headless(run: BatteryRun, out: TextIO | None = None) -> int:
     return 0 if ended.status == "completed" else 1
 
 
-def _on_term() -> Callable[..., Any] | int | None:
-    """SIGTERM stops the battery like Ctrl-C: what finished is saved."""
+def _landed(run: BatteryRun, event: CellEnded, settled: set[str]) -> list[str]:
+    """The progress line of a cell that ended, and the verdict lines it settled."""
+    result = event.result
+    what = "done" if result.status == "done" else f"FAILED: {result.error}"
+    lines = [
+        f"[{run.eta.fraction_done:4.0%}] cell {result.id} {what} in "
+        f"{duration(result.seconds)} · about {duration(run.eta.seconds_left())} left"
+    ]
+    for found in measures(run.claims):
+        if found.status in ("done", "failed") and found.claim not in settled:
+            settled.add(found.claim)
+            lines.append(verdict_line(found))
+    return lines
+
+
+def _on_stop_signals() -> dict[int, Any]:
+    """SIGTERM and SIGHUP stop the battery like Ctrl-C: what finished is saved. Returns the
+    handlers they had."""
 
     def interrupt(signum: int, frame: Any) -> None:
         raise KeyboardInterrupt
 
-    return signal.signal(signal.SIGTERM, interrupt)
+    return {signum: signal.signal(signum, interrupt) for signum in (signal.SIGTERM, signal.SIGHUP)}
