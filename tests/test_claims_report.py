@@ -21,7 +21,7 @@ from bntui.claims.claimfile import ClaimsFile, load_claims, parse_claims
 from bntui.claims.measures import Figure, Measure, Series, measures
 from bntui.claims.report import md_text, render, write_report
 from bntui.claims.svgfigure import figure_svg, nice_ticks
-from bntui.claims.texts import design, interval_text
+from bntui.claims.texts import design, detail_text, interval_text
 from bntui.cli import app
 
 CLAIMS_TINY = DATA / "claims_tiny.json"
@@ -74,7 +74,7 @@ def test_every_claim_with_its_verdict_and_interval(folder: Path, tiny: ClaimsFil
         assert f"![{m.figure.title}]({m.claim}.svg)" in md  # type: ignore[union-attr]
         assert f"[{m.claim}.csv]({m.claim}.csv)" in md
         for detail in m.details:
-            assert f"- {detail.label}: {interval_text(detail.interval, detail.unit)}" in md
+            assert f"- {detail_text(detail)}" in md
     assert "Santurkar" in md  # the learner paragraph of `shift`
     assert "Of 9 claims: 1 supported, 0 not supported, 8 inconclusive." in md
 

@@ -20,7 +20,7 @@ from bntui.claims.claimfile import ClaimsFile
 from bntui.claims.measures import Measure, measures
 from bntui.claims.reportcsv import claim_csv, figure_csv, summary_csv, verdict_word
 from bntui.claims.svgfigure import figure_svg
-from bntui.claims.texts import design, interval_text, number, paragraph
+from bntui.claims.texts import design, detail_text, interval_text, number, paragraph
 from bntui.files import write_atomic
 from bntui.svgcurves import NOT_XML
 from bntui.text import clean
@@ -165,7 +165,7 @@ def _result(m: Measure, scale: Scale) -> list[str]:
     ]
     if m.details:
         out += ["Details (mean [95% CI] over the seeds):", ""]
-        out += [f"- {d.label}: {interval_text(d.interval, d.unit, d.signed)}" for d in m.details]
+        out += [f"- {detail_text(d)}" for d in m.details]
         out.append("")
     if m.notes:
         out += ["Notes:", "", *(f"- {note}" for note in m.notes), ""]
