@@ -336,9 +336,9 @@ def replay(
         fail(str(exc))
     if claims is not None:
         if headless or not sys.stdout.isatty():
-            from bntui.claims.headless import table
+            from bntui.claims.headless import file_lines
 
-            for line in table(claims):
+            for line in file_lines(claims, str(file)):
                 say(line)
             return
         from bntui.claims_app import ClaimsApp

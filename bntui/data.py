@@ -136,6 +136,12 @@ def _fashion_message(why: BaseException) -> str:
     )
 
 
+def fashion_on_disk() -> bool:
+    """True when the four files are in the Keras cache or the Debian package (no import of
+    Keras, no reading: what a parent process checks before its workers load them)."""
+    return any(_complete(folder) for folder in (fashion_cache_dir(), debian_fashion_dir()))
+
+
 def load_fashion() -> Arrays:
     """Fashion-MNIST via Keras' loader from its cache, else read in place, else downloaded."""
     try:

@@ -154,11 +154,16 @@ def _init_worker(slots: list[dict[str, str]], counter: _Counter, progress: Any) 
         index = counter.value
         counter.value += 1
     slot = slots[index % len(slots)]
-    cores = slot.pop("_cores", "")
-    os.environ.update(slot)
+    # Keys starting with "_" are for this function; the rest is the environment.
+    os.environ.update({k: v for k, v in slot.items() if not k.startswith("_")})
+    cores = slot.get("_cores", "")
     if cores and hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {int(c) for c in cores.split(",")})
     _PROGRESS = progress
+    if slot.get("_quiet_stderr") == "1":
+        # Backends log on stderr at start (absl, oneDNN): on a dashboard's terminal that is
+        # noise over the screen. A job's errors come back as its result, not on stderr.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), 2)
 
 
 def _run(call: Callable[[Any, Callable[[float], None]], Any], job: Any) -> Any:
@@ -183,8 +188,8 @@ class ProcessExecutor(Executor):
     """Jobs in worker processes (spawned, reused); `call(job, progress)` runs each.
 
     `slots` holds one environment per worker: its thread flags and its core (`_cores`) or
-    its GPU (`CUDA_VISIBLE_DEVICES`). A worker that dies fails its job; the pool is
-    restarted for the jobs after it.
+    its GPU (`CUDA_VISIBLE_DEVICES`); `_quiet_stderr: "1"` sends its stderr to /dev/null.
+    A worker that dies fails its job; the pool is restarted for the jobs after it.
     """
 
     def __init__(self, call: Callable[[Any, Callable[[float], None]], Any],

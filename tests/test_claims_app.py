@@ -21,7 +21,7 @@ from textual.widgets import Static
 from bntui.claims.battery import CLAIMS
 from bntui.claims.claimfile import ClaimsFile, load_claims
 from bntui.claims.events import BatteryEnded, CellEnded, CellStarted
-from bntui.claims.headless import table
+from bntui.claims.headless import file_lines, table
 from bntui.claims.measures import measures
 from bntui.claims.replay import replay_events, timeline
 from bntui.claims.texts import interval_text, paragraph, status_word
@@ -261,7 +261,10 @@ def test_replay_headless_prints_the_table(clean_env: dict[str, str]) -> None:
         capture_output=True, text=True, env=clean_env, timeout=60,
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
-    assert result.stdout.splitlines() == table(load_claims(CLAIMS_TINY))
+    lines = result.stdout.splitlines()
+    assert lines == file_lines(load_claims(CLAIMS_TINY), str(CLAIMS_TINY))
+    assert lines[0].startswith(f"claims file {CLAIMS_TINY}: completed, ")
+    assert lines[1:] == table(load_claims(CLAIMS_TINY)) and "rule: supported if" in lines[5]
 
 
 def test_replay_of_a_corrupt_claims_file_is_one_error(

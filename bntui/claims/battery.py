@@ -190,7 +190,7 @@ CLAIMS: dict[str, Claim] = {
               "extremely small batch sizes can still result in unstable training dynamics.",
               "BN's gain over plain at the smallest batch − at batch 32", "points",
               Rule("negative"), batch_cells),
-        Claim("confound", "The notebooks' accuracy gap is BN's",
+        Claim("confound", "BN itself raises accuracy (the notebooks' confound removed)",
               "000, conclusion (its one experiment)",
               "After Including Batch Normalization it increases the accuracy",
               "validation accuracy, BN − plain with the same activation and init", "points",

@@ -63,7 +63,8 @@ def _train(cell: CellSpec, seeds: tuple[int, ...], progress: Progress | None) ->
     probes = _points(steps, cell.probes_per_epoch)
     out: list[dict[str, Any]] = [
         {"seed": s, "steps": [], "val_accuracy": [], "val_loss": [], "probe_steps": [],
-         "layer_grads": [], "epoch_seconds": [], "params": stack.params, "diverged": False}
+         "layer_grads": [], "epoch_seconds": [], "epoch_cpu_seconds": [],
+         "params": stack.params, "diverged": False}
         for s in seeds
     ]  # fmt: skip
     drifts: list[np.ndarray] = []
@@ -92,7 +93,7 @@ def _train(cell: CellSpec, seeds: tuple[int, ...], progress: Progress | None) ->
     if probes:
         probe(0)
     for epoch in range(cell.epochs):
-        started = time.perf_counter()
+        started, cpu_started = time.perf_counter(), time.process_time()
         orders = np.stack([data_order(s, epoch, cell.train_size) for s in seeds])
         done = 0
         for stop in sorted(set(evals) | set(probes) | {steps}):
@@ -106,8 +107,12 @@ def _train(cell: CellSpec, seeds: tuple[int, ...], progress: Progress | None) ->
             at = epoch * steps + stop
             if stop == steps:  # the epoch's time: its training steps only
                 took = time.perf_counter() - started
+                # CPU time beside it: a timed epoch that got less than its core was slowed
+                # by something else on the machine.
+                cpu = time.process_time() - cpu_started
                 for k in range(count):
                     out[k]["epoch_seconds"].append(round(took, 5))
+                    out[k]["epoch_cpu_seconds"].append(round(cpu, 5))
             if stop in evals:
                 evaluate(at)
             if stop in probes:

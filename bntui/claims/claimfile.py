@@ -26,6 +26,8 @@ MAX_POINTS = 100_000
 MAX_LAYERS = 64
 Number = Metric | None
 Points = Annotated[list[Number], Field(max_length=MAX_POINTS)]
+Accuracy = Annotated[float, Field(ge=0, le=1)] | None
+Accuracies = Annotated[list[Accuracy], Field(max_length=MAX_POINTS)]
 Step = Annotated[int, Field(ge=0, le=10**12)]
 CellStatus = Literal["done", "failed"]
 BatteryStatus = Literal["running", "completed", "interrupted", "failed"]
@@ -90,13 +92,13 @@ class SeedResult(FileModel):
     seed: Annotated[int, Field(ge=0, le=2**32 - 1)]
     # Validation curve: the optimizer step of each point and the accuracy/loss there.
     steps: Annotated[list[Step], Field(max_length=MAX_POINTS)] = []
-    val_accuracy: Points = []
+    val_accuracy: Accuracies = []
     val_loss: Points = []
     diverged: bool = False
     # Accuracy on the training slice in inference mode (running statistics), at the end.
-    train_accuracy: Number = None
+    train_accuracy: Accuracy = None
     # BN only: validation accuracy in training mode (batch statistics of the cell's batch).
-    train_mode_accuracy: Number = None
+    train_mode_accuracy: Accuracy = None
     # The fixed probe batch: each point's step, each Dense kernel's gradient norm there,
     # and each Dense layer's input drift summed over training (see bntui.claims.train).
     probe_steps: Annotated[list[Step], Field(max_length=MAX_POINTS)] = []
@@ -104,6 +106,8 @@ class SeedResult(FileModel):
                            Field(max_length=MAX_POINTS)] = []  # fmt: skip
     input_drift: Annotated[list[Number], Field(max_length=MAX_LAYERS)] = []
     epoch_seconds: Points = []
+    # The worker's CPU time over each epoch (files before it was recorded have none).
+    epoch_cpu_seconds: Points = []
     params: Annotated[int, Field(ge=0, le=10**12)] = 0
 
     @model_validator(mode="after")

@@ -3,6 +3,7 @@ headless), resume one, or write a report from a claims file."""
 
 from __future__ import annotations
 
+import os
 import sys
 from datetime import datetime
 from pathlib import Path
@@ -28,7 +29,7 @@ def _scale(quick: bool, full: bool) -> str:
     return "full" if GpuMonitor().count else "quick"
 
 
-QUICK_HELP = "Data slices, fewer epochs, 3 seeds (default without a GPU; ~10 min on 2 cores)."
+QUICK_HELP = "Data slices, fewer epochs, 3 seeds (default without a GPU; ~3 min on 2 cores)."
 FULL_HELP = "The real data, 5 seeds (the default with a GPU)."
 OUT_HELP = "Claims file to write (default: runs/<time>-claims.json)."
 RESUME_HELP = "Finish an interrupted claims file: train only its missing cells."
@@ -76,7 +77,8 @@ def claims(
         fail("--out-dir goes with --report")
     if resume is not None:
         if names or out or quick or full:
-            fail("--resume continues a claims file as it was planned; give it alone")
+            fail("--resume continues a claims file as it was planned: no claim names, --out, "
+                 "--quick or --full with it")
         try:
             battery = load_claims(resume)
         except RunFileError as exc:
@@ -101,12 +103,14 @@ def claims(
         battery = ClaimsFile(claims=chosen, scale=scale or _scale(quick, full), seed=seed,  # type: ignore[arg-type]
                              environment=_environment(), device=_device())  # fmt: skip
     from bntui.claims.runner import BatteryRun
-    from bntui.data import DataUnavailable, load_fashion
+    from bntui.data import DataUnavailable, fashion_on_disk, load_fashion
 
-    try:  # before any worker starts: one clear line, not one failed cell after another
-        load_fashion()
-    except DataUnavailable as exc:
-        fail(str(exc), code=1)
+    if not fashion_on_disk():  # before any worker starts: one line, not a failed cell each
+        os.environ.setdefault("KERAS_BACKEND", "jax")  # Keras' download, without TensorFlow
+        try:
+            load_fashion()
+        except DataUnavailable as exc:
+            fail(str(exc), code=1)
     run = BatteryRun(battery, path)
     if headless or not sys.stdout.isatty():
         from bntui.claims.headless import run_headless

@@ -7,7 +7,7 @@ from bntui.claims.cells import CellSpec
 
 # Seconds per unit of `CellSpec.work()` for one worker: measured on the 2-core Xeon the
 # quick battery was recorded on (see bench/RESULTS.md), a starting guess elsewhere.
-SECONDS_PER_WORK = 0.8
+SECONDS_PER_WORK = 0.5
 
 
 class Eta:

@@ -6,16 +6,20 @@ from __future__ import annotations
 import os
 import signal
 import sys
+import time
 from typing import Any, TextIO
 
 from bntui.claims.battery import CLAIMS
 from bntui.claims.claimfile import ClaimsFile
 from bntui.claims.eta import duration
-from bntui.claims.events import BatteryEnded, CellEnded
+from bntui.claims.events import BatteryEnded, CellEnded, CellProgress
 from bntui.claims.measures import measures
 from bntui.claims.runner import BatteryRun
 from bntui.claims.texts import verdict_line
 from bntui.text import say
+
+# A progress line at least this often while cells train (the largest take minutes).
+HEARTBEAT_S = 30.0
 
 
 def header(run: BatteryRun) -> list[str]:
@@ -23,23 +27,42 @@ def header(run: BatteryRun) -> list[str]:
     claims = run.claims
     scale = claims.battery_scale
     seeds = f"seeds {claims.seed}–{claims.seed + scale.seeds - 1}"
-    lines = [
-        f"bntui claims: {len(claims.claims)} claims, {len(claims.plan())} cells "
-        f"({len(run.todo)} to train), {scale.name} scale, {seeds}, on {run.workers} workers",
-        f"expect about {duration(run.eta.seconds_left())}; claims file: {run.out}",
+    cells = _count(len(claims.plan()), "cell")
+    expect = (f"expect about {duration(run.eta.seconds_left())}" if run.todo
+              else "nothing to train: every cell is done")  # fmt: skip
+    return [
+        f"bntui claims: {_count(len(claims.claims), 'claim')}, {cells} ({len(run.todo)} to "
+        f"train), {scale.name} scale, {seeds}, on {run.workers} workers",
+        f"{expect}; claims file: {run.out}",
     ]
-    return lines
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"
 
 
 def table(claims: ClaimsFile) -> list[str]:
-    """Every claim's verdict line, and the notebook sentence it tests."""
+    """Every claim's verdict line, what it measures, its rule and the notebook it tests."""
     lines = ["", f"{'claim':<15} {'verdict':<14} mean [95% interval over paired seeds]"]
     for found in measures(claims):
         claim = CLAIMS[found.claim]
         lines.append(verdict_line(found))
         lines.append(f"{'':<15} {claim.quantity}")
+        lines.append(f"{'':<15} rule: {claim.rule.text(claim.unit)}")
         lines.append(f"{'':<15} tests notebook {claim.notebook}")
     return lines
+
+
+def file_lines(claims: ClaimsFile, path: str) -> list[str]:
+    """A claims file read back (`bntui replay FILE --headless`): what it is, then the table."""
+    scale = claims.battery_scale
+    done = len(claims.done())
+    return [
+        f"claims file {path}: {claims.status}, {done} of {_count(len(claims.plan()), 'cell')} "
+        f"done; {scale.name} scale, seeds {claims.seed}–{claims.seed + scale.seeds - 1}; "
+        f"recorded {claims.started or '?'} on {claims.device or 'an unrecorded device'}",
+        *table(claims),
+    ]
 
 
 def run_headless(run: BatteryRun, out: TextIO | None = None) -> int:
@@ -53,8 +76,13 @@ def run_headless(run: BatteryRun, out: TextIO | None = None) -> int:
     try:
         for line in header(run):
             say(line, stream)
+        last_word = time.monotonic()
         for event in run.events():
+            if isinstance(event, CellProgress) and time.monotonic() - last_word >= HEARTBEAT_S:
+                last_word = time.monotonic()
+                say(_heartbeat(run), stream)
             if isinstance(event, CellEnded):
+                last_word = time.monotonic()
                 for line in _landed(run, event, settled):
                     say(line, stream)
             elif isinstance(event, BatteryEnded):
@@ -81,6 +109,14 @@ def run_headless(run: BatteryRun, out: TextIO | None = None) -> int:
     if ended.status == "interrupted":
         say(f"bntui: interrupted; resume with: bntui claims --resume {ended.path}", sys.stderr)
     return 0 if ended.status == "completed" else 1
+
+
+def _heartbeat(run: BatteryRun) -> str:
+    """A sign of life between cells: what runs, how far, and the time left."""
+    running = ", ".join(f"{cell} {1 - left:.0%}" for cell, left in run.eta.left.items()
+                        if 0 < left < 1)  # fmt: skip
+    return (f"[{run.eta.fraction_done:4.0%}] training {running or 'the next cells'} · about "
+            f"{duration(run.eta.seconds_left())} left")  # fmt: skip
 
 
 def _landed(run: BatteryRun, event: CellEnded, settled: set[str]) -> list[str]:

@@ -10,12 +10,14 @@ from collections.abc import Callable
 
 from bntui.claims.battery import BASE_RATE, RATE_BATCH, Scale, rate_label
 from bntui.claims.claimfile import SeedResult
-from bntui.claims.measures import Detail, Figure, Found, Results, band, finals, paired
+from bntui.claims.measures import Detail, Figure, Found, Results, Series, band, finals, paired
 from bntui.intervals import finite, mean_interval
 
 # A seed "trains" at a learning rate when its loss stayed finite and it ends at least here.
 TRAINS_AT = 0.5
 MODELS = ("plain", "bn")
+# A timed epoch whose worker got less of its core than this was slowed by something else.
+BUSY_SHARE = 0.8
 LABELS = {"plain": "plain", "bn": "BN"}
 
 
@@ -47,8 +49,15 @@ def convergence(results: Results, scale: Scale) -> Found:
     values = paired(steps["plain"], steps["bn"])
     details = [Detail(f"{LABELS[k]} steps to {scale.target:.0%}", mean_interval(steps[k]), "steps",
                       signed=False) for k in MODELS]  # fmt: skip
-    x = [float(s) for s in results["base/plain"][0].steps]
-    series = [band(k, list(zip(*[finals_at(r) for r in results[f"base/{k}"]]))) for k in MODELS]
+    first = results["base/plain"][0]
+    every = first.steps[1] - first.steps[0] if len(first.steps) > 1 else 0
+    notes.append(f"validation accuracy every {every:,} steps: the step counts are multiples of it")
+    # From the first evaluation on: the start (chance) would squeeze the curves to the top.
+    x = [float(s) for s in first.steps[1:]]
+    series = [band(k, list(zip(*[finals_at(r)[1:] for r in results[f"base/{k}"]])))
+              for k in MODELS]  # fmt: skip
+    level: list[float | None] = [scale.target * 100] * len(x)
+    series.append(Series("target", f"target {scale.target:.0%}", level, level, level))
     figure = Figure(f"validation accuracy (target {scale.target:.0%})", "step", "accuracy (%)",
                     x, [f"{int(v):,}" for v in x], series)  # fmt: skip
     return Found(values, details, notes, figure)
@@ -76,6 +85,14 @@ def learning_rate(results: Results, scale: Scale) -> Found:
                 notes.append(f"{key} seed {run.seed} trains at no rate of the grid")
         largest[key] = per_seed
     values = paired(largest["bn"], largest["plain"])
+    top = _log10(scale.lr_grid[-1])
+    for key in MODELS:
+        rates = ", ".join("none" if v is None else f"{10**v:g}" for v in largest[key])
+        notes.append(f"{LABELS[key]}'s largest rate that trains, seed by seed: {rates}")
+        if any(v is not None and top is not None and v >= top - 1e-9 for v in largest[key]):
+            notes.append(f"{LABELS[key]} trains at the grid's top rate "
+                         f"({scale.lr_grid[-1]:g}): its limit lies beyond the grid, so the "
+                         "difference is a bound")  # fmt: skip
     details = [Detail(f"{LABELS[k]} largest rate that trains (log10)",
                       mean_interval(largest[k]), "", signed=False) for k in MODELS]  # fmt: skip
     columns = {k: [finals(results[f"lr/{k}/{rate_label(r)}"], 100.0) for r in scale.lr_grid]
@@ -172,6 +189,8 @@ def regularisation(results: Results, scale: Scale) -> Found:
         gap[key] = paired(train, finals(runs, 100.0))
         columns[key] = [train, finals(runs, 100.0)]
     details = [Detail(f"{LABELS[k]} gap", mean_interval(gap[k]), "points") for k in MODELS]
+    validation = paired(columns["bn"][1], columns["plain"][1])
+    details.append(Detail("validation accuracy, BN − plain", mean_interval(validation), "points"))
     figure = Figure("accuracy on the training slice and on validation", "data",
                     "accuracy (%)",
                     [0.0, 1.0], ["train (inference)", "validation"],
@@ -215,7 +234,7 @@ def confound(results: Results, scale: Scale) -> Found:
                controlled)), "points"),
     ]  # fmt: skip
     figure = Figure("final validation accuracy", "model", "accuracy (%)", [0.0, 1.0, 2.0],
-                    ["notebooks' plain", "plain", "BN"],
+                    ["notebooks' plain", "controlled plain", "BN"],
                     [band(k, [acc[k] if k == j else [None] * len(acc[k]) for j in acc])
                      for k in acc])  # fmt: skip
     return Found(controlled, details, [], figure)
@@ -228,6 +247,16 @@ def epoch_time(run: SeedResult) -> float | None:
     return min(timed) if timed else None
 
 
+def core_share(run: SeedResult) -> float | None:
+    """CPU time over wall time of the seed's fastest timed epoch (None: not recorded)."""
+    pairs = [(w, c) for w, c in zip(run.epoch_seconds[1:], run.epoch_cpu_seconds[1:])
+             if w is not None and c is not None and w > 0]  # fmt: skip
+    if not pairs:
+        return None
+    wall, cpu = min(pairs)
+    return cpu / wall
+
+
 def cost(results: Results, scale: Scale) -> Found:
     """BN's time per epoch over plain's − 1, in percent (each seed timed alone)."""
     times = {k: [epoch_time(r) for r in results[f"cost/{k}"]] for k in MODELS}
@@ -238,7 +267,14 @@ def cost(results: Results, scale: Scale) -> Found:
         Detail(f"{LABELS[k]} seconds per epoch", mean_interval(times[k]), "s", signed=False)
         for k in MODELS
     ]
-    notes = [f"parameters: plain {params['plain']:,}, BN {params['bn']:,} "
+    notes = [
+        f"{LABELS[key]} seed {run.seed}: its timed epoch got {share:.0%} of a core (CPU time / "
+        "wall time): something else ran on the machine, so its time is inflated"
+        for key in MODELS
+        for run in results[f"cost/{key}"]
+        if (share := core_share(run)) is not None and share < BUSY_SHARE
+    ]
+    notes += [f"parameters: plain {params['plain']:,}, BN {params['bn']:,} "
              f"({(params['bn'] / max(1, params['plain']) - 1) * 100:+.1f}%)"]  # fmt: skip
     figure = Figure("seconds per epoch (timed alone)", "model", "seconds", [0.0, 1.0],
                     ["plain", "BN"],

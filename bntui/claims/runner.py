@@ -64,7 +64,7 @@ def worker_slots() -> list[dict[str, str]]:
     visible = os.environ.get("CUDA_VISIBLE_DEVICES")
     cards = visible_cards(visible, monitor.cards()) if monitor.nvml else []
     env = worker_env(ExperimentSpec(), 1)
-    base = {k: v for k, v in env.items() if os.environ.get(k) != v}
+    base = {k: v for k, v in env.items() if os.environ.get(k) != v} | {"_quiet_stderr": "1"}
     if cards:
         # Two workers a GPU: a cell's small MLP leaves a GPU mostly idle between steps. They
         # share its memory, so neither may take most of it up front (JAX's default).

@@ -78,7 +78,9 @@ LESSONS = {
     "gain here is not a larger step size in disguise.",
     "lr": "BN rescales each layer's inputs, so a large step cannot blow the activations up "
     "layer after layer; the largest rate that still trains is the grid's last rate at which "
-    "the loss stayed finite and the model learned.",
+    "the loss stayed finite and the model learned. The difference is in decades (a decade "
+    "is a factor of 10); where a model trains at the grid's top rate, its limit is higher "
+    "than the grid shows and the difference is a lower bound.",
     "init": "If a model cares about initialisation, scaling its initial weights by 0.1 or "
     "10 changes where it ends up; BN renormalises each layer, so the scale of the weights "
     "before it matters less. The spread is the best minus the worst accuracy across scales.",
@@ -90,7 +92,10 @@ LESSONS = {
     "a fixed probe batch and add up how far they move.",
     "regularisation": "A regulariser narrows the gap between how well a model does on the "
     "data it trained on and on data it never saw. The training accuracy is measured in "
-    "inference mode after training, not Keras' running accuracy during the epoch.",
+    "inference mode after training, not Keras' running accuracy during the epoch. Read it "
+    "with the validation accuracies beside it: a model that has not yet fitted its training "
+    "data has no gap to close, so a gap comparison favours the model that learns slower; "
+    "a larger gap with a validation accuracy no worse is faster fitting, not overfitting.",
     "small-batches": "With a batch of {b}, BN's mean and variance come from {b} images: they "
     "are noisy, and they differ from the running statistics used at inference. The gap "
     "between training-mode and inference-mode accuracy shows that mismatch directly.",
@@ -158,7 +163,8 @@ def design(name: str, scale: Scale) -> str:
         "Dense kernel (the output's too) on a fixed probe batch of 256 training images, "
         "twice an epoch; the ratio is the first layer's over the output layer's.",
         "shift": f"Varies: BN. Fixed: {pair}; {base}. Each Dense layer's input mean and "
-        "spread per unit on the fixed probe batch (inference mode), twice an epoch; drift = "
+        "spread per unit on the fixed probe batch (training mode, as the layer sees them "
+        "while training), twice an epoch; drift = "
         "the mean change of the means and spreads relative to the mean spread, summed over "
         "training, averaged over the hidden layers.",
         "regularisation": f"Varies: BN. Fixed: {pair}; {base}. Accuracy on the whole "

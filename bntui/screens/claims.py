@@ -89,6 +89,8 @@ class ClaimsScreen(Screen[None]):
         Binding("n", "step(1)", "Next claim"),
         Binding("p", "step(-1)", "Previous"),
         Binding("e", "end", "End replay"),
+        Binding("pagedown,space", "scroll_view(1)", "Scroll", show=False),
+        Binding("pageup", "scroll_view(-1)", "Scroll up", show=False),
     ]
 
     opened = var(False)
@@ -227,7 +229,7 @@ class ClaimsScreen(Screen[None]):
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """Hide the keys that do nothing now."""
-        if action in ("back", "step"):
+        if action == "back":
             return self.opened
         if action == "end":
             return not self.source.live and not self.ended
@@ -240,6 +242,14 @@ class ClaimsScreen(Screen[None]):
     def action_step(self, step: int) -> None:
         """The next (or previous) claim's view."""
         self.query_one(ClaimList).action_move(step)
+
+    def action_scroll_view(self, pages: int) -> None:
+        """PgDn / PgUp: scroll the claim's view, from the list as from the view."""
+        detail = self.query_one(ClaimDetail)
+        if pages > 0:
+            detail.scroll_page_down(animate=False)
+        else:
+            detail.scroll_page_up(animate=False)
 
     def action_end(self) -> None:
         """Replay: jump to the end."""

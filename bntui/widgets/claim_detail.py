@@ -12,7 +12,7 @@ from textual.widgets import Static
 
 from bntui.claims.battery import CLAIMS, Scale
 from bntui.claims.measures import Measure
-from bntui.claims.texts import design, interval_text, number, paragraph, status_word
+from bntui.claims.texts import design, detail_text, interval_text, number, paragraph, status_word
 from bntui.text import clean
 from bntui.widgets.claim_chart import ClaimChart
 from bntui.widgets.claim_list import mark, result_text
@@ -68,7 +68,7 @@ def found_text(found: Measure) -> Text:
         )
         lines.append(Text.assemble(("Seed by seed: ", "bold"), values))
     for detail in found.details:
-        lines.append(f"• {clean(detail.label, 120)}: {interval_text(detail.interval, detail.unit)}")
+        lines.append(f"• {clean(detail_text(detail), 200)}")
     for note in found.notes:
         lines.append(Text(f"note: {clean(note, 300)}", "dim"))
     for error in found.errors:
