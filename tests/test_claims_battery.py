@@ -24,6 +24,8 @@ from bntui.claims.measures import measures
 from bntui.scheduler import Failed, Finished, ProcessExecutor, Scheduler
 
 pytestmark = pytest.mark.slow
+# The cells train on JAX, as in the workers: this process imports Keras for them.
+os.environ.setdefault("KERAS_BACKEND", "jax")
 TINY = SCALES["tiny"]
 
 
@@ -33,7 +35,6 @@ def cells() -> dict[str, CellSpec]:
 
 
 def test_pairs_start_from_the_same_weights_and_the_scale_multiplies_them() -> None:
-    os.environ.setdefault("KERAS_BACKEND", "jax")
     from keras import layers
 
     from bntui.claims.train import built, data
