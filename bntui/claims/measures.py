@@ -11,7 +11,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
-from bntui.claims.battery import CLAIMS, Scale, plan, seed_values
+from bntui.claims.battery import CLAIMS, Scale, seed_values
 from bntui.claims.claimfile import ClaimsFile, SeedResult
 from bntui.claims.rules import Verdict
 from bntui.intervals import Interval, finite, mean_interval
@@ -144,8 +144,3 @@ def measure(claims: ClaimsFile, name: str, running: frozenset[str] = frozenset()
 def measures(claims: ClaimsFile, running: frozenset[str] = frozenset()) -> list[Measure]:
     """Every claim of the battery, in its order."""
     return [measure(claims, name, running) for name in claims.claims]
-
-
-def planned_cells(names: list[str], scale: Scale, seed: int) -> int:
-    """How many cells the named claims need (shared cells once)."""
-    return len(plan(names, scale, seed))

@@ -105,7 +105,9 @@ class BatteryRun:
         self.claims, self.out = claims, out
         self.todo = [c for c in claims.plan() if c.id not in claims.done()]
         self._executor = executor
-        self.workers = executor.capacity if executor else len(worker_slots())
+        # Asked once (NVML, cores): the count for the header, the slots for the workers.
+        self.slots = [] if executor else worker_slots()
+        self.workers = executor.capacity if executor else len(self.slots)
         self.claims.workers = self.workers
         self.eta = Eta(claims.plan(), self.workers, set(claims.done()))
         self.scheduler: Scheduler | None = None
@@ -131,7 +133,7 @@ class BatteryRun:
         self.claims.status = "running"
         self.claims.started = self.claims.started or now_text()
         self.save()
-        executor = self._executor or ProcessExecutor(train_cell, worker_slots())
+        executor = self._executor or ProcessExecutor(train_cell, self.slots)
         self.scheduler = Scheduler([CellJob(c) for c in self.todo], executor)
         try:
             for event in self.scheduler.run():
