@@ -77,8 +77,10 @@ def claims(
         fail("--out-dir goes with --report")
     if resume is not None:
         if names or out or quick or full:
-            fail("--resume continues a claims file as it was planned: no claim names, --out, "
-                 "--quick or --full with it")
+            fail(
+                "--resume continues a claims file as it was planned: no claim names, --out, "
+                "--quick or --full with it"
+            )
         try:
             battery = load_claims(resume)
         except RunFileError as exc:
