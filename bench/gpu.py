@@ -32,9 +32,9 @@ import time
 from importlib import metadata
 from pathlib import Path
 
-from bntui.gpus import gpu_position
-from bntui.runfile import RunFile, load_run
-from bntui.system import GpuMonitor
+from bntui.procs.gpus import gpu_position
+from bntui.procs.system import GpuMonitor
+from bntui.record.runfile import RunFile, load_run
 
 HERE = Path(__file__).parent
 TARGET_WALL_S, TARGET_EPOCH_S = 6.0, 0.15

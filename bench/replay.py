@@ -14,7 +14,7 @@ import sys
 import time
 from pathlib import Path
 
-from bntui.runfile import load_run
+from bntui.record.runfile import load_run
 
 
 def load_time(path: Path) -> float:

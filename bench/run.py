@@ -182,7 +182,7 @@ def matmul_floor(input_gradient: bool = True, repeats: int = 5) -> float:
 
 def machine() -> str:
     """CPU model, cores, memory, and the versions that matter."""
-    from bntui.device import host_cpu
+    from bntui.training.device import host_cpu
 
     cpu = host_cpu()
     import keras

@@ -23,7 +23,7 @@ EPOCHS = int(sys.argv[1]) if len(sys.argv) > 1 else 10
 
 def main() -> None:
     """Load, build, fit and evaluate both models as the notebooks do."""
-    from bntui.data import load_raw  # the same files the notebooks load
+    from bntui.training.data import load_raw  # the same files the notebooks load
 
     (x_full, y_full), (x_test, y_test) = load_raw("fashion_mnist")
     x_full = x_full / 255.0

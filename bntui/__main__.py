@@ -1,5 +1,5 @@
 """`python -m bntui` runs the command-line interface."""
 
-from bntui.cli import main
+from bntui.cli.main import main
 
 main()

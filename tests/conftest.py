@@ -11,7 +11,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from bntui.runfile import RunFile, load_run
+from bntui.record.runfile import RunFile, load_run
 
 DATA = Path(__file__).parent / "data"
 SMALL_RUN = DATA / "small_run.json"

@@ -14,9 +14,9 @@ from typing import Any
 from conftest import SMALL_RUN
 from schema_walk import Slot, put
 
-from bntui.runfile import RunFileError
-from bntui.sweep import parse_document
-from bntui.text import UNSAFE
+from bntui.core.text import UNSAFE
+from bntui.record.runfile import RunFileError
+from bntui.record.sweep import parse_document
 
 PAYLOADS = {
     "osc-title": "\x1b]0;pwned\x07",

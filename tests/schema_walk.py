@@ -20,7 +20,7 @@ from pydantic import AfterValidator, BaseModel
 from pydantic.fields import FieldInfo
 from typing_extensions import NotRequired, Required, is_typeddict
 
-from bntui.bounds import Cleaned
+from bntui.record.bounds import Cleaned
 
 Path = tuple[str, ...]
 

@@ -12,8 +12,8 @@ from rich.console import Console
 from textual.widget import Widget
 from textual.widgets import Static
 
-from bntui.app import BntuiApp
-from bntui.widgets.chart import LineChart
+from bntui.tui.app import BntuiApp
+from bntui.tui.widgets.chart import LineChart
 
 # Only a bound against a hang: each wait returns as soon as its condition holds.
 GIVE_UP_S = 60

@@ -15,10 +15,10 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from bntui import __version__
-from bntui.bounds import Duration, Environment, Label, Message, Metric, Name, Positive
 from bntui.claims.battery import CLAIMS, SCALES, Scale, plan
 from bntui.claims.cells import CellSpec
-from bntui.files import RunFileError, decode, read_bytes, validate
+from bntui.record.bounds import Duration, Environment, Label, Message, Metric, Name, Positive
+from bntui.record.files import RunFileError, decode, read_bytes, validate
 
 SCHEMA_VERSION = 1
 FORMAT = "bntui-claims"
@@ -100,7 +100,7 @@ class SeedResult(FileModel):
     # BN only: validation accuracy in training mode (batch statistics of the cell's batch).
     train_mode_accuracy: Accuracy = None
     # The fixed probe batch: each point's step, each Dense kernel's gradient norm there,
-    # and each Dense layer's input drift summed over training (see bntui.claims.train).
+    # and each Dense layer's input drift summed over training (see bntui.claims.worker.train).
     probe_steps: Annotated[list[Step], Field(max_length=MAX_POINTS)] = []
     layer_grads: Annotated[list[Annotated[list[Number], Field(max_length=MAX_LAYERS)]],
                            Field(max_length=MAX_POINTS)] = []  # fmt: skip

@@ -10,8 +10,8 @@ from collections.abc import Callable
 
 from bntui.claims.battery import BASE_RATE, RATE_BATCH, Scale, rate_label
 from bntui.claims.claimfile import SeedResult
-from bntui.claims.measures import Detail, Figure, Found, Results, Series, band, finals, paired
-from bntui.intervals import finite, mean_interval
+from bntui.claims.found import Detail, Figure, Found, Results, Series, band, finals, paired
+from bntui.stats.intervals import finite, mean_interval
 
 # A seed "trains" at a learning rate when its loss stayed finite and it ends at least here.
 TRAINS_AT = 0.5

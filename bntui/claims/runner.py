@@ -19,8 +19,12 @@ from bntui.claims.claimfile import CellResult, ClaimsFile, VerdictRecord
 from bntui.claims.eta import Eta
 from bntui.claims.events import BatteryEnded, CellEnded, CellProgress, CellStarted, ClaimsEvent
 from bntui.claims.measures import measures
-from bntui.files import save_run
-from bntui.scheduler import Executor, Failed, Finished, ProcessExecutor, Progressed, Scheduler
+from bntui.core.spec import ExperimentSpec
+from bntui.procs.gpus import visible_cards
+from bntui.procs.scheduler import Executor, Failed, Finished, ProcessExecutor, Progressed, Scheduler
+from bntui.procs.supervisor import worker_cores, worker_env
+from bntui.procs.system import GpuMonitor
+from bntui.record.files import save_run
 
 
 @dataclass(frozen=True)
@@ -47,7 +51,8 @@ class CellJob:
 
 def train_cell(job: CellJob, progress: Callable[[float], None]) -> list[dict[str, Any]]:
     """In a worker process: train the cell and return its results."""
-    from bntui.claims.cellrun import run_cell
+    # The worker side (Keras, JAX): imported in the worker process only, never here.
+    from bntui.claims.worker.cellrun import run_cell
 
     return run_cell(job.spec, progress)
 
@@ -55,11 +60,6 @@ def train_cell(job: CellJob, progress: Callable[[float], None]) -> list[dict[str
 def worker_slots() -> list[dict[str, str]]:
     """One environment per worker: two per GPU when NVML sees GPUs bntui may use, else one
     per core (each pinned to its core, one XLA thread)."""
-    from bntui.gpus import visible_cards
-    from bntui.spec import ExperimentSpec
-    from bntui.supervisor import worker_cores, worker_env
-    from bntui.system import GpuMonitor
-
     monitor = GpuMonitor()
     visible = os.environ.get("CUDA_VISIBLE_DEVICES")
     cards = visible_cards(visible, monitor.cards()) if monitor.nvml else []

@@ -6,8 +6,9 @@ from __future__ import annotations
 
 from bntui.claims.battery import BASE_RATE, CLAIMS, Scale
 from bntui.claims.cells import DEEP_LAYERS, DEEP_WIDTH
-from bntui.claims.measures import Detail, Measure
-from bntui.intervals import Interval
+from bntui.claims.found import Detail
+from bntui.claims.measures import Measure
+from bntui.stats.intervals import Interval
 
 
 def number(value: float | None, unit: str = "", signed: bool = True) -> str:

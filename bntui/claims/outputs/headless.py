@@ -1,0 +1,144 @@
+"""`bntui claims --headless` (or not on a terminal): a line per verdict as it lands, a
+progress line per cell, and the table at the end."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import time
+from typing import Any, TextIO
+
+from bntui.claims.battery import CLAIMS
+from bntui.claims.claimfile import ClaimsFile
+from bntui.claims.eta import duration
+from bntui.claims.events import BatteryEnded, CellEnded, CellProgress
+from bntui.claims.measures import measures
+from bntui.claims.runner import BatteryRun
+from bntui.claims.texts import verdict_line
+from bntui.core.text import say
+
+# A progress line at least this often while cells train (the largest take minutes).
+HEARTBEAT_S = 30.0
+
+
+def header(run: BatteryRun) -> list[str]:
+    """What the battery will do and how long it expects to take."""
+    claims = run.claims
+    scale = claims.battery_scale
+    seeds = f"seeds {claims.seed}–{claims.seed + scale.seeds - 1}"
+    cells = _count(len(claims.plan()), "cell")
+    expect = (f"expect about {duration(run.eta.seconds_left())}" if run.todo
+              else "nothing to train: every cell is done")  # fmt: skip
+    return [
+        f"bntui claims: {_count(len(claims.claims), 'claim')}, {cells} ({len(run.todo)} to "
+        f"train), {scale.name} scale, {seeds}, on {run.workers} workers",
+        f"{expect}; claims file: {run.out}",
+    ]
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
+def table(claims: ClaimsFile) -> list[str]:
+    """Every claim's verdict line, what it measures, its rule and the notebook it tests."""
+    lines = ["", f"{'claim':<15} {'verdict':<14} mean [95% interval over paired seeds]"]
+    for found in measures(claims):
+        claim = CLAIMS[found.claim]
+        lines.append(verdict_line(found))
+        lines.append(f"{'':<15} {claim.quantity}")
+        lines.append(f"{'':<15} rule: {claim.rule.text(claim.unit)}")
+        lines.append(f"{'':<15} tests notebook {claim.notebook}")
+    return lines
+
+
+def file_lines(claims: ClaimsFile, path: str) -> list[str]:
+    """A claims file read back (`bntui replay FILE --headless`): what it is, then the table."""
+    scale = claims.battery_scale
+    done = len(claims.done())
+    return [
+        f"claims file {path}: {claims.status}, {done} of {_count(len(claims.plan()), 'cell')} "
+        f"done; {scale.name} scale, seeds {claims.seed}–{claims.seed + scale.seeds - 1}; "
+        f"recorded {claims.started or '?'} on {claims.device or 'an unrecorded device'}",
+        *table(claims),
+    ]
+
+
+def run_headless(run: BatteryRun, out: TextIO | None = None) -> int:
+    """Run the battery with progress lines; return the exit code (0 completed, 1 failed
+    or interrupted, or when whoever read the output went away)."""
+    stream = out or sys.stdout
+    settled: set[str] = set()
+    previous = _on_stop_signals()
+    ended: BatteryEnded | None = None
+    closed = False
+    try:
+        for line in header(run):
+            say(line, stream)
+        last_word = time.monotonic()
+        for event in run.events():
+            if isinstance(event, CellProgress) and time.monotonic() - last_word >= HEARTBEAT_S:
+                last_word = time.monotonic()
+                say(_heartbeat(run), stream)
+            if isinstance(event, CellEnded):
+                last_word = time.monotonic()
+                for line in _landed(run, event, settled):
+                    say(line, stream)
+            elif isinstance(event, BatteryEnded):
+                ended = event
+    except KeyboardInterrupt:
+        ended = run.stop()
+    except BrokenPipeError:
+        # Whoever read the output went away (`| head`): stop, save, and say so on stderr.
+        closed = True
+        os.dup2(os.open(os.devnull, os.O_WRONLY), stream.fileno())
+        stream = sys.stderr
+        ended = run.stop()
+        say("bntui: the output was closed: the battery stopped", stream)
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+    if not closed:
+        for line in table(run.claims):
+            say(line, stream)
+    assert ended is not None
+    if ended.message:
+        say(f"bntui: {ended.message}", sys.stderr)
+    say(f"claims file: {ended.path} ({ended.status})", stream)
+    if ended.status == "interrupted":
+        say(f"bntui: interrupted; resume with: bntui claims --resume {ended.path}", sys.stderr)
+    return 0 if ended.status == "completed" else 1
+
+
+def _heartbeat(run: BatteryRun) -> str:
+    """A sign of life between cells: what runs, how far, and the time left."""
+    running = ", ".join(f"{cell} {1 - left:.0%}" for cell, left in run.eta.left.items()
+                        if 0 < left < 1)  # fmt: skip
+    return (f"[{run.eta.fraction_done:4.0%}] training {running or 'the next cells'} · about "
+            f"{duration(run.eta.seconds_left())} left")  # fmt: skip
+
+
+def _landed(run: BatteryRun, event: CellEnded, settled: set[str]) -> list[str]:
+    """The progress line of a cell that ended, and the verdict lines it settled."""
+    result = event.result
+    what = "done" if result.status == "done" else f"FAILED: {result.error}"
+    lines = [
+        f"[{run.eta.fraction_done:4.0%}] cell {result.id} {what} in "
+        f"{duration(result.seconds)} · about {duration(run.eta.seconds_left())} left"
+    ]
+    for found in measures(run.claims):
+        if found.status in ("done", "failed") and found.claim not in settled:
+            settled.add(found.claim)
+            lines.append(verdict_line(found))
+    return lines
+
+
+def _on_stop_signals() -> dict[int, Any]:
+    """SIGTERM and SIGHUP stop the battery like Ctrl-C: what finished is saved. Returns the
+    handlers they had."""
+
+    def interrupt(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    return {signum: signal.signal(signum, interrupt) for signum in (signal.SIGTERM, signal.SIGHUP)}

@@ -1,0 +1,197 @@
+"""A claim's figure as SVG, drawn by hand for the claims report (no plotting library).
+
+Both models share one y scale. Each series' mean over the seeds is a line with its own
+marker shape and dash pattern (so the figure reads in greyscale too), over a translucent
+band from the lowest seed to the highest; a lone point gets a min–max bar instead of a
+band. Missing values leave gaps. Every text is cleaned and escaped (`svg_text`), so the
+document is always well-formed XML.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+
+from bntui.claims.found import Figure, Series
+from bntui.outputs.svg import COLORS, svg_text
+from bntui.stats.figures import shared_range
+
+SERIES_COLORS = {**COLORS, "seeds-plain": "#2ca02c"}
+OTHER_COLORS = ("#9467bd", "#ff7f0e", "#8c564b")
+DASHES = ("", "6,3", "2,2", "8,3,2,3")
+# Each model keeps its colour, marker and dash in every figure (others follow in order).
+STYLES = {"plain": 0, "bn": 1, "seeds-plain": 2}
+WIDTH, HEIGHT = 640, 400
+LEFT, TOP, PLOT_W, PLOT_H = 70, 44, 400, 270
+MAX_TICKS = 12
+
+
+def _finite(value: float | None) -> bool:
+    return value is not None and math.isfinite(value)
+
+
+def _runs(rows: Iterable[tuple[float | None, ...]]) -> list[list[tuple[float, ...]]]:
+    """The stretches of consecutive rows whose every value is finite (a None splits them)."""
+    runs: list[list[tuple[float, ...]]] = [[]]
+    for row in rows:
+        if all(_finite(v) for v in row):
+            runs[-1].append(tuple(float(v) for v in row if v is not None))
+        elif runs[-1]:
+            runs.append([])
+    return [run for run in runs if run]
+
+
+def marker(shape: int, x: float, y: float, color: str) -> str:
+    """A marker centred on (x, y): circle, square, triangle or diamond by `shape`."""
+    r = 4.0
+    kind = shape % 4
+    if kind == 0:
+        return f'<circle cx="{x:.1f}" cy="{y:.1f}" r="{r}" fill="{color}"/>'
+    if kind == 1:
+        return (
+            f'<rect x="{x - r:.1f}" y="{y - r:.1f}" width="{2 * r}" height="{2 * r}" '
+            f'fill="white" stroke="{color}" stroke-width="1.6"/>'
+        )
+    if kind == 2:
+        corners = [(x, y - r - 1), (x - r - 1, y + r), (x + r + 1, y + r)]
+    else:
+        corners = [(x, y - r - 1), (x + r + 1, y), (x, y + r + 1), (x - r - 1, y)]
+    points = " ".join(f"{a:.1f},{b:.1f}" for a, b in corners)
+    return f'<polygon points="{points}" fill="{color}"/>'
+
+
+class Axes:
+    """Data to pixels: the x range of the figure's positions, one y range for all series."""
+
+    def __init__(self, xs: Sequence[float], y_range: tuple[float, float]) -> None:
+        finite = [x for x in xs if math.isfinite(x)] or [0.0]
+        lo, hi = min(finite), max(finite)
+        pad = (hi - lo) * 0.08 if hi > lo else 1.0
+        self.x_lo, self.x_hi = lo - pad, hi + pad
+        self.y_lo, self.y_hi = y_range
+
+    def sx(self, x: float) -> float:
+        """The pixel column of `x`."""
+        span = (self.x_hi - self.x_lo) or 1.0
+        return LEFT + (x - self.x_lo) / span * PLOT_W
+
+    def sy(self, y: float) -> float:
+        """The pixel row of `y` (within the plot: a flat range is a flat line)."""
+        span = (self.y_hi - self.y_lo) or 1.0
+        return TOP + min(max((self.y_hi - y) / span, 0.0), 1.0) * PLOT_H
+
+
+def _series(axes: Axes, index: int, series: Series, xs: Sequence[float]) -> list[str]:
+    """A series' band (or min–max bars), its mean line and its markers."""
+    color = SERIES_COLORS.get(series.key, OTHER_COLORS[index % len(OTHER_COLORS)])
+    style = STYLES.get(series.key, len(STYLES) + index)
+    out: list[str] = []
+    for run in _runs(zip(xs, series.low, series.high)):
+        if len(run) == 1:  # a lone point: a min–max bar
+            px, (_, lo, hi) = axes.sx(run[0][0]), run[0]
+            for y in (lo, hi):
+                out.append(
+                    f'<line x1="{px - 4:.1f}" y1="{axes.sy(y):.1f}" x2="{px + 4:.1f}" '
+                    f'y2="{axes.sy(y):.1f}" stroke="{color}"/>'
+                )
+            out.append(
+                f'<line x1="{px:.1f}" y1="{axes.sy(lo):.1f}" x2="{px:.1f}" '
+                f'y2="{axes.sy(hi):.1f}" stroke="{color}" stroke-opacity="0.6"/>'
+            )
+            continue
+        upper = [f"{axes.sx(x):.1f},{axes.sy(hi):.1f}" for x, _, hi in run]
+        lower = [f"{axes.sx(x):.1f},{axes.sy(lo):.1f}" for x, lo, _ in reversed(run)]
+        out.append(
+            f'<polygon points="{" ".join(upper + lower)}" fill="{color}" '
+            'fill-opacity="0.18" stroke="none"/>'
+        )
+    dash = DASHES[style % len(DASHES)]
+    dashed = f' stroke-dasharray="{dash}"' if dash else ""
+    for run in _runs(zip(xs, series.mean)):
+        if len(run) > 1:
+            path = " ".join(f"{axes.sx(x):.1f},{axes.sy(y):.1f}" for x, y in run)
+            out.append(
+                f'<polyline points="{path}" fill="none" stroke="{color}" '
+                f'stroke-width="1.8"{dashed}/>'
+            )
+        out += [marker(style, axes.sx(x), axes.sy(y), color) for x, y in run]
+    lx, ly = LEFT + PLOT_W + 24, TOP + 10 + index * 22
+    out.append(
+        f'<line x1="{lx}" y1="{ly}" x2="{lx + 28}" y2="{ly}" stroke="{color}" '
+        f'stroke-width="1.8"{dashed}/>'
+    )
+    out.append(marker(style, lx + 14, ly, color))
+    out.append(f'<text x="{lx + 36}" y="{ly + 4}" font-size="11">{svg_text(series.label)}</text>')
+    return out
+
+
+def nice_ticks(lo: float, hi: float, count: int = 5) -> list[float]:
+    """Round values (1, 2 or 5 × a power of ten apart) within `lo`–`hi`, about `count`."""
+    span = hi - lo
+    if not (math.isfinite(span) and span > 0):
+        return [lo] if math.isfinite(lo) else []
+    raw = span / (count + 1)
+    power = 10.0 ** math.floor(math.log10(raw))
+    step = next(m * power for m in (1, 2, 5, 10) if m * power >= raw)
+    first = math.ceil(lo / step)
+    ticks = [float(f"{(first + k) * step:.12g}") for k in range(count * 3)]
+    return sorted({0.0 if abs(t) < step * 1e-9 else t for t in ticks if t <= hi})
+
+
+def _ticks(axes: Axes, figure: Figure) -> list[str]:
+    """The y axis's five values and the figure's own x ticks (thinned past MAX_TICKS)."""
+    out = []
+    for value in nice_ticks(axes.y_lo, axes.y_hi):
+        y = axes.sy(value)
+        out.append(
+            f'<line x1="{LEFT}" y1="{y:.1f}" x2="{LEFT + PLOT_W}" y2="{y:.1f}" stroke="#e5e5e5"/>'
+        )
+        out.append(
+            f'<text x="{LEFT - 5}" y="{y + 4:.1f}" text-anchor="end" '
+            f'font-size="10">{value:.4g}</text>'
+        )
+    pairs = [(x, t) for x, t in zip(figure.x, figure.ticks) if math.isfinite(x)]
+    every = max(1, math.ceil(len(pairs) / MAX_TICKS))
+    for x, tick in pairs[::every]:
+        out.append(
+            f'<text x="{axes.sx(x):.1f}" y="{TOP + PLOT_H + 15}" text-anchor="middle" '
+            f'font-size="10">{svg_text(tick)}</text>'
+        )
+    return out
+
+
+def figure_svg(figure: Figure, caption: str = "") -> str:
+    """The figure as a standalone SVG document: title, axes, ticks, bands, lines, legend."""
+    columns = [values for s in figure.series for values in (s.mean, s.low, s.high)]
+    axes = Axes(figure.x, shared_range(columns) or (0.0, 1.0))
+    body = [
+        f'<text x="{WIDTH / 2}" y="22" text-anchor="middle" font-size="14" '
+        f'font-weight="bold">{svg_text(figure.title)}</text>',
+        *_ticks(axes, figure),
+        f'<rect x="{LEFT}" y="{TOP}" width="{PLOT_W}" height="{PLOT_H}" fill="none" '
+        'stroke="#999"/>',
+        f'<text x="{LEFT + PLOT_W / 2}" y="{TOP + PLOT_H + 34}" text-anchor="middle" '
+        f'font-size="11">{svg_text(figure.x_label)}</text>',
+        f'<text transform="translate(16 {TOP + PLOT_H / 2}) rotate(-90)" text-anchor="middle" '
+        f'font-size="11">{svg_text(figure.y_label)}</text>',
+    ]
+    xs = figure.x
+    for index, series in enumerate(figure.series):
+        body += _series(axes, index, series, xs)
+    key_y = TOP + 10 + len(figure.series) * 22
+    body += [
+        f'<rect x="{LEFT + PLOT_W + 24}" y="{key_y - 6}" width="28" height="12" fill="#777" '
+        'fill-opacity="0.25"/>',
+        f'<text x="{LEFT + PLOT_W + 60}" y="{key_y + 4}" font-size="11">seeds: min–max</text>',
+        f'<text x="{LEFT + PLOT_W + 24}" y="{key_y + 24}" font-size="10" fill="#555">'
+        "line, marks: mean</text>",
+    ]
+    return (
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{HEIGHT}" '
+        'font-family="sans-serif" font-size="12">\n'
+        f"<title>{svg_text(figure.title)}</title>\n"
+        f'<rect width="{WIDTH}" height="{HEIGHT}" fill="white"/>\n'
+        + "\n".join(body)
+        + f'\n<text x="{WIDTH / 2}" y="{HEIGHT - 12}" text-anchor="middle" font-size="10" '
+        f'fill="#555">{svg_text(caption)}</text>\n</svg>\n'
+    )

@@ -1,0 +1,186 @@
+"""Train one cell (every seed of one model configuration) and measure what the claims need.
+
+Runs inside a worker process (it imports Keras and JAX). The seeds of a cell train as one
+program: Keras' own `train_step` under `jax.vmap` over the stacked states, inside a
+`jax.lax.scan` over the steps between two measurements (as `bntui.training.seedtrain` does for
+`bntui run --seeds`). Seed s sees the training slice in the order `data_order(s, epoch)`
+in every cell, which pairs the cells' seeds. A timed cell trains each seed alone instead,
+so that an epoch's time is one model's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import keras
+import numpy as np
+from keras import layers
+
+from bntui.claims.cells import DEEP_LAYERS, DEEP_WIDTH, CellSpec
+from bntui.training.common import seed_everything
+from bntui.training.data import load_splits
+from bntui.training.seedtrain import model_state
+
+PROBE_SIZE = 256
+EVAL_CHUNK = 1_000
+Progress = Callable[[float], None]
+_DATA: dict[str, np.ndarray] = {}
+
+
+def data() -> dict[str, np.ndarray]:
+    """Fashion-MNIST once per process: the 55,000 training and 5,000 validation images."""
+    if not _DATA:
+        splits = load_splits("fashion_mnist", 5_000, None)
+        _DATA.update(x_train=splits.x_train, y_train=splits.y_train,
+                     x_valid=splits.x_valid, y_valid=splits.y_valid)  # fmt: skip
+    return _DATA
+
+
+def _activation(name: str) -> Any:
+    return layers.LeakyReLU() if name == "leaky_relu" else layers.Activation(name)
+
+
+def build(cell: CellSpec) -> keras.Model:
+    """The cell's model, compiled with SGD at its learning rate.
+
+    MLP: the notebooks' shape (Dense 300, Dense 100), BN before each Dense as in their BN
+    model. Deep: `DEEP_LAYERS` Dense layers, BN between each Dense and its activation.
+    """
+    stack: list[Any] = [layers.Flatten()]
+    widths = [DEEP_WIDTH] * DEEP_LAYERS if cell.family == "deep" else [300, 100]
+    for width in widths:
+        if cell.batch_norm and cell.family == "mlp":
+            stack.append(layers.BatchNormalization())
+        stack.append(layers.Dense(width, kernel_initializer=cell.initializer))
+        if cell.batch_norm and cell.family == "deep":
+            stack.append(layers.BatchNormalization())
+        stack.append(_activation(cell.activation))
+    if cell.batch_norm and cell.family == "mlp":
+        stack.append(layers.BatchNormalization())
+    stack.append(layers.Dense(10, activation="softmax", kernel_initializer=cell.initializer))
+    model = keras.Sequential([keras.Input((28, 28)), *stack])
+    model.compile(loss="sparse_categorical_crossentropy",
+                  optimizer=keras.optimizers.SGD(learning_rate=cell.learning_rate))  # fmt: skip
+    return model
+
+
+def built(cell: CellSpec, seed: int, x: np.ndarray, y: np.ndarray) -> keras.Model:
+    """Seed `seed`'s model, built, its kernels scaled by the cell's `init_scale`."""
+    seed_everything(seed, "jax")
+    model = build(cell)
+    model._symbolic_build(data_batch=(x[:2], y[:2]))
+    model.optimizer.build(model.trainable_variables)
+    if cell.init_scale != 1.0:
+        for layer in model.layers:
+            if isinstance(layer, layers.Dense):
+                layer.kernel.assign(layer.kernel * cell.init_scale)
+    return model
+
+
+class Cell:
+    """A cell's seeds, stacked, with the compiled programs that train and measure them."""
+
+    def __init__(self, cell: CellSpec, seeds: tuple[int, ...]) -> None:
+        d = data()
+        self.cell, self.seeds = cell, seeds
+        self.x, self.y = d["x_train"][: cell.train_size], d["y_train"][: cell.train_size]
+        self.xv, self.yv = d["x_valid"][: cell.valid_size], d["y_valid"][: cell.valid_size]
+        self.probe_x, self.probe_y = self.x[:PROBE_SIZE], self.y[:PROBE_SIZE]
+        models = [built(cell, s, self.x, self.y) for s in seeds]
+        model = self.model = models[0]
+        self.params = int(model.count_params())
+        self.state = jax.tree.map(lambda *p: jnp.stack(p), *[model_state(m) for m in models])
+        dense = [layer for layer in model.layers if isinstance(layer, layers.Dense)]
+        taps = keras.Model(model.inputs, [layer.input for layer in dense])
+        where = {id(v): i for i, v in enumerate(model.trainable_variables)}
+        kernels = [where[id(layer.kernel)] for layer in dense]
+        tap_t = [where[id(v)] for v in taps.trainable_variables]
+        nwhere = {id(v): i for i, v in enumerate(model.non_trainable_variables)}
+        tap_n = [nwhere[id(v)] for v in taps.non_trainable_variables]
+
+        def body(carry: Any, batch: Any) -> tuple[Any, Any]:
+            logs, carry = jax.vmap(model.train_step)(carry, batch)
+            return carry, logs["loss"]
+
+        self._train = jax.jit(lambda state, batches: jax.lax.scan(body, state, batches),
+                              donate_argnums=0)  # fmt: skip
+
+        def alone(carry: Any, batch: Any) -> tuple[Any, Any]:
+            logs, carry = model.train_step(carry, batch)
+            return carry, logs["loss"]
+
+        # A timed cell's one seed trains without vmap: the program `bntui run` runs.
+        self._train_alone = jax.jit(lambda state, batches: jax.lax.scan(alone, state, batches),
+                                    donate_argnums=0)  # fmt: skip
+
+        def scores(tv: Any, ntv: Any, x: Any, y: Any, training: bool) -> Any:
+            probs, _ = model.stateless_call(tv, ntv, x, training=training)
+            loss = keras.losses.sparse_categorical_crossentropy(y, probs)
+            right = jnp.argmax(probs, axis=-1) == y.astype("int32")
+            return jnp.sum(loss), jnp.sum(right.astype("float32"))
+
+        self._scores = jax.jit(jax.vmap(lambda tv, ntv, x, y: scores(tv, ntv, x, y, False),
+                                        in_axes=(0, 0, None, None)))  # fmt: skip
+
+        def batch_mode(tv: Any, ntv: Any, xs: Any, ys: Any) -> Any:
+            per = jax.lax.map(lambda b: scores(tv, ntv, b[0], b[1], True)[1], (xs, ys))
+            return jnp.sum(per)
+
+        self._batch_mode = jax.jit(jax.vmap(batch_mode, in_axes=(0, 0, None, None)))
+
+        def loss_of(tv: Any, ntv: Any, x: Any, y: Any) -> Any:
+            probs, _ = model.stateless_call(tv, ntv, x, training=True)
+            return jnp.mean(keras.losses.sparse_categorical_crossentropy(y, probs))
+
+        def probe(tv: Any, ntv: Any, x: Any, y: Any) -> Any:
+            grads = jax.grad(loss_of)(tv, ntv, x, y)
+            norms = jnp.stack([jnp.linalg.norm(grads[i]) for i in kernels])
+            # Training mode: the inputs as training sees them (BN with the batch's statistics,
+            # not running averages that lag behind early in training).
+            inputs, _ = taps.stateless_call(
+                [tv[i] for i in tap_t], [ntv[i] for i in tap_n], x, training=True
+            )
+            moments = [(jnp.mean(h, axis=0), jnp.std(h, axis=0)) for h in inputs]
+            return norms, moments
+
+        self._probe = jax.jit(jax.vmap(probe, in_axes=(0, 0, None, None)))
+
+    def train(self, batches_x: np.ndarray, batches_y: np.ndarray) -> np.ndarray:
+        """Run the steps (axes: step, seed, batch, ...); each seed's loss after the last."""
+        if self.cell.timed and len(self.seeds) == 1:
+            one = jax.tree.map(lambda v: v[0], self.state)
+            one, losses = self._train_alone(one, (batches_x[:, 0], batches_y[:, 0]))
+            self.state = jax.tree.map(lambda v: v[None], one)
+            return np.asarray(losses[-1:])
+        self.state, losses = self._train(self.state, (batches_x, batches_y))
+        return np.asarray(losses[-1])
+
+    def evaluate(self) -> tuple[np.ndarray, np.ndarray]:
+        """Each seed's validation loss and accuracy in inference mode."""
+        return self.scores(self.xv, self.yv)
+
+    def scores(self, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Each seed's mean loss and accuracy on `x`/`y` in inference mode."""
+        loss, right = np.zeros(len(self.seeds)), np.zeros(len(self.seeds))
+        for start in range(0, len(x), EVAL_CHUNK):
+            part = self._scores(self.state[0], self.state[1], x[start : start + EVAL_CHUNK],
+                                y[start : start + EVAL_CHUNK])  # fmt: skip
+            loss, right = loss + np.asarray(part[0]), right + np.asarray(part[1])
+        return loss / len(x), right / len(x)
+
+    def train_mode_accuracy(self) -> np.ndarray:
+        """Each seed's validation accuracy with batch statistics, in the cell's batches."""
+        size = self.cell.batch_size
+        n = len(self.xv) // size * size
+        xs = self.xv[:n].reshape(n // size, size, *self.xv.shape[1:])
+        ys = self.yv[:n].reshape(n // size, size)
+        return np.asarray(self._batch_mode(self.state[0], self.state[1], xs, ys)) / n
+
+    def probe(self) -> tuple[np.ndarray, list[tuple[np.ndarray, np.ndarray]]]:
+        """On the probe batch: each seed's gradient norm per Dense kernel, and each Dense
+        layer's input mean and spread per unit (training mode)."""
+        norms, moments = self._probe(self.state[0], self.state[1], self.probe_x, self.probe_y)
+        return np.asarray(norms), [(np.asarray(m), np.asarray(s)) for m, s in moments]

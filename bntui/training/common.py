@@ -1,0 +1,46 @@
+"""What every training path shares (one worker's seeds, the stacked seeds, a claims cell):
+seeding, finite numbers, and the divergence rule. Keras is imported inside: seeding needs it.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+
+def finite_float(value: Any) -> float | None:
+    """`value` as a finite float, or None (NaN, infinity, or not a number)."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return number if math.isfinite(number) else None
+
+
+EXPLODED_LOSS = 3 * math.log(10)
+
+
+def is_diverged(loss: float | None) -> bool:
+    """True for a NaN/inf loss or one that exploded past EXPLODED_LOSS."""
+    return loss is None or loss > EXPLODED_LOSS
+
+
+def seed_everything(seed: int, backend: str) -> None:
+    """Seed Python, NumPy and Keras like `keras.utils.set_random_seed`, minus needless imports.
+
+    That function also seeds TensorFlow whenever it is installed, importing it (2+ s per
+    worker) even when the backend is JAX.
+    """
+    import keras
+
+    if backend == "tensorflow":
+        keras.utils.set_random_seed(seed)
+        return
+    import random
+
+    import numpy as np
+    from keras.src.backend.common import global_state
+
+    global_state.set_global_attribute("global_random_seed", seed)
+    random.seed(seed)
+    np.random.seed(seed)

@@ -1,0 +1,329 @@
+"""A training worker: one process trains one model and streams events as JSON lines.
+
+Run as `python -m bntui.training.worker JOB_JSON`. The original stdout carries only events; anything
+Keras or the backend prints goes to stderr, which the supervisor keeps for error reports.
+The worker exits when its stdin closes, so it can never outlive the bntui that started it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import threading
+import time
+import traceback
+from dataclasses import replace
+from typing import Any
+
+from bntui.core.events import (
+    BatchProgress,
+    CallbackNote,
+    EpochEnd,
+    Event,
+    LayerStats,
+    ModelDone,
+)
+from bntui.core.metrics import KERAS_LOGS, STEP_METRICS
+from bntui.core.spec import ExperimentSpec
+from bntui.training.common import finite_float, is_diverged, seed_everything
+from bntui.training.data import DataUnavailable, load_splits
+from bntui.training.device import watch_backend_log
+from bntui.training.setting import EventStream, Setting
+
+
+class EventWriter:
+    """Writes events to the stream fd; exits the process if the reader is gone."""
+
+    def __init__(self, fd: int, started: float) -> None:
+        self.fd = fd
+        self.started = started
+        self.lock = threading.Lock()
+        self.done: set[int] = set()  # the seeds whose ModelDone was sent
+
+    def now(self) -> float:
+        """Seconds since the run started (the supervisor's clock)."""
+        return round(time.time() - self.started, 4)
+
+    def emit(self, event: Event) -> None:
+        """Send one event line; a closed pipe means bntui is gone, so stop at once."""
+        data = (event.to_json() + "\n").encode()
+        if isinstance(event, ModelDone):
+            self.done.add(event.seed)
+        with self.lock:
+            try:
+                while data:
+                    data = data[os.write(self.fd, data) :]
+            except (BrokenPipeError, OSError):
+                os._exit(3)
+
+
+def _watch_parent() -> None:
+    """Exit as soon as stdin closes: the supervisor stopped us or died."""
+    try:
+        while sys.stdin.buffer.read(1):
+            pass
+    finally:
+        os._exit(4)
+
+
+# Keras clips probabilities, so on some backends an exploding model saturates near
+# -log(1e-7) ≈ 16 instead of reaching NaN. Three times chance level (10 classes) is a loss
+# no healthy run shows, so it counts as divergence too.
+
+
+def step_values(model: Any, logs: dict[str, Any]) -> dict[str, float | None]:
+    """Each `bntui.core.metrics.STEP_METRICS` value now: Keras' running means from its logs, and
+    what bntui measures itself.
+
+    `model` must come from the callback's `self.model`, which on JAX first copies the
+    trainer's state into the variables."""
+    measured = {"gradient_norm": lambda: model.optimizer.gradient_norm.value}
+    values = {}
+    for metric in STEP_METRICS:
+        read = measured.get(metric.name)
+        values[metric.name] = finite_float(read() if read else logs.get(metric.name))
+    return values
+
+
+def make_callback(
+    writer: EventStream, spec: ExperimentSpec, key: str, probe: Any, seed_index: int = 0
+) -> Any:
+    """A Keras callback that streams curve points, layer statistics (when `probe` is given)
+    and epoch ends, and stops on NaN."""
+    import keras
+
+    steps = spec.steps_per_epoch
+    every = max(1, steps // spec.curve_points_per_epoch)
+
+    class StreamCallback(keras.callbacks.Callback):
+        diverged = False
+
+        def measure(self, position: float) -> None:
+            # `self.model` syncs the JAX trainer's state into the variables first.
+            self.model  # noqa: B018
+            writer.emit(
+                LayerStats(model=key, t=writer.now(), seed=seed_index,
+                           position=round(position, 4), layers=probe.measure())
+            )  # fmt: skip
+
+        def on_train_begin(self, logs: Any = None) -> None:
+            if probe:
+                self.measure(0.0)
+
+        def on_epoch_begin(self, epoch: int, logs: Any = None) -> None:
+            self.epoch = epoch
+            self.next_point = every
+            self.probe_k = 1  # the k-th of inside_per_epoch measurements is at step ⌈k·steps/n⌉
+            self.next_probe = -(-steps // max(1, spec.inside_per_epoch))
+            self.epoch_start = time.perf_counter()
+
+        def on_train_batch_end(self, batch: int, logs: Any = None) -> None:
+            # Keras reports an epoch's last, short group of fused steps as if it were whole.
+            step = min(batch + 1, steps)
+            if probe and step >= self.next_probe:
+                while self.next_probe <= step:
+                    self.probe_k += 1
+                    self.next_probe = -(-self.probe_k * steps // spec.inside_per_epoch)
+                self.measure(self.epoch + step / steps)
+            if step < self.next_point and step < steps:
+                return
+            self.next_point = (step // every + 1) * every
+            values = step_values(self.model, logs or {})
+            writer.emit(
+                BatchProgress(
+                    model=key, t=writer.now(), seed=seed_index, epoch=self.epoch, step=step,
+                    steps=steps, values=values,
+                )
+            )  # fmt: skip
+            if is_diverged(values.get("loss")):
+                self.diverged = True
+                if spec.stop_on_divergence:
+                    self.model.stop_training = True
+
+        def on_epoch_end(self, epoch: int, logs: Any = None) -> None:
+            values = {name: finite_float((logs or {}).get(name)) for name in KERAS_LOGS}
+            values["epoch_time_s"] = round(time.perf_counter() - self.epoch_start, 4)
+            writer.emit(
+                EpochEnd(model=key, t=writer.now(), seed=seed_index, epoch=epoch, values=values)
+            )
+            if is_diverged(values.get("loss")):
+                self.diverged = True
+                if spec.stop_on_divergence:
+                    self.model.stop_training = True
+
+    return StreamCallback()
+
+
+def seed_callbacks(
+    writer: EventStream, spec: ExperimentSpec, key: str, seed_index: int = 0
+) -> list[Any]:
+    """The seeds' EarlyStopping, ModelCheckpoint and TensorBoard, as the spec asks; the
+    first two report when they act."""
+    import keras
+
+    callbacks: list[Any] = []
+
+    def note(epoch: int, what: str, message: str) -> None:
+        writer.emit(
+            CallbackNote(
+                model=key,
+                t=writer.now(),
+                seed=seed_index,
+                epoch=epoch,
+                what=what,
+                message=message,
+            )
+        )
+
+    if spec.early_stopping:
+
+        class ReportingEarlyStopping(keras.callbacks.EarlyStopping):
+            def on_epoch_end(self, epoch: int, logs: Any = None) -> None:
+                super().on_epoch_end(epoch, logs)
+                if self.stopped_epoch == epoch and self.model.stop_training:
+                    best = (self.best_epoch or 0) + 1
+                    note(
+                        epoch,
+                        "early_stopping",
+                        f"early stop after epoch {epoch + 1}: val_loss has not improved for "
+                        f"{self.patience} epochs; best weights (epoch {best}) restored",
+                    )
+
+        callbacks.append(
+            ReportingEarlyStopping(
+                monitor="val_loss", patience=spec.early_stopping, restore_best_weights=True
+            )
+        )
+    # One seed keeps the seeds' own names; more seeds each get theirs.
+    name = key if spec.seeds == 1 else f"{key}-seed{spec.seed}"
+    if spec.checkpoint_dir:
+        path = os.path.join(spec.checkpoint_dir, f"{name}.keras")
+
+        class ReportingCheckpoint(keras.callbacks.ModelCheckpoint):
+            def on_epoch_end(self, epoch: int, logs: Any = None) -> None:
+                before = self.best
+                super().on_epoch_end(epoch, logs)
+                if self.best != before:
+                    note(
+                        epoch,
+                        "checkpoint",
+                        f"checkpoint: val_loss {self.best:.4f} at epoch {epoch + 1}, saved {path}",
+                    )
+
+        callbacks.append(ReportingCheckpoint(path, monitor="val_loss", save_best_only=True))
+    if spec.tensorboard_dir:
+        callbacks.append(
+            keras.callbacks.TensorBoard(log_dir=os.path.join(spec.tensorboard_dir, name))
+        )
+    return callbacks
+
+
+def train(
+    spec: ExperimentSpec, key: str, writer: EventWriter, job: dict[str, Any] | None = None
+) -> None:
+    """Load data, then train, evaluate and stream every seed of model `key`: all seeds as
+    one vectorised program where `spec.vectorised`, else one seed after another.
+
+    `job` carries the GPU facts the supervisor found with NVML (`bntui.procs.gpus.slot_job`).
+    """
+    # Before the backend starts: JAX says why it falls back to the CPU only then.
+    backend_log = watch_backend_log()
+    # Each seed is seeded where its model is built (train_one, SeedStack).
+    data = load_splits(
+        spec.dataset, spec.validation_size, spec.limit, "float64" if spec.faithful else "float32"
+    )
+    setting = Setting(spec, key, writer, data, backend_log, job or {})
+    if spec.vectorised:
+        from bntui.training.seedtrain import train_seeds  # Keras: after the log is watched
+
+        train_seeds(setting)
+        return
+    for index, seed in enumerate(spec.seed_values):
+        status = train_one(setting, index, seed)
+        writer.emit(ModelDone(model=key, t=writer.now(), status=status, seed=index))
+
+
+def train_one(setting: Setting, seed_index: int, seed: int) -> str:
+    """Train seed `seed` with Keras' own `fit`; return its final status."""
+    from bntui.training.models import build_model  # Keras: after the log is watched
+
+    spec = replace(setting.spec, seed=seed)
+    key, writer, data = setting.key, setting.writer, setting.data
+    seed_everything(seed, spec.backend)
+    model = build_model(spec, key)
+    writer.emit(setting.ready(model, seed_index))
+    probe = setting.probe(model)
+    callback = make_callback(writer, spec, key, probe, seed_index)
+    if spec.backend == "jax" and spec.fuse_steps:
+        from bntui.training.fused import fuse_train_steps  # JAX, likewise
+
+        fuse_train_steps(model, spec.effective_steps_per_execution())
+    model.fit(
+        data.x_train,
+        data.y_train,
+        batch_size=spec.batch_size,
+        epochs=spec.epochs,
+        validation_data=(data.x_valid, data.y_valid),
+        validation_batch_size=setting.eval_batch,
+        callbacks=[callback, *seed_callbacks(writer, spec, key, seed_index)],
+        verbose=0,
+        shuffle=True,
+    )
+    if callback.diverged:
+        return "diverged"
+    writer.emit(setting.test_result(model, seed_index))
+    return "completed"
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Worker entry point: `python -m bntui.training.worker '{"spec": ..., "model": ..., ...}'`."""
+    job = json.loads((argv or sys.argv)[1])
+    spec = ExperimentSpec.from_dict(job["spec"])
+    key = job["model"]
+    os.environ.setdefault("KERAS_BACKEND", spec.backend)
+    # Keep the real stdout for events; route every stray print to stderr.
+    events_fd = os.dup(1)
+    os.dup2(2, 1)
+    sys.stdout = sys.stderr
+    # The workers fill every core; a slightly lower priority keeps the dashboard's keypresses
+    # prompt at almost no cost to training.
+    try:
+        os.nice(5)
+    except OSError:
+        pass
+    # Before the backend starts its threads, so they all inherit the worker's own cores.
+    if job.get("cores"):
+        try:
+            os.sched_setaffinity(0, job["cores"])
+        except (AttributeError, OSError):
+            pass
+    writer = EventWriter(events_fd, job["started"])
+    threading.Thread(target=_watch_parent, daemon=True).start()
+    try:
+        train(spec, key, writer, job.get("placement"))
+    except Exception as exc:
+        traceback.print_exc()
+        # Every seed not yet done fails for this reason.
+        for index in range(spec.seeds):
+            if index not in writer.done:
+                writer.emit(
+                    ModelDone(
+                        model=key, t=writer.now(), seed=index, status="failed", error=_error(exc)
+                    )
+                )
+        return 1
+    return 0
+
+
+def _error(exc: BaseException) -> str:
+    if isinstance(exc, DataUnavailable):
+        return str(exc)
+    return f"{type(exc).__name__}: {exc}"[:2000]
+
+
+if __name__ == "__main__":
+    code = main()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)

@@ -1,0 +1,270 @@
+"""The Claims tab: the battery's status lines, a row per claim, and the selected claim's
+view below the list (Enter gives it the whole screen; Escape goes back).
+
+The screen draws from its own `BatteryView`, fed by the app's reader thread with one
+`BatteryEvent` per event, whether the battery is live or replayed. It never imports Keras.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Protocol, cast
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.css.query import NoMatches
+from textual.message import Message
+from textual.reactive import var
+from textual.screen import Screen
+from textual.widgets import Footer
+
+from bntui.claims.claimfile import ClaimsFile
+from bntui.claims.eta import duration
+from bntui.claims.events import BatteryEnded, ClaimsEvent
+from bntui.claims.view import BatteryView
+from bntui.tui.screens.confirm import ConfirmScreen
+from bntui.tui.widgets.claims.detail import ClaimDetail
+from bntui.tui.widgets.claims.listing import BatteryStatus, ClaimList
+
+QUIT_QUESTION = (
+    "The battery is still training. Stop it, and save the cells that finished as "
+    "interrupted (bntui claims --resume trains the rest)?"
+)
+# How often the status line's countdown and passing messages are redrawn.
+TICK_S = 1.0
+
+
+class BatteryEvent(Message):
+    """An event of the battery, and the seconds it then had left (live only), read at `at`
+    (time.monotonic)."""
+
+    def __init__(self, event: ClaimsEvent, seconds_left: float | None = None) -> None:
+        super().__init__()
+        self.event = event
+        self.seconds_left = seconds_left
+        self.at = time.monotonic()
+
+
+@dataclass(frozen=True)
+class Source:
+    """Where the battery comes from: live (speed None) or replayed at `speed`; its file."""
+
+    path: str
+    speed: float | None = None
+
+    @property
+    def live(self) -> bool:
+        """True for a battery training now."""
+        return self.speed is None
+
+
+class Controls(Protocol):
+    """What the screen asks of the app (`bntui.tui.claims_app.ClaimsApp`)."""
+
+    def quit_now(self) -> None:
+        """Leave: nothing is training."""
+        ...
+
+    def begin_stop(self, code: int) -> None:
+        """Stop the battery, save what finished, then leave with `code`."""
+        ...
+
+    def skip_to_end(self) -> None:
+        """Replay: deliver the rest at once."""
+        ...
+
+
+class ClaimsScreen(Screen[None]):
+    """Every claim's verdict as results land, and one claim's whole story."""
+
+    DEFAULT_CSS = """
+    ClaimsScreen { layout: vertical; }
+    ClaimsScreen.-open #claim-list { display: none; }
+    """
+    BINDINGS = [
+        Binding("q", "quit_claims", "Quit"),
+        Binding("ctrl+c", "quit_claims", "Quit", show=False, priority=True),
+        Binding("escape,left,h", "back", "Back"),
+        Binding("n", "step(1)", "Next claim"),
+        Binding("p", "step(-1)", "Previous"),
+        Binding("e", "end", "End replay"),
+        Binding("pagedown,space", "scroll_view(1)", "Scroll", show=False),
+        Binding("pageup", "scroll_view(-1)", "Scroll up", show=False),
+    ]
+
+    opened = var(False)
+    ended = var(False)
+    stopping = var(False)
+    message = var("")
+
+    def __init__(self, header: ClaimsFile, source: Source, keep_cells: bool = False) -> None:
+        super().__init__()
+        self.view = BatteryView(header, keep_cells)
+        self.source = source
+        self.seconds_left: tuple[float, float] | None = None  # (seconds, read at)
+        self.message_until = 0.0
+
+    def compose(self) -> ComposeResult:
+        """Status lines, the list, the selected claim's view, the keys."""
+        yield BatteryStatus(id="status")
+        yield ClaimList(list(self.view.claims.claims), id="claim-list")
+        yield ClaimDetail(self.view.claims.battery_scale, id="claim-detail")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        """Draw now and then every TICK_S; the list takes the keys."""
+        self.query_one(ClaimList).focus()
+        self.redraw()
+        self.set_interval(TICK_S, self.redraw)
+
+    @property
+    def controls(self) -> Controls:
+        """The app, as far as the screen drives it."""
+        return cast(Controls, self.app)
+
+    # -- what arrives -----------------------------------------------------------------------
+
+    def on_battery_event(self, message: BatteryEvent) -> None:
+        """Take an event into the record and redraw what it changed."""
+        self.view.apply(message.event)
+        if message.seconds_left is not None:
+            self.seconds_left = (message.seconds_left, message.at)
+        if isinstance(message.event, BatteryEnded):
+            self.ended = True
+            if message.event.message:
+                self.flash(message.event.message, 30)
+        self.redraw()
+
+    def flash(self, message: str, seconds: float = 6.0) -> None:
+        """Show `message` in the status lines for a few seconds."""
+        self.message_until = time.monotonic() + seconds
+        self.message = message
+
+    def watch_ended(self, ended: bool) -> None:
+        """The battery ended: a question about stopping it no longer holds."""
+        if ended and isinstance(self.app.screen, ConfirmScreen):
+            self.app.screen.dismiss(False)
+            self.flash("the battery ended: nothing to stop · q quits", 30)
+        self.refresh_bindings()
+
+    def watch_stopping(self) -> None:
+        """Stopping: the status lines say so."""
+        self.redraw()
+
+    def watch_opened(self, opened: bool) -> None:
+        """The claim's view takes the whole screen (and the keys), or gives them back."""
+        self.set_class(opened, "-open")
+        try:
+            if opened:
+                self.query_one(ClaimDetail).focus()
+            else:
+                self.query_one(ClaimList).focus()
+        except NoMatches:
+            return
+        self.refresh_bindings()
+
+    # -- drawing ----------------------------------------------------------------------------
+
+    def mode_word(self) -> str:
+        """LIVE, STOPPING, COMPLETED/INTERRUPTED/FAILED, REPLAY ×N or REPLAY END."""
+        ended = self.view.ended
+        if not self.source.live:
+            return "REPLAY END" if ended else f"REPLAY ×{self.source.speed:g}"
+        if ended is not None:
+            return ended.status.upper()
+        return "STOPPING" if self.stopping else "LIVE"
+
+    def time_text(self) -> str:
+        """Live: the time left as the runner's ETA predicts it, counting down between
+        events; at the end, how long it took. A replay: what the file recorded."""
+        ended = self.view.ended
+        if ended is not None:
+            what = "battery" if self.source.live else "recorded battery"
+            return f"{what} {ended.status} after {duration(self.view.last_t)}"
+        if not self.source.live:
+            return f"replay ×{self.source.speed:g}"
+        if self.seconds_left is None:
+            return "estimating the time left…"
+        seconds, at = self.seconds_left
+        return f"about {duration(max(0.0, seconds - (time.monotonic() - at)))} left"
+
+    def path_text(self) -> str:
+        """The claims file: where a live battery goes, and how to resume an interrupted one."""
+        ended, path = self.view.ended, self.source.path
+        if not self.source.live:
+            return path
+        if ended is None:
+            return f"→ {path}"
+        saved = ended.path or path
+        if ended.status == "interrupted":
+            return f"resume: bntui claims --resume {saved}"
+        return f"saved {saved}"
+
+    def redraw(self) -> None:
+        """Repaint the status lines, the list and the selected claim's view."""
+        if not self.is_attached:
+            return
+        if self.message and time.monotonic() > self.message_until:
+            self.message = ""
+        try:
+            status = self.query_one(BatteryStatus)
+            claims = self.query_one(ClaimList)
+            detail = self.query_one(ClaimDetail)
+        except NoMatches:
+            return  # the app is leaving
+        status.show(self.view, self.mode_word(), self.time_text(), self.path_text(), self.message)
+        claims.show(self.view.found())
+        detail.show(self.view.measure(claims.selected))
+
+    def on_claim_list_selected(self, message: ClaimList.Selected) -> None:
+        """Another claim was selected: its view follows."""
+        self.query_one(ClaimDetail).show(self.view.measure(message.name))
+
+    def on_claim_list_opened(self, message: ClaimList.Opened) -> None:
+        """Enter on a claim: its view takes the screen."""
+        self.opened = True
+
+    # -- keys -------------------------------------------------------------------------------
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Hide the keys that do nothing now."""
+        if action == "back":
+            return self.opened
+        if action == "end":
+            return not self.source.live and not self.ended
+        return True
+
+    def action_back(self) -> None:
+        """Back from the claim's view to the list."""
+        self.opened = False
+
+    def action_step(self, step: int) -> None:
+        """The next (or previous) claim's view."""
+        self.query_one(ClaimList).action_move(step)
+
+    def action_scroll_view(self, pages: int) -> None:
+        """PgDn / PgUp: scroll the claim's view, from the list as from the view."""
+        detail = self.query_one(ClaimDetail)
+        if pages > 0:
+            detail.scroll_page_down(animate=False)
+        else:
+            detail.scroll_page_up(animate=False)
+
+    def action_end(self) -> None:
+        """Replay: jump to the end."""
+        self.controls.skip_to_end()
+
+    def action_quit_claims(self) -> None:
+        """Quit; a battery still training is stopped and saved only after confirming."""
+        if not self.source.live or self.ended:
+            self.controls.quit_now()
+            return
+        if self.stopping:
+            return
+
+        def answer(yes: bool | None) -> None:
+            if yes:
+                self.controls.begin_stop(0)
+
+        self.app.push_screen(ConfirmScreen(QUIT_QUESTION), answer)

@@ -1,0 +1,137 @@
+"""A claim's chart: its `Figure` (from `bntui.claims.measures`) drawn with the braille line
+chart, every model on one y scale, each with a glyph of its own (told apart without
+colour) and a band for its seeds' min–max; the x axis carries the figure's tick labels.
+"""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import Vertical
+
+from bntui.claims.found import Figure
+from bntui.claims.measures import Measure
+from bntui.tui.widgets.chart import AXIS_WIDTH, BAND_FILL, LineChart, Series
+from bntui.tui.widgets.text_view import TextView
+
+# Each model's colour and glyph: the glyph alone tells the lines apart under NO_COLOR.
+MODEL_LOOKS = {"plain": ("cyan", "o"), "bn": ("magenta", "x"), "seeds-plain": ("yellow", "+")}
+OTHER_LOOK = ("white", "*")
+# A figure of this many positions or fewer is categories (a few rates, two bars): its
+# points sit inside the axis, not on its ends.
+FEW_POSITIONS = 4
+
+
+def placed(figure: Figure) -> tuple[list[float], float]:
+    """The figure's x positions moved to start near 0 (the chart's axis runs from 0), and
+    the axis' end; a few categories get half a slot of room at either side."""
+    lowest, highest = min(figure.x), max(figure.x)
+    span = highest - lowest
+    pad = span / (len(figure.x) - 1) / 2 if 1 < len(figure.x) <= FEW_POSITIONS else 0.0
+    if span <= 0:
+        pad = 0.5
+    return [x - lowest + pad for x in figure.x], span + 2 * pad
+
+
+def chart_series(figure: Figure) -> list[Series]:
+    """One line per model: the mean over seeds, with the seeds' min–max as its band."""
+    xs, _ = placed(figure)
+    lines = []
+    for found in figure.series:
+        style, glyph = MODEL_LOOKS.get(found.key, OTHER_LOOK)
+        lines.append(Series(found.label, xs, list(found.mean), style, glyph=glyph,
+                            band=(list(found.low), list(found.high))))  # fmt: skip
+    return lines
+
+
+def tick_axis(xs: list[float], x_max: float, ticks: list[str], width: int) -> str:
+    """The x axis line with each tick label centred under its position; a label that
+    would touch the one before it is left out."""
+    line = ["─"] * width
+    columns = width * 2
+    free_from = 0
+    for x, label in zip(xs, ticks):
+        centre = min(columns - 1, max(0, int(x / x_max * (columns - 1)))) // 2
+        start = max(0, min(width - len(label), centre - len(label) // 2))
+        if start < free_from or not label:
+            continue
+        line[start : start + len(label)] = label
+        free_from = start + len(label) + 1
+    return "".join(line)
+
+
+class TickChart(LineChart):
+    """A line chart whose x axis reads the figure's tick labels (rates, layers, steps)."""
+
+    ticks: list[str]
+    tick_xs: list[float]
+
+    def show_figure(self, figure: Figure) -> None:
+        """Draw `figure`: its models on one y scale, its ticks on the x axis."""
+        xs, x_max = placed(figure)
+        if (figure.ticks, xs) != (getattr(self, "ticks", None), getattr(self, "tick_xs", None)):
+            self._drawn = None  # the axis changed: redraw even if the lines look the same
+        self.ticks, self.tick_xs = list(figure.ticks), xs
+        self.show(chart_series(figure), x_max)
+
+    def _x_axis(self, width: int) -> str:
+        xs, ticks = getattr(self, "tick_xs", []), getattr(self, "ticks", [])
+        return " " * (AXIS_WIDTH - 1) + "└" + tick_axis(xs, self.x_max, ticks, width)
+
+
+def legend(figure: Figure) -> Text:
+    """Which glyph is which model, what the band is, and what the axes are."""
+    text = Text(no_wrap=True, overflow="ellipsis")
+    for found in figure.series:
+        style, glyph = MODEL_LOOKS.get(found.key, OTHER_LOOK)
+        text.append(f"━{glyph}━ ", f"bold {style}")
+        text.append(f"{found.label}   ")
+    text.append(f"{BAND_FILL} seeds' min–max", "dim")
+    axes = [f"y: {figure.y_label}"] if figure.y_label else []
+    if figure.x_label:
+        axes.append(f"x: {figure.x_label}")
+    if axes:
+        text.append("   " + " · ".join(axes), "dim")
+    return text
+
+
+class ClaimChart(Vertical):
+    """The claim's chart with its title above and its legend below."""
+
+    DEFAULT_CSS = """
+    ClaimChart { height: 14; }
+    ClaimChart > TextView { height: 1; }
+    ClaimChart > TickChart { height: 1fr; }
+    """
+
+    def compose(self) -> ComposeResult:
+        """Title, chart, legend."""
+        yield TextView(classes="chart-title")
+        yield TickChart()
+        yield TextView(classes="chart-legend")
+
+    def show(self, found: Measure) -> None:
+        """Draw the claim's figure, or say why there is none yet."""
+        chart = self.query_one(TickChart)
+        title, key = (
+            self.query_one(".chart-title", TextView),
+            self.query_one(".chart-legend", TextView),
+        )
+        figure = found.figure
+        if figure is None:
+            title.show_text(Text("Chart", "bold"))
+            chart.empty_message = empty_message(found)
+            chart.show([], 1.0)
+            key.show_text("")
+            return
+        title.show_text(Text(f"Chart: {figure.title}", "bold"))
+        chart.show_figure(figure)
+        key.show_text(legend(figure))
+
+
+def empty_message(found: Measure) -> str:
+    """What the chart's place says before the claim's cells have all finished."""
+    if found.status == "failed":
+        return "no chart: a cell of this claim failed (see Errors)"
+    return (f"the chart appears when all {found.cells_total} cells of this claim have "
+            f"finished ({found.cells_done} so far)")  # fmt: skip

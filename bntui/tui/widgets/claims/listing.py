@@ -1,0 +1,193 @@
+"""The Claims tab's list (a row per claim: its name, verdict word and interval, as
+`bntui.claims.texts` words them) and its status lines (scale, seeds, cells, progress, ETA).
+
+Words carry the meaning and colour only repeats it: a verdict has a mark of its own
+(✓ ✗ ?), the selected row a ▶ and reverse video, so all reads the same under NO_COLOR.
+"""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual import events
+from textual.binding import Binding
+from textual.message import Message
+from textual.reactive import reactive
+from textual.widget import Widget
+
+from bntui.claims.battery import CLAIMS
+from bntui.claims.measures import Measure
+from bntui.claims.texts import interval_text, status_word
+from bntui.claims.view import BatteryView
+from bntui.core.text import clean
+from bntui.tui.widgets.text_view import TextView
+
+MARKS = {
+    "supported": ("✓", "bold green"),
+    "not supported": ("✗", "bold red"),
+    "inconclusive": ("?", "bold yellow"),
+    "failed": ("!", "bold red"),
+    "running": ("▸", "cyan"),
+    "pending": ("·", "dim"),
+}
+NAME_WIDTH, WORD_WIDTH = 15, 15
+# Wide enough for the claim's title after the interval.
+TITLE_FROM = 110
+
+
+def mark(found: Measure) -> tuple[str, str]:
+    """The verdict's (or the claim's state's) mark and style."""
+    return MARKS[found.verdict or found.status]
+
+
+def result_text(found: Measure) -> str:
+    """The interval of a finished claim, the first error of a failed one, else nothing."""
+    if found.status == "done":
+        return interval_text(found.interval, CLAIMS[found.claim].unit)
+    if found.status == "failed":
+        return clean(found.errors[0], 200) if found.errors else "failed"
+    return ""
+
+
+def claim_row(found: Measure, selected: bool, width: int) -> Text:
+    """One claim's row: ▶ when selected, name, mark and status word, interval (and its
+    title where the width allows)."""
+    symbol, style = mark(found)
+    row = Text(no_wrap=True, overflow="ellipsis", style="reverse" if selected else "")
+    row.append("▶ " if selected else "  ", "bold")
+    row.append(f"{found.claim:<{NAME_WIDTH}} ", "bold")
+    row.append(f"{symbol} ", style)
+    row.append(f"{status_word(found):<{WORD_WIDTH}} ", style)
+    row.append(result_text(found))
+    if width >= TITLE_FROM:
+        row.pad_right(max(0, 74 - len(row)))
+        row.append(CLAIMS[found.claim].title, "dim")
+    return row
+
+
+class ClaimList(Widget, can_focus=True):
+    """Every claim of the battery, one row each; up/down (j/k) select, Enter opens."""
+
+    DEFAULT_CSS = """
+    ClaimList { height: auto; padding: 0 1; text-wrap: nowrap; text-overflow: ellipsis; }
+    ClaimList:focus { background: $boost; }
+    """
+    BINDINGS = [
+        Binding("up,k", "move(-1)", "Select", key_display="↑↓"),
+        Binding("down,j", "move(1)", "Down", show=False),
+        Binding("home,g", "move(-99)", "First", show=False),
+        Binding("end,G", "move(99)", "Last", show=False),
+        Binding("enter,right,l", "open", "Open"),
+    ]
+
+    index: reactive[int] = reactive(0)
+
+    class Selected(Message):
+        """The selection moved to another claim."""
+
+        def __init__(self, name: str) -> None:
+            super().__init__()
+            self.name = name
+
+    class Opened(Message):
+        """Enter (or →) on a claim: show its view."""
+
+        def __init__(self, name: str) -> None:
+            super().__init__()
+            self.name = name
+
+    def __init__(self, names: list[str], id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.names = names
+        self.found: list[Measure] = []
+
+    @property
+    def selected(self) -> str:
+        """The name of the selected claim."""
+        return self.names[self.index]
+
+    def show(self, found: list[Measure]) -> None:
+        """Redraw from the claims' latest measures."""
+        if found != self.found:
+            self.found = found
+            self.refresh(layout=True)
+
+    def render(self) -> Text:
+        """A header row, then a row per claim."""
+        width = self.size.width
+        header = Text(no_wrap=True, overflow="ellipsis", style="dim")
+        header.append(f"  {'claim':<{NAME_WIDTH}} {'verdict':<{WORD_WIDTH + 2}} ")
+        header.append("mean [95% interval over paired seeds]")
+        if width >= TITLE_FROM:
+            header.pad_right(max(0, 74 - len(header)))
+            header.append("the claim")
+        rows = [header]
+        rows += [claim_row(found, i == self.index, width) for i, found in enumerate(self.found)]
+        return Text("\n", no_wrap=True).join(rows)
+
+    def get_content_height(self, container: object, viewport: object, width: int) -> int:
+        """One row per claim and the header."""
+        return len(self.names) + 1
+
+    def watch_index(self) -> None:
+        """The selection moved: redraw, and say which claim it is on."""
+        self.refresh()
+        self.post_message(self.Selected(self.selected))
+
+    def action_move(self, step: int) -> None:
+        """Select the claim `step` rows down (up when negative), within the list."""
+        self.index = max(0, min(len(self.names) - 1, self.index + step))
+
+    def action_open(self) -> None:
+        """Open the selected claim's view."""
+        self.post_message(self.Opened(self.selected))
+
+    def on_click(self, event: events.Click) -> None:
+        """A click selects the row under it; a second click opens it."""
+        row = event.y - 1
+        if 0 <= row < len(self.names):
+            if row == self.index:
+                self.action_open()
+            self.index = row
+
+
+def progress_bar(fraction: float, width: int) -> Text:
+    """A text bar of `width` cells: █ done, ░ to do (shapes, not colours)."""
+    filled = int(round(max(0.0, min(1.0, fraction)) * width))
+    return Text("█" * filled, "green") + Text("░" * (width - filled), "dim")
+
+
+def status_lines(view: BatteryView, mode: str, left: str, path: str, message: str) -> Text:
+    """Two lines: the mode and the battery (scale, claims, seeds, workers); the progress
+    bar, cells done/total, what runs, the time left (`left`), then the file or a message."""
+    claims, scale = view.claims, view.claims.battery_scale
+    text = Text(no_wrap=True, overflow="ellipsis")
+    text.append(f" {mode} ", "reverse bold")
+    seeds = f"seeds {claims.seed}–{claims.seed + scale.seeds - 1}"
+    text.append(f" {scale.name} scale · {len(claims.claims)} claims · {seeds}")
+    text.append(f" · {claims.workers} worker{'s' if claims.workers != 1 else ''}")
+    if claims.device:
+        text.append(f" · {clean(claims.device, 60)}")
+    text.append("\n")
+    text.append_text(progress_bar(view.fraction(), 16))
+    text.append(f" {view.fraction():4.0%} · {view.cells_done}/{view.total} cells", "bold")
+    if view.cells_failed:
+        text.append(f" · {view.cells_failed} failed", "bold red")
+    if view.running:
+        text.append(f" · {len(view.running)} running")
+    if left:
+        text.append(f" · {left}")
+    if message:
+        text.append(f" · {clean(message, 300)}", "bold yellow")
+    elif path:
+        text.append(f" · {clean(path, 200)}")
+    return text
+
+
+class BatteryStatus(TextView):
+    """The two status lines above the list."""
+
+    DEFAULT_CSS = "BatteryStatus { height: 2; background: $panel; padding: 0 1; }"
+
+    def show(self, view: BatteryView, mode: str, left: str, path: str, message: str) -> None:
+        """Redraw (only if something changed)."""
+        self.show_text(status_lines(view, mode, left, path, message))

@@ -1,0 +1,188 @@
+"""The Device tab: versions, the CPU and the GPUs bntui may use, where each model trains (as
+its backend says), why a GPU that is present goes unused, and the live load."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from rich.text import Text
+
+from bntui.core.spec import MODEL_KEYS, MODEL_TITLES
+from bntui.core.text import clean
+from bntui.procs.gpus import gpu_position
+from bntui.record.runfile import RunFile
+from bntui.tui.widgets.text_view import TextView
+
+# environment key → label, in the order shown on the CUDA line.
+CUDA_FACTS = (
+    ("cuda", "runtime"),
+    ("cudnn", "cuDNN"),
+    ("cuda_build", "TensorFlow built for"),
+    ("cudnn_build", "cuDNN"),
+    ("nvidia_driver", "driver"),
+    ("cuda_driver", "up to CUDA"),
+)
+
+
+def _bytes(n: int) -> str:
+    return f"{n / 2**30:.1f} GiB" if n else "?"
+
+
+def _users(run: RunFile, position: int) -> list[str]:
+    """The models whose backend reported training on `gpu:<position>`."""
+    return [key for key in MODEL_KEYS if gpu_position(run.models[key].runs_on) == position]
+
+
+def _gpu_line(run: RunFile, dev: Mapping[str, Any]) -> Text:
+    text = Text(f"  GPU  {clean(dev.get('id'))} {clean(dev.get('name'))} · "
+                f"{_bytes(int(dev.get('memory_bytes') or 0))}")  # fmt: skip
+    where = []
+    if dev.get("nvml_index") is not None:
+        where.append(f"NVML {clean(dev.get('nvml_index'))}")
+    if dev.get("pci_bus_id"):
+        where.append(f"PCI {clean(dev.get('pci_bus_id'), 20)}")
+    if dev.get("mig_parent"):
+        where.append("MIG instance")
+    if where:
+        text.append(" · " + ", ".join(where), "dim")
+    position = gpu_position(str(dev.get("id", "")))
+    users = _users(run, position) if position is not None else []
+    if users:
+        text.append(" ← " + ", ".join(users), "bold green")
+    text.append("\n")
+    return text
+
+
+class DevicePanel(TextView):
+    """Backend and versions, the devices found, and what each model runs on."""
+
+    def show(self, run: RunFile) -> None:
+        """Redraw from the run's environment and devices."""
+        self.show_text(device_text(run))
+
+
+def device_text(run: RunFile) -> Text:
+    """The Device tab's text: versions, devices, the unused-GPU note, runs on, live load."""
+    env = run.environment
+    text = Text()
+    if not env:
+        text.append("waiting for the workers to start…", "dim")
+        return text
+    text.append("Backend  ", "bold")
+    text.append(f"keras {clean(env.get('keras'))} on {clean(env.get('backend'))} "
+                f"{clean(env.get('backend_version'))}")  # fmt: skip
+    libs = [clean(env[key], 40) for key in ("jaxlib", "cuda_plugin") if env.get(key)]
+    if env.get("jaxlib"):
+        libs[0] = f"jaxlib {libs[0]}"
+    if libs:
+        text.append(f" ({', '.join(libs)})")
+    text.append(f" · python {clean(env.get('python'))} · numpy {clean(env.get('numpy'))}\n")
+    cuda = [f"{label} {clean(env[key], 40)}" for key, label in CUDA_FACTS if env.get(key)]
+    if cuda:
+        text.append("CUDA     ", "bold")
+        text.append(" · ".join(cuda) + "\n")
+    text.append("Devices\n", "bold")
+    for dev in run.devices:
+        if dev.get("kind") == "CPU":
+            text.append(
+                f"  CPU  {clean(dev.get('name'))} · {clean(dev.get('cores'))} cores · "
+                f"{_bytes(int(dev.get('memory_bytes') or 0))} RAM\n"
+            )
+        else:
+            text.append_text(_gpu_line(run, dev))
+    if not any(d.get("kind") == "GPU" for d in run.devices):
+        text.append("  no GPU visible to the backend\n", "dim")
+    if env.get("gpu_note"):
+        text.append(f"  ! {clean(env['gpu_note'])}\n", "bold yellow")
+    text.append("Runs on", "bold")
+    if run.spec.devices:
+        choice = "--cpu" if run.spec.devices == "cpu" else f"--devices {run.spec.devices}"
+        text.append(f"  ({clean(choice)})", "dim")
+    text.append("\n")
+    for key in MODEL_KEYS:
+        where = clean(run.models[key].runs_on) or "—"
+        text.append(f"  {MODEL_TITLES[key]:<16} {where}\n")
+    text.append_text(system_text(run))
+    return text
+
+
+SPARK = "▁▂▃▄▅▆▇█"
+
+
+def sparkline(values: list[float | None], top: float, width: int = 20) -> str:
+    """The last `width` values as block characters, 0 to `top`."""
+    return "".join(
+        " " if v is None else SPARK[min(len(SPARK) - 1, int(v / top * (len(SPARK) - 1)))]
+        for v in values[-width:]
+    )
+
+
+def _gpu_users(run: RunFile, nvml_index: int) -> tuple[str, list[str]]:
+    """bntui's `gpu:N` for this NVML GPU (if bntui may use it) and the models on it."""
+    for dev in run.devices:
+        if dev.get("kind") == "GPU" and dev.get("nvml_index") == nvml_index:
+            position = gpu_position(str(dev.get("id", "")))
+            if position is not None:
+                return f"gpu:{position}", _users(run, position)
+    return "", []
+
+
+def system_text(run: RunFile) -> Text:
+    """Live load: each worker's CPU and memory, each GPU's load (what was sampled)."""
+    trace = run.system
+    text = Text()
+    if not trace.t:
+        return text
+    text.append("Live load", "bold")
+    text.append("  (sampled each second; CPU in % of one core)\n", "dim")
+    series = trace.series
+    for key in MODEL_KEYS:
+        cpu = series.get(f"{key}.cpu_pct", [])
+        rss = [v for v in series.get(f"{key}.rss_mb", []) if v is not None]
+        if not rss:
+            continue
+        text.append(f"  {MODEL_TITLES[key]:<16} ")
+        running = run.models[key].status in ("pending", "running")
+        if running and cpu and cpu[-1] is not None:
+            text.append(f"CPU {cpu[-1]:5.0f}% ")
+        else:
+            text.append("worker ended ", "dim")
+        top = max([100.0, *(v for v in cpu if v is not None)])
+        text.append(sparkline(cpu, top), "cyan")
+        text.append(f"  RSS {rss[-1] / 1024:.2f} GiB\n")
+    for tag, name in trace.gpu_names.items():
+        latest = {n.split(".", 1)[1]: v[-1] for n, v in series.items() if n.startswith(tag + ".")}
+        if all(v is None for v in latest.values()):
+            continue  # this GPU was not in the last sample
+        text.append_text(_gpu_load(run, tag, name, latest))
+    return text
+
+
+def _gpu_load(run: RunFile, tag: str, name: str, latest: dict[str, float | None]) -> Text:
+    """One GPU's row; a figure NVML does not support on it reads as `—`."""
+    series = run.system.series
+    text = Text(f"  {tag.upper()} {clean(name, 24)} ")
+    label, users = _gpu_users(run, int(tag[3:] or 0)) if tag[3:].isdigit() else ("", [])
+    if label:
+        text.append(f"= {label} ", "dim")
+    util = latest.get("util_pct")
+    text.append("util   —  " if util is None else f"util {util:3.0f}% ")
+    text.append(sparkline(series.get(f"{tag}.util_pct", []), 100.0), "green")
+    used, total = latest.get("memory_used_mb"), latest.get("memory_total_mb")
+    if used is not None and total:
+        text.append(f"  mem {used / 1024:.1f}/{total / 1024:.0f} GiB")
+    temperature = latest.get("temperature_c")
+    if temperature is not None:
+        text.append(f"  {temperature:.0f}°C")
+    held = []
+    for key in MODEL_KEYS:
+        mem = latest.get(f"{key}_mem_mb")
+        if mem is not None:  # NVML lists this worker's process on this GPU
+            held.append(f"{key} {mem / 1024:.1f} GiB" if mem else key)
+        elif key in users:
+            held.append(key)
+    if held:
+        text.append("  ← " + ", ".join(held), "bold green")
+    text.append("\n")
+    return text

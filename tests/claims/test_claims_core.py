@@ -1,0 +1,275 @@
+"""Claims, without training: the decision rules on synthetic intervals, each claim's design
+(what varies and what is held fixed), the quantities on synthetic results, the claims file's
+validation, the ETA, and the scheduler's order on an executor of our own."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, fields, replace
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bntui.claims.battery import CLAIMS, SCALES, plan, seed_values
+from bntui.claims.cells import CellSpec
+from bntui.claims.claimfile import ClaimsFile, SeedResult, parse_claims
+from bntui.claims.eta import Eta, duration
+from bntui.claims.measures import measures
+from bntui.claims.quantities import convergence, first_reaching, learning_rate
+from bntui.claims.rules import Rule
+from bntui.procs.scheduler import Event, Executor, Failed, Finished, Job, Scheduler, Started
+from bntui.record.files import RunFileError
+from bntui.stats.intervals import Interval
+
+TINY = Path(__file__).parents[1] / "data" / "claims_tiny.json"
+QUICK = SCALES["quick"]
+
+
+@pytest.mark.parametrize(
+    ("expects", "low", "high", "verdict"),
+    [
+        ("positive", 0.1, 2.0, "supported"),
+        ("positive", -2.0, -0.1, "not supported"),
+        ("positive", -0.1, 2.0, "inconclusive"),
+        ("positive", 0.0, 0.0, "inconclusive"),  # all seeds exactly 0: includes zero
+        ("negative", -2.0, -0.1, "supported"),
+        ("negative", 0.1, 2.0, "not supported"),
+        ("negative", -0.5, 0.5, "inconclusive"),
+    ],
+)
+def test_sign_rules(expects: Any, low: float, high: float, verdict: str) -> None:
+    interval = Interval((low + high) / 2, low, high, 3)
+    assert Rule(expects).verdict(interval) == verdict
+
+
+@pytest.mark.parametrize(
+    ("low", "high", "verdict"),
+    [(-5.0, 8.0, "supported"), (12.0, 40.0, "not supported"), (-30.0, -11.0, "not supported"),
+     (5.0, 20.0, "inconclusive"), (-10.0, 10.0, "supported")],
+)  # fmt: skip
+def test_the_equivalence_rule(low: float, high: float, verdict: str) -> None:
+    assert Rule("equivalent", margin=10.0).verdict(Interval(0.0, low, high, 3)) == verdict
+
+
+def test_no_interval_no_verdict_but_inconclusive() -> None:
+    assert Rule("positive").verdict(None) == "inconclusive"
+    assert Rule("positive").verdict(Interval(5.0, None, None, 1)) == "inconclusive"
+    assert "above 0" in Rule("positive").text() and "±10%" in Rule("equivalent", 10).text("%")
+
+
+def differing(a: CellSpec, b: CellSpec) -> set[str]:
+    """The fields in which two cells differ (the id aside)."""
+    names = [f.name for f in fields(CellSpec) if f.name != "id"]
+    return {name for name in names if getattr(a, name) != getattr(b, name)}
+
+
+def cells_of(name: str) -> dict[str, CellSpec]:
+    return {c.id: c for c in CLAIMS[name].cells(QUICK, seed_values(42, QUICK))}
+
+
+def test_every_cell_has_the_same_seeds_and_the_plan_shares_cells() -> None:
+    cells = plan(list(CLAIMS), QUICK, 42)
+    assert {c.seeds for c in cells} == {(42, 43, 44)}
+    assert len({c.id for c in cells}) == len(cells)
+    shared = [n for n in CLAIMS if "base/bn" in cells_of(n)]
+    assert shared == ["convergence", "shift", "regularisation", "confound"]
+
+
+def test_bn_alone_varies_in_the_controlled_pair() -> None:
+    for name in ("convergence", "shift", "regularisation", "gradients", "cost"):
+        cells = cells_of(name)
+        plain = next(c for c in cells.values() if not c.batch_norm)
+        bn = next(c for c in cells.values() if c.batch_norm)
+        assert differing(plain, bn) == {"batch_norm"}, name
+
+
+def test_the_confound_varies_activation_and_init_of_the_plain_model_only() -> None:
+    cells = cells_of("confound")
+    assert differing(cells["base/seeds-plain"], cells["base/plain"]) == {
+        "activation",
+        "initializer",
+    }
+    assert (cells["base/seeds-plain"].activation, cells["base/seeds-plain"].initializer) == (
+        "leaky_relu", "he_normal")  # fmt: skip
+    assert (cells["base/bn"].activation, cells["base/bn"].initializer) == ("relu", "glorot_uniform")
+
+
+def test_the_grids_vary_one_thing_besides_bn() -> None:
+    for name, knob, values in (("lr", "learning_rate", QUICK.lr_grid),
+                               ("init", "init_scale", QUICK.init_scales)):  # fmt: skip
+        cells = list(cells_of(name).values())
+        assert len(cells) == 2 * len(values)
+        first = cells[0]
+        for cell in cells:
+            assert differing(first, cell) <= {knob, "batch_norm"}
+        assert sorted({getattr(c, knob) for c in cells}) == sorted(values)
+
+
+def test_small_batches_vary_the_batch_and_scale_the_rate_with_it() -> None:
+    cells = list(cells_of("small-batches").values())
+    for cell in cells:
+        assert cell.learning_rate == pytest.approx(0.01 * cell.batch_size / 32)
+        assert cell.train_mode == cell.batch_norm  # BN is scored in training mode too
+        assert differing(cells[0], cell) <= {
+            "batch_size",
+            "learning_rate",
+            "batch_norm",
+            "train_mode",
+        }
+    assert sorted({c.batch_size for c in cells}) == [2, 8, 32, 128]
+
+
+def test_gradients_use_a_deep_saturating_stack_measured_on_the_probe() -> None:
+    cells = list(cells_of("gradients").values())
+    assert all(
+        c.family == "deep" and c.activation == "sigmoid" and c.probes_per_epoch for c in cells
+    )
+
+
+def test_cost_cells_are_timed_alone() -> None:
+    assert all(c.timed for c in cells_of("cost").values())
+    assert not any(c.timed for n in CLAIMS if n != "cost" for c in cells_of(n).values())
+
+
+def run(
+    seed: int, accuracies: list[float], steps: list[int] | None = None, **extra: Any
+) -> SeedResult:
+    steps = steps or [100 * i for i in range(len(accuracies))]
+    losses = [1.0] * len(steps)
+    return SeedResult(seed=seed, steps=steps, val_accuracy=accuracies, val_loss=losses, **extra)
+
+
+def test_convergence_counts_a_seed_that_never_arrives_as_a_lower_bound() -> None:
+    scale = replace(QUICK, target=0.8)
+    results = {
+        "base/plain": [run(42, [0.1, 0.5, 0.7, 0.79]), run(43, [0.1, 0.6, 0.81, 0.85])],
+        "base/bn": [run(42, [0.1, 0.82, 0.9, 0.9]), run(43, [0.1, 0.85, 0.9, 0.9])],
+    }
+    found = convergence(results, scale)
+    assert first_reaching(results["base/plain"][1], 0.8) == 200
+    assert found.values == [400 - 100, 200 - 100]  # never: last step (300) + one interval
+    assert any("never reached" in note for note in found.notes)
+
+
+def test_the_largest_rate_that_trains_needs_finite_loss_and_learning() -> None:
+    scale = replace(QUICK, lr_grid=(0.01, 0.1, 1.0))
+    good, bad = run(42, [0.1, 0.8]), run(42, [0.1, 0.9], diverged=True)
+    weak = run(42, [0.1, 0.3])
+    results = {"lr/plain/0.01": [good], "lr/plain/0.1": [weak], "lr/plain/1": [bad],
+               "lr/bn/0.01": [good], "lr/bn/0.1": [good], "lr/bn/1": [good]}  # fmt: skip
+    found = learning_rate(results, scale)
+    assert found.values == [pytest.approx(0 - (-2))]  # BN: 1 (log 0), plain: 0.01 (log −2)
+
+
+def tiny() -> dict[str, Any]:
+    return json.loads(TINY.read_text())
+
+
+def test_the_recorded_tiny_battery_loads_and_gives_every_claim_a_verdict() -> None:
+    claims = parse_claims(TINY.read_bytes())
+    found = measures(claims)
+    assert [m.claim for m in found] == list(CLAIMS)
+    assert all(m.status == "done" and m.verdict is not None for m in found)
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (lambda d: d["claims"].__setitem__(0, "telepathy"), "unknown claim 'telepathy'"),
+        (lambda d: d["cells"][0]["spec"].update(seeds=[1, 2]), "other seeds than the battery"),
+        (lambda d: d["cells"][0]["spec"].update(id="lr/plain/42"), "is not a cell of this battery"),
+        (lambda d: d["cells"].append(d["cells"][0]), "appears twice"),
+        (lambda d: d["cells"][0]["results"].pop(), "are not the cell's seeds"),
+        (lambda d: d["cells"][0]["results"][0]["steps"].append(5), "equal lengths"),
+        (lambda d: d.update(schema_version=99), "reads up to schema 1"),
+        (lambda d: d["sizes"].update(batch_sizes=[4, 64]), "must include 32"),
+        (lambda d: d.update(format="bntui-run"), "not a bntui claims file"),
+    ],
+)  # fmt: skip
+def test_a_file_that_is_not_the_battery_it_claims_is_refused(edit: Any, message: str) -> None:
+    data = tiny()
+    edit(data)
+    with pytest.raises(RunFileError, match=message.replace("(", r"\(")):
+        parse_claims(json.dumps(data).encode(), "edited.json")
+
+
+def test_a_cell_of_another_design_still_loads_but_is_named() -> None:
+    data = tiny()
+    data["cells"][0]["spec"]["learning_rate"] = 0.5  # an older bntui's design of that cell
+    claims = parse_claims(json.dumps(data).encode())
+    assert claims.design_changes() == [data["cells"][0]["spec"]["id"]]
+    assert parse_claims(TINY.read_bytes()).design_changes() == []
+
+
+def test_a_file_without_its_scale_figures_uses_this_bntuis() -> None:
+    data = tiny()
+    del data["sizes"]
+    claims = parse_claims(json.dumps(data).encode())
+    assert claims.battery_scale == SCALES["tiny"]
+
+
+def test_verdicts_in_the_file_are_not_trusted() -> None:
+    data = tiny()
+    for record in data["verdicts"]:
+        record["verdict"] = "supported"
+    claims = parse_claims(json.dumps(data).encode())
+    honest = parse_claims(TINY.read_bytes())
+    assert [m.verdict for m in measures(claims)] == [m.verdict for m in measures(honest)]
+
+
+def test_eta_calibrates_on_finished_cells() -> None:
+    cells = plan(["lr"], QUICK, 42)
+    eta = Eta(cells, workers=2)
+    before = eta.seconds_left()
+    first = cells[0]
+    eta.ended(first.id, seconds=first.work() * 3.0, ok=True)  # this machine: 3 s a unit
+    assert eta.rate == pytest.approx(3.0)
+    assert eta.seconds_left() == pytest.approx(sum(c.work() for c in cells[1:]) * 3.0 / 2)
+    assert before > 0 and 0 < eta.fraction_done < 1
+    assert (duration(42), duration(150), duration(4000)) == ("42 s", "2 min", "1 h 7 min")
+
+
+class Recording(Executor):
+    """Runs nothing: remembers what was started and ends jobs when told."""
+
+    def __init__(self, capacity: int) -> None:
+        self.capacity = capacity
+        self.started: list[str] = []
+        self.running: list[str] = []
+
+    def start(self, job: Job) -> None:
+        self.started.append(job.id)
+        self.running.append(job.id)
+
+    def events(self, timeout: float) -> list[Event]:
+        job = self.running.pop(0)  # the oldest ends first
+        return [Finished(job, None, 1.0) if job != "fails" else Failed(job, "boom", 1.0)]
+
+    def stop(self) -> None:
+        self.running.clear()
+
+
+def test_the_scheduler_starts_largest_first_and_runs_exclusive_jobs_alone() -> None:
+    jobs = [CellJobLike("small", 1.0), CellJobLike("timed", 5.0, exclusive=True),
+            CellJobLike("big", 9.0), CellJobLike("fails", 3.0)]  # fmt: skip
+    executor = Recording(capacity=2)
+    seen: list[tuple[str, list[str]]] = []
+    for event in Scheduler(jobs, executor).run():  # type: ignore[arg-type]
+        if isinstance(event, Started):
+            seen.append((event.job, list(executor.running)))
+    assert executor.started == ["big", "fails", "small", "timed"]
+    timed_alone = dict(seen)["timed"]
+    assert timed_alone == ["timed"]
+
+
+class CellJobLike:
+    def __init__(self, id: str, work: float, exclusive: bool = False) -> None:
+        self.id, self.work, self.exclusive = id, work, exclusive
+
+
+def test_cell_specs_round_trip_through_the_file() -> None:
+    cell = plan(["lr"], QUICK, 42)[0]
+    data = cell.to_dict()
+    assert data["seeds"] == [42, 43, 44] and data == {**asdict(cell), "seeds": [42, 43, 44]}
+    assert ClaimsFile(claims=["lr"]).plan()[0] == cell

@@ -1,0 +1,62 @@
+"""The dashboard on a real live run: q asks first, then stops the workers and saves."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import psutil
+import pytest
+from conftest import assert_gone
+from screen import status_of, text_of, until
+
+from bntui.core.spec import build_spec
+from bntui.record.runfile import load_run
+from bntui.session.sessions import LiveSession
+from bntui.tui.app import BntuiApp
+from bntui.tui.screens.confirm import ConfirmScreen
+
+pytestmark = pytest.mark.slow
+
+
+async def test_quit_during_training_confirms_then_saves(tmp_path: Path) -> None:
+    out = tmp_path / "run.json"
+    session = LiveSession(build_spec(limit=2000, epochs=200), out)
+    app = BntuiApp(session)
+    async with app.run_test(size=(80, 24)) as pilot:
+        # The first epoch's end on screen: the panel shows a validation accuracy.
+        await until(
+            pilot, lambda: "val   loss —" not in text_of(app.screen.query_one("#stats-plain"))
+        )
+        assert session.supervisor is not None
+        pids = session.supervisor.pids
+        assert all(psutil.pid_exists(p) for p in pids)
+        await pilot.press("q")
+        assert isinstance(app.screen, ConfirmScreen)
+        await pilot.press("n")  # keep training
+        assert not isinstance(app.screen, ConfirmScreen)
+        assert "LIVE" in status_of(app) and not session.finished.is_set()
+        await pilot.press("q")
+        await pilot.press("y")
+        await until(pilot, lambda: session.saved_path is not None, "the run saved")
+    assert app.finish() == 0
+    run = load_run(out)
+    assert run.status == "interrupted"
+    assert len(run.models["plain"].history.loss) >= 1
+    assert_gone(pids)
+
+
+async def test_a_question_left_open_goes_when_training_ends(tmp_path: Path) -> None:
+    """Asked whether to stop, the user does not answer and training ends: the question
+    (no longer true) goes, the status line says why, and the run is saved as completed."""
+    out = tmp_path / "run.json"
+    session = LiveSession(build_spec(limit=2000, epochs=4, inside_per_epoch=0), out)
+    app = BntuiApp(session)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await until(pilot, lambda: "LIVE" in status_of(app), "the live status")
+        await pilot.press("q")
+        assert isinstance(app.screen, ConfirmScreen)
+        await until(pilot, lambda: not isinstance(app.screen, ConfirmScreen), "the question gone")
+        await until(pilot, lambda: "nothing to stop" in status_of(app), "the reason")
+        await until(pilot, lambda: session.saved_path is not None, "the run saved")
+    assert app.finish() == 0
+    assert load_run(out).status == "completed"

@@ -1,0 +1,338 @@
+"""The Claims tab: a recorded battery (tests/data/claims_tiny.json) replayed fast drives it,
+and what is on screen is what `measures()` and `bntui.claims.texts` say; keys move through
+the claims and open each one's view; `bntui replay` of a claims file, with and without a
+terminal; and one real tiny battery, live."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import DATA, bntui_command
+from rich.text import Text
+from screen import until
+from textual.widgets import Static
+
+from bntui.claims.battery import CLAIMS
+from bntui.claims.claimfile import ClaimsFile, load_claims
+from bntui.claims.events import BatteryEnded, CellEnded, CellStarted
+from bntui.claims.measures import measures
+from bntui.claims.outputs.headless import file_lines, table
+from bntui.claims.replay import replay_events, timeline
+from bntui.claims.texts import interval_text, paragraph, status_word
+from bntui.tui.claims_app import ClaimsApp
+from bntui.tui.screens.claims import ClaimsScreen
+from bntui.tui.widgets.claims.chart import TickChart
+from bntui.tui.widgets.claims.detail import ClaimDetail
+from bntui.tui.widgets.claims.listing import ClaimList
+
+CLAIMS_TINY = DATA / "claims_tiny.json"
+
+
+def replayed(speed: float = 1000) -> ClaimsApp:
+    return ClaimsApp.replay(load_claims(CLAIMS_TINY), speed, CLAIMS_TINY)
+
+
+def claims_screen(app: ClaimsApp) -> ClaimsScreen:
+    screen = app.screen
+    assert isinstance(screen, ClaimsScreen)
+    return screen
+
+
+async def replay_to_end(pilot: Any) -> ClaimsScreen:
+    """Wait (on a condition) until the replay has delivered the battery's end."""
+    app = pilot.app
+    await until(pilot, lambda: isinstance(app.screen, ClaimsScreen), "the Claims tab")
+    screen = claims_screen(app)
+    await until(pilot, lambda: screen.view.ended is not None, "the replay's end")
+    await pilot.pause()
+    return screen
+
+
+def list_text(screen: ClaimsScreen) -> str:
+    return screen.query_one(ClaimList).render().plain
+
+
+def shown(widget: Static) -> str:
+    """A Static's text, unwrapped."""
+    content = widget.content
+    return content.plain if isinstance(content, Text) else str(content)
+
+
+def detail_text(screen: ClaimsScreen) -> str:
+    detail = screen.query_one(ClaimDetail)
+    return "\n".join(shown(s) for s in detail.query(Static) if s.id and s.id.startswith("claim-"))
+
+
+def status_text(screen: ClaimsScreen) -> str:
+    return shown(screen.query_one("#status", Static))
+
+
+# -- replay, without the UI -------------------------------------------------------------
+
+
+def test_timeline_re_enacts_the_file() -> None:
+    claims = load_claims(CLAIMS_TINY)
+    events = timeline(claims)
+    assert sum(isinstance(e, CellStarted) for e in events) == len(claims.cells)
+    ended = [e for e in events if isinstance(e, CellEnded)]
+    assert [e.result.id for e in ended] == [
+        c.id for c in sorted(claims.cells, key=lambda c: c.began + c.seconds)
+    ]
+    assert all(e.t == e.result.began + e.result.seconds for e in ended)
+    assert isinstance(events[-1], BatteryEnded) and events[-1].status == "completed"
+    times = [e.t for e in events]
+    assert times == sorted(times)
+
+
+def test_replay_stops_when_asked() -> None:
+    stop = threading.Event()
+    events = replay_events(load_claims(CLAIMS_TINY), speed=0.01, stop=stop)
+    first = next(events)  # the first cell starts at once
+    assert isinstance(first, CellStarted)
+    threading.Timer(0.2, stop.set).start()
+    began = time.monotonic()
+    rest = list(events)
+    assert not any(isinstance(e, BatteryEnded) for e in rest)
+    assert time.monotonic() - began < 5  # it waited on the event, not the recorded pace
+
+
+# -- the Claims tab ---------------------------------------------------------------------
+
+
+async def test_every_claim_shows_its_verdict_and_interval() -> None:
+    app = replayed()
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await replay_to_end(pilot)
+        rows = list_text(screen).splitlines()
+        found = measures(load_claims(CLAIMS_TINY))
+        assert len(rows) == 1 + len(found)
+        for row, m in zip(rows[1:], found):
+            assert row[2:].split()[0] == m.claim
+            assert status_word(m) in row
+            assert interval_text(m.interval, CLAIMS[m.claim].unit) in row
+        status = status_text(screen)
+        total = len(load_claims(CLAIMS_TINY).plan())
+        assert "REPLAY END" in status and f"{total}/{total} cells" in status and "100%" in status
+        assert "tiny scale" in status and "seeds 42–43" in status
+
+
+async def test_claims_fill_in_as_the_replay_goes() -> None:
+    app = ClaimsApp.replay(load_claims(CLAIMS_TINY), 1.0, CLAIMS_TINY)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await until(pilot, lambda: isinstance(app.screen, ClaimsScreen), "the Claims tab")
+        screen = claims_screen(app)
+        await until(pilot, lambda: "running" in list_text(screen), "a running claim")
+        assert "REPLAY ×1" in status_text(screen)
+        assert "pending" in list_text(screen) or "running" in list_text(screen)
+        await pilot.press("e")  # the rest at once
+        await until(pilot, lambda: screen.view.ended is not None, "the replay's end")
+        await pilot.pause()
+        assert "running" not in list_text(screen) and "pending" not in list_text(screen)
+
+
+async def test_the_claim_view_tells_the_whole_story() -> None:
+    claims = load_claims(CLAIMS_TINY)
+    app = replayed()
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await replay_to_end(pilot)
+        for _ in range(3):
+            await pilot.press("j")
+        assert "▶ gradients" in list_text(screen)
+        await pilot.press("enter")
+        await pilot.pause()
+        assert not screen.query_one(ClaimList).display
+        assert screen.query_one(ClaimDetail).has_focus
+        claim = CLAIMS["gradients"]
+        found = next(m for m in measures(claims) if m.claim == "gradients")
+        text = " ".join(detail_text(screen).split())
+        for expected in (
+            claim.quote,
+            claim.notebook,
+            claim.quantity,
+            claim.rule.text(claim.unit),
+            interval_text(found.interval, claim.unit),
+            paragraph(found, claims.battery_scale),
+            "✓ supported",
+        ):
+            assert " ".join(expected.split()) in text
+        for detail in found.details:
+            assert interval_text(detail.interval, detail.unit) in text
+        chart = screen.query_one(TickChart).render().plain
+        assert "o" in chart and "x" in chart and "└1" in chart  # both glyphs, the layer ticks
+        legend = shown(screen.query_one(".chart-legend", Static))
+        assert "━o━ plain" in legend and "━x━ BN" in legend and "min–max" in legend
+        await pilot.press("n")  # the next claim's view
+        await pilot.pause()
+        assert CLAIMS["shift"].quote in " ".join(detail_text(screen).split())
+        assert "Santurkar" in detail_text(screen)  # the shift claim's caveat
+        await pilot.press("escape")
+        await pilot.pause()
+        assert screen.query_one(ClaimList).display and screen.query_one(ClaimList).has_focus
+        assert "▶ shift" in list_text(screen)
+
+
+async def test_keys_move_through_the_claims() -> None:
+    app = replayed()
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await replay_to_end(pilot)
+        claim_list = screen.query_one(ClaimList)
+        assert claim_list.selected == "convergence"
+        await pilot.press("down", "down", "k")
+        assert claim_list.selected == "lr"
+        await pilot.press("G")
+        assert claim_list.selected == "cost"
+        await pilot.press("down")  # stays on the last
+        assert claim_list.selected == "cost"
+        await pilot.press("up", "g")
+        assert claim_list.selected == "convergence"
+        detail = screen.query_one(ClaimDetail)
+        await pilot.press("right")
+        await pilot.pause()
+        assert detail.has_focus and detail.max_scroll_y > 0
+        await pilot.press("pagedown")
+        await pilot.pause()
+        assert detail.scroll_y > 0
+        await pilot.press("left")
+        await pilot.pause()
+        assert claim_list.has_focus
+        await pilot.press("q")
+    assert app.return_value == 0
+
+
+async def test_no_color_reads_the_same(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("NO_COLOR", "1")
+    app = replayed()
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await replay_to_end(pilot)
+        assert app.no_color
+        rows = list_text(screen)
+        assert "✓ supported" in rows and "? inconclusive" in rows and "▶ convergence" in rows
+        svg = app.export_screenshot()
+        assert "supported" in svg and "█" in svg
+
+
+def test_claims_tab_snapshot(snap_compare: Any) -> None:
+    assert snap_compare(replayed(), terminal_size=(80, 24), run_before=replay_to_end)
+
+
+def test_claim_view_snapshot(snap_compare: Any) -> None:
+    async def open_gradients(pilot: Any) -> None:
+        await replay_to_end(pilot)
+        await pilot.press("j", "j", "j", "enter")
+
+    assert snap_compare(replayed(), terminal_size=(80, 24), run_before=open_gradients)
+
+
+async def test_a_failed_claim_shows_its_error_as_text(tmp_path: Path) -> None:
+    data = json.loads(CLAIMS_TINY.read_text())
+    cell = next(c for c in data["cells"] if c["spec"]["id"] == "cost/bn")
+    cell.update(status="failed", results=[], error="[bold red]boom[/] \x1b[31mOOM")
+    data["status"] = "failed"
+    path = tmp_path / "failed.json"
+    path.write_text(json.dumps(data))
+    claims = load_claims(path)
+    app = ClaimsApp.replay(claims, 1000, path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await replay_to_end(pilot)
+        row = next(r for r in list_text(screen).splitlines() if "cost" in r)
+        assert "! failed" in row and "[bold red]boom[/]" in row  # markup shown, not applied
+        assert "\x1b" not in list_text(screen) and "^[[31mOOM" in row
+        await pilot.press("G", "enter")
+        await pilot.pause()
+        text = detail_text(screen)
+        assert "error: cost/bn: [bold red]boom[/] ^[[31mOOM" in text
+        assert "no chart: a cell of this claim failed" in screen.query_one(TickChart).render().plain
+        assert "REPLAY END" in status_text(screen) and "1 failed" in status_text(screen)
+        assert "recorded battery failed" in status_text(screen)
+
+
+# -- bntui replay FILE ------------------------------------------------------------------
+
+
+def test_replay_headless_prints_the_table(clean_env: dict[str, str]) -> None:
+    result = subprocess.run(
+        [*bntui_command(), "replay", str(CLAIMS_TINY), "--headless"],
+        capture_output=True, text=True, env=clean_env, timeout=60,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines == file_lines(load_claims(CLAIMS_TINY), str(CLAIMS_TINY))
+    assert lines[0].startswith(f"claims file {CLAIMS_TINY}: completed, ")
+    assert lines[1:] == table(load_claims(CLAIMS_TINY)) and "rule: supported if" in lines[5]
+
+
+def test_replay_of_a_corrupt_claims_file_is_one_error(
+    tmp_path: Path, clean_env: dict[str, str]
+) -> None:
+    data = json.loads(CLAIMS_TINY.read_text())
+    data["cells"][0]["spec"]["seeds"] = [7, 8]  # not the battery's seeds
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps(data))
+    result = subprocess.run(
+        [*bntui_command(), "replay", str(bad)],
+        capture_output=True, text=True, env=clean_env, timeout=60,
+    )  # fmt: skip
+    assert result.returncode == 2
+    assert result.stdout == ""
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("bntui: error:"), result.stderr
+    assert "has other seeds than the battery" in lines[0]
+    assert "Traceback" not in result.stderr
+
+
+# -- live -------------------------------------------------------------------------------
+
+
+@pytest.mark.slow
+async def test_live_battery_lands_its_verdict(tmp_path: Path) -> None:
+    from bntui.claims.runner import BatteryRun
+
+    out = tmp_path / "c.json"
+    run = BatteryRun(ClaimsFile(claims=["gradients"], scale="tiny", seed=42), out)
+    app = ClaimsApp.live(run)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await until(pilot, lambda: isinstance(app.screen, ClaimsScreen), "the Claims tab")
+        screen = claims_screen(app)
+        assert "LIVE" in status_text(screen)
+        deadline = time.monotonic() + 300  # a bound against a hang, not a pace
+        while screen.view.ended is None:
+            assert time.monotonic() < deadline, "the battery never ended"
+            await pilot.pause(0.1)
+        await pilot.pause()
+        found = measures(load_claims(out))[0]
+        assert found.verdict is not None
+        assert f"{status_word(found)}" in list_text(screen)
+        assert interval_text(found.interval, CLAIMS["gradients"].unit) in list_text(screen)
+        assert "COMPLETED" in status_text(screen) and "saved" in status_text(screen)
+        await pilot.press("q")  # ended: no question
+    assert app.return_value == 0 and app.exit_code() == 0
+    assert load_claims(out).status == "completed"
+
+
+@pytest.mark.slow
+async def test_quitting_a_live_battery_confirms_then_saves_it_interrupted(tmp_path: Path) -> None:
+    from bntui.claims.runner import BatteryRun
+    from bntui.tui.screens.confirm import ConfirmScreen
+
+    out = tmp_path / "c.json"
+    run = BatteryRun(ClaimsFile(claims=["convergence"], scale="tiny", seed=42), out)
+    app = ClaimsApp.live(run)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await until(pilot, lambda: isinstance(app.screen, ClaimsScreen), "the Claims tab")
+        screen = claims_screen(app)
+        await until(pilot, lambda: bool(screen.view.running), "a cell training")
+        await pilot.press("q")
+        assert isinstance(app.screen, ConfirmScreen)
+        await pilot.press("y")
+        await until(pilot, lambda: app.ended is not None, "the battery stopped")
+    assert app.return_value == 1 and app.exit_code() == 1
+    saved = load_claims(out)
+    assert saved.status == "interrupted"
+    assert all(cell.status == "done" for cell in saved.cells)  # no cell blamed for the stop
+    assert app.closing_lines()[-1] == f"bntui: resume with: bntui claims --resume {out}"
