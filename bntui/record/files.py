@@ -11,6 +11,7 @@ import math
 import os
 import stat as st
 import tempfile
+from contextlib import suppress
 from pathlib import Path
 from typing import Any, ClassVar, Literal, TypeVar, get_args, overload
 
@@ -220,6 +221,8 @@ def parse_as(raw: bytes, name: str, *models: type[Document]) -> Document:
 
 def write_atomic(text: str, path: Path, *, overwrite: bool) -> None:
     """Write `text` to `path` via a temp file in the same folder: never a half-written file.
+    The file, then its folder, are synced to disk, so a power cut loses neither the text nor
+    the new name (where the filesystem can sync a folder).
 
     Without `overwrite`, an existing file is never replaced (FileExistsError).
     """
@@ -241,6 +244,22 @@ def write_atomic(text: str, path: Path, *, overwrite: bool) -> None:
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
+    sync_folder(path.parent)
+
+
+def sync_folder(folder: Path) -> None:
+    """Flush `folder`'s entries (a new or renamed name) to disk. Where the filesystem
+    cannot sync a folder, the name is in place all the same: that is not an error."""
+    flags = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | getattr(os, "O_CLOEXEC", 0)
+    try:
+        fd = os.open(folder, flags)
+    except OSError:
+        return
+    try:
+        with suppress(OSError):
+            os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def fallback_dir() -> Path:

@@ -1,10 +1,13 @@
 """One file base for run, sweep and claims documents: each new file names its `kind`, the
 shapes written before `kind` (claims files with `format`, run files with nothing) still load,
-and one reader tells the three apart."""
+one reader tells the three apart, and a save syncs the folder that holds the new name."""
 
 from __future__ import annotations
 
+import errno
 import json
+import os
+import stat
 from pathlib import Path
 
 import pytest
@@ -13,7 +16,7 @@ from typer.testing import CliRunner
 
 from bntui.claims.claimfile import ClaimsFile, load_any, load_claims, parse_claims
 from bntui.cli.main import app as cli
-from bntui.record.files import Document, RunFileError, save_run
+from bntui.record.files import Document, RunFileError, save_run, write_atomic
 from bntui.record.runfile import RunFile, load_run, parse_run
 from bntui.record.sweep import SweepFile, load_document, parse_document
 
@@ -120,3 +123,64 @@ def test_kind_outranks_the_old_format() -> None:
     """`format` is read only from files without `kind`."""
     data = json.loads(SMALL_RUN.read_text()) | {"kind": "run", "format": "bntui-claims"}
     assert isinstance(parse_document(json.dumps(data).encode(), "x.json"), RunFile)
+
+
+def synced_during(monkeypatch: pytest.MonkeyPatch) -> list[tuple[bool, int]]:
+    """(a folder?, inode) of every fd passed to os.fsync from now on (each is really synced)."""
+    calls: list[tuple[bool, int]] = []
+    real = os.fsync
+
+    def fsync(fd: int) -> None:
+        info = os.fstat(fd)
+        calls.append((stat.S_ISDIR(info.st_mode), info.st_ino))
+        real(fd)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    return calls
+
+
+@pytest.mark.parametrize("overwrite", [False, True])
+def test_a_write_syncs_the_file_then_its_folder(
+    overwrite: bool, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The new name lives in the folder: without syncing it, a power cut after the rename
+    can leave the folder without the file."""
+    target = tmp_path / "doc.json"
+    if overwrite:
+        target.write_text("old")
+    calls = synced_during(monkeypatch)
+    write_atomic("new", target, overwrite=overwrite)
+    assert target.read_text() == "new"
+    file, folder = target.stat().st_ino, tmp_path.stat().st_ino
+    assert calls == [(False, file), (True, folder)]
+    assert [p.name for p in tmp_path.iterdir()] == ["doc.json"]  # no temp file left
+
+
+def test_a_refused_write_syncs_nothing_and_overwrites_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    target = tmp_path / "doc.json"
+    target.write_text("precious")
+    calls = synced_during(monkeypatch)
+    with pytest.raises(FileExistsError):
+        write_atomic("new", target, overwrite=False)
+    assert target.read_text() == "precious"
+    assert not any(is_folder for is_folder, _ in calls)
+
+
+def test_a_folder_that_cannot_be_synced_still_gets_the_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Some filesystems refuse to sync a folder (EINVAL): the name is in place all the same,
+    so the save succeeds rather than falling back to another folder."""
+    real = os.fsync
+
+    def fsync(fd: int) -> None:
+        if stat.S_ISDIR(os.fstat(fd).st_mode):
+            raise OSError(errno.EINVAL, "Invalid argument")
+        real(fd)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    path, warning = save_run(load_run(SMALL_RUN), tmp_path / "run.json")
+    assert path == tmp_path / "run.json" and warning is None
+    assert load_run(path) == load_run(SMALL_RUN)
