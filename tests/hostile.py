@@ -56,6 +56,7 @@ def base_data() -> dict[str, Any]:
     spec's folders), so that every text slot of the models has a place to go."""
     data: dict[str, Any] = json.loads(SMALL_RUN.read_text())
     shorten(data)
+    data["kind"] = "run"  # written by bntui since files name their kind (the file predates it)
     data["error"] = "a run error"
     data["spec"] |= {"checkpoint_dir": "/tmp/ckpt", "tensorboard_dir": "/tmp/tb"}
     data["devices"].append({"kind": "GPU", "name": "H100", "id": "gpu:0", "memory_bytes": 8})

@@ -4,24 +4,27 @@ are recomputed from the cells, so that a file can only say what its measurements
 
 A cell's spec must be exactly the one the battery plans for the file's scale, seed and
 claims, so anything that validates is a battery bntui can draw, report and resume.
+
+`load_any` reads any bntui document (run, sweep or claims file): this is the lowest module
+that knows all three kinds.
 """
 
 from __future__ import annotations
 
 import os
 from dataclasses import asdict
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
-from bntui import __version__
 from bntui.claims.battery import CLAIMS, SCALES, Scale, plan
 from bntui.claims.cells import CellSpec
 from bntui.record.bounds import Duration, Environment, Label, Message, Metric, Name, Positive
-from bntui.record.files import RunFileError, decode, read_bytes, validate
+from bntui.record.files import Document, FileModel, parse_as, read_bytes
+from bntui.record.runfile import RunFile
+from bntui.record.sweep import SweepFile
 
 SCHEMA_VERSION = 1
-FORMAT = "bntui-claims"
 MAX_POINTS = 100_000
 MAX_LAYERS = 64
 Number = Metric | None
@@ -31,12 +34,6 @@ Accuracies = Annotated[list[Accuracy], Field(max_length=MAX_POINTS)]
 Step = Annotated[int, Field(ge=0, le=10**12)]
 CellStatus = Literal["done", "failed"]
 BatteryStatus = Literal["running", "completed", "interrupted", "failed"]
-
-
-class FileModel(BaseModel):
-    """Unknown keys are dropped; no float may be infinite or NaN (bntui writes null)."""
-
-    model_config = ConfigDict(extra="ignore", allow_inf_nan=False)
 
 
 Rate = Annotated[float, Field(gt=0, le=100)]
@@ -152,12 +149,13 @@ class VerdictRecord(FileModel):
     n: Annotated[int, Field(ge=0, le=64)] = 0
 
 
-class ClaimsFile(FileModel):
+class ClaimsFile(Document):
     """A battery: what was planned, what finished, what it measured."""
 
-    format: Literal["bntui-claims"] = "bntui-claims"
-    schema_version: Annotated[int, Field(ge=1, le=SCHEMA_VERSION)] = SCHEMA_VERSION
-    bntui_version: Label = __version__
+    newest_schema: ClassVar[int] = SCHEMA_VERSION
+    # Files before `kind` said `"format": "bntui-claims"` instead; they load the same.
+    kind: Literal["claims"] = "claims"
+    schema_version: int = Field(default=SCHEMA_VERSION, ge=1)
     status: BatteryStatus = "running"
     started: Label = ""
     finished: Label | None = None
@@ -232,10 +230,6 @@ class ClaimsFile(FileModel):
         """Add a cell's result, replacing an earlier one of the same cell."""
         self.cells = [c for c in self.cells if c.id != cell.id] + [cell]
 
-    def to_json(self) -> str:
-        """Strict, indented JSON."""
-        return self.model_dump_json(indent=1)
-
 
 def load_claims(path: str | os.PathLike[str]) -> ClaimsFile:
     """Read and validate a claims file, or raise RunFileError with one clear message."""
@@ -244,12 +238,10 @@ def load_claims(path: str | os.PathLike[str]) -> ClaimsFile:
 
 def parse_claims(raw: bytes, name: str = "claims file") -> ClaimsFile:
     """Validate the bytes of a claims file; raise RunFileError saying what is wrong."""
-    data = decode(raw, name)
-    if data.get("format") != FORMAT:
-        raise RunFileError(f"{name} is not a bntui claims file (format is not {FORMAT!r})")
-    return validate(ClaimsFile, data, name, SCHEMA_VERSION, "claims file")
+    return parse_as(raw, name, ClaimsFile)
 
 
-def is_claims_file(data: dict[str, Any]) -> bool:
-    """True when decoded data says it is a claims file (replay picks its viewer by it)."""
-    return data.get("format") == FORMAT
+def load_any(path: str | os.PathLike[str]) -> RunFile | SweepFile | ClaimsFile:
+    """Read whichever bntui document is at `path` (run, sweep or claims file, told apart by
+    its kind), or raise RunFileError with one clear message."""
+    return parse_as(read_bytes(path), str(path), RunFile, SweepFile, ClaimsFile)

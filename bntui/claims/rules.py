@@ -17,7 +17,6 @@ from typing import Literal
 from bntui.stats.intervals import Interval
 
 Verdict = Literal["supported", "not supported", "inconclusive"]
-VERDICTS: tuple[Verdict, ...] = ("supported", "not supported", "inconclusive")
 
 
 @dataclass(frozen=True)

@@ -252,30 +252,26 @@ def replay(
     ] = False,
 ) -> None:
     """Re-enact a saved run, sweep or claims battery at its recorded pace (no TensorFlow)."""
-    from bntui.claims.claimfile import is_claims_file, parse_claims
-    from bntui.record.files import RunFileError, decode, read_bytes
-    from bntui.record.sweep import SweepFile, parse_document
+    from bntui.claims.claimfile import ClaimsFile, load_any
+    from bntui.record.files import RunFileError
+    from bntui.record.sweep import SweepFile
 
     if not MIN_SPEED <= speed <= MAX_SPEED:
         fail(f"--speed must be a positive number from {MIN_SPEED:g} to {MAX_SPEED:g}")
     try:
-        raw = read_bytes(file)
-        if is_claims_file(decode(raw, str(file))):
-            claims = parse_claims(raw, str(file))
-        else:
-            claims, loaded = None, parse_document(raw, str(file))
+        loaded = load_any(file)
     except RunFileError as exc:
         fail(str(exc))
-    if claims is not None:
+    if isinstance(loaded, ClaimsFile):
         if headless or not sys.stdout.isatty():
             from bntui.claims.outputs.headless import file_lines
 
-            for line in file_lines(claims, str(file)):
+            for line in file_lines(loaded, str(file)):
                 say(line)
             return
         from bntui.tui.claims_app import ClaimsApp
 
-        raise typer.Exit(ClaimsApp.replay(claims, speed, file).run() or 0)
+        raise typer.Exit(ClaimsApp.replay(loaded, speed, file).run() or 0)
     if headless or not sys.stdout.isatty():
         from bntui.outputs.headless import summary_lines, sweep_lines
 

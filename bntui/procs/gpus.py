@@ -17,8 +17,6 @@ from typing import Any
 
 from bntui.core.spec import MODEL_KEYS
 
-# The README's GPU set-up line (run from the repository root).
-GPU_SETUP = ".venv/bin/pip install -e '.[cuda]'"
 # Each of two JAX workers sharing one GPU may grow to this share of its memory.
 SHARED_MEMORY_FRACTION = "0.45"
 MEMORY_FRACTION_VARS = ("XLA_CLIENT_MEM_FRACTION", "XLA_PYTHON_CLIENT_MEM_FRACTION")

@@ -1,7 +1,7 @@
 """Reading and writing bntui's documents (run, sweep, claims files) so that no file can hang
-bntui or lose a run: regular files only, read up to a hard limit, strict JSON, validated
-against a pydantic model with one clear message; written atomically, never overwriting,
-with a fallback folder when the chosen one cannot be written.
+bntui or lose a run: regular files only, read up to a hard limit, strict JSON, told apart by
+their `kind` and validated against that kind's pydantic model with one clear message; written
+atomically, never overwriting, with a fallback folder when the chosen one cannot be written.
 """
 
 from __future__ import annotations
@@ -11,23 +11,46 @@ import math
 import os
 import stat as st
 import tempfile
+from contextlib import suppress
 from pathlib import Path
-from typing import Any, Protocol, TypeVar
+from typing import Any, ClassVar, Literal, TypeVar, get_args, overload
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from bntui import __version__
 from bntui.core.text import clean, clean_tree, no_surrogates
+from bntui.record.bounds import Label
 
 MAX_FILE_BYTES = 256 * 1024 * 1024
+Kind = Literal["run", "sweep", "claims"]
+KINDS: tuple[str, ...] = get_args(Kind)
+# Claims files before `kind` named themselves by this `format`; run files before it say
+# nothing (sweep files always had `kind`).
+LEGACY_CLAIMS_FORMAT = "bntui-claims"
 
 
 class FileModel(BaseModel):
-    """The base of every bntui document: run, sweep and claims files."""
+    """The base of every model in a bntui document (run, sweep and claims files), the
+    document's own included."""
 
     # Unknown keys from a newer minor version are tolerated and dropped. No float may be
     # infinite or NaN (JSON has neither; bntui writes null).
     model_config = ConfigDict(extra="ignore", allow_inf_nan=False)
+
+
+class Document(FileModel):
+    """A whole document (run, sweep or claims file): `kind` names which, `schema_version`
+    its shape, `bntui_version` the bntui that wrote it. Each kind's model fixes `kind` to
+    its own name and `newest_schema` to the newest version it reads and writes."""
+
+    newest_schema: ClassVar[int]
+    kind: Kind
+    schema_version: int = Field(ge=1)
+    bntui_version: Label = __version__
+
+    def to_json(self) -> str:
+        """Strict, indented JSON (non-finite numbers become null)."""
+        return self.model_dump_json(indent=1)
 
 
 class RunFileError(Exception):
@@ -125,7 +148,24 @@ def decode(raw: bytes, name: str) -> dict[str, Any]:
     return data
 
 
+def kind_of(data: dict[str, Any], name: str) -> str:
+    """The kind of a decoded document: its `kind`; without one, a claims file by its old
+    `format`, else a run file (written before `kind`). RunFileError for an unknown kind."""
+    if "kind" not in data:
+        return "claims" if data.get("format") == LEGACY_CLAIMS_FORMAT else "run"
+    kind = data["kind"]
+    if kind not in KINDS:
+        known = ", ".join(KINDS)
+        raise RunFileError(
+            f"{name} is not a bntui file (kind {clean(str(kind), 40)!r}; bntui writes {known})"
+        )
+    return str(kind)
+
+
 M = TypeVar("M", bound=BaseModel)
+A = TypeVar("A", bound=Document)
+B = TypeVar("B", bound=Document)
+C = TypeVar("C", bound=Document)
 
 
 def validate(model: type[M], data: dict[str, Any], name: str, newest: int, what: str) -> M:
@@ -159,8 +199,30 @@ def validate(model: type[M], data: dict[str, Any], name: str, newest: int, what:
         raise RunFileError(f"{name} is nested too deeply to be a run file") from None
 
 
+@overload
+def parse_as(raw: bytes, name: str, first: type[A], /) -> A: ...
+@overload
+def parse_as(raw: bytes, name: str, first: type[A], second: type[B], /) -> A | B: ...
+@overload
+def parse_as(
+    raw: bytes, name: str, first: type[A], second: type[B], third: type[C], /
+) -> A | B | C: ...
+def parse_as(raw: bytes, name: str, *models: type[Document]) -> Document:
+    """The document in `raw`, told apart by its kind and validated as the one of `models`
+    of that kind; RunFileError if it is of none of them, or invalid."""
+    data = decode(raw, name)
+    kind = kind_of(data, name)
+    for model in models:
+        if model.model_fields["kind"].default == kind:
+            return validate(model, data, name, model.newest_schema, f"{kind} file")
+    wanted = " or ".join(model.model_fields["kind"].default for model in models)
+    raise RunFileError(f"{name} is a {kind} file, not a {wanted} file")
+
+
 def write_atomic(text: str, path: Path, *, overwrite: bool) -> None:
     """Write `text` to `path` via a temp file in the same folder: never a half-written file.
+    The file, then its folder, are synced to disk, so a power cut loses neither the text nor
+    the new name (where the filesystem can sync a folder).
 
     Without `overwrite`, an existing file is never replaced (FileExistsError).
     """
@@ -182,20 +244,28 @@ def write_atomic(text: str, path: Path, *, overwrite: bool) -> None:
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
+    sync_folder(path.parent)
+
+
+def sync_folder(folder: Path) -> None:
+    """Flush `folder`'s entries (a new or renamed name) to disk. Where the filesystem
+    cannot sync a folder, the name is in place all the same: that is not an error."""
+    flags = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | getattr(os, "O_CLOEXEC", 0)
+    try:
+        fd = os.open(folder, flags)
+    except OSError:
+        return
+    try:
+        with suppress(OSError):
+            os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def fallback_dir() -> Path:
     """Where a run goes when its chosen path cannot be written."""
     base = os.environ.get("XDG_DATA_HOME") or os.path.expanduser("~/.local/share")
     return Path(base) / "bntui" / "runs"
-
-
-class Document(Protocol):
-    """A run or sweep file model: anything that serializes itself to JSON."""
-
-    def to_json(self) -> str:
-        """Strict JSON text."""
-        ...
 
 
 def save_run(run: Document, path: Path, *, overwrite: bool = False) -> tuple[Path, str | None]:

@@ -38,7 +38,6 @@ from bntui.record.runfile import (
 )
 
 ENVIRONMENT = TypeAdapter(Environment)
-FINISHED = ("completed", "diverged", "interrupted", "failed")
 
 
 def empty_like(run: RunFile) -> RunFile:
@@ -170,11 +169,6 @@ class RunRecorder:
         if self.run.dataset is None and event.dataset:
             with suppress(ValidationError):
                 self.run.dataset = DatasetInfo.model_validate(event.dataset)
-
-    @property
-    def all_done(self) -> bool:
-        """True once both models have finished, whatever the outcome."""
-        return all(m.status in FINISHED for entry in self.run.seeds for m in entry.models.values())
 
     def finish(self, status: str | None = None, error: str | None = None) -> RunFile:
         """Close the run: models still running are marked with `status` (interrupted)."""

@@ -153,7 +153,6 @@ class ReplaySource:
         self._stop = threading.Event()
         self._running = threading.Event()  # cleared while paused
         self._running.set()
-        self._paused_s = 0.0
 
     def skip_to_end(self) -> None:
         """Deliver every remaining event without waiting."""

@@ -8,7 +8,7 @@ numbers (NaN, ±inf) are written as JSON `null`.
 from __future__ import annotations
 
 import os
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from pydantic import (
     Field,
@@ -16,7 +16,6 @@ from pydantic import (
     model_validator,
 )
 
-from bntui import __version__
 from bntui.core.spec import MAX_EPOCHS, MAX_SEED, MAX_SEEDS, ExperimentSpec
 from bntui.core.text import clean
 from bntui.record.bounds import (
@@ -41,14 +40,15 @@ from bntui.record.bounds import (
     check_spec,
 )
 from bntui.record.columns import Curve, History, Inside, Number
-from bntui.record.files import FileModel, RunFileError, decode, read_bytes, validate
+from bntui.record.files import Document, FileModel, RunFileError, parse_as, read_bytes
 
 # 2 added each model's `inside` (layer statistics) and `notes` (callbacks), and the run's
 # `system` (live load); version 1 files load with them empty.
 # 3 holds the pair once per seed: `seeds: [{"seed": 42, "models": {...}}, ...]` instead of
 # the run's `models`, and each model's `data_order`; older files load as their one seed.
 SCHEMA_VERSION = 3
-__all__ = ["MAX_CURVE_POINTS", "MAX_EPOCHS"]  # re-exported: the schema's bounds
+# Re-exported: the schema's bounds, and the error of a file that is not a valid run.
+__all__ = ["MAX_CURVE_POINTS", "MAX_EPOCHS", "RunFileError"]
 
 RunStatus = Literal["running", "completed", "interrupted", "failed"]
 ModelStatus = Literal["pending", "running", "completed", "diverged", "interrupted", "failed"]
@@ -174,15 +174,16 @@ class DatasetInfo(FileModel):
         return self
 
 
-class RunFile(FileModel):
+class RunFile(Document):
     """One bntui run: spec, environment, devices, and both models' records for each seed.
 
     `seeds[k].models["bn"].history` is seed k's Keras History of the BN model, so
     `pandas.DataFrame(run["seeds"][k]["models"]["bn"]["history"])` is one seed's table.
     """
 
+    newest_schema: ClassVar[int] = SCHEMA_VERSION
+    kind: Literal["run"] = "run"  # files before `kind` say nothing: they are run files
     schema_version: int = Field(default=SCHEMA_VERSION, ge=1)
-    bntui_version: Label = __version__
     status: RunStatus = "running"
     error: Message | None = None
     started_at: Label = ""
@@ -238,10 +239,6 @@ class RunFile(FileModel):
         """Model `key`'s record for each seed, in seed order."""
         return [entry.models[key] for entry in self.seeds]
 
-    def to_json(self) -> str:
-        """Serialize as strict, indented JSON (non-finite numbers become null)."""
-        return self.model_dump_json(indent=1)
-
 
 def load_run(path: str | os.PathLike[str]) -> RunFile:
     """Read and validate a run file, or raise RunFileError with one clear message."""
@@ -250,10 +247,7 @@ def load_run(path: str | os.PathLike[str]) -> RunFile:
 
 def parse_run(raw: bytes, name: str = "run file") -> RunFile:
     """Validate the bytes of a run file; raise RunFileError saying what is wrong."""
-    data = decode(raw, name)
-    if data.get("kind") == "sweep":
-        raise RunFileError(f"{name} is a sweep file; `bntui replay` shows it")
-    return validate(RunFile, data, name, SCHEMA_VERSION, "run file")
+    return parse_as(raw, name, RunFile)
 
 
 def check_dataset(data: DatasetInfo) -> None:

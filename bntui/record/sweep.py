@@ -7,15 +7,14 @@ like any run file; the table that answers the seed's question is derived, never 
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Literal
+from typing import ClassVar, Literal
 
 from pydantic import Field, model_validator
 
-from bntui import __version__
 from bntui.core.spec import TARGET_ACCURACY, ExperimentSpec, SpecError
 from bntui.record.bounds import Label, Positive
-from bntui.record.files import FileModel, decode, read_bytes, validate
-from bntui.record.runfile import SCHEMA_VERSION, RunFile, RunStatus
+from bntui.record.files import Document, parse_as, read_bytes
+from bntui.record.runfile import RunFile, RunStatus
 
 SWEEP_SCHEMA_VERSION = 1
 MAX_SWEEP_RUNS = 16
@@ -24,12 +23,12 @@ MAX_SWEEP_RUNS = 16
 DEFAULT_TARGETS = TARGET_ACCURACY
 
 
-class SweepFile(FileModel):
+class SweepFile(Document):
     """One sweep: the base spec's runs, one per batch size, in the order they ran."""
 
+    newest_schema: ClassVar[int] = SWEEP_SCHEMA_VERSION
     kind: Literal["sweep"] = "sweep"
     schema_version: int = Field(default=SWEEP_SCHEMA_VERSION, ge=1)
-    bntui_version: Label = __version__
     status: RunStatus = "running"
     started_at: Label = ""
     target_accuracy: float = Field(gt=0, le=1)
@@ -42,10 +41,6 @@ class SweepFile(FileModel):
         if sizes != self.batch_sizes:
             raise ValueError(f"runs' batch sizes {sizes} differ from batch_sizes")
         return self
-
-    def to_json(self) -> str:
-        """Serialize as strict, indented JSON (non-finite numbers become null)."""
-        return self.model_dump_json(indent=1)
 
 
 def parse_sizes(text: str) -> list[int]:
@@ -75,10 +70,7 @@ def sweep_specs(base: ExperimentSpec, sizes: list[int]) -> list[ExperimentSpec]:
 
 def parse_document(raw: bytes, name: str) -> RunFile | SweepFile:
     """A run file or a sweep file, told apart by `kind`; RunFileError if neither."""
-    data = decode(raw, name)
-    if data.get("kind") == "sweep":
-        return validate(SweepFile, data, name, SWEEP_SCHEMA_VERSION, "sweep file")
-    return validate(RunFile, data, name, SCHEMA_VERSION, "run file")
+    return parse_as(raw, name, RunFile, SweepFile)
 
 
 def load_document(path: str) -> RunFile | SweepFile:

@@ -269,20 +269,6 @@ def seed_epoch_times(run: RunFile, key: str) -> EpochTimes:
     return EpochTimes(times[0].first_s, statistics.median(steady), times[0].epochs)
 
 
-TROUBLE = ("failed", "diverged", "interrupted")
-
-
-def troubled_seeds(run: RunFile, key: str) -> dict[str, list[int]]:
-    """Status → the seed values of model `key` that ended that way (failed, diverged or
-    interrupted), for saying which seeds did not complete."""
-    found: dict[str, list[int]] = {}
-    for entry in run.seeds:
-        status = entry.models[key].status
-        if status in TROUBLE:
-            found.setdefault(status, []).append(entry.seed)
-    return found
-
-
 def seed_range(values: list[int]) -> str:
     """`42` for one seed, `42–44` for consecutive ones, else `42, 45`."""
     if len(values) == 1:

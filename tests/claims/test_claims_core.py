@@ -184,7 +184,10 @@ def test_the_recorded_tiny_battery_loads_and_gives_every_claim_a_verdict() -> No
         (lambda d: d["cells"][0]["results"][0]["steps"].append(5), "equal lengths"),
         (lambda d: d.update(schema_version=99), "reads up to schema 1"),
         (lambda d: d["sizes"].update(batch_sizes=[4, 64]), "must include 32"),
-        (lambda d: d.update(format="bntui-run"), "not a bntui claims file"),
+        # Without `kind`, only the old claims `format` makes a claims file: else it is a run file.
+        (lambda d: d.update(format="bntui-run"), "is a run file, not a claims file"),
+        (lambda d: d.update(kind="sweep"), "is a sweep file, not a claims file"),
+        (lambda d: d.update(kind="poem"), "not a bntui file (kind 'poem'"),
     ],
 )  # fmt: skip
 def test_a_file_that_is_not_the_battery_it_claims_is_refused(edit: Any, message: str) -> None:
