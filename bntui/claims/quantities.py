@@ -34,8 +34,9 @@ def first_reaching(run: SeedResult, target: float) -> int | None:
 
 
 def convergence(results: Results, scale: Scale) -> Found:
-    """Steps to the target, plain − BN; a seed that never gets there counts as the last
-    step plus one evaluation interval (a lower bound on its true figure)."""
+    """The share of plain's steps to the target that BN saves, (plain − BN) / plain in %; a
+    seed that never gets there counts as the last step plus one evaluation interval (a lower
+    bound on its true figure)."""
     steps, notes = {}, []
     for key in MODELS:
         runs = results[f"base/{key}"]
@@ -46,7 +47,10 @@ def convergence(results: Results, scale: Scale) -> Found:
                 notes.append(f"{key} seed {run.seed} never reached {scale.target:.0%}: "
                              f"counted as {cap:,} steps")  # fmt: skip
         steps[key] = [float(cap if at is None else at) for at in reached]
-    values = paired(steps["plain"], steps["bn"])
+    values = [
+        None if p is None or b is None or p <= 0 else (p - b) / p * 100
+        for p, b in zip(steps["plain"], steps["bn"])
+    ]
     details = [Detail(f"{LABELS[k]} steps to {scale.target:.0%}", mean_interval(steps[k]), "steps",
                       signed=False) for k in MODELS]  # fmt: skip
     first = results["base/plain"][0]
