@@ -33,7 +33,8 @@ class Scale:
     sweep_epochs: int
     cost_train: int
     target: float
-    lr_grid: tuple[float, ...] = (0.001, 0.01, 0.1, 0.3, 1.0, 3.0)
+    # Half a decade apart, up to a rate no plain MLP trains at (so BN's limit is seen too).
+    lr_grid: tuple[float, ...] = (0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0, 30.0)
     init_scales: tuple[float, ...] = (0.1, 1.0, 10.0)
     batch_sizes: tuple[int, ...] = (2, 8, 32, 128)
 

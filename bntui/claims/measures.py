@@ -37,6 +37,7 @@ class Measure:
     tests: Significance | None = None
     verdict: Verdict | None = None
     seeds_needed: int | None = None  # with too few seeds: about how many would tell
+    censored: str = ""  # "lower", "upper" or "both": the values are bounds (`Found.censored`)
     details: list[Detail] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     figure: Figure | None = None
@@ -76,7 +77,7 @@ def _measure(claims: ClaimsFile, name: str, running: frozenset[str]) -> Measure:
         claim=name, status="done", cells_done=len(cells), cells_total=len(cells),
         seeds=[r.seed for r in next(iter(results.values()))], values=found.values,
         interval=mean_interval(found.values), tests=CLAIMS[name].rule.tests(found.values),
-        details=found.details, notes=found.notes, figure=found.figure,
+        details=found.details, notes=found.notes, figure=found.figure, censored=found.censored,
     )  # fmt: skip
 
 
@@ -100,6 +101,8 @@ def measures(claims: ClaimsFile, running: frozenset[str] = frozenset()) -> list[
         tests = Significance(m.tests.raw, {test: adjusted[test][i] for test in TEST_NAMES})
         rule = CLAIMS[m.claim].rule
         verdict = rule.verdict(tests)
+        if m.censored and not _bound_decides(m.censored, rule.expects, verdict):
+            verdict = "too few seeds"  # a bound cannot show what the verdict would say
         needed = seeds_needed(m.values, rule.margin) if verdict == "too few seeds" else None
         settled.append(replace(m, tests=tests, verdict=verdict, seeds_needed=needed))
     return settled
@@ -108,6 +111,13 @@ def measures(claims: ClaimsFile, running: frozenset[str] = frozenset()) -> list[
 def measure(claims: ClaimsFile, name: str, running: frozenset[str] = frozenset()) -> Measure:
     """The claim `name`, as `measures` settles it with the rest of the battery."""
     return measures(claims, running)[claims.claims.index(name)]
+
+
+def _bound_decides(censored: str, expects: str, verdict: Verdict) -> bool:
+    """Whether values that are bounds still decide: a lower bound above zero does show a
+    positive effect (and an upper bound below zero a negative one); nothing else does."""
+    wanted = {"positive": "lower", "negative": "upper"}.get(expects)
+    return verdict == "supported" and censored == wanted
 
 
 def _applies(name: str, test: TestName) -> bool:

@@ -90,13 +90,16 @@ def learning_rate(results: Results, scale: Scale) -> Found:
         largest[key] = per_seed
     values = paired(largest["bn"], largest["plain"])
     top = _log10(scale.lr_grid[-1])
+    at_top = set()
     for key in MODELS:
         rates = ", ".join("none" if v is None else f"{10**v:g}" for v in largest[key])
         notes.append(f"{LABELS[key]}'s largest rate that trains, seed by seed: {rates}")
         if any(v is not None and top is not None and v >= top - 1e-9 for v in largest[key]):
+            at_top.add(key)
             notes.append(f"{LABELS[key]} trains at the grid's top rate "
                          f"({scale.lr_grid[-1]:g}): its limit lies beyond the grid, so the "
                          "difference is a bound")  # fmt: skip
+    censored = {frozenset(): "", frozenset({"bn"}): "lower", frozenset({"plain"}): "upper"}
     details = [Detail(f"{LABELS[k]} largest rate that trains (log10)",
                       mean_interval(largest[k]), "", signed=False) for k in MODELS]  # fmt: skip
     columns = {k: [finals(results[f"lr/{k}/{rate_label(r)}"], 100.0) for r in scale.lr_grid]
@@ -106,7 +109,7 @@ def learning_rate(results: Results, scale: Scale) -> Found:
                     [rate_label(r) for r in scale.lr_grid],
                     [band(k, columns[k]) for k in MODELS])  # fmt: skip
     notes.append(f"trains = loss stayed finite and final validation accuracy ≥ {TRAINS_AT:.0%}")
-    return Found(values, details, notes, figure)
+    return Found(values, details, notes, figure, censored.get(frozenset(at_top), "both"))  # type: ignore[arg-type]
 
 
 def initialisation(results: Results, scale: Scale) -> Found:

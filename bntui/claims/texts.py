@@ -36,6 +36,25 @@ def interval_text(interval: Interval | None, unit: str = "", signed: bool = True
     return f"{number(interval.mean, unit, signed)} [{low}, {high}] (n={interval.n})"
 
 
+def measure_text(found: Measure) -> str:
+    """A claim's interval as it must be read: `≥` before a lower bound (`≤`, an upper one),
+    and a word when every seed gave the same value (the interval has no width)."""
+    unit = CLAIMS[found.claim].unit
+    text = interval_text(found.interval, unit)
+    if found.censored in ("lower", "upper"):
+        text = (
+            ("≥ " if found.censored == "lower" else "≤ ")
+            + text
+            + " (a bound: the grid is too narrow)"
+        )
+    elif found.censored == "both":
+        text += " (both ends are bounds: nothing follows)"
+    interval = found.interval
+    if interval is not None and interval.n > 1 and interval.low == interval.high:
+        text += " (no spread: every seed gave the same value)"
+    return text
+
+
 def detail_text(detail: Detail) -> str:
     """A secondary figure: its label and interval."""
     return f"{detail.label}: {interval_text(detail.interval, detail.unit, detail.signed)}"
@@ -106,8 +125,8 @@ def verdict_line(found: Measure) -> str:
     claim = CLAIMS[found.claim]
     if found.status == "failed":
         return f"{claim.name:<15} failed          {found.errors[0] if found.errors else ''}"
-    interval = interval_text(found.interval, claim.unit)
-    return f"{claim.name:<15} {status_word(found):<14} {interval}, {significance_text(found)}"
+    measured = f"{measure_text(found)}, {significance_text(found)}"
+    return f"{claim.name:<15} {status_word(found):<14} {measured}"
 
 
 SHIFT_CAVEAT = (
@@ -177,7 +196,7 @@ def paragraph(found: Measure, scale: Scale) -> str:
             "too few seeds": "Too few seeds to decide the notebooks' claim",
         }[found.verdict]
         text += (f" {finding} here: {claim.quantity} is "
-                 f"{interval_text(found.interval, claim.unit)}, {significance_text(found)}, at the "
+                 f"{measure_text(found)}, {significance_text(found)}, at the "
                  f"{scale.name} scale ({scale.seeds} seeds).")  # fmt: skip
     if found.claim == "shift":
         text += " " + SHIFT_CAVEAT

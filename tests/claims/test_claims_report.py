@@ -22,7 +22,13 @@ from bntui.claims.found import Figure, Series
 from bntui.claims.measures import Measure, measures
 from bntui.claims.outputs.report import md_text, render, write_report
 from bntui.claims.outputs.svg import figure_svg, nice_ticks
-from bntui.claims.texts import design, detail_text, interval_text, significance_text
+from bntui.claims.texts import (
+    design,
+    detail_text,
+    interval_text,
+    measure_text,
+    significance_text,
+)
 from bntui.cli.main import app
 
 CLAIMS_TINY = DATA / "claims_tiny.json"
@@ -70,7 +76,8 @@ def test_every_claim_with_its_verdict_and_interval(folder: Path, tiny: ClaimsFil
         text = interval_text(m.interval, claim.unit)
         row = summary_row(md, m.claim)
         assert f"**{m.verdict}**" in row and text in row and claim.notebook in row
-        assert f"**Result: {m.verdict}.** {claim.quantity}: {text}; {significance_text(m)}." in md
+        result = f"{claim.quantity}: {measure_text(m)}; {significance_text(m)}."
+        assert f"**Result: {m.verdict}.** {result}" in md
         assert f"## {list(CLAIMS).index(m.claim) + 1}. {claim.title}" in md
         assert f"![{m.figure.title}]({m.claim}.svg)" in md  # type: ignore[union-attr]
         assert f"[{m.claim}.csv]({m.claim}.csv)" in md

@@ -14,10 +14,13 @@ from typer.testing import CliRunner
 
 from bntui.claims import battery
 from bntui.claims.battery import CLAIMS, SCALES, design_digest
-from bntui.claims.claimfile import parse_claims
-from bntui.claims.measures import measures
+from bntui.claims.claimfile import SeedResult, parse_claims
+from bntui.claims.measures import _bound_decides, measures
+from bntui.claims.quantities import learning_rate
 from bntui.claims.rules import Rule, Significance
+from bntui.claims.texts import measure_text
 from bntui.cli.main import app
+from bntui.stats.intervals import Interval
 from bntui.stats.significance import holm, seeds_needed, sign_flip_p, smallest_p
 
 TINY = Path(__file__).parents[1] / "data" / "claims_tiny.json"
@@ -130,3 +133,40 @@ def test_resume_refuses_a_file_planned_under_another_design(tmp_path: Path) -> N
     assert result.exit_code == 2
     assert "planned under another design" in result.output
     assert "Traceback" not in result.output
+
+
+def lr_run(seed: int, final: float, diverged: bool = False) -> SeedResult:
+    """A seed of a learning-rate cell that ends at `final` validation accuracy."""
+    return SeedResult(seed=seed, steps=[0, 100], val_accuracy=[0.1, final],
+                      val_loss=[1.0, 1.0], diverged=diverged)  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("bn_top", "plain_top", "censored"),
+    [(True, False, "lower"), (False, True, "upper"), (True, True, "both"), (False, False, "")],
+)
+def test_a_limit_beyond_the_grid_is_a_bound(bn_top: bool, plain_top: bool, censored: str) -> None:
+    scale = replace(SCALES["quick"], lr_grid=(0.01, 0.1, 1.0))
+    seeds = range(42, 50)
+
+    def cells(key: str, top: bool) -> dict[str, list[SeedResult]]:
+        return {
+            f"lr/{key}/0.01": [lr_run(s, 0.8) for s in seeds],
+            f"lr/{key}/0.1": [lr_run(s, 0.8 if top or key == "bn" else 0.1) for s in seeds],
+            f"lr/{key}/1": [lr_run(s, 0.8 if top else 0.1, diverged=not top) for s in seeds],
+        }
+
+    found = learning_rate({**cells("plain", plain_top), **cells("bn", bn_top)}, scale)
+    assert found.censored == censored
+
+
+def test_a_bound_reads_as_one_and_decides_only_its_own_side() -> None:
+    claims = parse_claims(TINY.read_bytes())
+    lr = next(m for m in measures(claims) if m.claim == "lr")
+    bound = replace(lr, interval=Interval(1.0, 1.0, 1.0, 8), censored="lower")
+    assert measure_text(bound).startswith("≥ +1.00 decades [+1.00, +1.00] (n=8)")
+    assert "a bound" in measure_text(bound) and "no spread" in measure_text(bound)
+    assert _bound_decides("lower", "positive", "supported")
+    assert not _bound_decides("lower", "positive", "no effect")
+    assert not _bound_decides("upper", "positive", "supported")
+    assert not _bound_decides("both", "positive", "supported")

@@ -23,7 +23,7 @@ from bntui.claims.outputs.svg import figure_svg
 from bntui.claims.texts import (
     design,
     detail_text,
-    interval_text,
+    measure_text,
     number,
     p_text,
     paragraph,
@@ -170,7 +170,7 @@ def summary(found: list[Measure]) -> list[str]:
     ]
     for m in found:
         claim = CLAIMS[m.claim]
-        measured = interval_text(m.interval, claim.unit) if m.status == "done" else "–"
+        measured = measure_text(m) if m.status == "done" else "–"
         lines.append(
             f"| {claim.title} (`{m.claim}`) | **{verdict_word(m)}** | "
             f"{claim.quantity}{_unit(claim.unit)} | {measured} | "
@@ -185,8 +185,7 @@ def _result(m: Measure, scale: Scale) -> list[str]:
     """A finished claim's verdict, per-seed values, details, notes, paragraph, figure."""
     claim = CLAIMS[m.claim]
     out = [
-        f"**Result: {m.verdict}.** {claim.quantity}: {interval_text(m.interval, claim.unit)}; "
-        f"{significance_text(m)}.",
+        f"**Result: {m.verdict}.** {claim.quantity}: {measure_text(m)}; {significance_text(m)}.",
         "",
         f"| Seed | {claim.quantity}{_unit(claim.unit)} |",
         "|---|---|",
