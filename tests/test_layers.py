@@ -24,6 +24,7 @@ DEFERRED = {
     "bntui.cli.claims": "each branch imports what it runs",
     # scipy.stats costs 1.5 s at start-up; the quantile is needed only with several seeds.
     "bntui.stats.intervals": "scipy.special",
+    "bntui.stats.significance": "scipy.stats, scipy.special",
     # NVML is optional: a machine without the NVIDIA driver never loads it.
     "bntui.procs.system": "pynvml",
     # Runs in the battery's worker processes only; the parent never imports Keras.

@@ -17,7 +17,7 @@ from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from bntui.claims.battery import CLAIMS, SCALES, Scale, plan
+from bntui.claims.battery import CLAIMS, SCALES, Scale, design_digest, plan
 from bntui.claims.cells import CellSpec
 from bntui.record.bounds import Duration, Environment, Label, Message, Metric, Name, Positive
 from bntui.record.files import Document, FileModel, parse_as, read_bytes
@@ -167,6 +167,9 @@ class ClaimsFile(Document):
     environment: Environment = {}
     device: Name = ""
     workers: Positive = 1
+    # The pre-registration: `battery.design_digest` of the design when the battery started
+    # (empty in files from before it was recorded).
+    design: Label = ""
     cells: Annotated[list[CellResult], Field(max_length=1000)] = []
     verdicts: Annotated[list[VerdictRecord], Field(max_length=len(CLAIMS))] = []
 
@@ -211,6 +214,11 @@ class ClaimsFile(Document):
     def plan(self) -> list[CellSpec]:
         """The cells the battery consists of, finished or not."""
         return plan(list(self.claims), self.battery_scale, self.seed)
+
+    def current_design(self) -> str:
+        """This bntui's design digest for the file's claims, scale and seed: equal to
+        `design` when the file was planned under the design this bntui runs."""
+        return design_digest(list(self.claims), self.battery_scale, self.seed)
 
     def design_changes(self) -> list[str]:
         """Cells recorded with another design than this bntui's (an older version's file):

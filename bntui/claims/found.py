@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Literal
 
 from bntui.claims.claimfile import SeedResult
 from bntui.stats.intervals import Interval, finite
@@ -55,6 +56,9 @@ class Found:
     details: list[Detail] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     figure: Figure | None = None
+    # Values that are bounds, not measurements (a grid too narrow): "lower" (the true value
+    # is at least this), "upper", or "both" (nothing can be concluded).
+    censored: Literal["", "lower", "upper", "both"] = ""
 
 
 MODEL_LABELS = {"plain": "plain", "bn": "BN", "seeds-plain": "notebooks' plain"}

@@ -1,5 +1,6 @@
 """Each claim's measured quantity, from the finished cells: one paired value per seed,
-its 95% interval, the verdict of the claim's rule, secondary figures and the chart data.
+its 95% interval, its tests and the verdict of the claim's rule, secondary figures and
+the chart data.
 
 The one place these figures are computed: the Claims tab, headless lines, the report and
 the CSVs all read a `Measure`.
@@ -8,15 +9,16 @@ the CSVs all read a `Measure`.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 from bntui.claims.battery import CLAIMS, Scale, seed_values
 from bntui.claims.claimfile import ClaimsFile
 from bntui.claims.found import Detail, Figure, Found, Results
 from bntui.claims.quantities import QUANTITIES
-from bntui.claims.rules import Verdict
+from bntui.claims.rules import TEST_NAMES, Significance, TestName, Verdict
 from bntui.stats.intervals import Interval, mean_interval
+from bntui.stats.significance import holm, seeds_needed
 
 Status = Literal["pending", "running", "done", "failed"]
 
@@ -32,15 +34,27 @@ class Measure:
     seeds: list[int] = field(default_factory=list)
     values: list[float | None] = field(default_factory=list)
     interval: Interval | None = None
+    tests: Significance | None = None
     verdict: Verdict | None = None
+    seeds_needed: int | None = None  # with too few seeds: about how many would tell
+    censored: str = ""  # "lower", "upper" or "both": the values are bounds (`Found.censored`)
     details: list[Detail] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     figure: Figure | None = None
     errors: list[str] = field(default_factory=list)
 
+    @property
+    def p_value(self) -> float | None:
+        """The Holm-adjusted p-value of the test that decided the verdict (for "too few
+        seeds", of the claim's own test)."""
+        if self.tests is None:
+            return None
+        decided = {"not supported": "against", "no effect": "null"}.get(self.verdict or "")
+        return self.tests.adjusted.get(decided or "claim")
 
-def measure(claims: ClaimsFile, name: str, running: frozenset[str] = frozenset()) -> Measure:
-    """The claim `name` as far as `claims`' finished cells allow."""
+
+def _measure(claims: ClaimsFile, name: str, running: frozenset[str]) -> Measure:
+    """The claim `name` as far as `claims`' finished cells allow, its tests not yet adjusted."""
     scale = claims.battery_scale
     cells = CLAIMS[name].cells(scale, seed_values(claims.seed, scale))
     done = claims.done()
@@ -59,15 +73,53 @@ def measure(claims: ClaimsFile, name: str, running: frozenset[str] = frozenset()
     results: Results = {c.id: done[c.id].results for c in cells}
     compute: Callable[[Results, Scale], Found] = QUANTITIES[name]
     found = compute(results, scale)
-    interval = mean_interval(found.values)
     return Measure(
         claim=name, status="done", cells_done=len(cells), cells_total=len(cells),
         seeds=[r.seed for r in next(iter(results.values()))], values=found.values,
-        interval=interval, verdict=CLAIMS[name].rule.verdict(interval), details=found.details,
-        notes=found.notes, figure=found.figure,
+        interval=mean_interval(found.values), tests=CLAIMS[name].rule.tests(found.values),
+        details=found.details, notes=found.notes, figure=found.figure, censored=found.censored,
     )  # fmt: skip
 
 
 def measures(claims: ClaimsFile, running: frozenset[str] = frozenset()) -> list[Measure]:
-    """Every claim of the battery, in its order."""
-    return [measure(claims, name, running) for name in claims.claims]
+    """Every claim of the battery, in its order, with its verdict: each test Holm-corrected
+    across the battery's claims (a claim not yet finished counts with p = 1, so the family
+    is the battery planned, fixed before anything ran)."""
+    found = [_measure(claims, name, running) for name in claims.claims]
+    adjusted: dict[str, list[float | None]] = {}
+    for test in TEST_NAMES:
+        family = [i for i, m in enumerate(found) if _applies(m.claim, test)]
+        raw = [found[i].tests.raw.get(test) if found[i].tests else None for i in family]  # type: ignore[union-attr]
+        adjusted[test] = [None] * len(found)
+        for i, p in zip(family, holm(raw)):
+            adjusted[test][i] = p
+    settled = []
+    for i, m in enumerate(found):
+        if m.tests is None:
+            settled.append(m)
+            continue
+        tests = Significance(m.tests.raw, {test: adjusted[test][i] for test in TEST_NAMES})
+        rule = CLAIMS[m.claim].rule
+        verdict = rule.verdict(tests)
+        if m.censored and not _bound_decides(m.censored, rule.expects, verdict):
+            verdict = "too few seeds"  # a bound cannot show what the verdict would say
+        needed = seeds_needed(m.values, rule.margin) if verdict == "too few seeds" else None
+        settled.append(replace(m, tests=tests, verdict=verdict, seeds_needed=needed))
+    return settled
+
+
+def measure(claims: ClaimsFile, name: str, running: frozenset[str] = frozenset()) -> Measure:
+    """The claim `name`, as `measures` settles it with the rest of the battery."""
+    return measures(claims, running)[claims.claims.index(name)]
+
+
+def _bound_decides(censored: str, expects: str, verdict: Verdict) -> bool:
+    """Whether values that are bounds still decide: a lower bound above zero does show a
+    positive effect (and an upper bound below zero a negative one); nothing else does."""
+    wanted = {"positive": "lower", "negative": "upper"}.get(expects)
+    return verdict == "supported" and censored == wanted
+
+
+def _applies(name: str, test: TestName) -> bool:
+    """Whether a claim's rule has test `test` (an equivalence rule has no separate null)."""
+    return not (test == "null" and CLAIMS[name].rule.expects == "equivalent")

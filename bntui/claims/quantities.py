@@ -34,8 +34,9 @@ def first_reaching(run: SeedResult, target: float) -> int | None:
 
 
 def convergence(results: Results, scale: Scale) -> Found:
-    """Steps to the target, plain − BN; a seed that never gets there counts as the last
-    step plus one evaluation interval (a lower bound on its true figure)."""
+    """The share of plain's steps to the target that BN saves, (plain − BN) / plain in %; a
+    seed that never gets there counts as the last step plus one evaluation interval (a lower
+    bound on its true figure)."""
     steps, notes = {}, []
     for key in MODELS:
         runs = results[f"base/{key}"]
@@ -46,7 +47,10 @@ def convergence(results: Results, scale: Scale) -> Found:
                 notes.append(f"{key} seed {run.seed} never reached {scale.target:.0%}: "
                              f"counted as {cap:,} steps")  # fmt: skip
         steps[key] = [float(cap if at is None else at) for at in reached]
-    values = paired(steps["plain"], steps["bn"])
+    values = [
+        None if p is None or b is None or p <= 0 else (p - b) / p * 100
+        for p, b in zip(steps["plain"], steps["bn"])
+    ]
     details = [Detail(f"{LABELS[k]} steps to {scale.target:.0%}", mean_interval(steps[k]), "steps",
                       signed=False) for k in MODELS]  # fmt: skip
     first = results["base/plain"][0]
@@ -86,13 +90,16 @@ def learning_rate(results: Results, scale: Scale) -> Found:
         largest[key] = per_seed
     values = paired(largest["bn"], largest["plain"])
     top = _log10(scale.lr_grid[-1])
+    at_top = set()
     for key in MODELS:
         rates = ", ".join("none" if v is None else f"{10**v:g}" for v in largest[key])
         notes.append(f"{LABELS[key]}'s largest rate that trains, seed by seed: {rates}")
         if any(v is not None and top is not None and v >= top - 1e-9 for v in largest[key]):
+            at_top.add(key)
             notes.append(f"{LABELS[key]} trains at the grid's top rate "
                          f"({scale.lr_grid[-1]:g}): its limit lies beyond the grid, so the "
                          "difference is a bound")  # fmt: skip
+    censored = {frozenset(): "", frozenset({"bn"}): "lower", frozenset({"plain"}): "upper"}
     details = [Detail(f"{LABELS[k]} largest rate that trains (log10)",
                       mean_interval(largest[k]), "", signed=False) for k in MODELS]  # fmt: skip
     columns = {k: [finals(results[f"lr/{k}/{rate_label(r)}"], 100.0) for r in scale.lr_grid]
@@ -102,7 +109,7 @@ def learning_rate(results: Results, scale: Scale) -> Found:
                     [rate_label(r) for r in scale.lr_grid],
                     [band(k, columns[k]) for k in MODELS])  # fmt: skip
     notes.append(f"trains = loss stayed finite and final validation accuracy ≥ {TRAINS_AT:.0%}")
-    return Found(values, details, notes, figure)
+    return Found(values, details, notes, figure, censored.get(frozenset(at_top), "both"))  # type: ignore[arg-type]
 
 
 def initialisation(results: Results, scale: Scale) -> Found:

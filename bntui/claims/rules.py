@@ -1,60 +1,107 @@
-"""Decision rules, stated before anything is measured, and the verdict they give.
+"""Decision rules, fixed before anything is measured, and the verdict they give.
 
-A claim predicts the sign of its quantity (positive or negative), or, for "about the same",
-that it lies within a margin of zero. The verdict comes from the paired 95% interval alone:
+A claim predicts the sign of its paired per-seed quantity (positive or negative), or, for
+"about the same", that it lies within ±margin of zero. Every rule also names the smallest
+effect that matters (`margin`, in the quantity's unit). Three one-sided exact sign-flip tests
+are run on the per-seed values (`bntui.stats.significance`), each Holm-corrected across the
+battery's claims, at α = 0.05:
 
-- sign rules: supported when the whole interval lies on the predicted side of zero, not
-  supported when it lies wholly on the other side, inconclusive when it includes zero;
-- the equivalence rule: supported when the whole interval lies within ±margin, not
-  supported when it lies wholly outside, inconclusive when it straddles a margin.
+- a sign rule is **supported** when the effect is significantly on the predicted side; **not
+  supported** when it is significantly on the other side; **no effect** when it is
+  significantly within ±margin (two one-sided tests); otherwise **too few seeds** to tell, with
+  about how many seeds would be needed to detect an effect of `margin`;
+- the equivalence rule is **supported** when the effect is significantly within ±margin, **not
+  supported** when it is significantly beyond it (either side), otherwise **too few seeds**.
+
+The 95% t interval is reported beside the tests; it does not decide.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import Literal
 
-from bntui.stats.intervals import Interval
+from bntui.stats.significance import ALPHA, Alternative, sign_flip_p
 
-Verdict = Literal["supported", "not supported", "inconclusive"]
+Verdict = Literal["supported", "not supported", "no effect", "too few seeds"]
+TestName = Literal["claim", "against", "null"]
+TEST_NAMES: tuple[TestName, ...] = ("claim", "against", "null")
+
+
+@dataclass(frozen=True)
+class Significance:
+    """A claim's three one-sided p-values: for the claim, against it, and for no effect
+    (within ±margin); `adjusted` holds the same after Holm's correction across the battery."""
+
+    raw: dict[str, float | None]
+    adjusted: dict[str, float | None] = field(default_factory=dict)
+
+    def passes(self, name: TestName) -> bool:
+        """True when test `name`'s adjusted p-value is below α."""
+        p = self.adjusted.get(name)
+        return p is not None and p < ALPHA
 
 
 @dataclass(frozen=True)
 class Rule:
-    """What the claim predicts of its quantity."""
+    """What the claim predicts of its quantity, and the smallest effect that matters."""
 
     expects: Literal["positive", "negative", "equivalent"]
-    margin: float = 0.0
+    margin: float
 
     def text(self, unit: str = "") -> str:
         """The rule in words, as the report and the Claims tab state it."""
+        bound = f"±{self.margin:g}{'' if unit in ('', '%') else ' '}{unit}"
+        tests = (
+            f"one-sided exact sign-flip tests over the paired seeds, Holm-corrected across "
+            f"the battery, α = {ALPHA:g}"
+        )
         if self.expects == "equivalent":
-            bound = f"±{self.margin:g}{unit}"
             return (
-                f"supported if the whole 95% interval lies within {bound}; not supported if "
-                f"it lies wholly outside {bound}; otherwise inconclusive"
+                f"supported if the effect is significantly within {bound}; not supported if "
+                f"significantly beyond it; otherwise too few seeds ({tests})"
             )
         side, other = ("above", "below") if self.expects == "positive" else ("below", "above")
         return (
-            f"supported if the whole 95% interval lies {side} 0; not supported if it lies "
-            f"wholly {other} 0; inconclusive if it includes 0"
+            f"supported if the effect is significantly {side} 0; not supported if "
+            f"significantly {other} 0; no effect if significantly within {bound} (the smallest "
+            f"effect that matters); otherwise too few seeds ({tests})"
         )
 
-    def verdict(self, interval: Interval | None) -> Verdict:
-        """The verdict the interval gives; inconclusive without an interval (n < 2)."""
-        if interval is None or interval.low is None or interval.high is None:
-            return "inconclusive"
-        low, high = interval.low, interval.high
+    def tests(self, values: Sequence[float | None]) -> Significance:
+        """The three one-sided p-values of the per-seed `values` (not yet adjusted)."""
         if self.expects == "equivalent":
-            if -self.margin <= low and high <= self.margin:
-                return "supported"
-            if low > self.margin or high < -self.margin:
-                return "not supported"
-            return "inconclusive"
-        if self.expects == "negative":
-            low, high = -high, -low
-        if low > 0:
+            within = _within(values, self.margin)
+            above = sign_flip_p(values, "greater", shift=self.margin)
+            below = sign_flip_p(values, "less", shift=-self.margin)
+            beyond = None if above is None or below is None else min(1.0, 2 * min(above, below))
+            return Significance({"claim": within, "against": beyond, "null": None})
+        claim: Alternative = "greater" if self.expects == "positive" else "less"
+        against: Alternative = "less" if self.expects == "positive" else "greater"
+        return Significance(
+            {
+                "claim": sign_flip_p(values, claim),
+                "against": sign_flip_p(values, against),
+                "null": _within(values, self.margin),
+            }
+        )
+
+    def verdict(self, tests: Significance) -> Verdict:
+        """The verdict the adjusted tests give."""
+        if tests.passes("claim"):
             return "supported"
-        if high < 0:
+        if tests.passes("against"):
             return "not supported"
-        return "inconclusive"
+        if tests.passes("null"):
+            return "no effect"
+        return "too few seeds"
+
+
+def _within(values: Sequence[float | None], margin: float) -> float | None:
+    """Two one-sided tests: the p-value that the mean lies within ±margin."""
+    above_low = sign_flip_p(values, "greater", shift=-margin)
+    below_high = sign_flip_p(values, "less", shift=margin)
+    if above_low is None or below_high is None:
+        return None
+    return max(above_low, below_high)

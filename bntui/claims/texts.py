@@ -36,9 +36,77 @@ def interval_text(interval: Interval | None, unit: str = "", signed: bool = True
     return f"{number(interval.mean, unit, signed)} [{low}, {high}] (n={interval.n})"
 
 
+def measure_text(found: Measure) -> str:
+    """A claim's interval as it must be read: `≥` before a lower bound (`≤`, an upper one),
+    and a word when every seed gave the same value (the interval has no width)."""
+    unit = CLAIMS[found.claim].unit
+    text = interval_text(found.interval, unit)
+    if found.censored in ("lower", "upper"):
+        text = (
+            ("≥ " if found.censored == "lower" else "≤ ")
+            + text
+            + " (a bound: the grid is too narrow)"
+        )
+    elif found.censored == "both":
+        text += " (both ends are bounds: nothing follows)"
+    interval = found.interval
+    if interval is not None and interval.n > 1 and interval.low == interval.high:
+        text += " (no spread: every seed gave the same value)"
+    return text
+
+
 def detail_text(detail: Detail) -> str:
     """A secondary figure: its label and interval."""
     return f"{detail.label}: {interval_text(detail.interval, detail.unit, detail.signed)}"
+
+
+def p_text(p: float | None) -> str:
+    """A p-value as a reader expects it: `p = 0.004`, `p < 0.001`, or `p = 1`."""
+    if p is None:
+        return "no test"
+    if p < 0.001:
+        return "p < 0.001"
+    return f"p = {p:.2g}" if p < 0.995 else "p = 1"
+
+
+def significance_text(found: Measure) -> str:
+    """The test that decided the verdict: its Holm-adjusted p-value, and for too few seeds
+    about how many would tell."""
+    if found.verdict is None:
+        return ""
+    text = f"{p_text(found.p_value)} (sign-flip, Holm)"
+    if found.verdict == "too few seeds":
+        margin = CLAIMS[found.claim].rule.margin
+        unit = CLAIMS[found.claim].unit
+        need = f"about {found.seeds_needed} seeds" if found.seeds_needed else "more seeds"
+        text += f"; {need} would detect ±{number(margin, unit, signed=False)}"
+    return text
+
+
+def published_text(name: str, verdict: str | None) -> str:
+    """The published experiment beside the claim, and whether bntui's result agrees."""
+    published = CLAIMS[name].published
+    if published is None:
+        return "Published: no published experiment tests this claim as posed here."
+    agrees = {
+        ("supports", "supported"): "bntui's result agrees",
+        ("supports", "not supported"): "bntui's result disagrees",
+        ("supports", "no effect"): "bntui finds no effect where the paper found one",
+        ("against", "supported"): "bntui's result supports the notebooks' claim, which the "
+        "paper finds is not why BN helps",
+        ("against", "not supported"): "bntui's result agrees with the paper",
+        ("against", "no effect"): "bntui's result agrees with the paper",
+    }.get((published.stance, verdict or ""), "")
+    if not agrees:
+        agrees = (
+            "compare the settings before the results"
+            if published.stance == "mixed"
+            else "bntui cannot tell yet"
+        )
+    return (
+        f"Published: {published.paper}: {published.finding}. Setting: {published.setting}. "
+        f"Here: {agrees}."
+    )
 
 
 def status_word(found: Measure) -> str:
@@ -57,7 +125,8 @@ def verdict_line(found: Measure) -> str:
     claim = CLAIMS[found.claim]
     if found.status == "failed":
         return f"{claim.name:<15} failed          {found.errors[0] if found.errors else ''}"
-    return f"{claim.name:<15} {status_word(found):<14} {interval_text(found.interval, claim.unit)}"
+    measured = f"{measure_text(found)}, {significance_text(found)}"
+    return f"{claim.name:<15} {status_word(found):<14} {measured}"
 
 
 SHIFT_CAVEAT = (
@@ -75,8 +144,9 @@ SHIFT_CAVEAT = (
 
 LESSONS = {
     "convergence": "Fewer steps to the same validation accuracy is what 'converges faster' "
-    "means in practice; it is measured in optimizer steps at the same learning rate, so a "
-    "gain here is not a larger step size in disguise.",
+    "means in practice; it is measured in optimizer steps at the same learning rate. Part of "
+    "the gain is input preprocessing: the BN model's first BN standardises the raw pixels, "
+    "which the plain model does not, so this is not BN's hidden-layer effect alone.",
     "lr": "BN rescales each layer's inputs, so a large step cannot blow the activations up "
     "layer after layer; the largest rate that still trains is the grid's last rate at which "
     "the loss stayed finite and the model learned. The difference is in decades (a decade "
@@ -122,11 +192,12 @@ def paragraph(found: Measure, scale: Scale) -> str:
         finding = {
             "supported": "The measurement supports the notebooks' claim",
             "not supported": "The measurement contradicts the notebooks' claim",
-            "inconclusive": "The measurement cannot decide the notebooks' claim",
+            "no effect": "The measurement finds no effect that matters",
+            "too few seeds": "Too few seeds to decide the notebooks' claim",
         }[found.verdict]
         text += (f" {finding} here: {claim.quantity} is "
-                 f"{interval_text(found.interval, claim.unit)}, at the {scale.name} scale "
-                 f"({scale.seeds} seeds).")  # fmt: skip
+                 f"{measure_text(found)}, {significance_text(found)}, at the "
+                 f"{scale.name} scale ({scale.seeds} seeds).")  # fmt: skip
     if found.claim == "shift":
         text += " " + SHIFT_CAVEAT
     return text

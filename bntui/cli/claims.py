@@ -90,6 +90,13 @@ def claims(
             fail(f"{resume} was recorded with another design of {changed[0]!r}"
                  f"{f' and {len(changed) - 1} more cells' if len(changed) > 1 else ''} than this "
                  "bntui's; resuming would mix two designs. Run the battery afresh.")  # fmt: skip
+        if battery.design != battery.current_design():
+            fail(
+                f"{resume} was planned under another design than this bntui's (its rules, "
+                f"cells or quantities differ: digest {battery.design or 'not recorded'}, this "
+                f"bntui's {battery.current_design()}); resuming would mix two designs. Run the "
+                "battery afresh."
+            )
         path = resume
     else:
         unknown = [n for n in names or [] if n not in CLAIMS]
@@ -104,6 +111,7 @@ def claims(
             fail("--scale takes only tiny (for tests); use --quick or --full")
         battery = ClaimsFile(claims=chosen, scale=scale or _scale(quick, full), seed=seed,  # type: ignore[arg-type]
                              environment=_environment(), device=_device())  # fmt: skip
+        battery.design = battery.current_design()
     from bntui.claims.runner import BatteryRun
 
     if not fashion_on_disk():  # before any worker starts: one line, not a failed cell each

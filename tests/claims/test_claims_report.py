@@ -22,7 +22,13 @@ from bntui.claims.found import Figure, Series
 from bntui.claims.measures import Measure, measures
 from bntui.claims.outputs.report import md_text, render, write_report
 from bntui.claims.outputs.svg import figure_svg, nice_ticks
-from bntui.claims.texts import design, detail_text, interval_text
+from bntui.claims.texts import (
+    design,
+    detail_text,
+    interval_text,
+    measure_text,
+    significance_text,
+)
 from bntui.cli.main import app
 
 CLAIMS_TINY = DATA / "claims_tiny.json"
@@ -70,7 +76,8 @@ def test_every_claim_with_its_verdict_and_interval(folder: Path, tiny: ClaimsFil
         text = interval_text(m.interval, claim.unit)
         row = summary_row(md, m.claim)
         assert f"**{m.verdict}**" in row and text in row and claim.notebook in row
-        assert f"**Result: {m.verdict}.** {claim.quantity}: {text}." in md
+        result = f"{claim.quantity}: {measure_text(m)}; {significance_text(m)}."
+        assert f"**Result: {m.verdict}.** {result}" in md
         assert f"## {list(CLAIMS).index(m.claim) + 1}. {claim.title}" in md
         assert f"![{m.figure.title}]({m.claim}.svg)" in md  # type: ignore[union-attr]
         assert f"[{m.claim}.csv]({m.claim}.csv)" in md
@@ -79,11 +86,11 @@ def test_every_claim_with_its_verdict_and_interval(folder: Path, tiny: ClaimsFil
     assert "Santurkar" in md  # the learner paragraph of `shift`
     counts = [
         sum(m.verdict == v for m in measures(tiny))
-        for v in ("supported", "not supported", "inconclusive")
+        for v in ("supported", "not supported", "no effect", "too few seeds")
     ]
     assert (
-        f"Of 9 claims: {counts[0]} supported, {counts[1]} not supported, {counts[2]} inconclusive."
-        in md
+        f"Of 9 claims: {counts[0]} supported, {counts[1]} not supported, {counts[2]} no effect, "
+        f"{counts[3]} too few seeds." in md
     )
 
 
@@ -202,7 +209,7 @@ def test_hostile_text_cannot_inject(tmp_path: Path) -> None:
         assert "<script" not in html and 'onerror="' not in html and "<del>" not in html
         assert "\x1b" not in html
     table = MarkdownIt("gfm-like").render(md).split("</table>")[0]
-    assert table.count("<td>") == 2 * 8  # a `|` from the file splits no cell
+    assert table.count("<td>") == 2 * 9  # a `|` from the file splits no cell
     assert "\x1b" not in (tmp_path / "summary.csv").read_text()
     for svg in tmp_path.glob("*.svg"):
         ET.parse(svg)

@@ -20,7 +20,16 @@ from bntui.claims.claimfile import ClaimsFile
 from bntui.claims.measures import Measure, measures
 from bntui.claims.outputs.reportcsv import claim_csv, figure_csv, summary_csv, verdict_word
 from bntui.claims.outputs.svg import figure_svg
-from bntui.claims.texts import design, detail_text, interval_text, number, paragraph
+from bntui.claims.texts import (
+    design,
+    detail_text,
+    measure_text,
+    number,
+    p_text,
+    paragraph,
+    published_text,
+    significance_text,
+)
 from bntui.core.text import clean
 from bntui.outputs.svg import NOT_XML
 from bntui.record.files import write_atomic
@@ -38,7 +47,7 @@ SCALE_WORDS = {
 }
 MAX_LISTED = 30
 RESUME = "`bntui claims --resume FILE`"
-TALLY = ["supported", "not supported", "inconclusive"]
+TALLY = ["supported", "not supported", "no effect", "too few seeds"]
 
 
 def md_text(value: object, limit: int | None = 2000, *, line_start: bool = False) -> str:
@@ -115,15 +124,19 @@ def header(claims: ClaimsFile) -> list[str]:
         ("Started", _when(claims.started)),
         ("Finished", _when(claims.finished)),
         ("Environment", versions),
+        ("Design", _design_line(claims)),
     ]  # fmt: skip
     return [
         "# Batch normalization: the notebooks' claims, tested",
         "",
         f"Written by bntui {escape(__version__)} from a claims file recorded by bntui "
         f"{md_text(claims.bntui_version, 40)}. Each claim was put to a controlled experiment; "
-        "its verdict comes from a decision rule stated before anything was measured, applied "
-        "to the 95% t interval of the paired per-seed quantity. Verdicts are recomputed from "
-        "the measurements, not read from the file.",
+        "its verdict comes from a decision rule fixed before anything was measured: one-sided "
+        "exact sign-flip tests on the paired per-seed quantity, each Holm-corrected across the "
+        "battery's claims (α = 0.05), so that the chance of any false verdict in the whole "
+        "battery stays under 5%. The 95% t interval of each claim is shown beside its test; "
+        "it is a per-claim interval, not a simultaneous one, and does not decide. Verdicts are "
+        "recomputed from the measurements, not read from the file.",
         "",
         "| | |",
         "|---|---|",
@@ -132,20 +145,36 @@ def header(claims: ClaimsFile) -> list[str]:
     ]
 
 
+def _design_line(claims: ClaimsFile) -> str:
+    """The pre-registration digest the file recorded when the battery started, and whether it
+    is this bntui's digest of the same design (a reader can recompute it)."""
+    current = claims.current_design()
+    if not claims.design:
+        return f"not recorded (an older file); this bntui's design: `{current}`"
+    recorded = md_text(claims.design, 100)
+    if claims.design == current:
+        return (
+            f"`{recorded}`, recorded when the battery started; it is this bntui's digest of "
+            "the same claims, rules, margins and cells (`battery.design_digest`)"
+        )
+    return f"`{recorded}` recorded; this bntui's design differs: `{current}`"
+
+
 def summary(found: list[Measure]) -> list[str]:
     """One table row per claim: verdict, quantity, measured mean [95% CI] (n), notebook."""
     lines = [
         "## Summary",
         "",
-        "| Claim | Verdict | Quantity | Mean [95% CI] (n) | Notebook |",
-        "|---|---|---|---|---|",
+        "| Claim | Verdict | Quantity | Mean [95% CI] (n) | p (Holm) | Notebook |",
+        "|---|---|---|---|---|---|",
     ]
     for m in found:
         claim = CLAIMS[m.claim]
-        measured = interval_text(m.interval, claim.unit) if m.status == "done" else "–"
+        measured = measure_text(m) if m.status == "done" else "–"
         lines.append(
             f"| {claim.title} (`{m.claim}`) | **{verdict_word(m)}** | "
-            f"{claim.quantity}{_unit(claim.unit)} | {measured} | {claim.notebook} |"
+            f"{claim.quantity}{_unit(claim.unit)} | {measured} | "
+            f"{p_text(m.p_value) if m.verdict else '–'} | {claim.notebook} |"
         )
     words = [verdict_word(m) for m in found]
     tally = ", ".join(f"{words.count(w)} {w}" for w in dict.fromkeys(TALLY + words))
@@ -156,7 +185,7 @@ def _result(m: Measure, scale: Scale) -> list[str]:
     """A finished claim's verdict, per-seed values, details, notes, paragraph, figure."""
     claim = CLAIMS[m.claim]
     out = [
-        f"**Result: {m.verdict}.** {claim.quantity}: {interval_text(m.interval, claim.unit)}.",
+        f"**Result: {m.verdict}.** {claim.quantity}: {measure_text(m)}; {significance_text(m)}.",
         "",
         f"| Seed | {claim.quantity}{_unit(claim.unit)} |",
         "|---|---|",
@@ -170,6 +199,7 @@ def _result(m: Measure, scale: Scale) -> list[str]:
     if m.notes:
         out += ["Notes:", "", *(f"- {note}" for note in m.notes), ""]
     out += [f"**What it means.** {paragraph(m, scale)}", ""]
+    out += [f"**{published_text(m.claim, m.verdict)}**".replace(": ", ":** ", 1), ""]
     data = f"[{m.claim}.csv]({m.claim}.csv) (the value of each seed)"
     if m.figure is not None:
         out += [f"![{m.figure.title}]({m.claim}.svg)", ""]

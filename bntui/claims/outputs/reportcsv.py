@@ -15,7 +15,10 @@ from bntui.outputs.export import csv_table
 
 CLAIM_HEADER = ["claim", "seed", "quantity", "value", "unit"]
 FIGURE_HEADER = ["series", "x", "tick", "mean", "low", "high"]
-SUMMARY_HEADER = ["claim", "verdict", "mean", "ci_low", "ci_high", "n", "unit", "notebook"]
+SUMMARY_HEADER = [
+    "claim", "verdict", "mean", "ci_low", "ci_high", "n", "p_holm", "seeds_needed", "unit",
+    "notebook",
+]  # fmt: skip
 
 
 def claim_csv(found: Measure) -> str:
@@ -49,7 +52,8 @@ def verdict_word(found: Measure) -> str:
 
 
 def summary_csv(found: list[Measure]) -> str:
-    """One row per claim: verdict, mean and 95% interval, n, unit, notebook."""
+    """One row per claim: verdict, mean and 95% interval, n, the deciding test's Holm-adjusted
+    p-value, the seeds that would tell (for too few seeds), unit, notebook."""
     rows: list[list[object]] = []
     for m in found:
         claim, interval = CLAIMS[m.claim], m.interval
@@ -57,5 +61,6 @@ def summary_csv(found: list[Measure]) -> str:
             numbers: list[object] = [None, None, None, 0 if m.status == "done" else None]
         else:
             numbers = [interval.mean, interval.low, interval.high, interval.n]
-        rows.append([m.claim, verdict_word(m), *numbers, claim.unit, claim.notebook])
+        rows.append([m.claim, verdict_word(m), *numbers, m.p_value, m.seeds_needed, claim.unit,
+                     claim.notebook])  # fmt: skip
     return csv_table(SUMMARY_HEADER, rows)

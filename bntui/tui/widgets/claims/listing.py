@@ -24,7 +24,8 @@ from bntui.tui.widgets.text_view import TextView
 MARKS = {
     "supported": ("✓", "bold green"),
     "not supported": ("✗", "bold red"),
-    "inconclusive": ("?", "bold yellow"),
+    "no effect": ("=", "bold"),
+    "too few seeds": ("?", "bold yellow"),
     "failed": ("!", "bold red"),
     "running": ("▸", "cyan"),
     "pending": ("·", "dim"),
