@@ -1,8 +1,9 @@
 """Every metric bntui records, declared once: the run file's columns, the events' values,
 the recorder, replay, export and the dashboard's curves all follow from these lists.
 
-Adding a metric means a declaration here and, in `bntui.training.worker`, the code that measures
-it. A file written before a metric existed loads with no value (null) for it.
+Adding a metric means a declaration here and, unless Keras' logs hold it, the code that
+measures it in `bntui.training.emit.MEASURED`; every trainer then reports it (one seed or
+stacked seeds). A file written before a metric existed loads with no value (null) for it.
 """
 
 from __future__ import annotations
@@ -56,9 +57,6 @@ EPOCH_METRICS: tuple[Metric, ...] = (
            bounds=(0.0, 1.0)),
     Metric("epoch_time_s", "s/epoch", "total", "the epoch's wall time", unit="s"),
 )  # fmt: skip
-
-# The values Keras itself reports in its logs (the worker measures the rest).
-KERAS_LOGS = ("loss", "accuracy", "val_loss", "val_accuracy")
 
 
 def step_metric(name: str) -> Metric:

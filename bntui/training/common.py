@@ -17,6 +17,9 @@ def finite_float(value: Any) -> float | None:
     return number if math.isfinite(number) else None
 
 
+# Keras clips probabilities, so on some backends an exploding model saturates near
+# -log(1e-7) ≈ 16 instead of reaching NaN. Three times chance level (10 classes) is a loss
+# no healthy run shows, so it counts as divergence too.
 EXPLODED_LOSS = 3 * math.log(10)
 
 

@@ -62,14 +62,6 @@ class LayerProbe:
         ]
         self._grad_norms = self._make_grad_norms()
 
-    def layer_names(self) -> list[tuple[str, str]]:
-        """(name, kind) of each measured layer, in model order; kind is `dense` or `bn`."""
-        return [
-            (layer.name, "dense" if isinstance(layer, keras.layers.Dense) else "bn")
-            for layer in self.model.layers
-            if isinstance(layer, (keras.layers.Dense, keras.layers.BatchNormalization))
-        ]
-
     def _make_grad_norms(self) -> Any:
         model, slots = self.model, self.kernel_slots
         if self.backend == "jax":

@@ -24,9 +24,10 @@ from bntui.core.events import (
     LayerStats,
     ModelDone,
 )
-from bntui.core.metrics import KERAS_LOGS, STEP_METRICS
 from bntui.core.spec import ExperimentSpec
-from bntui.training.common import finite_float, is_diverged, seed_everything
+from bntui.training import emit
+from bntui.training.cadence import Cadence
+from bntui.training.common import is_diverged, seed_everything
 from bntui.training.data import DataUnavailable, load_splits
 from bntui.training.device import watch_backend_log
 from bntui.training.setting import EventStream, Setting
@@ -67,25 +68,6 @@ def _watch_parent() -> None:
         os._exit(4)
 
 
-# Keras clips probabilities, so on some backends an exploding model saturates near
-# -log(1e-7) ≈ 16 instead of reaching NaN. Three times chance level (10 classes) is a loss
-# no healthy run shows, so it counts as divergence too.
-
-
-def step_values(model: Any, logs: dict[str, Any]) -> dict[str, float | None]:
-    """Each `bntui.core.metrics.STEP_METRICS` value now: Keras' running means from its logs, and
-    what bntui measures itself.
-
-    `model` must come from the callback's `self.model`, which on JAX first copies the
-    trainer's state into the variables."""
-    measured = {"gradient_norm": lambda: model.optimizer.gradient_norm.value}
-    values = {}
-    for metric in STEP_METRICS:
-        read = measured.get(metric.name)
-        values[metric.name] = finite_float(read() if read else logs.get(metric.name))
-    return values
-
-
 def make_callback(
     writer: EventStream, spec: ExperimentSpec, key: str, probe: Any, seed_index: int = 0
 ) -> Any:
@@ -94,7 +76,8 @@ def make_callback(
     import keras
 
     steps = spec.steps_per_epoch
-    every = max(1, steps // spec.curve_points_per_epoch)
+    points = Cadence(steps, spec.curve_points_per_epoch, "every")
+    probes = Cadence(steps, spec.inside_per_epoch, "up")
 
     class StreamCallback(keras.callbacks.Callback):
         diverged = False
@@ -113,23 +96,19 @@ def make_callback(
 
         def on_epoch_begin(self, epoch: int, logs: Any = None) -> None:
             self.epoch = epoch
-            self.next_point = every
-            self.probe_k = 1  # the k-th of inside_per_epoch measurements is at step ⌈k·steps/n⌉
-            self.next_probe = -(-steps // max(1, spec.inside_per_epoch))
+            points.restart()
+            probes.restart()
             self.epoch_start = time.perf_counter()
 
         def on_train_batch_end(self, batch: int, logs: Any = None) -> None:
             # Keras reports an epoch's last, short group of fused steps as if it were whole.
             step = min(batch + 1, steps)
-            if probe and step >= self.next_probe:
-                while self.next_probe <= step:
-                    self.probe_k += 1
-                    self.next_probe = -(-self.probe_k * steps // spec.inside_per_epoch)
+            if probe and probes.due(step):
                 self.measure(self.epoch + step / steps)
-            if step < self.next_point and step < steps:
+            if not points.due(step):
                 return
-            self.next_point = (step // every + 1) * every
-            values = step_values(self.model, logs or {})
+            # `self.model` first copies the JAX trainer's state into the variables.
+            (values,) = emit.step_values(self.model, emit.single, logs or {}, 1)
             writer.emit(
                 BatchProgress(
                     model=key, t=writer.now(), seed=seed_index, epoch=self.epoch, step=step,
@@ -142,8 +121,9 @@ def make_callback(
                     self.model.stop_training = True
 
         def on_epoch_end(self, epoch: int, logs: Any = None) -> None:
-            values = {name: finite_float((logs or {}).get(name)) for name in KERAS_LOGS}
-            values["epoch_time_s"] = round(time.perf_counter() - self.epoch_start, 4)
+            took = round(time.perf_counter() - self.epoch_start, 4)
+            ended = {**(logs or {}), "epoch_time_s": took}
+            (values,) = emit.epoch_values(self.model, emit.single, ended, 1)
             writer.emit(
                 EpochEnd(model=key, t=writer.now(), seed=seed_index, epoch=epoch, values=values)
             )
@@ -229,7 +209,7 @@ def train(
     """
     # Before the backend starts: JAX says why it falls back to the CPU only then.
     backend_log = watch_backend_log()
-    # Each seed is seeded where its model is built (train_one, SeedStack).
+    # Each seed is seeded where its model is built (train_one, seedtrain.seed_stack).
     data = load_splits(
         spec.dataset, spec.validation_size, spec.limit, "float64" if spec.faithful else "float32"
     )

@@ -6,7 +6,6 @@ Worker side (imports `bntui.claims.worker.train`, hence Keras). What it returns 
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Callable
 from typing import Any
@@ -15,17 +14,11 @@ import numpy as np
 
 from bntui.claims.cells import CellSpec
 from bntui.claims.worker.train import Cell
+from bntui.training.cadence import Cadence
 from bntui.training.common import finite_float
 from bntui.training.seedtrain import data_order
 
 Progress = Callable[[float], None]
-
-
-def _points(steps: int, per_epoch: int) -> list[int]:
-    """The steps of an epoch after which to measure (`per_epoch` of them, the last = end)."""
-    if per_epoch <= 0:
-        return []
-    return sorted({max(1, round(k * steps / per_epoch)) for k in range(1, per_epoch + 1)})
 
 
 def drift(before: tuple[np.ndarray, np.ndarray], after: tuple[np.ndarray, np.ndarray]) -> float:
@@ -55,8 +48,8 @@ def _train(cell: CellSpec, seeds: tuple[int, ...], progress: Progress | None) ->
     stack = Cell(cell, seeds)
     count, size = len(seeds), cell.batch_size
     steps = cell.steps_per_epoch
-    evals = _points(steps, cell.evals_per_epoch)
-    probes = _points(steps, cell.probes_per_epoch)
+    evals = Cadence(steps, cell.evals_per_epoch, "nearest")
+    probes = Cadence(steps, cell.probes_per_epoch, "nearest")
     out: list[dict[str, Any]] = [
         {"seed": s, "steps": [], "val_accuracy": [], "val_loss": [], "probe_steps": [],
          "layer_grads": [], "epoch_seconds": [], "epoch_cpu_seconds": [],
@@ -86,18 +79,21 @@ def _train(cell: CellSpec, seeds: tuple[int, ...], progress: Progress | None) ->
         last_moments = moments
 
     evaluate(0)
-    if probes:
+    if probes.points:
         probe(0)
     for epoch in range(cell.epochs):
         started, cpu_started = time.perf_counter(), time.process_time()
         orders = np.stack([data_order(s, epoch, cell.train_size) for s in seeds])
+        evals.restart()
+        probes.restart()
         done = 0
-        for stop in sorted(set(evals) | set(probes) | {steps}):
+        # Training stops at every point, so a point is due exactly where it lies.
+        for stop in sorted({*evals.points, *probes.points, steps}):
             picks = orders[:, done * size : stop * size].reshape(count, stop - done, size)
             picks = picks.swapaxes(0, 1)
             losses = stack.train(stack.x[picks], stack.y[picks])
             for k in range(count):
-                if not math.isfinite(float(losses[k])):
+                if finite_float(losses[k]) is None:
                     out[k]["diverged"] = True
             done = stop
             at = epoch * steps + stop
@@ -109,9 +105,9 @@ def _train(cell: CellSpec, seeds: tuple[int, ...], progress: Progress | None) ->
                 for k in range(count):
                     out[k]["epoch_seconds"].append(round(took, 5))
                     out[k]["epoch_cpu_seconds"].append(round(cpu, 5))
-            if stop in evals:
+            if evals.due(stop):
                 evaluate(at)
-            if stop in probes:
+            if probes.due(stop):
                 probe(at)
             if progress is not None:
                 progress((epoch + stop / steps) / cell.epochs)

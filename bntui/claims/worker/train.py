@@ -1,16 +1,15 @@
-"""Train one cell (every seed of one model configuration) and measure what the claims need.
+"""What is a cell's own on top of the stacked-seed trainer: its models (the MLP and the deep
+stack, with or without BN, their activation, initializer and scale) and its measurements.
 
 Runs inside a worker process (it imports Keras and JAX). The seeds of a cell train as one
-program: Keras' own `train_step` under `jax.vmap` over the stacked states, inside a
-`jax.lax.scan` over the steps between two measurements (as `bntui.training.seedtrain` does for
-`bntui run --seeds`). Seed s sees the training slice in the order `data_order(s, epoch)`
-in every cell, which pairs the cells' seeds. A timed cell trains each seed alone instead,
-so that an epoch's time is one model's.
+program on `bntui.training.stack.SeedStack`, as `bntui run --seeds` does, in scans over the
+steps between two measurements. Seed s sees the training slice in the order
+`data_order(s, epoch)` in every cell, which pairs the cells' seeds. A timed cell trains each
+seed alone instead, so that an epoch's time is one model's.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import jax
@@ -22,11 +21,10 @@ from keras import layers
 from bntui.claims.cells import DEEP_LAYERS, DEEP_WIDTH, CellSpec
 from bntui.training.common import seed_everything
 from bntui.training.data import load_splits
-from bntui.training.seedtrain import model_state
+from bntui.training.stack import SeedStack, ready_to_train
 
 PROBE_SIZE = 256
 EVAL_CHUNK = 1_000
-Progress = Callable[[float], None]
 _DATA: dict[str, np.ndarray] = {}
 
 
@@ -70,9 +68,7 @@ def build(cell: CellSpec) -> keras.Model:
 def built(cell: CellSpec, seed: int, x: np.ndarray, y: np.ndarray) -> keras.Model:
     """Seed `seed`'s model, built, its kernels scaled by the cell's `init_scale`."""
     seed_everything(seed, "jax")
-    model = build(cell)
-    model._symbolic_build(data_batch=(x[:2], y[:2]))
-    model.optimizer.build(model.trainable_variables)
+    model = ready_to_train(build(cell), x, y)
     if cell.init_scale != 1.0:
         for layer in model.layers:
             if isinstance(layer, layers.Dense):
@@ -81,7 +77,8 @@ def built(cell: CellSpec, seed: int, x: np.ndarray, y: np.ndarray) -> keras.Mode
 
 
 class Cell:
-    """A cell's seeds, stacked, with the compiled programs that train and measure them."""
+    """A cell's seeds on one `SeedStack`, with the programs that take the cell's own
+    measurements (the probe, accuracy with batch statistics)."""
 
     def __init__(self, cell: CellSpec, seeds: tuple[int, ...]) -> None:
         d = data()
@@ -90,9 +87,10 @@ class Cell:
         self.xv, self.yv = d["x_valid"][: cell.valid_size], d["y_valid"][: cell.valid_size]
         self.probe_x, self.probe_y = self.x[:PROBE_SIZE], self.y[:PROBE_SIZE]
         models = [built(cell, s, self.x, self.y) for s in seeds]
-        model = self.model = models[0]
+        # A timed cell's one seed trains without vmap: the program `bntui run` runs.
+        self.stack = SeedStack(models, vmapped=not (cell.timed and len(seeds) == 1))
+        model = self.stack.model
         self.params = int(model.count_params())
-        self.state = jax.tree.map(lambda *p: jnp.stack(p), *[model_state(m) for m in models])
         dense = [layer for layer in model.layers if isinstance(layer, layers.Dense)]
         taps = keras.Model(model.inputs, [layer.input for layer in dense])
         where = {id(v): i for i, v in enumerate(model.trainable_variables)}
@@ -101,33 +99,13 @@ class Cell:
         nwhere = {id(v): i for i, v in enumerate(model.non_trainable_variables)}
         tap_n = [nwhere[id(v)] for v in taps.non_trainable_variables]
 
-        def body(carry: Any, batch: Any) -> tuple[Any, Any]:
-            logs, carry = jax.vmap(model.train_step)(carry, batch)
-            return carry, logs["loss"]
-
-        self._train = jax.jit(lambda state, batches: jax.lax.scan(body, state, batches),
-                              donate_argnums=0)  # fmt: skip
-
-        def alone(carry: Any, batch: Any) -> tuple[Any, Any]:
-            logs, carry = model.train_step(carry, batch)
-            return carry, logs["loss"]
-
-        # A timed cell's one seed trains without vmap: the program `bntui run` runs.
-        self._train_alone = jax.jit(lambda state, batches: jax.lax.scan(alone, state, batches),
-                                    donate_argnums=0)  # fmt: skip
-
-        def scores(tv: Any, ntv: Any, x: Any, y: Any, training: bool) -> Any:
-            probs, _ = model.stateless_call(tv, ntv, x, training=training)
-            loss = keras.losses.sparse_categorical_crossentropy(y, probs)
-            right = jnp.argmax(probs, axis=-1) == y.astype("int32")
-            return jnp.sum(loss), jnp.sum(right.astype("float32"))
-
-        self._scores = jax.jit(jax.vmap(lambda tv, ntv, x, y: scores(tv, ntv, x, y, False),
-                                        in_axes=(0, 0, None, None)))  # fmt: skip
-
         def batch_mode(tv: Any, ntv: Any, xs: Any, ys: Any) -> Any:
-            per = jax.lax.map(lambda b: scores(tv, ntv, b[0], b[1], True)[1], (xs, ys))
-            return jnp.sum(per)
+            def right(batch: Any) -> Any:
+                probs, _ = model.stateless_call(tv, ntv, batch[0], training=True)
+                hits = jnp.argmax(probs, axis=-1) == batch[1].astype("int32")
+                return jnp.sum(hits.astype("float32"))
+
+            return jnp.sum(jax.lax.map(right, (xs, ys)))
 
         self._batch_mode = jax.jit(jax.vmap(batch_mode, in_axes=(0, 0, None, None)))
 
@@ -150,26 +128,15 @@ class Cell:
 
     def train(self, batches_x: np.ndarray, batches_y: np.ndarray) -> np.ndarray:
         """Run the steps (axes: step, seed, batch, ...); each seed's loss after the last."""
-        if self.cell.timed and len(self.seeds) == 1:
-            one = jax.tree.map(lambda v: v[0], self.state)
-            one, losses = self._train_alone(one, (batches_x[:, 0], batches_y[:, 0]))
-            self.state = jax.tree.map(lambda v: v[None], one)
-            return np.asarray(losses[-1:])
-        self.state, losses = self._train(self.state, (batches_x, batches_y))
-        return np.asarray(losses[-1])
+        return self.stack.train(batches_x, batches_y)["loss"]
 
-    def evaluate(self) -> tuple[np.ndarray, np.ndarray]:
+    def evaluate(self) -> tuple[np.ndarray, ...]:
         """Each seed's validation loss and accuracy in inference mode."""
         return self.scores(self.xv, self.yv)
 
-    def scores(self, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def scores(self, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, ...]:
         """Each seed's mean loss and accuracy on `x`/`y` in inference mode."""
-        loss, right = np.zeros(len(self.seeds)), np.zeros(len(self.seeds))
-        for start in range(0, len(x), EVAL_CHUNK):
-            part = self._scores(self.state[0], self.state[1], x[start : start + EVAL_CHUNK],
-                                y[start : start + EVAL_CHUNK])  # fmt: skip
-            loss, right = loss + np.asarray(part[0]), right + np.asarray(part[1])
-        return loss / len(x), right / len(x)
+        return self.stack.evaluate(x, y, EVAL_CHUNK)
 
     def train_mode_accuracy(self) -> np.ndarray:
         """Each seed's validation accuracy with batch statistics, in the cell's batches."""
@@ -177,10 +144,12 @@ class Cell:
         n = len(self.xv) // size * size
         xs = self.xv[:n].reshape(n // size, size, *self.xv.shape[1:])
         ys = self.yv[:n].reshape(n // size, size)
-        return np.asarray(self._batch_mode(self.state[0], self.state[1], xs, ys)) / n
+        state = self.stack.state
+        return np.asarray(self._batch_mode(state[0], state[1], xs, ys)) / n
 
     def probe(self) -> tuple[np.ndarray, list[tuple[np.ndarray, np.ndarray]]]:
         """On the probe batch: each seed's gradient norm per Dense kernel, and each Dense
         layer's input mean and spread per unit (training mode)."""
-        norms, moments = self._probe(self.state[0], self.state[1], self.probe_x, self.probe_y)
+        state = self.stack.state
+        norms, moments = self._probe(state[0], state[1], self.probe_x, self.probe_y)
         return np.asarray(norms), [(np.asarray(m), np.asarray(s)) for m, s in moments]
