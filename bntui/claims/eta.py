@@ -60,6 +60,13 @@ def effective_count(weights: list[float]) -> float:
     return total * total / squares if squares > 0 else 0.0
 
 
+def first_cells(todo: list[CellSpec], workers: int) -> set[str]:
+    """The cells the workers start with, one each: as `bntui.procs.scheduler` orders
+    them, the largest shared cells first (timed cells come last, alone)."""
+    shared = sorted((c for c in todo if not c.timed), key=lambda c: -c.work())
+    return {c.id for c in [*shared, *(c for c in todo if c.timed)][:workers]}
+
+
 class Eta:
     """Tracks the cells of a battery and predicts the seconds left."""
 
@@ -69,8 +76,9 @@ class Eta:
         self.exclusive = {cell.id for cell in cells if cell.timed}
         self.workers = max(1, workers)
         self.left = {cid: 1.0 for cid in self.work if cid not in (done or set())}
-        # (work, seconds) of each cell this machine finished: the first `workers` (each
-        # worker's first, which paid for its start) and the rest.
+        self.first = first_cells([cell for cell in cells if cell.id in self.left], self.workers)
+        # (work, seconds) of each cell this machine finished: each worker's first (which
+        # paid for its start) and the rest.
         self.cold: list[tuple[float, float]] = []
         self.warm: list[tuple[float, float]] = []
 
@@ -113,14 +121,13 @@ class Eta:
         self.left.pop(cell, None)
         work = self.work.get(cell, 0.0)
         if ok and work > 0 and seconds > 0:
-            first = len(self.cold) < self.workers
-            (self.cold if first else self.warm).append((work, seconds))
+            (self.cold if cell in self.first else self.warm).append((work, seconds))
 
     def seconds_left(self) -> float:
         """Predicted seconds until every cell has ended (exclusive cells run alone)."""
         shared = sum(self.work[c] * f for c, f in self.left.items() if c not in self.exclusive)
         alone = sum(self.work[c] * f for c, f in self.left.items() if c in self.exclusive)
-        start = 0.0 if self.cold else STARTUP_S
+        start = 0.0 if self.cold or self.warm else STARTUP_S  # the workers have started
         return start + self.rate * (shared / self.workers + alone)
 
     def estimate(self) -> Estimate:

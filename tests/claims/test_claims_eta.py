@@ -112,16 +112,19 @@ def test_the_help_promises_no_duration() -> None:
 
 
 def test_each_workers_start_up_is_not_taken_for_work() -> None:
-    """The first cell of each of 2 workers also took 20 s to start (imports, compiles):
-    once later cells have finished, the rate is theirs, not inflated by the start."""
+    """The first cell of each of 2 workers also took 20 s to start (imports, compiles),
+    and one worker's second cell ended before the other's first: once later cells have
+    finished, the rate is theirs, not inflated by the start."""
     cells = quick_cells()
     eta = Eta(cells, workers=2)
-    first_guess = eta.seconds_left()
-    assert first_guess > eta.rate * sum(c.work() for c in cells if not c.timed) / 2
-    for cell in cells[:2]:
-        eta.ended(cell.id, 20 + cell.work() * 0.3, ok=True)
-    assert eta.rate > 0.3 * 1.5  # only first cells so far: start-up and all
-    for cell in cells[2:6]:
+    shared = sorted((c for c in cells if not c.timed), key=lambda c: -c.work())
+    assert eta.first == {shared[0].id, shared[1].id}  # the scheduler's largest first
+    assert eta.seconds_left() > eta.rate * sum(c.work() for c in cells if not c.timed) / 2
+    eta.ended(shared[0].id, 20 + shared[0].work() * 0.3, ok=True)
+    assert eta.rate > 0.3 * 1.5  # only a first cell so far: start-up and all
+    eta.ended(shared[2].id, shared[2].work() * 0.3, ok=True)  # worker 1's second cell
+    eta.ended(shared[1].id, 20 + shared[1].work() * 0.3, ok=True)  # worker 2's first
+    for cell in shared[3:6]:
         eta.ended(cell.id, cell.work() * 0.3, ok=True)
     assert eta.rate == pytest.approx(0.3)
     assert eta.estimate().measured == 6
