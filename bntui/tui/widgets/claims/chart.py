@@ -118,6 +118,8 @@ class ClaimChart(Vertical):
     ClaimChart TextView { height: 1; }
     ClaimChart .chart-title { width: 1fr; }
     ClaimChart .chart-cut { width: auto; }
+    ClaimChart.-cut .chart-title { width: auto; max-width: 68%; }
+    ClaimChart.-cut .chart-cut { width: 1fr; }
     ClaimChart > TickChart { height: 1fr; }
     """
 
@@ -137,9 +139,9 @@ class ClaimChart(Vertical):
             self.query_one(".chart-legend", TextView),
         )
         figure = found.figure
-        self.query_one(".chart-cut", TextView).show_text(
-            Text("" if figure is None else cut_note(figure), "bold")
-        )
+        note = "" if figure is None else cut_note(figure)
+        self.set_class(bool(note), "-cut")  # the note right after the title
+        self.query_one(".chart-cut", TextView).show_text(Text(note, "bold"))
         if figure is None:
             title.show_text(Text("Chart", "bold"))
             chart.empty_message = empty_message(found)
