@@ -309,6 +309,11 @@ async def test_each_chart_draws_its_figures_y_axis() -> None:
         assert chart.y_bounds() == (axis.low, axis.high)
         assert shown(note).strip() == axis.cut_text() == f"y axis from {axis.low:.3g}, not 0"
         assert chart.axis_labels()[1] == f"{axis.low:.3g}"
+        # At 80 columns the long title gives way; the note is on screen whole.
+        title = screen.query_one(".chart-title", Static)
+        assert "".join(s.text for s in title.render_lines(title.size.region)[0]).endswith("…")
+        line = "".join(s.text for s in note.render_lines(note.size.region)[0])
+        assert axis.cut_text() in line
 
 
 def test_no_color_chart_lines_carry_no_colour() -> None:
