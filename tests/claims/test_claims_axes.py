@@ -69,8 +69,8 @@ def y_ticks(svg: str) -> dict[float, float]:
     """The y axis's tick values in an SVG (labels right-aligned left of the plot), each
     with its label's baseline."""
     root = ET.fromstring(svg)
-    return {float(t.text or ""): float(t.get("y", "")) for t in root.iter(f"{SVG}text")
-            if t.get("text-anchor") == "end"}  # fmt: skip
+    labels = [t for t in root.iter(f"{SVG}text") if t.get("text-anchor") == "end"]
+    return {float(t.text or ""): float(t.get("y", "")) for t in labels}
 
 
 def test_the_svg_draws_the_range() -> None:
