@@ -1,5 +1,6 @@
 """What a claim's quantity function returns, and the pieces it is built from: the chart's
-series and figure, secondary figures, and the per-seed helpers every quantity uses."""
+series and figure (with its y axis, `y_range`, which the Claims tab and the report's SVG
+both draw), secondary figures, and the per-seed helpers every quantity uses."""
 
 from __future__ import annotations
 
@@ -8,7 +9,12 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from bntui.claims.claimfile import SeedResult
+from bntui.stats.figures import shared_range
 from bntui.stats.intervals import Interval, finite
+
+# A y axis starts at the quantity's floor (zero) when that takes at most this share of its
+# height from the data; otherwise it starts nearer the data, and says so.
+SNAP_TO_FLOOR = 0.25
 
 
 @dataclass(frozen=True)
@@ -24,7 +30,11 @@ class Series:
 
 @dataclass(frozen=True)
 class Figure:
-    """A claim's chart: x positions with their tick labels, one series per model."""
+    """A claim's chart: x positions with their tick labels, one series per model.
+
+    `floor` is the least value the quantity can take (0 for times, accuracies, drift; None
+    for a logarithm), below which the y axis never runs; with `from_floor` the axis starts
+    there (times and levels compared by their size)."""
 
     title: str
     x_label: str
@@ -32,6 +42,43 @@ class Figure:
     x: list[float]
     ticks: list[str]
     series: list[Series]
+    floor: float | None = None
+    from_floor: bool = False
+
+
+@dataclass(frozen=True)
+class AxisRange:
+    """A figure's y axis, from `low` to `high`; the quantity's `floor` (None: none)."""
+
+    low: float
+    high: float
+    floor: float | None = None
+
+    @property
+    def cut(self) -> bool:
+        """The axis starts above the quantity's floor (its zero): a reader must be told."""
+        return self.floor is not None and self.low > self.floor
+
+    def cut_text(self) -> str:
+        """`y axis from 68.1, not 0` when the axis is cut, else nothing."""
+        if not self.cut:
+            return ""
+        return f"y axis from {self.low:.3g}, not {self.floor:g}"
+
+
+def y_range(figure: Figure) -> AxisRange | None:
+    """The figure's y axis, the same wherever it is drawn (None: no value to draw): every
+    series' means and bands with a margin, never below the quantity's floor; from the
+    floor itself when the figure asks for it or the data nearly reach it."""
+    columns = [values for s in figure.series for values in (s.mean, s.low, s.high)]
+    floor = figure.floor
+    fitted = shared_range(columns, (floor, None))
+    if fitted is None or floor is None:
+        return None if fitted is None else AxisRange(*fitted)
+    low, high = fitted
+    if figure.from_floor or low - floor <= SNAP_TO_FLOOR * (high - floor):
+        low, high = shared_range([*columns, [floor]], (floor, None)) or fitted
+    return AxisRange(low, high, floor)
 
 
 @dataclass(frozen=True)

@@ -63,7 +63,7 @@ def convergence(results: Results, scale: Scale) -> Found:
     level: list[float | None] = [scale.target * 100] * len(x)
     series.append(Series("target", f"target {scale.target:.0%}", level, level, level))
     figure = Figure(f"validation accuracy (target {scale.target:.0%})", "step", "accuracy (%)",
-                    x, [f"{int(v):,}" for v in x], series)  # fmt: skip
+                    x, [f"{int(v):,}" for v in x], series, floor=0.0)  # fmt: skip
     return Found(values, details, notes, figure)
 
 
@@ -107,7 +107,7 @@ def learning_rate(results: Results, scale: Scale) -> Found:
     figure = Figure("final validation accuracy by learning rate", "learning rate",
                     "accuracy (%)", [math.log10(r) for r in scale.lr_grid],
                     [rate_label(r) for r in scale.lr_grid],
-                    [band(k, columns[k]) for k in MODELS])  # fmt: skip
+                    [band(k, columns[k]) for k in MODELS], floor=0.0)  # fmt: skip
     notes.append(f"trains = loss stayed finite and final validation accuracy ≥ {TRAINS_AT:.0%}")
     return Found(values, details, notes, figure, censored.get(frozenset(at_top), "both"))  # type: ignore[arg-type]
 
@@ -128,7 +128,7 @@ def initialisation(results: Results, scale: Scale) -> Found:
     figure = Figure("final validation accuracy by initial weight scale", "kernel scale",
                     "accuracy (%)", [math.log10(f) for f in scale.init_scales],
                     [f"×{f:g}" for f in scale.init_scales],
-                    [band(k, columns[k]) for k in MODELS])  # fmt: skip
+                    [band(k, columns[k]) for k in MODELS], floor=0.0)  # fmt: skip
     return Found(paired(spread["plain"], spread["bn"]), details, [], figure)
 
 
@@ -182,7 +182,7 @@ def covariate_shift(results: Results, scale: Scale) -> Found:
     n = len(columns["plain"])
     figure = Figure("input drift per Dense layer (summed over training)", "Dense layer",
                     "drift", [float(i + 2) for i in range(n)], [str(i + 2) for i in range(n)],
-                    [band(k, columns[k]) for k in MODELS])  # fmt: skip
+                    [band(k, columns[k]) for k in MODELS], floor=0.0)  # fmt: skip
     return Found(paired(drift["plain"], drift["bn"]), details, [], figure)
 
 
@@ -201,7 +201,7 @@ def regularisation(results: Results, scale: Scale) -> Found:
     figure = Figure("accuracy on the training slice and on validation", "data",
                     "accuracy (%)",
                     [0.0, 1.0], ["train (inference)", "validation"],
-                    [band(k, columns[k]) for k in MODELS])  # fmt: skip
+                    [band(k, columns[k]) for k in MODELS], floor=0.0)  # fmt: skip
     return Found(paired(gap["plain"], gap["bn"]), details, [], figure)
 
 
@@ -221,7 +221,7 @@ def small_batches(results: Results, scale: Scale) -> Found:
                           mean_interval(modes), "points"))  # fmt: skip
     figure = Figure("final validation accuracy by batch size", "batch size", "accuracy (%)",
                     [math.log2(b) for b in sizes], [str(b) for b in sizes],
-                    [band(k, columns[k]) for k in MODELS])  # fmt: skip
+                    [band(k, columns[k]) for k in MODELS], floor=0.0)  # fmt: skip
     notes = [
         f"learning rate {BASE_RATE:g} × batch / {RATE_BATCH} at every batch size (same epochs)"
     ]
@@ -240,10 +240,11 @@ def confound(results: Results, scale: Scale) -> Found:
         Detail("not BN's: notebooks' gap − controlled gap", mean_interval(paired(notebooks,
                controlled)), "points"),
     ]  # fmt: skip
+    # Three levels side by side, read by their size: from zero, or a small gap looks large.
     figure = Figure("final validation accuracy", "model", "accuracy (%)", [0.0, 1.0, 2.0],
                     ["notebooks' plain", "controlled plain", "BN"],
                     [band(k, [acc[k] if k == j else [None] * len(acc[k]) for j in acc])
-                     for k in acc])  # fmt: skip
+                     for k in acc], floor=0.0, from_floor=True)  # fmt: skip
     return Found(controlled, details, [], figure)
 
 
@@ -283,10 +284,11 @@ def cost(results: Results, scale: Scale) -> Found:
     ]
     notes += [f"parameters: plain {params['plain']:,}, BN {params['bn']:,} "
              f"({(params['bn'] / max(1, params['plain']) - 1) * 100:+.1f}%)"]  # fmt: skip
+    # Times from zero: +50% must look like half as much again.
     figure = Figure("seconds per epoch (timed alone)", "model", "seconds", [0.0, 1.0],
                     ["plain", "BN"],
                     [band(k, [times[k] if k == j else [None] * len(times[k]) for j in MODELS])
-                     for k in MODELS])  # fmt: skip
+                     for k in MODELS], floor=0.0, from_floor=True)  # fmt: skip
     return Found(values, details, notes, figure)
 
 

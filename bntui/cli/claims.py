@@ -32,7 +32,10 @@ def _scale(quick: bool, full: bool) -> str:
     return "full" if GpuMonitor().count else "quick"
 
 
-QUICK_HELP = "Data slices, fewer epochs, 3 seeds (default without a GPU; ~3 min on 2 cores)."
+QUICK_HELP = (
+    "Data slices, fewer epochs, 3 seeds (the default without a GPU). The battery says how "
+    "long it will take, from what its first cells took on this machine."
+)
 FULL_HELP = "The real data, 5 seeds (the default with a GPU)."
 OUT_HELP = "Claims file to write (default: runs/<time>-claims.json)."
 RESUME_HELP = "Finish an interrupted claims file: train only its missing cells."

@@ -9,6 +9,7 @@ import json
 import subprocess
 import threading
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -16,20 +17,22 @@ import pytest
 from conftest import DATA, bntui_command
 from rich.text import Text
 from screen import until
+from textual.widget import Widget
 from textual.widgets import Static
 
 from bntui.claims.battery import CLAIMS
 from bntui.claims.claimfile import ClaimsFile, load_claims
 from bntui.claims.events import BatteryEnded, CellEnded, CellStarted
+from bntui.claims.found import y_range
 from bntui.claims.measures import measures
 from bntui.claims.outputs.headless import file_lines, table
 from bntui.claims.replay import replay_events, timeline
 from bntui.claims.texts import interval_text, paragraph, status_word
 from bntui.tui.claims_app import ClaimsApp
 from bntui.tui.screens.claims import ClaimsScreen
-from bntui.tui.widgets.claims.chart import TickChart
+from bntui.tui.widgets.claims.chart import TickChart, chart_series, legend
 from bntui.tui.widgets.claims.detail import ClaimDetail
-from bntui.tui.widgets.claims.listing import ClaimList
+from bntui.tui.widgets.claims.listing import MARKS, ClaimList, mark
 
 CLAIMS_TINY = DATA / "claims_tiny.json"
 
@@ -217,7 +220,68 @@ async def test_no_color_reads_the_same(monkeypatch: pytest.MonkeyPatch) -> None:
         assert "supported" in svg and "█" in svg
 
 
+def luminance(color: Any) -> float:
+    """WCAG relative luminance of a Rich colour triplet."""
+    channels = [v / 255 for v in color]
+    linear = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
+    return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+
+
+def drawn(widget: Widget, words: str) -> list[tuple[str, float]]:
+    """Each piece of `widget`'s lines, as drawn (NO_COLOR's filter applied), that holds
+    `words`: its text and its contrast with its background (WCAG: 4.5 reads as text)."""
+    found = []
+    for strip in widget.render_lines(widget.size.region):
+        for segment in strip:
+            style = segment.style
+            if words not in segment.text or style is None:
+                continue
+            assert not style.dim, segment  # dimming must not carry meaning either
+            assert style.color is not None and style.bgcolor is not None, segment
+            fg, bg = (
+                luminance(style.color.get_truecolor()),
+                luminance(style.bgcolor.get_truecolor()),
+            )
+            found.append((segment.text, (max(fg, bg) + 0.05) / (min(fg, bg) + 0.05)))
+    return found
+
+
+async def test_no_color_verdicts_read_by_glyph_and_words(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Under NO_COLOR (set before the app is built, as Textual reads it then) every
+    verdict is on screen with its glyph, and drawn as legible text, not a grey on grey:
+    in the list and in the claim's view."""
+    monkeypatch.setenv("NO_COLOR", "1")
+    app = replayed()
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await replay_to_end(pilot)
+        claim_list = screen.query_one(ClaimList)
+        rows = list_text(screen)
+        tiny = measures(load_claims(CLAIMS_TINY))
+        for found in tiny:
+            assert f"{MARKS[found.verdict or ''][0]} {status_word(found)}" in rows
+        pieces = drawn(claim_list, "too few seeds")
+        assert len(pieces) == len(CLAIMS) and all(ratio >= 4.5 for _, ratio in pieces), pieces
+        # Every verdict the battery can give (the tiny file has two seeds: one of them),
+        # drawn without colour or dimming under NO_COLOR.
+        for verdict in ("supported", "not supported", "no effect", "too few seeds"):
+            symbol, style = mark(replace(tiny[0], verdict=verdict), no_color=True)  # type: ignore[arg-type]
+            assert symbol and style.color is None and not style.dim and style.bold
+        await pilot.press("G", "enter")  # cost
+        await pilot.pause()
+        head = screen.query_one("#claim-head", Static)
+        assert "? too few seeds" in shown(head)
+        assert all(ratio >= 4.5 for _, ratio in drawn(head, "too few seeds"))
+        legend = screen.query_one(".chart-legend", Static)
+        assert all(ratio >= 4.5 for _, ratio in drawn(legend, "BN"))
+
+
 def test_claims_tab_snapshot(snap_compare: Any) -> None:
+    assert snap_compare(replayed(), terminal_size=(80, 24), run_before=replay_to_end)
+
+
+def test_claims_tab_no_color_snapshot(snap_compare: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The Claims tab as NO_COLOR draws it: verdicts by glyph and word, in one colour."""
+    monkeypatch.setenv("NO_COLOR", "1")
     assert snap_compare(replayed(), terminal_size=(80, 24), run_before=replay_to_end)
 
 
@@ -227,6 +291,46 @@ def test_claim_view_snapshot(snap_compare: Any) -> None:
         await pilot.press("j", "j", "j", "enter")
 
     assert snap_compare(replayed(), terminal_size=(80, 24), run_before=open_gradients)
+
+
+async def test_each_chart_draws_its_figures_y_axis() -> None:
+    """The chart's y axis is the figure's `y_range` (the report's SVG draws the same):
+    time from zero; a cut axis says where it starts, beside the title."""
+    found = {m.claim: m for m in measures(load_claims(CLAIMS_TINY))}
+    app = replayed()
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await replay_to_end(pilot)
+        await pilot.press("G", "enter")
+        await pilot.pause()
+        chart, note = screen.query_one(TickChart), screen.query_one(".chart-cut", Static)
+        figure = found["cost"].figure
+        assert figure is not None and figure.from_floor
+        assert chart.axis_labels()[1] == "0" and shown(note) == ""
+        for _ in range(3):
+            await pilot.press("p")  # back to regularisation, whose axis is cut
+        await pilot.pause()
+        axis = y_range(found["regularisation"].figure)  # type: ignore[arg-type]
+        assert axis is not None and axis.cut
+        assert chart.y_bounds() == (axis.low, axis.high)
+        assert shown(note).strip() == axis.cut_text() == f"y axis from {axis.low:.3g}, not 0"
+        assert chart.axis_labels()[1] == f"{axis.low:.3g}"
+        # At 80 columns the long title gives way; the note is on screen whole.
+        title = screen.query_one(".chart-title", Static)
+        assert "".join(s.text for s in title.render_lines(title.size.region)[0]).endswith("…")
+        line = "".join(s.text for s in note.render_lines(note.size.region)[0])
+        assert axis.cut_text() in line
+
+
+def test_no_color_chart_lines_carry_no_colour() -> None:
+    figure = next(m.figure for m in measures(load_claims(CLAIMS_TINY)) if m.claim == "shift")
+    assert figure is not None
+    plain = chart_series(figure, no_color=True)
+    assert {s.style for s in plain} == {""} and [s.glyph for s in plain] == ["o", "x"]
+    assert all(s.style for s in chart_series(figure))
+    assert not legend(figure, no_color=True).spans or all(
+        span.style.color is None and not span.style.dim  # type: ignore[union-attr]
+        for span in legend(figure, no_color=True).spans
+    )
 
 
 async def test_a_failed_claim_shows_its_error_as_text(tmp_path: Path) -> None:

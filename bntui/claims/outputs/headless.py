@@ -28,7 +28,7 @@ def header(run: BatteryRun) -> list[str]:
     scale = claims.battery_scale
     seeds = f"seeds {claims.seed}–{claims.seed + scale.seeds - 1}"
     cells = _count(len(claims.plan()), "cell")
-    expect = (f"expect about {duration(run.eta.seconds_left())}" if run.todo
+    expect = (f"expect {run.eta.estimate().text()}" if run.todo
               else "nothing to train: every cell is done")  # fmt: skip
     return [
         f"bntui claims: {_count(len(claims.claims), 'claim')}, {cells} ({len(run.todo)} to "
@@ -115,8 +115,8 @@ def _heartbeat(run: BatteryRun) -> str:
     """A sign of life between cells: what runs, how far, and the time left."""
     running = ", ".join(f"{cell} {1 - left:.0%}" for cell, left in run.eta.left.items()
                         if 0 < left < 1)  # fmt: skip
-    return (f"[{run.eta.fraction_done:4.0%}] training {running or 'the next cells'} · about "
-            f"{duration(run.eta.seconds_left())} left")  # fmt: skip
+    return (f"[{run.eta.fraction_done:4.0%}] training {running or 'the next cells'} · "
+            f"{run.eta.estimate().text(' left')}")  # fmt: skip
 
 
 def _landed(run: BatteryRun, event: CellEnded, settled: set[str]) -> list[str]:
@@ -125,7 +125,7 @@ def _landed(run: BatteryRun, event: CellEnded, settled: set[str]) -> list[str]:
     what = "done" if result.status == "done" else f"FAILED: {result.error}"
     lines = [
         f"[{run.eta.fraction_done:4.0%}] cell {result.id} {what} in "
-        f"{duration(result.seconds)} · about {duration(run.eta.seconds_left())} left"
+        f"{duration(result.seconds)} · {run.eta.estimate().text(' left')}"
     ]
     for found in measures(run.claims):
         if found.status in ("done", "failed") and found.claim not in settled:

@@ -1,10 +1,12 @@
 """A claim's figure as SVG, drawn by hand for the claims report (no plotting library).
 
-Both models share one y scale. Each series' mean over the seeds is a line with its own
-marker shape and dash pattern (so the figure reads in greyscale too), over a translucent
-band from the lowest seed to the highest; a lone point gets a min–max bar instead of a
-band. Missing values leave gaps. Every text is cleaned and escaped (`svg_text`), so the
-document is always well-formed XML.
+Both models share one y axis, the figure's `y_range` (the Claims tab draws the same):
+never below the quantity's floor, from zero for times and levels, and where it does not
+start at zero a note above the plot and a break on the axis say so. Each series' mean
+over the seeds is a line with its own marker shape and dash pattern (so the figure reads
+in greyscale too), over a translucent band from the lowest seed to the highest; a lone
+point gets a min–max bar instead of a band. Missing values leave gaps. Every text is
+cleaned and escaped (`svg_text`), so the document is always well-formed XML.
 """
 
 from __future__ import annotations
@@ -12,9 +14,8 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Sequence
 
-from bntui.claims.found import Figure, Series
+from bntui.claims.found import AxisRange, Figure, Series, y_range
 from bntui.outputs.svg import COLORS, svg_text
-from bntui.stats.figures import shared_range
 
 SERIES_COLORS = {**COLORS, "seeds-plain": "#2ca02c"}
 OTHER_COLORS = ("#9467bd", "#ff7f0e", "#8c564b")
@@ -160,10 +161,25 @@ def _ticks(axes: Axes, figure: Figure) -> list[str]:
     return out
 
 
+def cut_mark(axis: AxisRange) -> list[str]:
+    """Where the y axis does not start at zero: a break on the axis near its foot, and a
+    note above the plot saying where it starts."""
+    if not axis.cut:
+        return []
+    y = TOP + PLOT_H - 12
+    zigzag = f"{LEFT - 5},{y + 4} {LEFT + 5},{y} {LEFT - 5},{y - 4} {LEFT + 5},{y - 8}"
+    return [
+        f'<rect x="{LEFT - 6}" y="{y - 9}" width="12" height="14" fill="white"/>',
+        f'<polyline points="{zigzag}" fill="none" stroke="#555" stroke-width="1.2"/>',
+        f'<text x="{LEFT}" y="{TOP - 6}" font-size="11" fill="#a00">'
+        f"{svg_text(axis.cut_text())}</text>",
+    ]
+
+
 def figure_svg(figure: Figure, caption: str = "") -> str:
     """The figure as a standalone SVG document: title, axes, ticks, bands, lines, legend."""
-    columns = [values for s in figure.series for values in (s.mean, s.low, s.high)]
-    axes = Axes(figure.x, shared_range(columns) or (0.0, 1.0))
+    axis = y_range(figure) or AxisRange(0.0, 1.0)
+    axes = Axes(figure.x, (axis.low, axis.high))
     body = [
         f'<text x="{WIDTH / 2}" y="22" text-anchor="middle" font-size="14" '
         f'font-weight="bold">{svg_text(figure.title)}</text>',
@@ -174,6 +190,7 @@ def figure_svg(figure: Figure, caption: str = "") -> str:
         f'font-size="11">{svg_text(figure.x_label)}</text>',
         f'<text transform="translate(16 {TOP + PLOT_H / 2}) rotate(-90)" text-anchor="middle" '
         f'font-size="11">{svg_text(figure.y_label)}</text>',
+        *cut_mark(axis),
     ]
     xs = figure.x
     for index, series in enumerate(figure.series):

@@ -1,17 +1,20 @@
 """A claim's chart: its `Figure` (from `bntui.claims.measures`) drawn with the braille line
-chart, every model on one y scale, each with a glyph of its own (told apart without
-colour) and a band for its seeds' min–max; the x axis carries the figure's tick labels.
+chart, every model on one y scale (the figure's `y_range`, as the report draws it: the
+title says when it does not start at zero), each with a glyph of its own (told apart
+without colour; under NO_COLOR nothing is coloured) and a band for its seeds' min–max;
+the x axis carries the figure's tick labels.
 """
 
 from __future__ import annotations
 
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.containers import Vertical
+from textual.containers import Horizontal, Vertical
 
-from bntui.claims.found import Figure
+from bntui.claims.found import Figure, y_range
 from bntui.claims.measures import Measure
 from bntui.tui.widgets.chart import AXIS_WIDTH, BAND_FILL, LineChart, Series
+from bntui.tui.widgets.claims.listing import looks
 from bntui.tui.widgets.text_view import TextView
 
 # Each model's colour and glyph: the glyph alone tells the lines apart under NO_COLOR.
@@ -33,14 +36,15 @@ def placed(figure: Figure) -> tuple[list[float], float]:
     return [x - lowest + pad for x in figure.x], span + 2 * pad
 
 
-def chart_series(figure: Figure) -> list[Series]:
-    """One line per model: the mean over seeds, with the seeds' min–max as its band."""
+def chart_series(figure: Figure, no_color: bool = False) -> list[Series]:
+    """One line per model: the mean over seeds, with the seeds' min–max as its band (in
+    the terminal's own colour under NO_COLOR: the glyphs tell the lines apart)."""
     xs, _ = placed(figure)
     lines = []
     for found in figure.series:
         style, glyph = MODEL_LOOKS.get(found.key, OTHER_LOOK)
-        lines.append(Series(found.label, xs, list(found.mean), style, glyph=glyph,
-                            band=(list(found.low), list(found.high))))  # fmt: skip
+        lines.append(Series(found.label, xs, list(found.mean), "" if no_color else style,
+                            glyph=glyph, band=(list(found.low), list(found.high))))  # fmt: skip
     return lines
 
 
@@ -67,46 +71,63 @@ class TickChart(LineChart):
     tick_xs: list[float]
 
     def show_figure(self, figure: Figure) -> None:
-        """Draw `figure`: its models on one y scale, its ticks on the x axis."""
+        """Draw `figure`: its models on its y axis (`y_range`), its ticks on the x axis."""
         xs, x_max = placed(figure)
         if (figure.ticks, xs) != (getattr(self, "ticks", None), getattr(self, "tick_xs", None)):
             self._drawn = None  # the axis changed: redraw even if the lines look the same
         self.ticks, self.tick_xs = list(figure.ticks), xs
-        self.show(chart_series(figure), x_max)
+        axis = y_range(figure)
+        bounds = None if axis is None else (axis.low, axis.high)
+        self.show(chart_series(figure, self.app.no_color), x_max, y_range=bounds)
 
     def _x_axis(self, width: int) -> str:
         xs, ticks = getattr(self, "tick_xs", []), getattr(self, "ticks", [])
         return " " * (AXIS_WIDTH - 1) + "└" + tick_axis(xs, self.x_max, ticks, width)
 
 
-def legend(figure: Figure) -> Text:
+def legend(figure: Figure, no_color: bool = False) -> Text:
     """Which glyph is which model, what the band is, and what the axes are."""
     text = Text(no_wrap=True, overflow="ellipsis")
     for found in figure.series:
         style, glyph = MODEL_LOOKS.get(found.key, OTHER_LOOK)
-        text.append(f"━{glyph}━ ", f"bold {style}")
+        text.append(f"━{glyph}━ ", looks(f"bold {style}", no_color))
         text.append(f"{found.label}   ")
-    text.append(f"{BAND_FILL} seeds' min–max", "dim")
+    text.append(f"{BAND_FILL} seeds' min–max", looks("dim", no_color))
     axes = [f"y: {figure.y_label}"] if figure.y_label else []
     if figure.x_label:
         axes.append(f"x: {figure.x_label}")
     if axes:
-        text.append("   " + " · ".join(axes), "dim")
+        text.append("   " + " · ".join(axes), looks("dim", no_color))
     return text
 
 
+def cut_note(figure: Figure) -> str:
+    """Where the figure's y axis starts, when that is not zero (else nothing)."""
+    axis = y_range(figure)
+    return f"  {axis.cut_text()}" if axis is not None and axis.cut else ""
+
+
 class ClaimChart(Vertical):
-    """The claim's chart with its title above and its legend below."""
+    """The claim's chart with its title above and its legend below. Where the y axis does
+    not start at zero, a note beside the title says so; a narrow screen cuts the title,
+    never the note."""
 
     DEFAULT_CSS = """
     ClaimChart { height: 14; }
-    ClaimChart > TextView { height: 1; }
+    ClaimChart > Horizontal { height: 1; }
+    ClaimChart TextView { height: 1; }
+    ClaimChart .chart-title { width: 1fr; }
+    ClaimChart .chart-cut { width: auto; }
+    ClaimChart.-cut .chart-title { width: auto; max-width: 68%; }
+    ClaimChart.-cut .chart-cut { width: 1fr; }
     ClaimChart > TickChart { height: 1fr; }
     """
 
     def compose(self) -> ComposeResult:
-        """Title, chart, legend."""
-        yield TextView(classes="chart-title")
+        """Title and axis note, chart, legend."""
+        with Horizontal():
+            yield TextView(classes="chart-title")
+            yield TextView(classes="chart-cut")
         yield TickChart()
         yield TextView(classes="chart-legend")
 
@@ -118,6 +139,9 @@ class ClaimChart(Vertical):
             self.query_one(".chart-legend", TextView),
         )
         figure = found.figure
+        note = "" if figure is None else cut_note(figure)
+        self.set_class(bool(note), "-cut")  # the note right after the title
+        self.query_one(".chart-cut", TextView).show_text(Text(note, "bold"))
         if figure is None:
             title.show_text(Text("Chart", "bold"))
             chart.empty_message = empty_message(found)
@@ -126,7 +150,7 @@ class ClaimChart(Vertical):
             return
         title.show_text(Text(f"Chart: {figure.title}", "bold"))
         chart.show_figure(figure)
-        key.show_text(legend(figure))
+        key.show_text(legend(figure, self.app.no_color))
 
 
 def empty_message(found: Measure) -> str:

@@ -2,11 +2,14 @@
 `bntui.claims.texts` words them) and its status lines (scale, seeds, cells, progress, ETA).
 
 Words carry the meaning and colour only repeats it: a verdict has a mark of its own
-(✓ ✗ ?), the selected row a ▶ and reverse video, so all reads the same under NO_COLOR.
+(✓ ✗ ?), the selected row a ▶ and reverse video. Under NO_COLOR nothing is coloured or
+dimmed at all (`looks`): Textual would turn each colour into a grey, and a red one into a
+grey barely above the background.
 """
 
 from __future__ import annotations
 
+from rich.style import Style
 from rich.text import Text
 from textual import events
 from textual.binding import Binding
@@ -16,17 +19,21 @@ from textual.widget import Widget
 
 from bntui.claims.battery import CLAIMS
 from bntui.claims.measures import Measure
-from bntui.claims.texts import interval_text, status_word
+from bntui.claims.texts import measure_text, status_word
 from bntui.claims.view import BatteryView
 from bntui.core.text import clean
 from bntui.tui.widgets.text_view import TextView
 
+# A red light enough to read on the dark background, also as the grey NO_COLOR makes of it
+# where a caller draws a mark without asking for NO_COLOR: on #1b1b1b the theme's red
+# (#f4005f) has a contrast of 4.1:1, and 1.5:1 as that grey; this one 6.3:1 and 5.2:1.
+RED = "#ff6e6e"
 MARKS = {
     "supported": ("✓", "bold green"),
-    "not supported": ("✗", "bold red"),
+    "not supported": ("✗", f"bold {RED}"),
     "no effect": ("=", "bold"),
     "too few seeds": ("?", "bold yellow"),
-    "failed": ("!", "bold red"),
+    "failed": ("!", f"bold {RED}"),
     "running": ("▸", "cyan"),
     "pending": ("·", "dim"),
 }
@@ -35,24 +42,37 @@ NAME_WIDTH, WORD_WIDTH = 15, 15
 TITLE_FROM = 110
 
 
-def mark(found: Measure) -> tuple[str, str]:
-    """The verdict's (or the claim's state's) mark and style."""
-    return MARKS[found.verdict or found.status]
+def looks(style: str, no_color: bool) -> Style:
+    """`style` as drawn: under NO_COLOR only its bold, italic, underline and reverse (no
+    colour, no dimming), so that what it marks reads by its glyph and words alone."""
+    parsed = Style.parse(style)
+    if not no_color:
+        return parsed
+    return Style(
+        bold=parsed.bold, italic=parsed.italic, underline=parsed.underline, reverse=parsed.reverse
+    )
+
+
+def mark(found: Measure, no_color: bool = False) -> tuple[str, Style]:
+    """The verdict's (or the claim's state's) mark and style (without colour under
+    NO_COLOR)."""
+    symbol, style = MARKS[found.verdict or found.status]
+    return symbol, looks(style, no_color)
 
 
 def result_text(found: Measure) -> str:
     """The interval of a finished claim, the first error of a failed one, else nothing."""
     if found.status == "done":
-        return interval_text(found.interval, CLAIMS[found.claim].unit)
+        return measure_text(found)
     if found.status == "failed":
         return clean(found.errors[0], 200) if found.errors else "failed"
     return ""
 
 
-def claim_row(found: Measure, selected: bool, width: int) -> Text:
+def claim_row(found: Measure, selected: bool, width: int, no_color: bool = False) -> Text:
     """One claim's row: ▶ when selected, name, mark and status word, interval (and its
     title where the width allows)."""
-    symbol, style = mark(found)
+    symbol, style = mark(found, no_color)
     row = Text(no_wrap=True, overflow="ellipsis", style="reverse" if selected else "")
     row.append("▶ " if selected else "  ", "bold")
     row.append(f"{found.claim:<{NAME_WIDTH}} ", "bold")
@@ -61,7 +81,7 @@ def claim_row(found: Measure, selected: bool, width: int) -> Text:
     row.append(result_text(found))
     if width >= TITLE_FROM:
         row.pad_right(max(0, 74 - len(row)))
-        row.append(CLAIMS[found.claim].title, "dim")
+        row.append(CLAIMS[found.claim].title, looks("dim", no_color))
     return row
 
 
@@ -114,15 +134,17 @@ class ClaimList(Widget, can_focus=True):
 
     def render(self) -> Text:
         """A header row, then a row per claim."""
-        width = self.size.width
-        header = Text(no_wrap=True, overflow="ellipsis", style="dim")
+        width, no_color = self.size.width, self.app.no_color
+        header = Text(no_wrap=True, overflow="ellipsis", style=looks("dim", no_color))
         header.append(f"  {'claim':<{NAME_WIDTH}} {'verdict':<{WORD_WIDTH + 2}} ")
         header.append("mean [95% interval over paired seeds]")
         if width >= TITLE_FROM:
             header.pad_right(max(0, 74 - len(header)))
             header.append("the claim")
         rows = [header]
-        rows += [claim_row(found, i == self.index, width) for i, found in enumerate(self.found)]
+        rows += [
+            claim_row(found, i == self.index, width, no_color) for i, found in enumerate(self.found)
+        ]
         return Text("\n", no_wrap=True).join(rows)
 
     def get_content_height(self, container: object, viewport: object, width: int) -> int:
@@ -151,13 +173,16 @@ class ClaimList(Widget, can_focus=True):
             self.index = row
 
 
-def progress_bar(fraction: float, width: int) -> Text:
+def progress_bar(fraction: float, width: int, no_color: bool = False) -> Text:
     """A text bar of `width` cells: █ done, ░ to do (shapes, not colours)."""
     filled = int(round(max(0.0, min(1.0, fraction)) * width))
-    return Text("█" * filled, "green") + Text("░" * (width - filled), "dim")
+    done, to_do = looks("green", no_color), looks("dim", no_color)
+    return Text("█" * filled, done) + Text("░" * (width - filled), to_do)
 
 
-def status_lines(view: BatteryView, mode: str, left: str, path: str, message: str) -> Text:
+def status_lines(
+    view: BatteryView, mode: str, left: str, path: str, message: str, no_color: bool = False
+) -> Text:
     """Two lines: the mode and the battery (scale, claims, seeds, workers); the progress
     bar, cells done/total, what runs, the time left (`left`), then the file or a message."""
     claims, scale = view.claims, view.claims.battery_scale
@@ -169,16 +194,16 @@ def status_lines(view: BatteryView, mode: str, left: str, path: str, message: st
     if claims.device:
         text.append(f" · {clean(claims.device, 60)}")
     text.append("\n")
-    text.append_text(progress_bar(view.fraction(), 16))
+    text.append_text(progress_bar(view.fraction(), 16, no_color))
     text.append(f" {view.fraction():4.0%} · {view.cells_done}/{view.total} cells", "bold")
     if view.cells_failed:
-        text.append(f" · {view.cells_failed} failed", "bold red")
+        text.append(f" · {view.cells_failed} failed", looks(f"bold {RED}", no_color))
     if view.running:
         text.append(f" · {len(view.running)} running")
     if left:
         text.append(f" · {left}")
     if message:
-        text.append(f" · {clean(message, 300)}", "bold yellow")
+        text.append(f" · {clean(message, 300)}", looks("bold yellow", no_color))
     elif path:
         text.append(f" · {clean(path, 200)}")
     return text
@@ -191,4 +216,4 @@ class BatteryStatus(TextView):
 
     def show(self, view: BatteryView, mode: str, left: str, path: str, message: str) -> None:
         """Redraw (only if something changed)."""
-        self.show_text(status_lines(view, mode, left, path, message))
+        self.show_text(status_lines(view, mode, left, path, message, self.app.no_color))
