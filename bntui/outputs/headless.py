@@ -165,7 +165,8 @@ def compare_lines(runs: list[RunFile], labels: list[str], names: list[str]) -> l
 
 
 def run_headless(session: TrainingSession, out: TextIO = sys.stdout) -> int:
-    """Train with progress lines; on a stop signal save what was recorded and exit 128+N."""
+    """Train with progress lines; on a stop signal save what was recorded and exit 128+N, on
+    a closed output exit 1 (`Lifecycle`, the same as the dashboard and a battery)."""
     lifecycle = Lifecycle(session)
     # Only flags: the event loop notices within 0.2 s, so no event is half-recorded. The
     # handlers stay until the file is saved, so a second Ctrl-C while stopping and saving
@@ -193,7 +194,7 @@ def run_headless(session: TrainingSession, out: TextIO = sys.stdout) -> int:
         said = lifecycle.signal_line()
         if said:
             say(said, out)
-        lifecycle.finish()
+        lifecycle.finish(failure="the output was closed" if closed else None)
         lifecycle.ignore_signals()
     document = session.document()
     if isinstance(document, SweepFile):
@@ -202,4 +203,4 @@ def run_headless(session: TrainingSession, out: TextIO = sys.stdout) -> int:
         summary = summary_lines(session.run, printer.reasons)
     for line in lifecycle.closing_lines() if closed else [*summary, *lifecycle.closing_lines()]:
         say(line, out)
-    return lifecycle.exit_code() or (1 if closed else 0)
+    return lifecycle.exit_code()
