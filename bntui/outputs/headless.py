@@ -12,7 +12,7 @@ from typing import TextIO
 
 from bntui.core.events import CallbackNote, EpochEnd, Event, ModelDone, ModelReady, TestResult
 from bntui.core.text import clean, fmt, fmt_count, fmt_signed, say
-from bntui.outputs.summary import REASON_LIMIT, SPEED_NOTE, spec_line, summary_lines
+from bntui.outputs.summary import REASON_LIMIT, spec_line, summary_lines
 from bntui.record.runfile import RunFile
 from bntui.record.sweep import SweepFile
 from bntui.session.lifecycle import Lifecycle
@@ -22,7 +22,6 @@ from bntui.stats.figures import epoch_speed, seeds_at_once, train_size
 from bntui.stats.runrows import RunRow, run_rows, sweep_rows
 from bntui.stats.seedstats import comparisons, plus_minus
 
-__all__ = ["REASON_LIMIT", "SPEED_NOTE", "spec_line", "summary_lines"]  # their old home
 TABLE_NOTE = (
     "BN-plain: val acc at the last epoch both reached; s/epoch: median after the first "
     "(a vectorised run's: all its seeds at once)"
