@@ -20,6 +20,7 @@ from bntui.claims.eta import Eta
 from bntui.claims.events import BatteryEnded, CellEnded, CellProgress, CellStarted, ClaimsEvent
 from bntui.claims.measures import measures
 from bntui.core.spec import ExperimentSpec
+from bntui.core.text import clean
 from bntui.procs.gpus import visible_cards
 from bntui.procs.scheduler import Executor, Failed, Finished, ProcessExecutor, Progressed, Scheduler
 from bntui.procs.supervisor import worker_cores, worker_env
@@ -99,7 +100,10 @@ def settle(claims: ClaimsFile) -> None:
 
 
 class BatteryRun:
-    """A claims file being filled in by training its missing cells."""
+    """A claims file being filled in by training its missing cells; it ends through a
+    `bntui.session.lifecycle.Lifecycle` like a run (halt, stop, close, save)."""
+
+    what = "claims file"  # for the closing lines
 
     def __init__(self, claims: ClaimsFile, out: Path, executor: Executor | None = None) -> None:
         self.claims, self.out = claims, out
@@ -115,26 +119,37 @@ class BatteryRun:
         self.began: dict[str, float] = {}
         self.saved_to: Path = out
         self.notice: str | None = None
-        # Once stopped, nothing more is recorded: the stop's save is the last word. The lock
-        # keeps the reader's record-and-save and the stop's save from interleaving.
+        # Once stopped, nothing more is recorded: the final save is the last word. The lock
+        # keeps the reader's record-and-save and a stop from another thread from interleaving.
+        # A plain flag: a signal handler may set it without taking the lock.
         self.stopped = False
         self._lock = threading.RLock()
 
-    def save(self) -> None:
-        """Write the claims file as it stands (atomically; a fallback path if needed)."""
+    @property
+    def status(self) -> str:
+        """The claims file's status (running, completed, interrupted, failed)."""
+        return self.claims.status
+
+    def save(self) -> tuple[Path, str | None]:
+        """Write the claims file as it stands (atomically; a fallback path if needed); return
+        where it went and, if not where asked, why."""
         with self._lock:
             settle(self.claims)
             path, notice = save_run(self.claims, self.out, overwrite=True)
             self.saved_to, self.notice = path, notice or self.notice
             self.out = path
+            return path, self.notice
 
     def events(self) -> Iterator[ClaimsEvent]:
-        """Train every missing cell and yield what happens, ending with BatteryEnded."""
+        """Train every missing cell and yield what happens, ending with BatteryEnded (none
+        when it was stopped: whoever stopped it saves it)."""
         self.claims.status = "running"
         self.claims.started = self.claims.started or now_text()
         self.save()
         executor = self._executor or ProcessExecutor(train_cell, self.slots)
         self.scheduler = Scheduler([CellJob(c) for c in self.todo], executor)
+        if self.stopped:  # halted before the scheduler existed
+            self.scheduler.stopped = True
         try:
             for event in self.scheduler.run():
                 if self.stopped:
@@ -177,13 +192,34 @@ class BatteryRun:
         self.save()
         return CellEnded(result, t)
 
-    def stop(self) -> BatteryEnded:
-        """Stop the workers now and save what finished, as interrupted (from any thread)."""
+    def halt(self) -> None:
+        """From a signal handler: record nothing more, start no cell, end the stream within
+        the scheduler's next look (only sets flags)."""
+        self.stopped = True
+        if self.scheduler is not None:
+            self.scheduler.stopped = True
+
+    def stop(self) -> None:
+        """Stop the workers now (from any thread); unless it had ended, the battery is
+        interrupted. What finished stays recorded; `save` writes it."""
         with self._lock:
-            self.stopped = True
+            if self.claims.status == "running":
+                self.claims.status = "interrupted"
+                self.claims.finished = now_text()
+            self.halt()
         if self.scheduler is not None:
             self.scheduler.stop()
-        return self.finish("interrupted")
+
+    def close(self) -> None:
+        """After the stream: release the workers; a battery that never ended (its reader
+        went away) is interrupted."""
+        self.stop()
+
+    def resume_line(self) -> str | None:
+        """How to train the rest of an interrupted battery; None unless interrupted."""
+        if self.claims.status != "interrupted":
+            return None
+        return f"bntui: resume with: bntui claims --resume {clean(str(self.saved_to))}"
 
     def finish(self, status: str) -> BatteryEnded:
         """Mark the battery `status`, save it, and say so."""

@@ -273,7 +273,8 @@ def replay(
 
         raise typer.Exit(ClaimsApp.replay(loaded, speed, file).run() or 0)
     if headless or not sys.stdout.isatty():
-        from bntui.outputs.headless import summary_lines, sweep_lines
+        from bntui.outputs.headless import sweep_lines
+        from bntui.outputs.summary import summary_lines
 
         lines = sweep_lines(loaded) if isinstance(loaded, SweepFile) else summary_lines(loaded)
         for line in lines:

@@ -12,7 +12,7 @@ from typing import TextIO
 
 from bntui.core.events import CallbackNote, EpochEnd, Event, ModelDone, ModelReady, TestResult
 from bntui.core.text import clean, fmt, fmt_count, fmt_signed, say
-from bntui.outputs.summary import REASON_LIMIT, SPEED_NOTE, spec_line, summary_lines
+from bntui.outputs.summary import REASON_LIMIT, spec_line, summary_lines
 from bntui.record.runfile import RunFile
 from bntui.record.sweep import SweepFile
 from bntui.session.lifecycle import Lifecycle
@@ -22,7 +22,6 @@ from bntui.stats.figures import epoch_speed, seeds_at_once, train_size
 from bntui.stats.runrows import RunRow, run_rows, sweep_rows
 from bntui.stats.seedstats import comparisons, plus_minus
 
-__all__ = ["REASON_LIMIT", "SPEED_NOTE", "spec_line", "summary_lines"]  # their old home
 TABLE_NOTE = (
     "BN-plain: val acc at the last epoch both reached; s/epoch: median after the first "
     "(a vectorised run's: all its seeds at once)"
@@ -165,7 +164,8 @@ def compare_lines(runs: list[RunFile], labels: list[str], names: list[str]) -> l
 
 
 def run_headless(session: TrainingSession, out: TextIO = sys.stdout) -> int:
-    """Train with progress lines; on a stop signal save what was recorded and exit 128+N."""
+    """Train with progress lines; on a stop signal save what was recorded and exit 128+N, on
+    a closed output exit 1 (`Lifecycle`, the same as the dashboard and a battery)."""
     lifecycle = Lifecycle(session)
     # Only flags: the event loop notices within 0.2 s, so no event is half-recorded. The
     # handlers stay until the file is saved, so a second Ctrl-C while stopping and saving
@@ -193,7 +193,7 @@ def run_headless(session: TrainingSession, out: TextIO = sys.stdout) -> int:
         said = lifecycle.signal_line()
         if said:
             say(said, out)
-        lifecycle.finish()
+        lifecycle.finish(failure="the output was closed" if closed else None)
         lifecycle.ignore_signals()
     document = session.document()
     if isinstance(document, SweepFile):
@@ -202,4 +202,4 @@ def run_headless(session: TrainingSession, out: TextIO = sys.stdout) -> int:
         summary = summary_lines(session.run, printer.reasons)
     for line in lifecycle.closing_lines() if closed else [*summary, *lifecycle.closing_lines()]:
         say(line, out)
-    return lifecycle.exit_code() or (1 if closed else 0)
+    return lifecycle.exit_code()

@@ -1,32 +1,78 @@
-"""How a training process ends, the same in the dashboard and headless: stop signals, the
-final save, the closing message and the exit code.
+"""How a training process ends, the same for runs and claims batteries, in the dashboard and
+headless: stop signals, the final save, the closing message and the exit code.
 
-No Textual, no Keras: the dashboard and the headless printer both hold a `Lifecycle` and
-call it at the same moments, so `q`/Ctrl-C, SIGINT, SIGTERM and SIGHUP end a run the same
-way whichever face the user chose.
+No Textual, no Keras: the apps and the headless printers all hold a `Lifecycle` and call it
+at the same moments, so `q`/Ctrl-C, SIGINT, SIGTERM, SIGHUP, a closed output or a failure end
+a run, a sweep or a battery the same way whichever face the user chose. `exit_code` is the
+one table of exit codes (README, "Exit codes").
 """
 
 from __future__ import annotations
 
 import signal
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
+from typing import Protocol
 
 from bntui.core.text import clean
-from bntui.session.sessions import TrainingSession
 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 
-class Lifecycle:
-    """Stop, save and exit for one training session (a run or a sweep)."""
+def exit_code(signum: int | None, failed: bool) -> int:
+    """The exit code of every command that trains or replays, live or headless:
+    128 + N after stop signal N (130 SIGINT, 143 SIGTERM, 129 SIGHUP); else 1 when it failed
+    (a model or a cell failed, the file could not be saved, the output was closed, the stream
+    broke); else 0 (it completed, or `q`/Ctrl-C stopped it after confirming). Bad input
+    exits 2 before anything starts (`bntui.cli.common.fail`)."""
+    if signum is not None:
+        return 128 + signum
+    return 1 if failed else 0
 
-    def __init__(self, session: TrainingSession) -> None:
+
+class Stoppable(Protocol):
+    """What a `Lifecycle` ends: a training session (a run, a sweep) or a claims battery."""
+
+    @property
+    def what(self) -> str:
+        """What the saved file is, for messages ("run", "claims file")."""
+        ...
+
+    @property
+    def status(self) -> str:
+        """The saved document's status (completed, interrupted, failed, running)."""
+        ...
+
+    def halt(self) -> None:
+        """From a signal handler: end the stream soon (only sets flags)."""
+        ...
+
+    def stop(self) -> None:
+        """Interrupt: stop the workers; what they sent so far stays recorded."""
+        ...
+
+    def close(self) -> None:
+        """Stop and reap the workers without calling it interrupted (it has ended)."""
+        ...
+
+    def save(self) -> tuple[Path, str | None]:
+        """Write the final file; return its path and a warning if a fallback path was used."""
+        ...
+
+
+class Lifecycle:
+    """Stop, save and exit for one training session (a run or a sweep) or battery."""
+
+    def __init__(self, session: Stoppable) -> None:
         self.session = session
         self.signal: int | None = None  # the first stop signal received
         self.saved: tuple[Path, str | None] | None = None
         self.save_error: str | None = None
+        # What else went wrong (the output closed, the stream broke); the caller says it.
+        self.failure: str | None = None
+        self._once = threading.Lock()
 
     def stop_requested(self, signum: int) -> None:
         """A stop signal arrived: remember the first, and end the stream soon.
@@ -38,7 +84,7 @@ class Lifecycle:
 
     def install_handlers(self, on_signal: Callable[[int], None] | None = None) -> None:
         """Route the stop signals to `on_signal` (default: `stop_requested`), from plain
-        signal handlers (headless; the dashboard uses its event loop's)."""
+        signal handlers (headless; the apps use their event loop's)."""
         handler = on_signal or self.stop_requested
 
         def handle(signum: int, frame: FrameType | None) -> None:
@@ -54,22 +100,25 @@ class Lifecycle:
         for number in STOP_SIGNALS:
             signal.signal(number, signal.SIG_IGN)
 
-    def finish(self, interrupted: bool = False) -> None:
-        """Stop the workers (marking the run interrupted if asked or signalled) and save it,
-        once; a save that fails is kept as `save_error`."""
-        if self.saved is not None or self.save_error is not None:
-            return
-        if interrupted or self.signal is not None:
-            self.session.stop()
-        else:
-            self.session.close()
-        try:
-            self.saved = self.session.save()
-        except OSError as exc:
-            self.save_error = f"the run could not be saved: {exc}"
+    def finish(self, interrupted: bool = False, failure: str | None = None) -> None:
+        """Stop the workers (marking it interrupted if asked, signalled or failed) and save
+        it, once; a save that fails is kept as `save_error`, a `failure` as `failure`."""
+        with self._once:
+            if failure is not None and self.failure is None:
+                self.failure = failure
+            if self.saved is not None or self.save_error is not None:
+                return
+            if interrupted or self.signal is not None or self.failure is not None:
+                self.session.stop()
+            else:
+                self.session.close()
+            try:
+                self.saved = self.session.save()
+            except OSError as exc:
+                self.save_error = f"the {self.session.what} could not be saved: {exc}"
 
     def closing_lines(self) -> list[str]:
-        """What bntui prints last: a fallback path's warning, and where the run went."""
+        """What bntui prints last: a fallback path's warning, and where the file went."""
         if self.save_error is not None:
             return [f"bntui: error: {clean(self.save_error)}"]
         if self.saved is None:
@@ -80,17 +129,18 @@ class Lifecycle:
         return lines
 
     def signal_line(self) -> str | None:
-        """The line saying which signal stopped the run, if one did."""
+        """The line saying which signal stopped it, if one did."""
         if self.signal is None:
             return None
         name = signal.Signals(self.signal).name
         return f"bntui: {name} received, stopping the workers and saving"
 
-    def exit_code(self, requested: int = 0) -> int:
-        """128 + the signal that stopped the run; else what the caller asked; else 1 when
-        the run failed or could not be saved, 0 otherwise."""
-        if self.signal is not None:
-            return 128 + self.signal
-        if requested:
-            return requested
-        return 1 if self.save_error is not None or self.session.status == "failed" else 0
+    def exit_code(self) -> int:
+        """The table's code (`exit_code`): failed means its status says so, it could not be
+        saved, or something else went wrong (`failure`)."""
+        failed = (
+            self.failure is not None
+            or self.save_error is not None
+            or self.session.status == "failed"
+        )
+        return exit_code(self.signal, failed)

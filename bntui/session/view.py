@@ -10,6 +10,7 @@ are made by the same `RunRecorder`, so they cannot disagree. No Textual here.
 from __future__ import annotations
 
 import threading
+from typing import Generic, TypeVar
 
 from bntui.core.events import Event
 from bntui.record.recorder import RunRecorder
@@ -17,20 +18,22 @@ from bntui.record.runfile import RunFile
 from bntui.session.sessions import Session
 from bntui.stats.compare import RunSet
 
+T = TypeVar("T")  # a run's `Event`, or what a battery's reader hands on
 
-class EventInbox:
+
+class EventInbox(Generic[T]):
     """Events handed from the reader thread to the UI thread."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._events: list[Event] = []
+        self._events: list[T] = []
 
-    def put(self, event: Event) -> None:
+    def put(self, event: T) -> None:
         """Leave one event (reader thread)."""
         with self._lock:
             self._events.append(event)
 
-    def take(self) -> list[Event]:
+    def take(self) -> list[T]:
         """Everything left since the last call, in order (UI thread)."""
         with self._lock:
             events, self._events = self._events, []

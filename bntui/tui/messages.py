@@ -1,4 +1,5 @@
-"""Messages the dashboard receives from the thread that reads the session's event stream."""
+"""Messages a screen receives from the thread that reads its app's event stream (a run's or
+a battery's: the same two messages for both)."""
 
 from __future__ import annotations
 
@@ -19,8 +20,9 @@ class EventsPending(Message):
 
 @dataclass
 class StreamEnded(Message):
-    """The stream is over (and a live run saved: `saved` says where, `warning` why not
-    where it was asked)."""
+    """The stream is over (and a live stream saved: `saved` says where, `warning` why not
+    where it was asked or what went wrong, `status` what the file says)."""
 
     saved: str | None = None
     warning: str | None = None
+    status: str | None = None

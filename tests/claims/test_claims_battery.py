@@ -1,9 +1,12 @@
 """Claims with real training on tiny slices: each design trains what it says (pairs start
 alike, the scale multiplies the kernels, BN only where asked), the same seeds give the same
-results, worker processes fail alone, and an interrupted battery resumes where it stopped."""
+results, worker processes fail alone, an interrupted battery resumes where it stopped, and
+headless a battery ends as a run does (signals, a closed output, a failure: the one table of
+exit codes)."""
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import signal
@@ -14,14 +17,16 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import psutil
 import pytest
-from conftest import bntui_command
+from conftest import assert_gone, bntui_command
 
 from bntui.claims.battery import SCALES, plan
 from bntui.claims.cells import CellSpec
-from bntui.claims.claimfile import load_claims
+from bntui.claims.claimfile import ClaimsFile, load_claims
 from bntui.claims.measures import measures
 from bntui.procs.scheduler import Failed, Finished, ProcessExecutor, Scheduler
+from bntui.session.lifecycle import STOP_SIGNALS
 
 pytestmark = pytest.mark.slow
 # The cells train on JAX, as in the workers: this process imports Keras for them.
@@ -142,8 +147,9 @@ def test_an_interrupted_battery_keeps_what_finished_and_resumes(
     seen = lines_until(process, "] cell ")
     assert any("] cell " in line for line in seen), seen
     process.send_signal(signal.SIGINT)
-    _, err = process.communicate(timeout=120)
-    assert process.returncode == 1
+    said, err = process.communicate(timeout=120)
+    assert process.returncode == 128 + signal.SIGINT  # as a run's (README "Exit codes")
+    assert "SIGINT received, stopping the workers and saving" in said
     assert "resume with: bntui claims --resume" in err and "Traceback" not in err
     saved = load_claims(out)
     assert saved.status == "interrupted"
@@ -210,3 +216,59 @@ def test_a_closed_output_stops_and_saves_the_battery(
     assert process.returncode == 1
     assert "the output was closed: the battery stopped" in err and "Traceback" not in err
     assert load_claims(out).status == "interrupted"
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP])
+def test_stop_signals_save_the_battery_and_exit_128_plus_n(
+    tmp_path: Path, clean_env: dict[str, str], sig: int
+) -> None:
+    out = tmp_path / "claims.json"
+    command = [*bntui_command(), "claims", "gradients", "--scale", "tiny", "--headless"]
+    process = subprocess.Popen([*command, "--out", str(out)], stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True, env=clean_env)  # fmt: skip
+    assert process.stdout is not None
+    assert process.stdout.readline().startswith("bntui claims:")
+    deadline = time.monotonic() + 120  # a bound against a hang, not a pace
+    workers: list[int] = []
+    while not workers and time.monotonic() < deadline:
+        time.sleep(0.1)
+        children = psutil.Process(process.pid).children(recursive=True)
+        workers = [c.pid for c in children if "spawn_main" in " ".join(c.cmdline())]
+    assert workers, "no worker process started"
+    process.send_signal(sig)
+    said, err = process.communicate(timeout=120)
+    assert process.returncode == 128 + sig, err
+    assert f"{signal.Signals(sig).name} received, stopping the workers and saving" in said
+    assert f"claims file saved to {out} (interrupted)" in said
+    assert "resume with: bntui claims --resume" in err and "Traceback" not in err
+    assert_gone(workers)
+    saved = load_claims(out)
+    assert saved.status == "interrupted"
+    assert all(cell.status == "done" for cell in saved.cells)  # none blamed for the stop
+
+
+def fails(job: Any, progress: Any) -> None:
+    """A cell's work that raises, in a real worker process."""
+    raise RuntimeError(f"{job.id} cannot train")
+
+
+def test_a_failed_battery_exits_1(tmp_path: Path) -> None:
+    from bntui.claims.outputs.headless import run_headless
+    from bntui.claims.runner import BatteryRun
+
+    out = tmp_path / "claims.json"
+    executor = ProcessExecutor(fails, [{"_cores": ""}])
+    run = BatteryRun(ClaimsFile(claims=["gradients"], scale="tiny", seed=42), out, executor)
+    lines = io.StringIO()
+    handlers = {number: signal.getsignal(number) for number in STOP_SIGNALS}
+    try:
+        code = run_headless(run, lines)
+    finally:  # headless takes the stop signals, then ignores them: give pytest its own back
+        for number, handler in handlers.items():
+            signal.signal(number, handler)
+    assert code == 1
+    said = lines.getvalue()
+    assert "FAILED: RuntimeError: " in said and "cannot train" in said
+    assert f"claims file saved to {out} (failed)" in said
+    saved = load_claims(out)
+    assert saved.status == "failed" and all(cell.status == "failed" for cell in saved.cells)

@@ -22,7 +22,8 @@ from bntui.cli.main import app as cli
 from bntui.core.events import EpochEnd, ModelDone, ModelReady
 from bntui.core.spec import ExperimentSpec
 from bntui.outputs.export import export_files
-from bntui.outputs.headless import EventPrinter, compare_lines, event_line, summary_lines
+from bntui.outputs.headless import EventPrinter, compare_lines, event_line
+from bntui.outputs.summary import summary_lines
 from bntui.record.runfile import RunFile, load_run, parse_run
 from bntui.record.sweep import SweepFile, load_document
 from bntui.stats.compare import RunSet

@@ -30,7 +30,8 @@ from bntui.cli.main import app as cli
 from bntui.core.events import EVENT_TYPES, parse_event
 from bntui.core.spec import ExperimentSpec
 from bntui.outputs.export import export_files
-from bntui.outputs.headless import compare_lines, event_line, summary_lines
+from bntui.outputs.headless import compare_lines, event_line
+from bntui.outputs.summary import summary_lines
 from bntui.record.recorder import RunRecorder, empty_like
 from bntui.record.replay import events_from_run
 from bntui.record.runfile import RunFile, RunFileError, parse_run

@@ -22,7 +22,8 @@ from schema_walk import Slot, places, slots
 from screen import replay_to_end
 
 from bntui.outputs.export import export_files
-from bntui.outputs.headless import compare_lines, summary_lines
+from bntui.outputs.headless import compare_lines
+from bntui.outputs.summary import summary_lines
 from bntui.record.recorder import RunRecorder, empty_like
 from bntui.record.replay import events_from_run
 from bntui.record.runfile import RunFile, RunFileError, load_run, parse_run

@@ -1,4 +1,5 @@
-"""The dashboard on a real live run: q asks first, then stops the workers and saves."""
+"""The dashboard on a real live run: q asks first, then stops the workers and saves (exit 0);
+a model that fails makes the exit code 1 (the one table, README "Exit codes")."""
 
 from __future__ import annotations
 
@@ -60,3 +61,20 @@ async def test_a_question_left_open_goes_when_training_ends(tmp_path: Path) -> N
         await until(pilot, lambda: session.saved_path is not None, "the run saved")
     assert app.finish() == 0
     assert load_run(out).status == "completed"
+
+
+async def test_a_failed_model_exits_1(tmp_path: Path) -> None:
+    out = tmp_path / "run.json"
+    session = LiveSession(build_spec(limit=1000, epochs=2, inside_per_epoch=0), out)
+    app = BntuiApp(session)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await until(pilot, lambda: "bn" in getattr(session.supervisor, "procs", {}), "workers")
+        assert session.supervisor is not None
+        session.supervisor.procs["bn"].kill()  # a worker dies, as out of memory
+        await until(pilot, app.stream_done.is_set, "the training's end")
+        await until(pilot, lambda: "FAILED" in status_of(app), "FAILED on screen")
+        await pilot.press("q")  # ended: no question
+    assert app.return_value == 1 and app.finish() == 1
+    run = load_run(out)
+    assert run.status == "failed" and run.models["bn"].status == "failed"
+    assert run.models["plain"].status == "completed"

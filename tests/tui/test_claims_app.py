@@ -1,7 +1,8 @@
 """The Claims tab: a recorded battery (tests/data/claims_tiny.json) replayed fast drives it,
 and what is on screen is what `measures()` and `bntui.claims.texts` say; keys move through
 the claims and open each one's view; `bntui replay` of a claims file, with and without a
-terminal; and one real tiny battery, live."""
+terminal; pausing a replay; and real tiny batteries, live: completed, stopped with `q` or
+Ctrl-C, failed, each with the exit code of the one table."""
 
 from __future__ import annotations
 
@@ -26,7 +27,7 @@ from bntui.claims.events import BatteryEnded, CellEnded, CellStarted
 from bntui.claims.found import y_range
 from bntui.claims.measures import measures
 from bntui.claims.outputs.headless import file_lines, table
-from bntui.claims.replay import replay_events, timeline
+from bntui.claims.replay import BatteryReplay, timeline
 from bntui.claims.texts import interval_text, paragraph, status_word
 from bntui.tui.claims_app import ClaimsApp
 from bntui.tui.screens.claims import ClaimsScreen
@@ -94,11 +95,11 @@ def test_timeline_re_enacts_the_file() -> None:
 
 
 def test_replay_stops_when_asked() -> None:
-    stop = threading.Event()
-    events = replay_events(load_claims(CLAIMS_TINY), speed=0.01, stop=stop)
+    replay = BatteryReplay(load_claims(CLAIMS_TINY), speed=0.01)
+    events = iter(replay)
     first = next(events)  # the first cell starts at once
     assert isinstance(first, CellStarted)
-    threading.Timer(0.2, stop.set).start()
+    threading.Timer(0.2, replay.stop).start()
     began = time.monotonic()
     rest = list(events)
     assert not any(isinstance(e, BatteryEnded) for e in rest)
@@ -190,6 +191,10 @@ async def test_keys_move_through_the_claims() -> None:
         assert claim_list.selected == "lr"
         await pilot.press("G")
         assert claim_list.selected == "cost"
+        await pilot.press("N")  # the previous claim (p pauses, as in the run dashboard)
+        assert claim_list.selected == list(CLAIMS)[-2]
+        await pilot.press("n")
+        assert claim_list.selected == "cost"
         await pilot.press("down")  # stays on the last
         assert claim_list.selected == "cost"
         await pilot.press("up", "g")
@@ -204,6 +209,30 @@ async def test_keys_move_through_the_claims() -> None:
         await pilot.press("left")
         await pilot.pause()
         assert claim_list.has_focus
+        await pilot.press("q")
+    assert app.return_value == 0
+
+
+async def test_pause_holds_a_claims_replay_where_it_is() -> None:
+    app = ClaimsApp.replay(load_claims(CLAIMS_TINY), 1.0, CLAIMS_TINY)  # slow: pause first
+    async with app.run_test(size=(80, 24)) as pilot:
+        await until(pilot, lambda: isinstance(app.screen, ClaimsScreen), "the Claims tab")
+        screen = claims_screen(app)
+        await until(pilot, lambda: "REPLAY ×1" in status_text(screen), "the first frame")
+        await pilot.press("p")
+        before, cells = list_text(screen), screen.view.cells_done
+        await pilot.press("e")  # even a jump to the end waits for the pause to end
+        for _ in range(20):
+            await pilot.pause()
+        assert "PAUSED" in status_text(screen) and screen.view.ended is None
+        assert list_text(screen) == before and screen.view.cells_done == cells
+        assert not app.stream_done.is_set()
+        await pilot.press("p")
+        await until(pilot, lambda: screen.view.ended is not None, "the end after resuming")
+        await pilot.pause()
+        assert "REPLAY END" in status_text(screen) and list_text(screen) != before
+        await pilot.press("p")  # a replay that ended has nothing to pause
+        assert "nothing to pause" in status_text(screen) and "PAUSED" not in status_text(screen)
         await pilot.press("q")
     assert app.return_value == 0
 
@@ -307,7 +336,7 @@ async def test_each_chart_draws_its_figures_y_axis() -> None:
         assert figure is not None and figure.from_floor
         assert chart.axis_labels()[1] == "0" and shown(note) == ""
         for _ in range(3):
-            await pilot.press("p")  # back to regularisation, whose axis is cut
+            await pilot.press("N")  # back to regularisation, whose axis is cut
         await pilot.pause()
         axis = y_range(found["regularisation"].figure)  # type: ignore[arg-type]
         assert axis is not None and axis.cut
@@ -420,7 +449,10 @@ async def test_live_battery_lands_its_verdict(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-async def test_quitting_a_live_battery_confirms_then_saves_it_interrupted(tmp_path: Path) -> None:
+@pytest.mark.parametrize("key", ["q", "ctrl+c"])
+async def test_quitting_a_live_battery_confirms_then_saves_it_interrupted(
+    tmp_path: Path, key: str
+) -> None:
     from bntui.claims.runner import BatteryRun
     from bntui.tui.screens.confirm import ConfirmScreen
 
@@ -431,12 +463,39 @@ async def test_quitting_a_live_battery_confirms_then_saves_it_interrupted(tmp_pa
         await until(pilot, lambda: isinstance(app.screen, ClaimsScreen), "the Claims tab")
         screen = claims_screen(app)
         await until(pilot, lambda: bool(screen.view.running), "a cell training")
-        await pilot.press("q")
+        await pilot.press(key)
         assert isinstance(app.screen, ConfirmScreen)
         await pilot.press("y")
-        await until(pilot, lambda: app.ended is not None, "the battery stopped")
-    assert app.return_value == 1 and app.exit_code() == 1
+        await until(pilot, app.stream_done.is_set, "the battery stopped")
+    # Stopped as asked, after confirming: exit 0, as the run dashboard's `q` (README).
+    assert app.return_value == 0 and app.exit_code() == 0
     saved = load_claims(out)
     assert saved.status == "interrupted"
     assert all(cell.status == "done" for cell in saved.cells)  # no cell blamed for the stop
     assert app.closing_lines()[-1] == f"bntui: resume with: bntui claims --resume {out}"
+
+
+def fails(job: Any, progress: Any) -> None:
+    """A cell's work that raises, in a real worker process."""
+    raise RuntimeError(f"{job.id} cannot train")
+
+
+@pytest.mark.slow
+async def test_a_failed_battery_exits_1(tmp_path: Path) -> None:
+    from bntui.claims.runner import BatteryRun
+    from bntui.procs.scheduler import ProcessExecutor
+
+    out = tmp_path / "c.json"
+    executor = ProcessExecutor(fails, [{"_cores": ""}])
+    run = BatteryRun(ClaimsFile(claims=["gradients"], scale="tiny", seed=42), out, executor)
+    app = ClaimsApp.live(run)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await until(pilot, lambda: isinstance(app.screen, ClaimsScreen), "the Claims tab")
+        screen = claims_screen(app)
+        await until(pilot, app.stream_done.is_set, "the battery's end")
+        await until(pilot, lambda: "FAILED" in status_text(screen), "FAILED on screen")
+        assert "! failed" in list_text(screen) and "cannot train" in list_text(screen)
+        await pilot.press("q")  # ended: no question
+    assert app.return_value == 1 and app.finish() == 1
+    saved = load_claims(out)
+    assert saved.status == "failed" and all(c.status == "failed" for c in saved.cells)

@@ -4,19 +4,19 @@ progress line per cell, and the table at the end."""
 from __future__ import annotations
 
 import os
-import signal
 import sys
 import time
-from typing import Any, TextIO
+from typing import TextIO
 
 from bntui.claims.battery import CLAIMS
 from bntui.claims.claimfile import ClaimsFile
 from bntui.claims.eta import duration
-from bntui.claims.events import BatteryEnded, CellEnded, CellProgress
+from bntui.claims.events import CellEnded, CellProgress
 from bntui.claims.measures import measures
 from bntui.claims.runner import BatteryRun
 from bntui.claims.texts import verdict_line
 from bntui.core.text import say
+from bntui.session.lifecycle import Lifecycle
 
 # A progress line at least this often while cells train (the largest take minutes).
 HEARTBEAT_S = 30.0
@@ -66,12 +66,14 @@ def file_lines(claims: ClaimsFile, path: str) -> list[str]:
 
 
 def run_headless(run: BatteryRun, out: TextIO | None = None) -> int:
-    """Run the battery with progress lines; return the exit code (0 completed, 1 failed
-    or interrupted, or when whoever read the output went away)."""
+    """Run the battery with progress lines; end it as a run ends (`Lifecycle`: a stop signal
+    saves what finished and exits 128+N, a closed output exits 1); return the exit code."""
     stream = out or sys.stdout
+    lifecycle = Lifecycle(run)
+    # Only flags: the scheduler notices within half a second, and the handlers stay until the
+    # file is saved, so a second Ctrl-C while saving can neither corrupt it nor kill bntui.
+    lifecycle.install_handlers()
     settled: set[str] = set()
-    previous = _on_stop_signals()
-    ended: BatteryEnded | None = None
     closed = False
     try:
         for line in header(run):
@@ -85,30 +87,27 @@ def run_headless(run: BatteryRun, out: TextIO | None = None) -> int:
                 last_word = time.monotonic()
                 for line in _landed(run, event, settled):
                     say(line, stream)
-            elif isinstance(event, BatteryEnded):
-                ended = event
-    except KeyboardInterrupt:
-        ended = run.stop()
     except BrokenPipeError:
         # Whoever read the output went away (`| head`): stop, save, and say so on stderr.
         closed = True
         os.dup2(os.open(os.devnull, os.O_WRONLY), stream.fileno())
         stream = sys.stderr
-        ended = run.stop()
         say("bntui: the output was closed: the battery stopped", stream)
     finally:
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)
-    if not closed:
-        for line in table(run.claims):
-            say(line, stream)
-    assert ended is not None
-    if ended.message:
-        say(f"bntui: {ended.message}", sys.stderr)
-    say(f"claims file: {ended.path} ({ended.status})", stream)
-    if ended.status == "interrupted":
-        say(f"bntui: interrupted; resume with: bntui claims --resume {ended.path}", sys.stderr)
-    return 0 if ended.status == "completed" else 1
+        said = lifecycle.signal_line()
+        if said:
+            say(said, stream)
+        lifecycle.finish(failure="the output was closed" if closed else None)
+        lifecycle.ignore_signals()
+    lines = (
+        lifecycle.closing_lines() if closed else [*table(run.claims), *lifecycle.closing_lines()]
+    )
+    for line in lines:
+        say(line, stream)
+    resume = run.resume_line()
+    if resume:
+        say(resume, sys.stderr)
+    return lifecycle.exit_code()
 
 
 def _heartbeat(run: BatteryRun) -> str:
@@ -132,13 +131,3 @@ def _landed(run: BatteryRun, event: CellEnded, settled: set[str]) -> list[str]:
             settled.add(found.claim)
             lines.append(verdict_line(found))
     return lines
-
-
-def _on_stop_signals() -> dict[int, Any]:
-    """SIGTERM and SIGHUP stop the battery like Ctrl-C: what finished is saved. Returns the
-    handlers they had."""
-
-    def interrupt(signum: int, frame: Any) -> None:
-        raise KeyboardInterrupt
-
-    return {signum: signal.signal(signum, interrupt) for signum in (signal.SIGTERM, signal.SIGHUP)}

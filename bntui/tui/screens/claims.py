@@ -1,29 +1,31 @@
 """The Claims tab: the battery's status lines, a row per claim, and the selected claim's
 view below the list (Enter gives it the whole screen; Escape goes back).
 
-The screen draws from its own `BatteryView`, fed by the app's reader thread with one
-`BatteryEvent` per event, whether the battery is live or replayed. It never imports Keras.
+The screen draws from its own `BatteryView`, fed from the inbox that the app's reader thread
+fills (one `EventsPending` notice for whatever arrived), whether the battery is live or
+replayed. It never imports Keras.
 """
 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol, cast
 
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.css.query import NoMatches
-from textual.message import Message
 from textual.reactive import var
-from textual.screen import Screen
 from textual.widgets import Footer
 
 from bntui.claims.claimfile import ClaimsFile
 from bntui.claims.eta import duration
 from bntui.claims.events import BatteryEnded, ClaimsEvent
 from bntui.claims.view import BatteryView
+from bntui.session.view import EventInbox
+from bntui.tui.messages import EventsPending, StreamEnded
 from bntui.tui.screens.confirm import ConfirmScreen
+from bntui.tui.stream_app import StreamControls, StreamScreen
 from bntui.tui.widgets.claims.detail import ClaimDetail
 from bntui.tui.widgets.claims.listing import BatteryStatus, ClaimList
 
@@ -35,15 +37,14 @@ QUIT_QUESTION = (
 TICK_S = 1.0
 
 
-class BatteryEvent(Message):
+@dataclass(frozen=True)
+class Landed:
     """An event of the battery, and the seconds it then had left (live only), read at `at`
-    (time.monotonic)."""
+    (time.monotonic) by the reader thread, which alone touches the runner's estimate."""
 
-    def __init__(self, event: ClaimsEvent, seconds_left: float | None = None) -> None:
-        super().__init__()
-        self.event = event
-        self.seconds_left = seconds_left
-        self.at = time.monotonic()
+    event: ClaimsEvent
+    seconds_left: float | None = None
+    at: float = field(default_factory=time.monotonic)
 
 
 @dataclass(frozen=True)
@@ -59,23 +60,19 @@ class Source:
         return self.speed is None
 
 
-class Controls(Protocol):
+class Controls(StreamControls, Protocol):
     """What the screen asks of the app (`bntui.tui.claims_app.ClaimsApp`)."""
-
-    def quit_now(self) -> None:
-        """Leave: nothing is training."""
-        ...
-
-    def begin_stop(self, code: int) -> None:
-        """Stop the battery, save what finished, then leave with `code`."""
-        ...
 
     def skip_to_end(self) -> None:
         """Replay: deliver the rest at once."""
         ...
 
+    def pause(self, paused: bool) -> None:
+        """Replay: hold where it is, or go on."""
+        ...
 
-class ClaimsScreen(Screen[None]):
+
+class ClaimsScreen(StreamScreen):
     """Every claim's verdict as results land, and one claim's whole story."""
 
     DEFAULT_CSS = """
@@ -87,23 +84,24 @@ class ClaimsScreen(Screen[None]):
         Binding("ctrl+c", "quit_claims", "Quit", show=False, priority=True),
         Binding("escape,left,h", "back", "Back"),
         Binding("n", "step(1)", "Next claim"),
-        Binding("p", "step(-1)", "Previous"),
+        Binding("N", "step(-1)", "Previous"),
+        Binding("p", "pause", "Pause"),
         Binding("e", "end", "End replay"),
         Binding("pagedown,space", "scroll_view(1)", "Scroll", show=False),
         Binding("pageup", "scroll_view(-1)", "Scroll up", show=False),
     ]
 
     opened = var(False)
-    ended = var(False)
-    stopping = var(False)
-    message = var("")
 
-    def __init__(self, header: ClaimsFile, source: Source, keep_cells: bool = False) -> None:
+    def __init__(
+        self, header: ClaimsFile, source: Source, inbox: EventInbox[Landed], keep_cells: bool
+    ) -> None:
         super().__init__()
         self.view = BatteryView(header, keep_cells)
         self.source = source
+        self.inbox = inbox
         self.seconds_left: tuple[float, float] | None = None  # (seconds, read at)
-        self.message_until = 0.0
+        self.stream_end: StreamEnded | None = None
 
     def compose(self) -> ComposeResult:
         """Status lines, the list, the selected claim's view, the keys."""
@@ -125,21 +123,42 @@ class ClaimsScreen(Screen[None]):
 
     # -- what arrives -----------------------------------------------------------------------
 
-    def on_battery_event(self, message: BatteryEvent) -> None:
-        """Take an event into the record and redraw what it changed."""
-        self.view.apply(message.event)
-        if message.seconds_left is not None:
-            self.seconds_left = (message.seconds_left, message.at)
-        if isinstance(message.event, BatteryEnded):
-            self.ended = True
-            if message.event.message:
-                self.flash(message.event.message, 30)
+    def on_events_pending(self, message: EventsPending) -> None:
+        """Take what arrived into the record (unless paused: it waits in the inbox)."""
+        if not self.paused:
+            self.take_news()
+
+    def on_stream_ended(self, message: StreamEnded) -> None:
+        """The stream is over: a live battery that was stopped (or broke) ends as its file
+        says, where it was saved."""
+        self.stream_end = message
+        if not self.paused:
+            self.take_news()
+
+    def take_news(self) -> None:
+        """Apply what waits in the inbox, then the stream's end if it came; redraw."""
+        for landed in self.inbox.take():
+            self.land(landed.event)
+            if landed.seconds_left is not None:
+                self.seconds_left = (landed.seconds_left, landed.at)
+        end = self.stream_end
+        if end is not None and not self.ended:
+            if self.source.live:
+                status = end.status or "interrupted"
+                self.land(BatteryEnded(status, end.saved, end.warning, self.view.last_t))
+            else:
+                self.ended = True
+                if end.warning:
+                    self.flash(end.warning, 30)
         self.redraw()
 
-    def flash(self, message: str, seconds: float = 6.0) -> None:
-        """Show `message` in the status lines for a few seconds."""
-        self.message_until = time.monotonic() + seconds
-        self.message = message
+    def land(self, event: ClaimsEvent) -> None:
+        """One event into the record; the battery's end says its message."""
+        self.view.apply(event)
+        if isinstance(event, BatteryEnded):
+            self.ended = True
+            if event.message:
+                self.flash(event.message, 30)
 
     def watch_ended(self, ended: bool) -> None:
         """The battery ended: a question about stopping it no longer holds."""
@@ -148,9 +167,13 @@ class ClaimsScreen(Screen[None]):
             self.flash("the battery ended: nothing to stop · q quits", 30)
         self.refresh_bindings()
 
-    def watch_stopping(self) -> None:
-        """Stopping: the status lines say so."""
-        self.redraw()
+    def watch_paused(self, paused: bool) -> None:
+        """Frozen or live; a replay holds where it is. Unpaused, what arrived meanwhile lands."""
+        self.controls.pause(paused)
+        if paused:
+            self.redraw()
+        else:
+            self.take_news()
 
     def watch_opened(self, opened: bool) -> None:
         """The claim's view takes the whole screen (and the keys), or gives them back."""
@@ -167,7 +190,9 @@ class ClaimsScreen(Screen[None]):
     # -- drawing ----------------------------------------------------------------------------
 
     def mode_word(self) -> str:
-        """LIVE, STOPPING, COMPLETED/INTERRUPTED/FAILED, REPLAY ×N or REPLAY END."""
+        """PAUSED, LIVE, STOPPING, COMPLETED/INTERRUPTED/FAILED, REPLAY ×N or REPLAY END."""
+        if self.paused:
+            return "PAUSED"
         ended = self.view.ended
         if not self.source.live:
             return "REPLAY END" if ended else f"REPLAY ×{self.source.speed:g}"
@@ -252,19 +277,16 @@ class ClaimsScreen(Screen[None]):
             detail.scroll_page_up(animate=False)
 
     def action_end(self) -> None:
-        """Replay: jump to the end."""
+        """Replay: jump to the end (once not paused)."""
         self.controls.skip_to_end()
+
+    def action_pause(self) -> None:
+        """Freeze or unfreeze the view (a replay holds where it is); a battery trains on."""
+        if self.ended and not self.paused:
+            self.flash("the battery has ended: nothing to pause")
+            return
+        self.paused = not self.paused
 
     def action_quit_claims(self) -> None:
         """Quit; a battery still training is stopped and saved only after confirming."""
-        if not self.source.live or self.ended:
-            self.controls.quit_now()
-            return
-        if self.stopping:
-            return
-
-        def answer(yes: bool | None) -> None:
-            if yes:
-                self.controls.begin_stop(0)
-
-        self.app.push_screen(ConfirmScreen(QUIT_QUESTION), answer)
+        self.quit_or_ask(self.source.live, QUIT_QUESTION)

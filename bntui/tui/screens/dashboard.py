@@ -15,10 +15,9 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.css.query import NoMatches
 from textual.reactive import var
-from textual.screen import Screen
 from textual.widgets import Footer, TabbedContent, TabPane
 
-from bntui.core.events import CallbackNote
+from bntui.core.events import CallbackNote, Event
 from bntui.core.metrics import STEP_METRICS, plotted
 from bntui.core.spec import MAX_SAMPLE_COUNT, MODEL_KEYS, MODEL_TITLES
 from bntui.core.text import clean
@@ -28,6 +27,7 @@ from bntui.stats.figures import failures
 from bntui.tui.messages import EventsPending, StreamEnded
 from bntui.tui.screens.confirm import ConfirmScreen
 from bntui.tui.screens.tabs import TABS, ViewSettings, draw_tab
+from bntui.tui.stream_app import StreamControls, StreamScreen
 from bntui.tui.widgets.device_panel import DevicePanel
 from bntui.tui.widgets.hinted_scroll import HintedScroll
 from bntui.tui.widgets.info_panels import GapLine, StatusLine, SummaryPanel
@@ -44,7 +44,7 @@ SERIES_MODES = ("both", "train", "val")
 QUIT_QUESTION = "Training is still running. Stop both models and save the run as interrupted?"
 
 
-class Controls(Protocol):
+class Controls(StreamControls, Protocol):
     """What the dashboard asks of the app that runs the process (`bntui.tui.app.BntuiApp`)."""
 
     def save_snapshot(self) -> str:
@@ -55,16 +55,8 @@ class Controls(Protocol):
         """Save the screen as SVG; say where (or why not)."""
         ...
 
-    def quit_now(self) -> None:
-        """Leave: nothing is training."""
-        ...
 
-    def begin_stop(self, code: int) -> None:
-        """Stop the training, save it, then leave with `code`."""
-        ...
-
-
-class DashboardScreen(Screen[None]):
+class DashboardScreen(StreamScreen):
     """Everything bntui shows of a session, and the keys that change how."""
 
     CSS_PATH = "dashboard.tcss"
@@ -95,19 +87,14 @@ class DashboardScreen(Screen[None]):
     inside_view = var(0)
     each_seed = var(False)
     seed_shown = var(0)
-    paused = var(False)
-    ended = var(False)
-    stopping = var(False)
-    message = var("")
 
-    def __init__(self, session: Session, inbox: EventInbox) -> None:
+    def __init__(self, session: Session, inbox: EventInbox[Event]) -> None:
         super().__init__()
         self.session = session
         self.inbox = inbox
         self.view = RunView(session)
         self.saved_path = ""
         self.stale = True  # the record changed since the tab on show was drawn
-        self.message_until = 0.0
         self.ready = False
         # Runs side by side compare validation accuracy; a single run starts on loss.
         self.set_reactive(DashboardScreen.metric, "accuracy" if session.runs_kind else "loss")
@@ -216,19 +203,6 @@ class DashboardScreen(Screen[None]):
             self.flash("training ended: nothing to stop · q quits", 30)
         self.refresh_bindings()
         self._restyle()
-
-    def watch_stopping(self) -> None:
-        """Stopping: the status line says so."""
-        self.redraw()
-
-    def watch_message(self) -> None:
-        """A passing message in the status line."""
-        self.redraw()
-
-    def flash(self, message: str, seconds: float = 6.0) -> None:
-        """Show `message` in the status line for a few seconds (no pop-up over a chart)."""
-        self.message_until = time.monotonic() + seconds
-        self.message = message
 
     def mode_word(self) -> str:
         """LIVE, REPLAY ×N, PAUSED, STOPPING, DONE or REPLAY END, for the status line."""
@@ -381,12 +355,4 @@ class DashboardScreen(Screen[None]):
 
     def action_quit_dashboard(self) -> None:
         """Quit; a live training still running is stopped and saved only after confirming."""
-        if not self.session.live or self.ended:
-            self.controls.quit_now()
-            return
-
-        def answer(yes: bool | None) -> None:
-            if yes:
-                self.controls.begin_stop(0)
-
-        self.app.push_screen(ConfirmScreen(QUIT_QUESTION), answer)
+        self.quit_or_ask(self.session.live, QUIT_QUESTION)

@@ -82,9 +82,9 @@ class ModelPanel(Vertical):
         legend: str,
         seeds: Text | None = None,
     ) -> None:
-        """Re-read the record (call with the session lock held) and redraw; the chart shows
-        `series` on `y_range`, the range both models' charts share, and `seeds` (what it
-        shows of several seeds) is the line above it."""
+        """Redraw from `run`, the dashboard's own record (no lock: the reader thread never
+        writes it); the chart shows `series` on `y_range`, the range both models' charts
+        share, and `seeds` (what it shows of several seeds) is the line above it."""
         record = run.models[self.key]
         title = MODEL_TITLES[self.key]
         if len(run.seeds) > 1:  # the chart is every seed's; the figures above it are not

@@ -18,8 +18,6 @@ from bntui.tui.widgets.claims.chart import ClaimChart
 from bntui.tui.widgets.claims.listing import mark, result_text
 from bntui.tui.widgets.hinted_scroll import HintedScroll
 
-SECTIONS = ("head", "test", "found", "meaning", "design")
-
 
 def section(heading: str, *lines: Text | str) -> Text:
     """A bold heading, then its lines."""
