@@ -14,10 +14,14 @@ from typing import Any, Literal
 Family = Literal["mlp", "deep"]
 Activation = Literal["relu", "leaky_relu", "sigmoid"]
 Initializer = Literal["glorot_uniform", "he_normal"]
+Inputs = Literal["raw", "standardized"]
 
-# What the deep stack is (claim gradient-flow): this many Dense layers of this width.
+# What the deep stack is (claim gradients): this many Dense layers (by default) of this width.
 DEEP_LAYERS = 8
 DEEP_WIDTH = 100
+# Per-pixel standardisation as a BN layer does it at inference, with the training slice's
+# mean and variance and BN's epsilon: (x − mean) / sqrt(var + ε).
+STANDARDIZE_EPSILON = 1e-3
 
 
 @dataclass(frozen=True)
@@ -44,6 +48,14 @@ class CellSpec:
     train_mode: bool = False
     # Timed: each seed alone, and nothing else running (claim cost).
     timed: bool = False
+    # The pixels as loaded (/255), or standardised per pixel (`STANDARDIZE_EPSILON`): the
+    # control for the BN model's first BN, which standardises the raw pixels.
+    inputs: Inputs = "raw"
+    # The BN model's first BN, on the pixels (the notebooks' model has it); False keeps BN
+    # only before the hidden and output Dense layers.
+    input_bn: bool = True
+    # Dense layers of the deep stack.
+    depth: int = DEEP_LAYERS
 
     @property
     def steps_per_epoch(self) -> int:
@@ -57,7 +69,11 @@ class CellSpec:
         init = self.initializer.replace("_uniform", "").replace("_normal", "")
         parts = [bn, self.activation.replace("_", ""), init]
         if self.family == "deep":
-            parts.insert(0, f"{DEEP_LAYERS}x{DEEP_WIDTH}")
+            parts.insert(0, f"{self.depth}x{DEEP_WIDTH}")
+        if self.batch_norm and not self.input_bn and self.family == "mlp":
+            parts[0] = "BN (hidden only)"
+        if self.inputs == "standardized":
+            parts.append("standardised inputs")
         return " ".join(parts)
 
     def to_dict(self) -> dict[str, Any]:
@@ -70,7 +86,7 @@ class CellSpec:
         """A rough cost in arbitrary units (multiply-adds and per-step overheads), from which
         the runner predicts durations; it is calibrated on the cells that finish."""
         if self.family == "deep":
-            macs = 784 * DEEP_WIDTH + DEEP_WIDTH * DEEP_WIDTH * (DEEP_LAYERS - 1) + DEEP_WIDTH * 10
+            macs = 784 * DEEP_WIDTH + DEEP_WIDTH * DEEP_WIDTH * (self.depth - 1) + DEEP_WIDTH * 10
         else:
             macs = 784 * 300 + 300 * 100 + 100 * 10
         seeds = len(self.seeds)
@@ -78,7 +94,7 @@ class CellSpec:
         steps = self.steps_per_epoch * self.epochs
         evals = self.valid_size * self.epochs * self.evals_per_epoch
         flops = seeds * (6 * macs * examples + 2 * macs * (evals + self.train_size))
-        layers = DEEP_LAYERS if self.family == "deep" else 3
+        layers = self.depth if self.family == "deep" else 3
         # BN layers cost about half again; each step has an overhead per layer and seed.
         norm = 1.5 if self.batch_norm else 1.0
         overhead = seeds * steps * layers * 4e-5 * norm

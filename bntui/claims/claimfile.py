@@ -18,7 +18,7 @@ from typing import Annotated, Any, ClassVar, Literal
 from pydantic import Field, field_validator, model_validator
 
 from bntui.claims.battery import CLAIMS, SCALES, Scale, design_digest, plan
-from bntui.claims.cells import CellSpec
+from bntui.claims.cells import DEEP_LAYERS, CellSpec
 from bntui.record.bounds import Duration, Environment, Label, Message, Metric, Name, Positive
 from bntui.record.files import Document, FileModel, parse_as, read_bytes
 from bntui.record.runfile import RunFile
@@ -56,6 +56,11 @@ class ScaleRecord(FileModel):
     init_scales: Annotated[list[Rate], Field(min_length=1, max_length=16)]
     batch_sizes: Annotated[list[Annotated[int, Field(ge=1, le=4096)]],
                            Field(min_length=1, max_length=16)]  # fmt: skip
+    # Files from before the depth sweep had one deep stack: 8 sigmoid layers.
+    depths: Annotated[list[Annotated[int, Field(ge=2, le=64)]],
+                      Field(min_length=1, max_length=8)] = [DEEP_LAYERS]  # fmt: skip
+    deep_activations: Annotated[list[Literal["sigmoid", "relu"]],
+                                Field(min_length=1, max_length=2)] = ["sigmoid"]  # fmt: skip
 
     @model_validator(mode="after")
     def _usable(self) -> ScaleRecord:
@@ -73,7 +78,7 @@ class ScaleRecord(FileModel):
     def scale(self) -> Scale:
         """As the battery uses it."""
         data = self.model_dump()
-        for key in ("lr_grid", "init_scales", "batch_sizes"):
+        for key in ("lr_grid", "init_scales", "batch_sizes", "depths", "deep_activations"):
             data[key] = tuple(data[key])
         return Scale(**data)
 
@@ -102,6 +107,9 @@ class SeedResult(FileModel):
     layer_grads: Annotated[list[Annotated[list[Number], Field(max_length=MAX_LAYERS)]],
                            Field(max_length=MAX_POINTS)] = []  # fmt: skip
     input_drift: Annotated[list[Number], Field(max_length=MAX_LAYERS)] = []
+    # Each hidden layer's activation drift, before any BN normalises it (design 2 on; older
+    # files have only `input_drift`, measured on the Dense layers' inputs, after BN).
+    activation_drift: Annotated[list[Number], Field(max_length=MAX_LAYERS)] = []
     epoch_seconds: Points = []
     # The worker's CPU time over each epoch (files before it was recorded have none).
     epoch_cpu_seconds: Points = []
@@ -119,6 +127,15 @@ class SeedResult(FileModel):
     def final_accuracy(self) -> float | None:
         """Validation accuracy at the last point (None if it has none)."""
         return self.val_accuracy[-1] if self.val_accuracy else None
+
+    def end_accuracy(self, points: int) -> float | None:
+        """The mean validation accuracy of the last `points` evaluations (the last epoch's,
+        where a cell evaluates `points` times an epoch): an end point that one noisy
+        evaluation cannot swing. None if any of them is missing."""
+        last = self.val_accuracy[-points:] if points > 0 else []
+        if not last or any(v is None for v in last):
+            return None
+        return sum(last) / len(last)  # type: ignore[arg-type]
 
 
 class CellResult(FileModel):
@@ -224,10 +241,16 @@ class ClaimsFile(Document):
         """Cells recorded with another design than this bntui's (an older version's file):
         they still show, but a resume would mix two designs."""
         planned = {cell.id: cell.to_dict() for cell in self.plan()}
+        # A key a file lacks was not a choice then: it had the value CellSpec defaults to.
+        defaults = CellSpec(id="").to_dict()
         return [
             cell.id
             for cell in self.cells
-            if any(planned[cell.id].get(key) != value for key, value in cell.spec.items())
+            if any(
+                {**defaults, **cell.spec}.get(key) != value
+                for key, value in planned[cell.id].items()
+                if key != "id"
+            )
         ]
 
     def done(self) -> dict[str, CellResult]:

@@ -108,7 +108,17 @@ class Found:
     censored: Literal["", "lower", "upper", "both"] = ""
 
 
-MODEL_LABELS = {"plain": "plain", "bn": "BN", "seeds-plain": "notebooks' plain"}
+MODEL_LABELS = {
+    "plain": "plain",
+    "bn": "BN",
+    "seeds-plain": "notebooks' plain",
+    "plain-raw": "plain, raw pixels",
+    "bn-hidden": "BN hidden only",
+    "plain-sigmoid": "plain sigmoid",
+    "bn-sigmoid": "BN sigmoid",
+    "plain-relu": "plain ReLU",
+    "bn-relu": "BN ReLU",
+}
 
 
 def band(key: str, columns: Sequence[Sequence[float | None]]) -> Series:

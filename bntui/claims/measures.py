@@ -18,7 +18,7 @@ from bntui.claims.found import Detail, Figure, Found, Results
 from bntui.claims.quantities import QUANTITIES
 from bntui.claims.rules import TEST_NAMES, Significance, TestName, Verdict
 from bntui.stats.intervals import Interval, mean_interval
-from bntui.stats.significance import holm, seeds_needed
+from bntui.stats.significance import ALPHA, holm, seeds_needed
 
 Status = Literal["pending", "running", "done", "failed"]
 
@@ -53,7 +53,7 @@ class Measure:
         return self.tests.adjusted.get(decided or "claim")
 
 
-def _measure(claims: ClaimsFile, name: str, running: frozenset[str]) -> Measure:
+def _measure(claims: ClaimsFile, name: str, running: frozenset[str], changed: set[str]) -> Measure:
     """The claim `name` as far as `claims`' finished cells allow, its tests not yet adjusted."""
     scale = claims.battery_scale
     cells = CLAIMS[name].cells(scale, seed_values(claims.seed, scale))
@@ -73,11 +73,17 @@ def _measure(claims: ClaimsFile, name: str, running: frozenset[str]) -> Measure:
     results: Results = {c.id: done[c.id].results for c in cells}
     compute: Callable[[Results, Scale], Found] = QUANTITIES[name]
     found = compute(results, scale)
+    older = sorted(c.id for c in cells if c.id in changed)
+    notes = found.notes
+    if older:
+        notes = [f"{len(older)} of its cells ({', '.join(older[:3])}"
+                 f"{', …' if len(older) > 3 else ''}) were recorded under another design than "
+                 "this bntui's: read its figures as that design's", *notes]  # fmt: skip
     return Measure(
         claim=name, status="done", cells_done=len(cells), cells_total=len(cells),
         seeds=[r.seed for r in next(iter(results.values()))], values=found.values,
         interval=mean_interval(found.values), tests=CLAIMS[name].rule.tests(found.values),
-        details=found.details, notes=found.notes, figure=found.figure, censored=found.censored,
+        details=found.details, notes=notes, figure=found.figure, censored=found.censored,
     )  # fmt: skip
 
 
@@ -85,7 +91,8 @@ def measures(claims: ClaimsFile, running: frozenset[str] = frozenset()) -> list[
     """Every claim of the battery, in its order, with its verdict: each test Holm-corrected
     across the battery's claims (a claim not yet finished counts with p = 1, so the family
     is the battery planned, fixed before anything ran)."""
-    found = [_measure(claims, name, running) for name in claims.claims]
+    changed = set(claims.design_changes())
+    found = [_measure(claims, name, running, changed) for name in claims.claims]
     adjusted: dict[str, list[float | None]] = {}
     for test in TEST_NAMES:
         family = [i for i, m in enumerate(found) if _applies(m.claim, test)]
@@ -103,7 +110,9 @@ def measures(claims: ClaimsFile, running: frozenset[str] = frozenset()) -> list[
         verdict = rule.verdict(tests)
         if m.censored and not _bound_decides(m.censored, rule.expects, verdict):
             verdict = "too few seeds"  # a bound cannot show what the verdict would say
-        needed = seeds_needed(m.values, rule.margin) if verdict == "too few seeds" else None
+        # Holm's first step tests at α / m: the bar a claim may have to clear.
+        alpha = ALPHA / len(found)
+        needed = seeds_needed(m.values, rule.margin, alpha) if verdict == "too few seeds" else None
         settled.append(replace(m, tests=tests, verdict=verdict, seeds_needed=needed))
     return settled
 

@@ -8,7 +8,15 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 
-from bntui.claims.battery import BASE_RATE, RATE_BATCH, Scale, rate_label
+from bntui.claims.battery import (
+    BASE_EVALS,
+    BASE_RATE,
+    RATE_BATCH,
+    SQUARE,
+    Scale,
+    deep_id,
+    rate_label,
+)
 from bntui.claims.claimfile import SeedResult
 from bntui.claims.found import Detail, Figure, Found, Results, Series, band, finals, paired
 from bntui.stats.intervals import finite, mean_interval
@@ -19,6 +27,12 @@ MODELS = ("plain", "bn")
 # A timed epoch whose worker got less of its core than this was slowed by something else.
 BUSY_SHARE = 0.8
 LABELS = {"plain": "plain", "bn": "BN"}
+SQUARE_LABELS = {
+    "plain-raw": "plain, raw pixels",
+    "plain": "plain, standardised pixels",
+    "bn-hidden": "BN on the hidden layers only",
+    "bn": "BN everywhere",
+}
 
 
 def _log10(value: float | None) -> float | None:
@@ -33,29 +47,46 @@ def first_reaching(run: SeedResult, target: float) -> int | None:
     return None
 
 
+def steps_to(results: Results, key: str, target: float, notes: list[str]) -> list[float]:
+    """Each seed's steps to `target` in cell `base/key`; a seed that never gets there counts
+    as the last step plus one evaluation interval (a lower bound on its true figure)."""
+    runs = results[f"base/{key}"]
+    cap = runs[0].steps[-1] + (runs[0].steps[-1] - runs[0].steps[-2])
+    reached = [first_reaching(r, target) for r in runs]
+    for run, at in zip(runs, reached):
+        if at is None:
+            notes.append(f"{SQUARE_LABELS[key]} seed {run.seed} never reached {target:.0%}: "
+                         f"counted as {cap:,} steps")  # fmt: skip
+    return [float(cap if at is None else at) for at in reached]
+
+
+def saved(before: list[float], after: list[float]) -> list[float | None]:
+    """The share of `before`'s steps that `after` saves, per seed, in %."""
+    return [None if b <= 0 else (b - a) / b * 100 for b, a in zip(before, after)]
+
+
 def convergence(results: Results, scale: Scale) -> Found:
-    """The share of plain's steps to the target that BN saves, (plain − BN) / plain in %; a
-    seed that never gets there counts as the last step plus one evaluation interval (a lower
-    bound on its true figure)."""
-    steps, notes = {}, []
-    for key in MODELS:
-        runs = results[f"base/{key}"]
-        cap = runs[0].steps[-1] + (runs[0].steps[-1] - runs[0].steps[-2])
-        reached = [first_reaching(r, scale.target) for r in runs]
-        for run, at in zip(runs, reached):
-            if at is None:
-                notes.append(f"{key} seed {run.seed} never reached {scale.target:.0%}: "
-                             f"counted as {cap:,} steps")  # fmt: skip
-        steps[key] = [float(cap if at is None else at) for at in reached]
-    values = [
-        None if p is None or b is None or p <= 0 else (p - b) / p * 100
-        for p, b in zip(steps["plain"], steps["bn"])
-    ]
-    details = [Detail(f"{LABELS[k]} steps to {scale.target:.0%}", mean_interval(steps[k]), "steps",
-                      signed=False) for k in MODELS]  # fmt: skip
+    """The share of the controlled plain model's steps to the target that BN saves,
+    (plain − BN) / plain in %; beside it the 2×2 of input standardisation × hidden BN."""
+    notes: list[str] = []
+    steps = {k: steps_to(results, k, scale.target, notes) for k in SQUARE}
+    details = [Detail(f"{SQUARE_LABELS[k]} steps to {scale.target:.0%}",
+                      mean_interval(steps[k]), "steps", signed=False) for k in SQUARE]  # fmt: skip
+    details += [
+        Detail("share saved by standardising the pixels alone (raw → standardised plain)",
+               mean_interval(saved(steps["plain-raw"], steps["plain"])), "%"),
+        Detail("share saved by BN on raw pixels, hidden layers only (raw plain → BN hidden)",
+               mean_interval(saved(steps["plain-raw"], steps["bn-hidden"])), "%"),
+        Detail("share the notebooks' comparison shows (raw plain → BN everywhere)",
+               mean_interval(saved(steps["plain-raw"], steps["bn"])), "%"),
+    ]  # fmt: skip
     first = results["base/plain"][0]
     every = first.steps[1] - first.steps[0] if len(first.steps) > 1 else 0
     notes.append(f"validation accuracy every {every:,} steps: the step counts are multiples of it")
+    notes.append(
+        "BN is evaluated in inference mode with its moving averages (momentum 0.99), which "
+        "lag early in training: a bias against BN in the first evaluations"
+    )
     # From the first evaluation on: the start (chance) would squeeze the curves to the top.
     x = [float(s) for s in first.steps[1:]]
     series = [band(k, list(zip(*[finals_at(r)[1:] for r in results[f"base/{k}"]])))
@@ -64,7 +95,12 @@ def convergence(results: Results, scale: Scale) -> Found:
     series.append(Series("target", f"target {scale.target:.0%}", level, level, level))
     figure = Figure(f"validation accuracy (target {scale.target:.0%})", "step", "accuracy (%)",
                     x, [f"{int(v):,}" for v in x], series, floor=0.0)  # fmt: skip
-    return Found(values, details, notes, figure)
+    return Found(saved(steps["plain"], steps["bn"]), details, notes, figure)
+
+
+def ends(runs: list[SeedResult]) -> list[float | None]:
+    """Each seed's end point in %: the mean of the last epoch's evaluations (pre-stated)."""
+    return [None if (a := r.end_accuracy(BASE_EVALS)) is None else a * 100 for r in runs]
 
 
 def finals_at(run: SeedResult) -> list[float | None]:
@@ -132,29 +168,55 @@ def initialisation(results: Results, scale: Scale) -> Found:
     return Found(paired(spread["plain"], spread["bn"]), details, [], figure)
 
 
+def imbalance(grads: list[float | None]) -> float | None:
+    """How far a probe point's gradient flow is from balanced: |log10(first / last Dense
+    kernel's gradient norm)|, in decades. Vanishing and exploding both count."""
+    first, last = _log10(grads[0]), _log10(grads[-1])
+    return None if first is None or last is None else abs(first - last)
+
+
+def _imbalances(run: SeedResult) -> tuple[float | None, float | None]:
+    """A seed's imbalance at initialisation (the first probe) and during training (the mean
+    over the later probes)."""
+    points = [imbalance(g) for g in run.layer_grads]
+    later = finite(points[1:])
+    return (points[0] if points else None), (sum(later) / len(later) if later else None)
+
+
 def gradient_flow(results: Results, scale: Scale) -> Found:
-    """log10(first / last layer gradient norm), averaged over the probe points after the
-    start, BN − plain."""
-    ratio: dict[str, list[float | None]] = {}
-    columns = {}
-    for key in MODELS:
-        runs = results[f"deep/{key}"]
-        per_seed = []
-        for run in runs:
-            logs = [_log10(g[0]) - _log10(g[-1])  # type: ignore[operator]
-                    for g in run.layer_grads[1:]
-                    if _log10(g[0]) is not None and _log10(g[-1]) is not None]  # fmt: skip
-            per_seed.append(sum(logs) / len(logs) if logs else None)
-        ratio[key] = per_seed
-        layers = len(runs[0].layer_grads[0]) if runs[0].layer_grads else 0
-        columns[key] = [[_mean_log(r.layer_grads[1:], i) for r in runs] for i in range(layers)]
-    details = [Detail(f"{LABELS[k]} log10 first/last", mean_interval(ratio[k]), "") for k in MODELS]
-    n = len(columns["plain"])
-    figure = Figure("gradient norm per Dense layer (log10, mean over training)", "layer",
-                    "log10 norm", [float(i + 1) for i in range(n)],
-                    [str(i + 1) for i in range(n)],
-                    [band(k, columns[k]) for k in MODELS])  # fmt: skip
-    return Found(paired(ratio["bn"], ratio["plain"]), details, [], figure)
+    """Imbalance of the gradient flow (|log10 first/last|) during training, plain − BN, in
+    the sigmoid stacks, averaged over the depths; the ReLU stacks and initialisation beside."""
+    during: dict[tuple[str, str, int], list[float | None]] = {}
+    notes, details = [], []
+    for act in scale.deep_activations:
+        for depth in scale.depths:
+            for key in MODELS:
+                runs = results[deep_id(act, depth, key)]
+                at_start, later = zip(*[_imbalances(r) for r in runs])
+                during[act, key, depth] = list(later)
+                trains = sum(_trains(r) for r in runs)
+                start = mean_interval(list(at_start))
+                notes.append(f"{act} ×{depth}, {LABELS[key]}: imbalance at initialisation "
+                             f"{'–' if start is None else f'{start.mean:.2f}'} decades; "
+                             f"trains on {trains} of {len(runs)} seeds")  # fmt: skip
+            gap = paired(during[act, "plain", depth], during[act, "bn", depth])
+            details.append(Detail(f"{act} ×{depth} during training, plain − BN",
+                                  mean_interval(gap), "decades"))  # fmt: skip
+    sigmoid = [
+        paired(during["sigmoid", "plain", d], during["sigmoid", "bn", d]) for d in scale.depths
+    ]
+    values = [None if None in column else sum(column) / len(column)
+              for column in zip(*sigmoid)]  # fmt: skip
+    notes.append(
+        "imbalance = |log10(first Dense kernel's gradient norm / output kernel's)| on the "
+        "probe batch; trains = final validation accuracy ≥ 50%, loss finite"
+    )
+    series = [band(f"{key}-{act}", [during[act, key, d] for d in scale.depths])
+              for act in scale.deep_activations for key in MODELS]  # fmt: skip
+    figure = Figure("gradient-flow imbalance during training (decades)", "depth",
+                    "|log10 first/last|", [float(d) for d in scale.depths],
+                    [str(d) for d in scale.depths], series, floor=0.0)  # fmt: skip
+    return Found(values, details, notes, figure)
 
 
 def _mean_log(points: list[list[float | None]], layer: int) -> float | None:
@@ -162,28 +224,39 @@ def _mean_log(points: list[list[float | None]], layer: int) -> float | None:
     return sum(logs) / len(logs) if logs else None
 
 
+def _drift(run: SeedResult) -> list[float | None]:
+    """A seed's drift per hidden layer: of its activations before BN, or, in a file from
+    before design 2, of the Dense layers' inputs after BN (the first input is the data)."""
+    return run.activation_drift if run.activation_drift else run.input_drift[1:]
+
+
 def covariate_shift(results: Results, scale: Scale) -> Found:
-    """Drift of the hidden Dense layers' inputs (all but the first, whose input is the
-    data in the plain model), summed over training, averaged over layers, plain − BN."""
+    """Drift of the hidden layers' activations, before BN normalises them, summed over
+    training and averaged over the layers, plain − BN."""
     drift: dict[str, list[float | None]] = {}
     columns = {}
+    notes = []
     for key in MODELS:
         runs = results[f"base/{key}"]
         per_seed = []
         for run in runs:
-            hidden = finite(run.input_drift[1:])
+            hidden = finite(_drift(run))
             per_seed.append(sum(hidden) / len(hidden) if hidden else None)
         drift[key] = per_seed
-        layers = len(runs[0].input_drift)
-        columns[key] = [[run.input_drift[i] for run in runs] for i in range(1, layers)]
+        layers = len(_drift(runs[0]))
+        columns[key] = [[_drift(run)[i] for run in runs] for i in range(layers)]
+        if not runs[0].activation_drift:
+            notes.append(f"{LABELS[key]}: recorded by an older bntui, on the Dense layers' "
+                         "inputs after BN, where BN's drift is small by construction")  # fmt: skip
     details = [
         Detail(f"{LABELS[k]} drift", mean_interval(drift[k]), "", signed=False) for k in MODELS
     ]
     n = len(columns["plain"])
-    figure = Figure("input drift per Dense layer (summed over training)", "Dense layer",
-                    "drift", [float(i + 2) for i in range(n)], [str(i + 2) for i in range(n)],
+    figure = Figure("activation drift per hidden layer, before BN (summed over training)",
+                    "hidden layer", "drift", [float(i + 1) for i in range(n)],
+                    [str(i + 1) for i in range(n)],
                     [band(k, columns[k]) for k in MODELS], floor=0.0)  # fmt: skip
-    return Found(paired(drift["plain"], drift["bn"]), details, [], figure)
+    return Found(paired(drift["plain"], drift["bn"]), details, notes, figure)
 
 
 def regularisation(results: Results, scale: Scale) -> Found:
@@ -193,8 +266,8 @@ def regularisation(results: Results, scale: Scale) -> Found:
     for key in MODELS:
         runs = results[f"base/{key}"]
         train = [None if r.train_accuracy is None else r.train_accuracy * 100 for r in runs]
-        gap[key] = paired(train, finals(runs, 100.0))
-        columns[key] = [train, finals(runs, 100.0)]
+        gap[key] = paired(train, ends(runs))
+        columns[key] = [train, ends(runs)]
     details = [Detail(f"{LABELS[k]} gap", mean_interval(gap[k]), "points") for k in MODELS]
     validation = paired(columns["bn"][1], columns["plain"][1])
     details.append(Detail("validation accuracy, BN − plain", mean_interval(validation), "points"))
@@ -229,23 +302,32 @@ def small_batches(results: Results, scale: Scale) -> Found:
 
 
 def confound(results: Results, scale: Scale) -> Found:
-    """BN − plain with the same activation and init (points); the notebooks' gap beside."""
-    acc = {k: finals(results[f"base/{k}"], 100.0) for k in ("seeds-plain", "plain", "bn")}
+    """Validation accuracy at the end (the mean of the last epoch's evaluations), BN − the
+    controlled plain model (points); the notebooks' gap and the 2×2 beside it."""
+    keys = ("seeds-plain", *SQUARE)
+    acc = {k: ends(results[f"base/{k}"]) for k in keys}
     controlled = paired(acc["bn"], acc["plain"])
     notebooks = paired(acc["bn"], acc["seeds-plain"])
     details = [
-        Detail("notebooks' gap (BN − LeakyReLU/he_normal plain)", mean_interval(notebooks),
-               "points"),
-        Detail("controlled gap (BN − ReLU/glorot plain)", mean_interval(controlled), "points"),
+        Detail("notebooks' gap (BN − LeakyReLU/he_normal plain, raw pixels)",
+               mean_interval(notebooks), "points"),
+        Detail("controlled gap (BN − ReLU/glorot plain, standardised pixels)",
+               mean_interval(controlled), "points"),
         Detail("not BN's: notebooks' gap − controlled gap", mean_interval(paired(notebooks,
                controlled)), "points"),
+        Detail("standardising the pixels alone (plain: standardised − raw)",
+               mean_interval(paired(acc["plain"], acc["plain-raw"])), "points"),
+        Detail("BN on the hidden layers alone, raw pixels (BN hidden − raw plain)",
+               mean_interval(paired(acc["bn-hidden"], acc["plain-raw"])), "points"),
     ]  # fmt: skip
-    # Three levels side by side, read by their size: from zero, or a small gap looks large.
-    figure = Figure("final validation accuracy", "model", "accuracy (%)", [0.0, 1.0, 2.0],
-                    ["notebooks' plain", "controlled plain", "BN"],
-                    [band(k, [acc[k] if k == j else [None] * len(acc[k]) for j in acc])
-                     for k in acc], floor=0.0, from_floor=True)  # fmt: skip
-    return Found(controlled, details, [], figure)
+    labels = ["notebooks' plain", "plain, raw", "plain, std.", "BN hidden", "BN"]
+    # Five levels side by side, read by their size: from zero, or a small gap looks large.
+    figure = Figure("validation accuracy at the end", "model", "accuracy (%)",
+                    [float(i) for i in range(len(keys))], labels,
+                    [band(k, [acc[k] if k == j else [None] * len(acc[k]) for j in keys])
+                     for k in keys], floor=0.0, from_floor=True)  # fmt: skip
+    notes = [f"end point: the mean of the last epoch's {BASE_EVALS} evaluations (pre-stated)"]
+    return Found(controlled, details, notes, figure)
 
 
 def epoch_time(run: SeedResult) -> float | None:

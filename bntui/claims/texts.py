@@ -4,8 +4,8 @@ these, so a figure is worded the same everywhere."""
 
 from __future__ import annotations
 
-from bntui.claims.battery import BASE_RATE, CLAIMS, Scale
-from bntui.claims.cells import DEEP_LAYERS, DEEP_WIDTH
+from bntui.claims.battery import BASE_EVALS, BASE_RATE, CLAIMS, Scale
+from bntui.claims.cells import DEEP_WIDTH
 from bntui.claims.found import Detail
 from bntui.claims.measures import Measure
 from bntui.stats.intervals import Interval
@@ -136,10 +136,9 @@ SHIFT_CAVEAT = (
     "fast; by a gradient-based measure of the shift, BN did not reduce it either. They "
     "trace BN's benefit to a smoother loss landscape (more predictive gradients), not to "
     "steadier input distributions. Here we measure only the first two moments of each "
-    "hidden layer's inputs on a fixed probe batch. With BN before each Dense, a Dense "
-    "layer's input is BN's output, normalised on every batch to means β and spreads γ: its "
-    "drift is small by construction. So a supported verdict confirms the mechanism, not its "
-    "benefit: it is not evidence for why BN helps."
+    "hidden layer's activations on a fixed probe batch, before BN normalises them: a "
+    "supported verdict says the activations BN receives move less, not that this is why "
+    "BN helps."
 )
 
 LESSONS = {
@@ -154,13 +153,21 @@ LESSONS = {
     "than the grid shows and the difference is a lower bound.",
     "init": "If a model cares about initialisation, scaling its initial weights by 0.1 or "
     "10 changes where it ends up; BN renormalises each layer, so the scale of the weights "
-    "before it matters less. The spread is the best minus the worst accuracy across scales.",
+    "before it matters less. The spread is the best minus the worst accuracy across scales. "
+    "Read it with the lr claim: a BN layer's output does not change when the weights before "
+    "it are scaled by c, but their gradient shrinks by c, so scaling them by c acts like "
+    "dividing their learning rate by c² (Arora et al. 2019).",
     "gradients": "In a deep stack of sigmoids, each layer multiplies the backward signal by "
     "a derivative below 0.25, so the first layer's gradient can be orders of magnitude "
-    "smaller than the last's. The ratio is measured on a fixed probe batch during training.",
+    "smaller than the last's: it vanishes. The imbalance counts orders of magnitude either "
+    "way, so a BN stack whose first layer's gradient explodes scores as badly as one where "
+    "it vanishes: in deep ReLU stacks without skip connections, BN makes gradients explode "
+    "at initialisation (Yang et al. 2019), which the ReLU rows show.",
     "shift": "Internal covariate shift is the change of a layer's input distribution as "
-    "the layers before it learn. We track each hidden layer's input means and spreads on "
-    "a fixed probe batch and add up how far they move.",
+    "the layers before it learn. We track each hidden layer's activation means and spreads "
+    "on a fixed probe batch, where BN takes them, before it normalises them (after it, they "
+    "are β and γ by construction, and the drift could not fail to be small), and add up how "
+    "far they move.",
     "regularisation": "A regulariser narrows the gap between how well a model does on the "
     "data it trained on and on data it never saw. The training accuracy is measured in "
     "inference mode after training, not Keras' running accuracy during the epoch. Read it "
@@ -170,12 +177,17 @@ LESSONS = {
     "small-batches": "With a batch of {b}, BN's mean and variance come from {b} images: they "
     "are noisy, and they differ from the running statistics used at inference. The gap "
     "between training-mode and inference-mode accuracy shows that mismatch directly.",
-    "confound": "The notebooks' plain model differs from their BN model in three ways: BN, "
-    "the activation (LeakyReLU vs ReLU) and the initialiser (he_normal vs glorot_uniform). "
-    "The controlled plain model differs in BN alone, so only its gap is BN's.",
+    "confound": "The notebooks' plain model differs from their BN model in four ways: BN, "
+    "the activation (LeakyReLU vs ReLU), the initialiser (he_normal vs glorot_uniform), and "
+    "the BN model's first BN, which standardises the raw pixels. The controlled plain model "
+    "differs in the hidden layers' BN alone, so only its gap is BN's; the other rows split "
+    "the rest.",
     "cost": "BN adds a normalisation per layer, in training and at inference, and a few "
-    "parameters; whether that shows in the time per epoch depends on the device and on how "
-    "small the model is. Each seed's epoch is timed alone, after compiling.",
+    "parameters; whether that shows in the time per epoch depends on the device, on how "
+    "small the model is and on the harness. Each seed's epoch is timed alone, after "
+    "compiling, in bntui's fused JAX loop; the notebooks' own harness (Keras `fit` on "
+    "TensorFlow) spends most of its time elsewhere, so BN's share of it can be far smaller. "
+    "At inference BN can be folded into the Dense before it, at no cost; not measured here.",
 }
 
 
@@ -216,40 +228,51 @@ def design(name: str, scale: Scale) -> str:
     sweep = (f"{scale.sweep_train:,} training and {scale.valid:,} validation images, "
              f"{_epochs(scale.sweep_epochs)}, batch 32")  # fmt: skip
     pair = ("the controlled pair: the same MLP (Dense 300, Dense 100, ReLU, glorot_uniform) "
-            "with and without BN before each Dense")  # fmt: skip
+            "with and without BN before each Dense, the plain model's pixels standardised "
+            "per pixel with the training slice's mean and variance, as the BN model's first "
+            "BN standardises them")  # fmt: skip
+    square = (
+        "with two more models, the 2×2 of input standardisation × hidden BN: the plain "
+        "model on raw pixels, and BN on the hidden layers only (no BN on the pixels)"
+    )
     seeds = (f"{scale.seeds} seeds; seed s of every model sees the same images in the same "
              "order, and the models of a pair start from the same Dense weights")  # fmt: skip
     rates = ", ".join(f"{r:g}" for r in scale.lr_grid)
     factors = ", ".join(f"×{f:g}" for f in scale.init_scales)
     sizes = ", ".join(str(b) for b in scale.batch_sizes)
+    depths = ", ".join(str(d) for d in scale.depths)
+    acts = " and ".join(scale.deep_activations)
     texts = {
-        "convergence": f"Varies: BN. Fixed: {pair}; {base}. Validation accuracy 4 times an "
-        f"epoch; the step at which it first reaches {scale.target:.0%}.",
+        "convergence": f"Varies: BN. Fixed: {pair}; {base}; {square}. Validation accuracy "
+        f"{BASE_EVALS} times an epoch; the step at which it first reaches {scale.target:.0%}.",
         "lr": f"Varies: BN and the learning rate ({rates}). Fixed: {pair}; {sweep}.",
         "init": f"Varies: BN and the scale of every Dense kernel's initial weights "
         f"({factors}). Fixed: {pair}; {sweep}, SGD at {BASE_RATE:g}.",
-        "gradients": f"Varies: BN. Fixed: a deep stack of {DEEP_LAYERS} Dense layers of "
-        f"{DEEP_WIDTH} sigmoid units (glorot_uniform) and the softmax output, BN between "
-        f"each hidden Dense and its sigmoid; {scale.sweep_train:,} training images, "
-        f"{_epochs(scale.sweep_epochs + 1)}, SGD at {BASE_RATE:g}. The gradient norm of each "
-        "Dense kernel (the output's too) on a fixed probe batch of 256 training images, "
-        "twice an epoch; the ratio is the first layer's over the output layer's.",
-        "shift": f"Varies: BN. Fixed: {pair}; {base}. Each Dense layer's input mean and "
-        "spread per unit on the fixed probe batch (training mode, as the layer sees them "
-        "while training), twice an epoch; drift = "
-        "the mean change of the means and spreads relative to the mean spread, summed over "
-        "training, averaged over the hidden layers.",
+        "gradients": f"Varies: BN, the depth ({depths} Dense layers of {DEEP_WIDTH} units) and "
+        f"the activation ({acts}). Fixed: glorot_uniform, the softmax output, BN between each "
+        "hidden Dense and its activation, standardised pixels for both models; "
+        f"{scale.sweep_train:,} training images, {_epochs(scale.sweep_epochs + 1)}, SGD at "
+        f"{BASE_RATE:g}. The gradient norm of each Dense kernel (the output's too) on a fixed "
+        "probe batch of 256 training images, at the start and twice an epoch; the imbalance "
+        "is |log10| of the first layer's norm over the output layer's.",
+        "shift": f"Varies: BN. Fixed: {pair}; {base}. Each hidden layer's activation mean and "
+        "spread per unit on the fixed probe batch, before BN (training mode, as the layer "
+        "sees them while training), twice an epoch; drift = the mean change of the means and "
+        "spreads relative to the mean spread, summed over training, averaged over the hidden "
+        "layers.",
         "regularisation": f"Varies: BN. Fixed: {pair}; {base}. Accuracy on the whole "
-        "training slice in inference mode after training, minus validation accuracy.",
+        "training slice in inference mode after training, minus validation accuracy at the "
+        f"end (the mean of the last epoch's {BASE_EVALS} evaluations).",
         "small-batches": f"Varies: BN and the batch size ({sizes}), the learning rate "
         f"{BASE_RATE:g} × batch / 32. Fixed: {pair}; {scale.sweep_train:,} training images, "
         f"{_epochs(scale.sweep_epochs)}. BN is also scored in training mode (batch statistics) "
         "on the validation images in batches of the same size.",
-        "confound": f"Varies: the plain model: the notebooks' (LeakyReLU, he_normal) or the "
-        f"controlled one (ReLU, glorot_uniform); the BN model is the notebooks'. {base}.",
+        "confound": f"Varies: the plain model: the notebooks' (LeakyReLU, he_normal, raw "
+        f"pixels) or the controlled one; the BN model is the notebooks'. {base}; {square}. "
+        f"End point: the mean of the last epoch's {BASE_EVALS} validation evaluations.",
         "cost": f"Varies: BN. Fixed: {pair}; {scale.cost_train:,} training images, batch 32, "
         "4 epochs; each seed trained alone (without vmap, as `bntui run` trains) on one "
         "worker with nothing else running; the fastest of epochs 2–4 counts (the first "
-        "compiles).",
+        "compiles). The harness is bntui's fused JAX loop, not the notebooks' Keras `fit`.",
     }
     return f"{texts[name]} {seeds}."

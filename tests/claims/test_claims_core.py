@@ -4,6 +4,7 @@ validation, the ETA, and the scheduler's order on an executor of our own."""
 
 from __future__ import annotations
 
+import itertools
 import json
 from dataclasses import asdict, fields, replace
 from pathlib import Path
@@ -43,16 +44,29 @@ def test_every_cell_has_the_same_seeds_and_the_plan_shares_cells() -> None:
 
 
 def test_bn_alone_varies_in_the_controlled_pair() -> None:
-    for name in ("convergence", "shift", "regularisation", "gradients", "cost"):
+    # The plain model's pixels are standardised as the BN model's first BN standardises
+    # them: the pair differs in the BN layers and in that standardisation alone.
+    for name in ("convergence", "shift", "regularisation", "cost"):
         cells = cells_of(name)
-        plain = next(c for c in cells.values() if not c.batch_norm)
-        bn = next(c for c in cells.values() if c.batch_norm)
-        assert differing(plain, bn) == {"batch_norm"}, name
+        plain = next(c for c in cells.values() if c.id.endswith("/plain"))
+        bn = next(c for c in cells.values() if c.id.endswith("/bn"))
+        assert differing(plain, bn) == {"batch_norm", "inputs"}, name
+        assert (plain.inputs, bn.inputs, bn.input_bn) == ("standardized", "raw", True)
+
+
+def test_convergence_and_the_confound_have_the_two_by_two() -> None:
+    for name in ("convergence", "confound"):
+        cells = cells_of(name)
+        raw, std = cells["base/plain-raw"], cells["base/plain"]
+        hidden, bn = cells["base/bn-hidden"], cells["base/bn"]
+        assert differing(raw, std) == {"inputs"}  # standardisation alone
+        assert differing(hidden, bn) == {"input_bn"}  # the first BN alone
+        assert differing(raw, hidden) == {"batch_norm", "input_bn"}  # hidden BN alone
 
 
 def test_the_confound_varies_activation_and_init_of_the_plain_model_only() -> None:
     cells = cells_of("confound")
-    assert differing(cells["base/seeds-plain"], cells["base/plain"]) == {
+    assert differing(cells["base/seeds-plain"], cells["base/plain-raw"]) == {
         "activation",
         "initializer",
     }
@@ -68,8 +82,11 @@ def test_the_grids_vary_one_thing_besides_bn() -> None:
         assert len(cells) == 2 * len(values)
         first = cells[0]
         for cell in cells:
-            assert differing(first, cell) <= {knob, "batch_norm"}
+            assert differing(first, cell) <= {knob, "batch_norm", "inputs"}
         assert sorted({getattr(c, knob) for c in cells}) == sorted(values)
+    rates = QUICK.lr_grid
+    steps = [b / a for a, b in itertools.pairwise(rates)]
+    assert rates[-1] >= 30 and steps == pytest.approx([10**0.5] * len(steps), rel=0.06)
 
 
 def test_small_batches_vary_the_batch_and_scale_the_rate_with_it() -> None:
@@ -82,15 +99,22 @@ def test_small_batches_vary_the_batch_and_scale_the_rate_with_it() -> None:
             "learning_rate",
             "batch_norm",
             "train_mode",
+            "inputs",
         }
-    assert sorted({c.batch_size for c in cells}) == [2, 8, 32, 128]
+    # Not 2: BN over two examples outputs about ±γ + β whatever the inputs.
+    assert sorted({c.batch_size for c in cells}) == [4, 8, 16, 32]
 
 
-def test_gradients_use_a_deep_saturating_stack_measured_on_the_probe() -> None:
-    cells = list(cells_of("gradients").values())
-    assert all(
-        c.family == "deep" and c.activation == "sigmoid" and c.probes_per_epoch for c in cells
-    )
+def test_gradients_sweep_depth_and_activation_and_pair_on_bn_alone() -> None:
+    cells = cells_of("gradients")
+    assert all(c.family == "deep" and c.probes_per_epoch for c in cells.values())
+    assert {(c.activation, c.depth) for c in cells.values()} == {
+        (a, d) for a in ("sigmoid", "relu") for d in (8, 16, 32)
+    }
+    for cell in cells.values():
+        if cell.batch_norm:
+            twin = cells[cell.id.removesuffix("/bn") + "/plain"]
+            assert differing(twin, cell) == {"batch_norm"}
 
 
 def test_cost_cells_are_timed_alone() -> None:
@@ -108,15 +132,16 @@ def run(
 
 def test_convergence_counts_a_seed_that_never_arrives_as_a_lower_bound() -> None:
     scale = replace(QUICK, target=0.8)
-    results = {
-        "base/plain": [run(42, [0.1, 0.5, 0.7, 0.79]), run(43, [0.1, 0.6, 0.81, 0.85])],
-        "base/bn": [run(42, [0.1, 0.82, 0.9, 0.9]), run(43, [0.1, 0.85, 0.9, 0.9])],
-    }
+    slow = [run(42, [0.1, 0.5, 0.7, 0.79]), run(43, [0.1, 0.6, 0.81, 0.85])]
+    fast = [run(42, [0.1, 0.82, 0.9, 0.9]), run(43, [0.1, 0.85, 0.9, 0.9])]
+    results = {"base/plain-raw": slow, "base/plain": slow, "base/bn-hidden": fast,
+               "base/bn": fast}  # fmt: skip
     found = convergence(results, scale)
     assert first_reaching(results["base/plain"][1], 0.8) == 200
     # Never: the last step (300) + one interval; BN saves (plain − BN) / plain of the steps.
     assert found.values == [(400 - 100) / 400 * 100, (200 - 100) / 200 * 100]
     assert any("never reached" in note for note in found.notes)
+    assert len(found.details) == 7  # the 2×2's steps and the three shares beside
 
 
 def test_the_largest_rate_that_trains_needs_finite_loss_and_learning() -> None:
@@ -152,7 +177,8 @@ def test_the_recorded_tiny_battery_loads_and_gives_every_claim_a_verdict() -> No
         (lambda d: d.update(schema_version=99), "reads up to schema 1"),
         (lambda d: d["sizes"].update(batch_sizes=[4, 64]), "must include 32"),
         # Without `kind`, only the old claims `format` makes a claims file: else it is a run file.
-        (lambda d: d.update(format="bntui-run"), "is a run file, not a claims file"),
+        (lambda d: (d.pop("kind"), d.update(format="bntui-run")),
+         "is a run file, not a claims file"),
         (lambda d: d.update(kind="sweep"), "is a sweep file, not a claims file"),
         (lambda d: d.update(kind="poem"), "not a bntui file (kind 'poem'"),
     ],
@@ -244,3 +270,13 @@ def test_cell_specs_round_trip_through_the_file() -> None:
     seeds = list(range(42, 42 + QUICK.seeds))
     assert data["seeds"] == seeds and data == {**asdict(cell), "seeds": seeds}
     assert ClaimsFile(claims=["lr"]).plan()[0] == cell
+
+
+def test_a_battery_of_the_first_design_still_loads_and_says_so() -> None:
+    older = parse_claims((TINY.parent / "claims_tiny_v1.json").read_bytes())
+    found = {m.claim: m for m in measures(older)}
+    assert older.design == "" and "base/plain" in older.design_changes()  # raw pixels then
+    # The 2×2's cells were not in that design: those claims stay unmeasured.
+    assert found["convergence"].status == found["confound"].status == "pending"
+    assert found["lr"].status == "done"
+    assert "recorded under another design" in found["lr"].notes[0]

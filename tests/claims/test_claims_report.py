@@ -32,6 +32,7 @@ from bntui.claims.texts import (
 from bntui.cli.main import app
 
 CLAIMS_TINY = DATA / "claims_tiny.json"
+PAIR_AND_SEEDS = ("base/plain", "base/bn", "base/seeds-plain")
 SVG = "{http://www.w3.org/2000/svg}"
 HOSTILE = (
     "\x1b]0;pwned\x07\x1b[2J <script>alert(1)</script> [click](http://evil) "
@@ -156,28 +157,29 @@ def test_csvs_read_back_as_the_measures(folder: Path, tiny: ClaimsFile) -> None:
 
 def test_an_interrupted_battery_says_what_is_missing(tiny: ClaimsFile) -> None:
     part = ClaimsFile.model_validate(
-        tiny.model_copy(update={"cells": tiny.cells[:3], "status": "interrupted"}).model_dump()
+        tiny.model_copy(
+            update={
+                "cells": [c for c in tiny.cells if c.id in PAIR_AND_SEEDS],
+                "status": "interrupted",
+            }
+        ).model_dump()
     )
     files = render(part)
     md = files["report.md"]
     assert f"| Battery | interrupted: 3 of {len(tiny.plan())} cells done; missing cells: " in md
     assert "`bntui claims --resume FILE` (FILE: this claims file) trains only" in md
     found = {m.claim: m for m in measures(part)}
-    assert {n for n, m in found.items() if m.status == "done"} == {
-        "convergence",
-        "shift",
-        "regularisation",
-        "confound",
-    }  # the three cells are the shared base cells
+    # The controlled pair and the notebooks' plain: the claims of the pair alone are done.
+    assert {n for n, m in found.items() if m.status == "done"} == {"shift", "regularisation"}
     for name, m in found.items():
         if m.status != "done":
             assert "**pending**" in summary_row(md, name)
             pending = f"**Not measured yet**: {m.cells_done} of {m.cells_total} of its cells"
             assert f"{pending} are done. `bntui claims --resume FILE` trains the missing" in md
             assert f"{name}.svg" not in files and f"{name}.csv" not in files
-    assert {"confound.svg", "shift.csv"} <= set(files)
+    assert {"regularisation.svg", "shift.csv"} <= set(files)
     verdicts = {r["claim"]: r["verdict"] for r in csv.DictReader(io.StringIO(files["summary.csv"]))}
-    assert verdicts["lr"] == "pending" and verdicts["confound"] == found["confound"].verdict
+    assert verdicts["lr"] == "pending" and verdicts["shift"] == found["shift"].verdict
 
 
 def hostile_file() -> ClaimsFile:

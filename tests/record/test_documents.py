@@ -44,7 +44,8 @@ def test_the_recorded_files_all_still_load_in_the_shape_they_were_written() -> N
         before = path.read_bytes()
         data = json.loads(before)
         if kind is ClaimsFile:
-            assert data["format"] == "bntui-claims" and "kind" not in data, path
+            old = data.get("format") == "bntui-claims" and "kind" not in data
+            assert old or data["kind"] == "claims", path
         elif kind is RunFile:
             assert "kind" not in data and "format" not in data, path
         else:

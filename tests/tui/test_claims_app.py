@@ -168,9 +168,10 @@ async def test_the_claim_view_tells_the_whole_story() -> None:
         for detail in found.details:
             assert interval_text(detail.interval, detail.unit) in text
         chart = screen.query_one(TickChart).render().plain
-        assert "o" in chart and "x" in chart and "└1" in chart  # both glyphs, the layer ticks
+        # Plain and BN sigmoid and ReLU stacks, each a glyph of its own; ticks at the depths.
+        assert all(g in chart for g in "ox+#") and "└" in chart and "4" in chart
         legend = shown(screen.query_one(".chart-legend", Static))
-        assert "━o━ plain" in legend and "━x━ BN" in legend and "min–max" in legend
+        assert "━o━ plain sigmoid" in legend and "━#━ BN ReLU" in legend and "min–max" in legend
         await pilot.press("n")  # the next claim's view
         await pilot.pause()
         assert CLAIMS["shift"].quote in " ".join(detail_text(screen).split())

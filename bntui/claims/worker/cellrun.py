@@ -22,8 +22,8 @@ Progress = Callable[[float], None]
 
 
 def drift(before: tuple[np.ndarray, np.ndarray], after: tuple[np.ndarray, np.ndarray]) -> float:
-    """How far a layer's input distribution moved between two probe points: the mean change
-    of its units' means and spreads, relative to their mean spread before."""
+    """How far a layer's activation distribution moved between two probe points: the mean
+    change of its units' means and spreads, relative to their mean spread before."""
     (m0, s0), (m1, s1) = before, after
     scale = float(np.mean(s0)) + 1e-8
     return float(np.mean(np.abs(m1 - m0)) + np.mean(np.abs(s1 - s0))) / scale
@@ -117,5 +117,5 @@ def _train(cell: CellSpec, seeds: tuple[int, ...], progress: Progress | None) ->
     for k in range(count):
         out[k]["train_accuracy"] = finite_float(train_accuracy[k])
         out[k]["train_mode_accuracy"] = None if train_mode is None else finite_float(train_mode[k])
-        out[k]["input_drift"] = [] if total is None else [finite_float(v) for v in total[k]]
+        out[k]["activation_drift"] = [] if total is None else [finite_float(v) for v in total[k]]
     return out

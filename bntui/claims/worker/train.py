@@ -18,12 +18,13 @@ import keras
 import numpy as np
 from keras import layers
 
-from bntui.claims.cells import DEEP_LAYERS, DEEP_WIDTH, CellSpec
+from bntui.claims.cells import DEEP_WIDTH, STANDARDIZE_EPSILON, CellSpec
 from bntui.training.common import seed_everything
 from bntui.training.data import load_splits
 from bntui.training.stack import SeedStack, ready_to_train
 
 PROBE_SIZE = 256
+ACTIVATIONS = (layers.Activation, layers.LeakyReLU)
 EVAL_CHUNK = 1_000
 _DATA: dict[str, np.ndarray] = {}
 
@@ -37,6 +38,14 @@ def data() -> dict[str, np.ndarray]:
     return _DATA
 
 
+def standardized(x: np.ndarray, *others: np.ndarray) -> tuple[np.ndarray, ...]:
+    """`x` and `others` standardised per pixel with `x`'s mean and variance, as a BN layer
+    with population statistics would (`STANDARDIZE_EPSILON`)."""
+    mean = x.mean(axis=0)
+    scale = np.sqrt(x.var(axis=0) + STANDARDIZE_EPSILON)
+    return tuple(((a - mean) / scale).astype(x.dtype) for a in (x, *others))
+
+
 def _activation(name: str) -> Any:
     return layers.LeakyReLU() if name == "leaky_relu" else layers.Activation(name)
 
@@ -45,12 +54,13 @@ def build(cell: CellSpec) -> keras.Model:
     """The cell's model, compiled with SGD at its learning rate.
 
     MLP: the notebooks' shape (Dense 300, Dense 100), BN before each Dense as in their BN
-    model. Deep: `DEEP_LAYERS` Dense layers, BN between each Dense and its activation.
+    model (without the first, on the pixels, unless `input_bn`). Deep: `depth` Dense layers,
+    BN between each Dense and its activation.
     """
     stack: list[Any] = [layers.Flatten()]
-    widths = [DEEP_WIDTH] * DEEP_LAYERS if cell.family == "deep" else [300, 100]
-    for width in widths:
-        if cell.batch_norm and cell.family == "mlp":
+    widths = [DEEP_WIDTH] * cell.depth if cell.family == "deep" else [300, 100]
+    for index, width in enumerate(widths):
+        if cell.batch_norm and cell.family == "mlp" and (index or cell.input_bn):
             stack.append(layers.BatchNormalization())
         stack.append(layers.Dense(width, kernel_initializer=cell.initializer))
         if cell.batch_norm and cell.family == "deep":
@@ -85,6 +95,8 @@ class Cell:
         self.cell, self.seeds = cell, seeds
         self.x, self.y = d["x_train"][: cell.train_size], d["y_train"][: cell.train_size]
         self.xv, self.yv = d["x_valid"][: cell.valid_size], d["y_valid"][: cell.valid_size]
+        if cell.inputs == "standardized":
+            self.x, self.xv = standardized(self.x, self.xv)
         self.probe_x, self.probe_y = self.x[:PROBE_SIZE], self.y[:PROBE_SIZE]
         models = [built(cell, s, self.x, self.y) for s in seeds]
         # A timed cell's one seed trains without vmap: the program `bntui run` runs.
@@ -92,7 +104,10 @@ class Cell:
         model = self.stack.model
         self.params = int(model.count_params())
         dense = [layer for layer in model.layers if isinstance(layer, layers.Dense)]
-        taps = keras.Model(model.inputs, [layer.input for layer in dense])
+        # Each hidden layer's activations, where the BN model's next BN takes them: before
+        # they are normalised (after normalisation their moments are β and γ by design).
+        hidden = [layer for layer in model.layers if isinstance(layer, ACTIVATIONS)]
+        taps = keras.Model(model.inputs, [layer.output for layer in hidden])
         where = {id(v): i for i, v in enumerate(model.trainable_variables)}
         kernels = [where[id(layer.kernel)] for layer in dense]
         tap_t = [where[id(v)] for v in taps.trainable_variables]
@@ -116,12 +131,12 @@ class Cell:
         def probe(tv: Any, ntv: Any, x: Any, y: Any) -> Any:
             grads = jax.grad(loss_of)(tv, ntv, x, y)
             norms = jnp.stack([jnp.linalg.norm(grads[i]) for i in kernels])
-            # Training mode: the inputs as training sees them (BN with the batch's statistics,
-            # not running averages that lag behind early in training).
-            inputs, _ = taps.stateless_call(
+            # Training mode: the activations as training sees them (BN with the batch's
+            # statistics, not running averages that lag behind early in training).
+            outputs, _ = taps.stateless_call(
                 [tv[i] for i in tap_t], [ntv[i] for i in tap_n], x, training=True
             )
-            moments = [(jnp.mean(h, axis=0), jnp.std(h, axis=0)) for h in inputs]
+            moments = [(jnp.mean(h, axis=0), jnp.std(h, axis=0)) for h in outputs]
             return norms, moments
 
         self._probe = jax.jit(jax.vmap(probe, in_axes=(0, 0, None, None)))
@@ -148,8 +163,8 @@ class Cell:
         return np.asarray(self._batch_mode(state[0], state[1], xs, ys)) / n
 
     def probe(self) -> tuple[np.ndarray, list[tuple[np.ndarray, np.ndarray]]]:
-        """On the probe batch: each seed's gradient norm per Dense kernel, and each Dense
-        layer's input mean and spread per unit (training mode)."""
+        """On the probe batch: each seed's gradient norm per Dense kernel, and each hidden
+        layer's activation mean and spread per unit, before any BN (training mode)."""
         state = self.stack.state
         norms, moments = self._probe(state[0], state[1], self.probe_x, self.probe_y)
         return np.asarray(norms), [(np.asarray(m), np.asarray(s)) for m, s in moments]

@@ -18,7 +18,17 @@ from bntui.tui.widgets.claims.listing import looks
 from bntui.tui.widgets.text_view import TextView
 
 # Each model's colour and glyph: the glyph alone tells the lines apart under NO_COLOR.
-MODEL_LOOKS = {"plain": ("cyan", "o"), "bn": ("magenta", "x"), "seeds-plain": ("yellow", "+")}
+MODEL_LOOKS = {
+    "plain": ("cyan", "o"),
+    "bn": ("magenta", "x"),
+    "seeds-plain": ("yellow", "+"),
+    "plain-raw": ("blue", "r"),
+    "bn-hidden": ("green", "h"),
+    "plain-sigmoid": ("cyan", "o"),
+    "bn-sigmoid": ("magenta", "x"),
+    "plain-relu": ("blue", "+"),
+    "bn-relu": ("red", "#"),
+}
 OTHER_LOOK = ("white", "*")
 # A figure of this many positions or fewer is categories (a few rates, two bars): its
 # points sit inside the axis, not on its ends.
