@@ -12,31 +12,42 @@ from textual.widgets import Static
 
 from bntui.claims.battery import CLAIMS, Scale
 from bntui.claims.measures import Measure
-from bntui.claims.texts import design, detail_text, interval_text, number, paragraph, status_word
+from bntui.claims.texts import (
+    design,
+    detail_text,
+    measure_text,
+    number,
+    paragraph,
+    published_text,
+    significance_text,
+    status_word,
+)
 from bntui.core.text import clean
 from bntui.tui.widgets.claims.chart import ClaimChart
-from bntui.tui.widgets.claims.listing import mark, result_text
+from bntui.tui.widgets.claims.listing import RED, looks, mark, result_text
 from bntui.tui.widgets.hinted_scroll import HintedScroll
 
 
 def section(heading: str, *lines: Text | str) -> Text:
     """A bold heading, then its lines."""
-    text = Text(heading, "bold underline")
+    text = Text()
+    text.append(heading, "bold underline")
     for line in lines:
         text.append("\n")
         text.append(line) if isinstance(line, str) else text.append_text(line)
     return text
 
 
-def head_text(found: Measure) -> Text:
-    """The verdict and its interval (or where the claim is), then the notebook's sentence
-    it tests."""
+def head_text(found: Measure, no_color: bool = False) -> Text:
+    """The verdict, its interval and the test that decided it (or where the claim is), then
+    the notebook's sentence it tests."""
     claim = CLAIMS[found.claim]
-    symbol, style = mark(found)
+    symbol, style = mark(found, no_color)
     text = Text()
     text.append(f"{symbol} {status_word(found)}", style)
     if found.status == "done":
-        text.append(f"   {interval_text(found.interval, claim.unit)}", "bold")
+        text.append(f"   {measure_text(found)}", "bold")
+        text.append(f"\n{significance_text(found)}")
     elif found.status == "pending":
         text.append(f"   none of its {found.cells_total} cells has finished", "dim")
     text.append(f"\nNotebook {claim.notebook} says:\n", "dim")
@@ -56,7 +67,7 @@ def test_text(found: Measure) -> Text:
     )
 
 
-def found_text(found: Measure) -> Text:
+def found_text(found: Measure, no_color: bool = False) -> Text:
     """The secondary figures, the notes and, for a failed claim, its errors."""
     lines: list[Text | str] = []
     if found.seeds:
@@ -70,7 +81,7 @@ def found_text(found: Measure) -> Text:
     for note in found.notes:
         lines.append(Text(f"note: {clean(note, 300)}", "dim"))
     for error in found.errors:
-        lines.append(Text(f"error: {clean(error, 500)}", "bold red"))
+        lines.append(Text(f"error: {clean(error, 500)}", looks(f"bold {RED}", no_color)))
     if not lines:
         lines.append(Text(waiting(found), "dim"))
     return section("Details", *lines)
@@ -120,11 +131,17 @@ class ClaimDetail(HintedScroll):
         self.shown = found
         claim = CLAIMS[found.claim]
         self.border_title = f"{claim.name} · {claim.title}"
-        self.query_one("#claim-head", Static).update(head_text(found))
+        no_color = self.app.no_color
+        self.query_one("#claim-head", Static).update(head_text(found, no_color))
         self.query_one("#claim-test", Static).update(test_text(found))
         self.query_one(ClaimChart).show(found)
-        self.query_one("#claim-found", Static).update(found_text(found))
-        meaning = section("What it means", paragraph(found, self.scale))
+        self.query_one("#claim-found", Static).update(found_text(found, no_color))
+        meaning = section(
+            "What it means",
+            paragraph(found, self.scale),
+            "",
+            published_text(found.claim, found.verdict),
+        )
         self.query_one("#claim-meaning", Static).update(meaning)
         how = section("How it is tested", design(found.claim, self.scale))
         self.query_one("#claim-design", Static).update(how)
