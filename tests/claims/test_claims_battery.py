@@ -82,10 +82,27 @@ def test_a_cell_measures_what_its_claims_need_and_repeats_exactly() -> None:
     points = TINY.base_epochs * 4 + 1  # 4 evaluations an epoch and the start
     assert [len(r["steps"]) for r in base] == [points, points]
     assert len(base[0]["probe_steps"]) == TINY.base_epochs * 2 + 1
-    assert len(base[0]["input_drift"]) == 3 and len(base[0]["layer_grads"][0]) == 3
+    # Two hidden layers' activation drift; three Dense kernels' gradient norms.
+    assert len(base[0]["activation_drift"]) == 2 and len(base[0]["layer_grads"][0]) == 3
     timed = run_cell(spec["cost/plain"])
     assert [len(r["epoch_seconds"]) for r in timed] == [4, 4]
     assert [len(r["epoch_cpu_seconds"]) for r in timed] == [4, 4]
+
+
+def test_the_shift_is_measured_before_bn_normalises_and_the_control_is_standardised() -> None:
+    from bntui.claims.worker.train import Cell
+
+    spec = cells()
+    bn = Cell(spec["base/bn"], (42,))
+    _, moments = bn.probe()
+    # After BN the hidden activations would have means β = 0 and spreads γ = 1 by design:
+    # measured where BN takes them (ReLU outputs), their means are positive and spreads vary.
+    assert len(moments) == 2
+    for means, spreads in moments:
+        assert float(means.mean()) > 0.05 and float(np.std(spreads)) > 0.01
+    plain = Cell(spec["base/plain"], (42,))
+    assert abs(float(plain.x.mean())) < 1e-3 and float(plain.x.std()) == pytest.approx(1, abs=0.1)
+    assert float(bn.x.min()) >= 0.0  # the BN model sees the raw pixels; its first BN scales them
 
 
 def fine(job: Any, progress: Any) -> str:
