@@ -49,6 +49,10 @@ class Rule:
 
     expects: Literal["positive", "negative", "equivalent"]
     margin: float
+    # For an equivalence: the side beyond the margin that would refute it, stated in
+    # advance ("above": BN's extra work can only make it slower); "either" tests both and
+    # pays for it (twice the p-value).
+    against: Literal["above", "below", "either"] = "either"
 
     def text(self, unit: str = "") -> str:
         """The rule in words, as the report and the Claims tab state it."""
@@ -58,9 +62,12 @@ class Rule:
             f"the battery, α = {ALPHA:g}"
         )
         if self.expects == "equivalent":
+            beyond = {"above": f"above +{bound[1:]}", "below": f"below -{bound[1:]}"}.get(
+                self.against, "beyond it"
+            )
             return (
                 f"supported if the effect is significantly within {bound}; not supported if "
-                f"significantly beyond it; otherwise too few seeds ({tests})"
+                f"significantly {beyond}; otherwise too few seeds ({tests})"
             )
         side, other = ("above", "below") if self.expects == "positive" else ("below", "above")
         return (
@@ -75,7 +82,12 @@ class Rule:
             within = _within(values, self.margin)
             above = sign_flip_p(values, "greater", shift=self.margin)
             below = sign_flip_p(values, "less", shift=-self.margin)
-            beyond = None if above is None or below is None else min(1.0, 2 * min(above, below))
+            if self.against == "above":
+                beyond = above
+            elif self.against == "below":
+                beyond = below
+            else:
+                beyond = None if above is None or below is None else min(1.0, 2 * min(above, below))
             return Significance({"claim": within, "against": beyond, "null": None})
         claim: Alternative = "greater" if self.expects == "positive" else "less"
         against: Alternative = "less" if self.expects == "positive" else "greater"

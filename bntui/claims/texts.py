@@ -45,7 +45,7 @@ def measure_text(found: Measure) -> str:
         text = (
             ("≥ " if found.censored == "lower" else "≤ ")
             + text
-            + " (a bound: the grid is too narrow)"
+            + " (a bound, not a measurement: see the notes)"
         )
     elif found.censored == "both":
         text += " (both ends are bounds: nothing follows)"
@@ -75,6 +75,11 @@ def significance_text(found: Measure) -> str:
     if found.verdict is None:
         return ""
     text = f"{p_text(found.p_value)} (sign-flip, Holm)"
+    rule, interval = CLAIMS[found.claim].rule, found.interval
+    small = interval is not None and abs(interval.mean) < rule.margin
+    if found.verdict == "supported" and rule.expects != "equivalent" and small:
+        unit = CLAIMS[found.claim].unit
+        text += f"; smaller than the {number(rule.margin, unit, signed=False)} that matters"
     if found.verdict == "too few seeds":
         margin = CLAIMS[found.claim].rule.margin
         unit = CLAIMS[found.claim].unit

@@ -16,9 +16,9 @@ from bntui.claims import battery
 from bntui.claims.battery import CLAIMS, SCALES, design_digest
 from bntui.claims.claimfile import SeedResult, parse_claims
 from bntui.claims.measures import _bound_decides, measures
-from bntui.claims.quantities import learning_rate
+from bntui.claims.quantities import imbalance, learning_rate
 from bntui.claims.rules import Rule, Significance
-from bntui.claims.texts import measure_text
+from bntui.claims.texts import measure_text, significance_text
 from bntui.cli.main import app
 from bntui.stats.intervals import Interval
 from bntui.stats.significance import holm, seeds_needed, sign_flip_p, smallest_p
@@ -170,3 +170,30 @@ def test_a_bound_reads_as_one_and_decides_only_its_own_side() -> None:
     assert not _bound_decides("lower", "positive", "no effect")
     assert not _bound_decides("upper", "positive", "supported")
     assert not _bound_decides("both", "positive", "supported")
+
+
+def test_an_equivalence_refuted_on_its_stated_side_needs_no_second_test() -> None:
+    slower = [50.0, 48.0, 52.0, 55.0, 47.0, 51.0, 49.0, 53.0]
+    # Against "either" side the p-value doubles and 8 seeds cannot clear Holm over 9 claims;
+    # stated in advance ("BN can only be slower"), one side suffices.
+    assert settled(Rule("equivalent", 10.0), slower, family=9) == "too few seeds"
+    assert settled(Rule("equivalent", 10.0, against="above"), slower, family=9) == "not supported"
+    assert (
+        settled(Rule("equivalent", 10.0, against="above"), [-v for v in slower]) != "not supported"
+    )
+    assert "above +10%" in Rule("equivalent", 10.0, against="above").text("%")
+
+
+def test_an_underflowed_gradient_is_a_bound_not_a_missing_value() -> None:
+    assert imbalance([0.0, 1.0]) == pytest.approx(45.0)
+    assert imbalance([1e-5, 1.0]) == pytest.approx(5.0) == imbalance([1.0, 1e-5])
+    assert imbalance([None, 1.0]) is None
+
+
+def test_a_supported_effect_smaller_than_its_margin_says_so() -> None:
+    claims = parse_claims(TINY.read_bytes())
+    confound = next(m for m in measures(claims) if m.claim == "confound")
+    small = replace(confound, verdict="supported", interval=Interval(0.4, 0.06, 0.75, 8))
+    assert "smaller than the 1.00 points that matters" in significance_text(small)
+    big = replace(small, interval=Interval(2.4, 2.0, 2.8, 8))
+    assert "smaller" not in significance_text(big)
