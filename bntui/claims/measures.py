@@ -76,15 +76,26 @@ def _measure(claims: ClaimsFile, name: str, running: frozenset[str], changed: se
     older = sorted(c.id for c in cells if c.id in changed)
     notes = found.notes
     if older:
-        notes = [f"{len(older)} of its cells ({', '.join(older[:3])}"
-                 f"{', …' if len(older) > 3 else ''}) were recorded under another design than "
-                 "this bntui's: read its figures as that design's", *notes]  # fmt: skip
+        notes = [
+            f"{len(older)} of its cells ({', '.join(older[:3])}"
+            f"{', …' if len(older) > 3 else ''}) were recorded under another design than "
+            "this bntui's: read its figures as that design's",
+            *notes,
+        ]
     return Measure(
-        claim=name, status="done", cells_done=len(cells), cells_total=len(cells),
-        seeds=[r.seed for r in next(iter(results.values()))], values=found.values,
-        interval=mean_interval(found.values), tests=CLAIMS[name].rule.tests(found.values),
-        details=found.details, notes=notes, figure=found.figure, censored=found.censored,
-    )  # fmt: skip
+        claim=name,
+        status="done",
+        cells_done=len(cells),
+        cells_total=len(cells),
+        seeds=[r.seed for r in next(iter(results.values()))],
+        values=found.values,
+        interval=mean_interval(found.values),
+        tests=CLAIMS[name].rule.tests(found.values),
+        details=found.details,
+        notes=notes,
+        figure=found.figure,
+        censored=found.censored,
+    )
 
 
 def measures(claims: ClaimsFile, running: frozenset[str] = frozenset()) -> list[Measure]:

@@ -55,8 +55,10 @@ def steps_to(results: Results, key: str, target: float, notes: list[str]) -> lis
     reached = [first_reaching(r, target) for r in runs]
     for run, at in zip(runs, reached):
         if at is None:
-            notes.append(f"{SQUARE_LABELS[key]} seed {run.seed} never reached {target:.0%}: "
-                         f"counted as {cap:,} steps")  # fmt: skip
+            notes.append(
+                f"{SQUARE_LABELS[key]} seed {run.seed} never reached {target:.0%}: "
+                f"counted as {cap:,} steps"
+            )
     return [float(cap if at is None else at) for at in reached]
 
 
@@ -70,16 +72,32 @@ def convergence(results: Results, scale: Scale) -> Found:
     (plain − BN) / plain in %; beside it the 2×2 of input standardisation × hidden BN."""
     notes: list[str] = []
     steps = {k: steps_to(results, k, scale.target, notes) for k in SQUARE}
-    details = [Detail(f"{SQUARE_LABELS[k]} steps to {scale.target:.0%}",
-                      mean_interval(steps[k]), "steps", signed=False) for k in SQUARE]  # fmt: skip
+    details = [
+        Detail(
+            f"{SQUARE_LABELS[k]} steps to {scale.target:.0%}",
+            mean_interval(steps[k]),
+            "steps",
+            signed=False,
+        )
+        for k in SQUARE
+    ]
     details += [
-        Detail("share saved by standardising the pixels alone (raw → standardised plain)",
-               mean_interval(saved(steps["plain-raw"], steps["plain"])), "%"),
-        Detail("share saved by BN on raw pixels, hidden layers only (raw plain → BN hidden)",
-               mean_interval(saved(steps["plain-raw"], steps["bn-hidden"])), "%"),
-        Detail("share the notebooks' comparison shows (raw plain → BN everywhere)",
-               mean_interval(saved(steps["plain-raw"], steps["bn"])), "%"),
-    ]  # fmt: skip
+        Detail(
+            "share saved by standardising the pixels alone (raw → standardised plain)",
+            mean_interval(saved(steps["plain-raw"], steps["plain"])),
+            "%",
+        ),
+        Detail(
+            "share saved by BN on raw pixels, hidden layers only (raw plain → BN hidden)",
+            mean_interval(saved(steps["plain-raw"], steps["bn-hidden"])),
+            "%",
+        ),
+        Detail(
+            "share the notebooks' comparison shows (raw plain → BN everywhere)",
+            mean_interval(saved(steps["plain-raw"], steps["bn"])),
+            "%",
+        ),
+    ]
     first = results["base/plain"][0]
     every = first.steps[1] - first.steps[0] if len(first.steps) > 1 else 0
     notes.append(f"validation accuracy every {every:,} steps: the step counts are multiples of it")
@@ -89,12 +107,18 @@ def convergence(results: Results, scale: Scale) -> Found:
     )
     # From the first evaluation on: the start (chance) would squeeze the curves to the top.
     x = [float(s) for s in first.steps[1:]]
-    series = [band(k, list(zip(*[finals_at(r)[1:] for r in results[f"base/{k}"]])))
-              for k in MODELS]  # fmt: skip
+    series = [band(k, list(zip(*[finals_at(r)[1:] for r in results[f"base/{k}"]]))) for k in MODELS]
     level: list[float | None] = [scale.target * 100] * len(x)
     series.append(Series("target", f"target {scale.target:.0%}", level, level, level))
-    figure = Figure(f"validation accuracy (target {scale.target:.0%})", "step", "accuracy (%)",
-                    x, [f"{int(v):,}" for v in x], series, floor=0.0)  # fmt: skip
+    figure = Figure(
+        f"validation accuracy (target {scale.target:.0%})",
+        "step",
+        "accuracy (%)",
+        x,
+        [f"{int(v):,}" for v in x],
+        series,
+        floor=0.0,
+    )
     return Found(saved(steps["plain"], steps["bn"]), details, notes, figure)
 
 
@@ -132,18 +156,34 @@ def learning_rate(results: Results, scale: Scale) -> Found:
         notes.append(f"{LABELS[key]}'s largest rate that trains, seed by seed: {rates}")
         if any(v is not None and top is not None and v >= top - 1e-9 for v in largest[key]):
             at_top.add(key)
-            notes.append(f"{LABELS[key]} trains at the grid's top rate "
-                         f"({scale.lr_grid[-1]:g}): its limit lies beyond the grid, so the "
-                         "difference is a bound")  # fmt: skip
+            notes.append(
+                f"{LABELS[key]} trains at the grid's top rate "
+                f"({scale.lr_grid[-1]:g}): its limit lies beyond the grid, so the "
+                "difference is a bound"
+            )
     censored = {frozenset(): "", frozenset({"bn"}): "lower", frozenset({"plain"}): "upper"}
-    details = [Detail(f"{LABELS[k]} largest rate that trains (log10)",
-                      mean_interval(largest[k]), "", signed=False) for k in MODELS]  # fmt: skip
-    columns = {k: [finals(results[f"lr/{k}/{rate_label(r)}"], 100.0) for r in scale.lr_grid]
-               for k in MODELS}  # fmt: skip
-    figure = Figure("final validation accuracy by learning rate", "learning rate",
-                    "accuracy (%)", [math.log10(r) for r in scale.lr_grid],
-                    [rate_label(r) for r in scale.lr_grid],
-                    [band(k, columns[k]) for k in MODELS], floor=0.0)  # fmt: skip
+    details = [
+        Detail(
+            f"{LABELS[k]} largest rate that trains (log10)",
+            mean_interval(largest[k]),
+            "",
+            signed=False,
+        )
+        for k in MODELS
+    ]
+    columns = {
+        k: [finals(results[f"lr/{k}/{rate_label(r)}"], 100.0) for r in scale.lr_grid]
+        for k in MODELS
+    }
+    figure = Figure(
+        "final validation accuracy by learning rate",
+        "learning rate",
+        "accuracy (%)",
+        [math.log10(r) for r in scale.lr_grid],
+        [rate_label(r) for r in scale.lr_grid],
+        [band(k, columns[k]) for k in MODELS],
+        floor=0.0,
+    )
     notes.append(f"trains = loss stayed finite and final validation accuracy ≥ {TRAINS_AT:.0%}")
     return Found(values, details, notes, figure, censored.get(frozenset(at_top), "both"))  # type: ignore[arg-type]
 
@@ -159,12 +199,21 @@ def initialisation(results: Results, scale: Scale) -> Found:
             numbers = finite(values)
             per_seed.append(max(numbers) - min(numbers) if len(numbers) == len(values) else None)
         spread[key] = per_seed
-    details = [Detail(f"{LABELS[k]} spread across scales", mean_interval(spread[k]), "points",
-                      signed=False) for k in MODELS]  # fmt: skip
-    figure = Figure("final validation accuracy by initial weight scale", "kernel scale",
-                    "accuracy (%)", [math.log10(f) for f in scale.init_scales],
-                    [f"×{f:g}" for f in scale.init_scales],
-                    [band(k, columns[k]) for k in MODELS], floor=0.0)  # fmt: skip
+    details = [
+        Detail(
+            f"{LABELS[k]} spread across scales", mean_interval(spread[k]), "points", signed=False
+        )
+        for k in MODELS
+    ]
+    figure = Figure(
+        "final validation accuracy by initial weight scale",
+        "kernel scale",
+        "accuracy (%)",
+        [math.log10(f) for f in scale.init_scales],
+        [f"×{f:g}" for f in scale.init_scales],
+        [band(k, columns[k]) for k in MODELS],
+        floor=0.0,
+    )
     return Found(paired(spread["plain"], spread["bn"]), details, [], figure)
 
 
@@ -216,12 +265,15 @@ def gradient_flow(results: Results, scale: Scale) -> Found:
                 during[act, key, depth] = list(later)
                 trains = sum(_trains(r) for r in runs)
                 start = mean_interval(list(at_start))
-                notes.append(f"{act} ×{depth}, {LABELS[key]}: imbalance at initialisation "
-                             f"{'–' if start is None else f'{start.mean:.2f}'} decades; "
-                             f"trains on {trains} of {len(runs)} seeds")  # fmt: skip
+                notes.append(
+                    f"{act} ×{depth}, {LABELS[key]}: imbalance at initialisation "
+                    f"{'–' if start is None else f'{start.mean:.2f}'} decades; "
+                    f"trains on {trains} of {len(runs)} seeds"
+                )
             gap = paired(during[act, "plain", depth], during[act, "bn", depth])
-            details.append(Detail(f"{act} ×{depth} during training, plain − BN",
-                                  mean_interval(gap), "decades"))  # fmt: skip
+            details.append(
+                Detail(f"{act} ×{depth} during training, plain − BN", mean_interval(gap), "decades")
+            )
     # The claim's own value: the shallowest sigmoid stack (deeper ones underflow to 0 in
     # float32, and their imbalance is only a bound); every stack is beside it.
     shallow = scale.depths[0]
@@ -230,11 +282,20 @@ def gradient_flow(results: Results, scale: Scale) -> Found:
         "imbalance = |log10(first Dense kernel's gradient norm / output kernel's)| on the "
         "probe batch; trains = final validation accuracy ≥ 50%, loss finite"
     )
-    series = [band(f"{key}-{act}", [during[act, key, d] for d in scale.depths])
-              for act in scale.deep_activations for key in MODELS]  # fmt: skip
-    figure = Figure("gradient-flow imbalance during training (decades)", "depth",
-                    "|log10 first/last|", [float(d) for d in scale.depths],
-                    [str(d) for d in scale.depths], series, floor=0.0)  # fmt: skip
+    series = [
+        band(f"{key}-{act}", [during[act, key, d] for d in scale.depths])
+        for act in scale.deep_activations
+        for key in MODELS
+    ]
+    figure = Figure(
+        "gradient-flow imbalance during training (decades)",
+        "depth",
+        "|log10 first/last|",
+        [float(d) for d in scale.depths],
+        [str(d) for d in scale.depths],
+        series,
+        floor=0.0,
+    )
     # plain's imbalance a lower bound: plain − BN is one; BN's: an upper bound.
     censored = {frozenset(): "", frozenset({"plain"}): "lower", frozenset({"bn"}): "upper"}
     return Found(values, details, notes, figure, censored.get(frozenset(floored), "both"))  # type: ignore[arg-type]
@@ -267,16 +328,23 @@ def covariate_shift(results: Results, scale: Scale) -> Found:
         layers = len(_drift(runs[0]))
         columns[key] = [[_drift(run)[i] for run in runs] for i in range(layers)]
         if not runs[0].activation_drift:
-            notes.append(f"{LABELS[key]}: recorded by an older bntui, on the Dense layers' "
-                         "inputs after BN, where BN's drift is small by construction")  # fmt: skip
+            notes.append(
+                f"{LABELS[key]}: recorded by an older bntui, on the Dense layers' "
+                "inputs after BN, where BN's drift is small by construction"
+            )
     details = [
         Detail(f"{LABELS[k]} drift", mean_interval(drift[k]), "", signed=False) for k in MODELS
     ]
     n = len(columns["plain"])
-    figure = Figure("activation drift per hidden layer, before BN (summed over training)",
-                    "hidden layer", "drift", [float(i + 1) for i in range(n)],
-                    [str(i + 1) for i in range(n)],
-                    [band(k, columns[k]) for k in MODELS], floor=0.0)  # fmt: skip
+    figure = Figure(
+        "activation drift per hidden layer, before BN (summed over training)",
+        "hidden layer",
+        "drift",
+        [float(i + 1) for i in range(n)],
+        [str(i + 1) for i in range(n)],
+        [band(k, columns[k]) for k in MODELS],
+        floor=0.0,
+    )
     return Found(paired(drift["plain"], drift["bn"]), details, notes, figure)
 
 
@@ -292,10 +360,15 @@ def regularisation(results: Results, scale: Scale) -> Found:
     details = [Detail(f"{LABELS[k]} gap", mean_interval(gap[k]), "points") for k in MODELS]
     validation = paired(columns["bn"][1], columns["plain"][1])
     details.append(Detail("validation accuracy, BN − plain", mean_interval(validation), "points"))
-    figure = Figure("accuracy on the training slice and on validation", "data",
-                    "accuracy (%)",
-                    [0.0, 1.0], ["train (inference)", "validation"],
-                    [band(k, columns[k]) for k in MODELS], floor=0.0)  # fmt: skip
+    figure = Figure(
+        "accuracy on the training slice and on validation",
+        "data",
+        "accuracy (%)",
+        [0.0, 1.0],
+        ["train (inference)", "validation"],
+        [band(k, columns[k]) for k in MODELS],
+        floor=0.0,
+    )
     return Found(paired(gap["plain"], gap["bn"]), details, [], figure)
 
 
@@ -307,15 +380,29 @@ def small_batches(results: Results, scale: Scale) -> Found:
     columns = {k: [finals(results[f"batch/{k}/{b}"], 100.0) for b in sizes] for k in MODELS}
     gain = [paired(bn, plain) for plain, bn in zip(columns["plain"], columns["bn"])]
     smallest = results[f"batch/bn/{sizes[0]}"]
-    modes = paired([None if r.train_mode_accuracy is None else r.train_mode_accuracy * 100
-                    for r in smallest], finals(smallest, 100.0))  # fmt: skip
-    details = [Detail(f"BN gain at batch {b}", mean_interval(g), "points")
-               for b, g in zip(sizes, gain)]  # fmt: skip
-    details.append(Detail(f"BN train-mode − inference-mode accuracy at batch {sizes[0]}",
-                          mean_interval(modes), "points"))  # fmt: skip
-    figure = Figure("final validation accuracy by batch size", "batch size", "accuracy (%)",
-                    [math.log2(b) for b in sizes], [str(b) for b in sizes],
-                    [band(k, columns[k]) for k in MODELS], floor=0.0)  # fmt: skip
+    modes = paired(
+        [None if r.train_mode_accuracy is None else r.train_mode_accuracy * 100 for r in smallest],
+        finals(smallest, 100.0),
+    )
+    details = [
+        Detail(f"BN gain at batch {b}", mean_interval(g), "points") for b, g in zip(sizes, gain)
+    ]
+    details.append(
+        Detail(
+            f"BN train-mode − inference-mode accuracy at batch {sizes[0]}",
+            mean_interval(modes),
+            "points",
+        )
+    )
+    figure = Figure(
+        "final validation accuracy by batch size",
+        "batch size",
+        "accuracy (%)",
+        [math.log2(b) for b in sizes],
+        [str(b) for b in sizes],
+        [band(k, columns[k]) for k in MODELS],
+        floor=0.0,
+    )
     notes = [
         f"learning rate {BASE_RATE:g} × batch / {RATE_BATCH} at every batch size (same epochs)"
     ]
@@ -330,23 +417,44 @@ def confound(results: Results, scale: Scale) -> Found:
     controlled = paired(acc["bn"], acc["plain"])
     notebooks = paired(acc["bn"], acc["seeds-plain"])
     details = [
-        Detail("notebooks' gap (BN − LeakyReLU/he_normal plain, raw pixels)",
-               mean_interval(notebooks), "points"),
-        Detail("controlled gap (BN − ReLU/glorot plain, standardised pixels)",
-               mean_interval(controlled), "points"),
-        Detail("not BN's: notebooks' gap − controlled gap", mean_interval(paired(notebooks,
-               controlled)), "points"),
-        Detail("standardising the pixels alone (plain: standardised − raw)",
-               mean_interval(paired(acc["plain"], acc["plain-raw"])), "points"),
-        Detail("BN on the hidden layers alone, raw pixels (BN hidden − raw plain)",
-               mean_interval(paired(acc["bn-hidden"], acc["plain-raw"])), "points"),
-    ]  # fmt: skip
+        Detail(
+            "notebooks' gap (BN − LeakyReLU/he_normal plain, raw pixels)",
+            mean_interval(notebooks),
+            "points",
+        ),
+        Detail(
+            "controlled gap (BN − ReLU/glorot plain, standardised pixels)",
+            mean_interval(controlled),
+            "points",
+        ),
+        Detail(
+            "not BN's: notebooks' gap − controlled gap",
+            mean_interval(paired(notebooks, controlled)),
+            "points",
+        ),
+        Detail(
+            "standardising the pixels alone (plain: standardised − raw)",
+            mean_interval(paired(acc["plain"], acc["plain-raw"])),
+            "points",
+        ),
+        Detail(
+            "BN on the hidden layers alone, raw pixels (BN hidden − raw plain)",
+            mean_interval(paired(acc["bn-hidden"], acc["plain-raw"])),
+            "points",
+        ),
+    ]
     labels = ["notebooks' plain", "plain, raw", "plain, std.", "BN hidden", "BN"]
     # Five levels side by side, read by their size: from zero, or a small gap looks large.
-    figure = Figure("validation accuracy at the end", "model", "accuracy (%)",
-                    [float(i) for i in range(len(keys))], labels,
-                    [band(k, [acc[k] if k == j else [None] * len(acc[k]) for j in keys])
-                     for k in keys], floor=0.0, from_floor=True)  # fmt: skip
+    figure = Figure(
+        "validation accuracy at the end",
+        "model",
+        "accuracy (%)",
+        [float(i) for i in range(len(keys))],
+        labels,
+        [band(k, [acc[k] if k == j else [None] * len(acc[k]) for j in keys]) for k in keys],
+        floor=0.0,
+        from_floor=True,
+    )
     notes = [f"end point: the mean of the last epoch's {BASE_EVALS} evaluations (pre-stated)"]
     return Found(controlled, details, notes, figure)
 
@@ -360,8 +468,11 @@ def epoch_time(run: SeedResult) -> float | None:
 
 def core_share(run: SeedResult) -> float | None:
     """CPU time over wall time of the seed's fastest timed epoch (None: not recorded)."""
-    pairs = [(w, c) for w, c in zip(run.epoch_seconds[1:], run.epoch_cpu_seconds[1:])
-             if w is not None and c is not None and w > 0]  # fmt: skip
+    pairs = [
+        (w, c)
+        for w, c in zip(run.epoch_seconds[1:], run.epoch_cpu_seconds[1:])
+        if w is not None and c is not None and w > 0
+    ]
     if not pairs:
         return None
     wall, cpu = min(pairs)
@@ -371,8 +482,10 @@ def core_share(run: SeedResult) -> float | None:
 def cost(results: Results, scale: Scale) -> Found:
     """BN's time per epoch over plain's − 1, in percent (each seed timed alone)."""
     times = {k: [epoch_time(r) for r in results[f"cost/{k}"]] for k in MODELS}
-    values = [None if p is None or b is None or p <= 0 else (b / p - 1) * 100
-              for p, b in zip(times["plain"], times["bn"])]  # fmt: skip
+    values = [
+        None if p is None or b is None or p <= 0 else (b / p - 1) * 100
+        for p, b in zip(times["plain"], times["bn"])
+    ]
     params = {k: results[f"cost/{k}"][0].params for k in MODELS}
     details = [
         Detail(f"{LABELS[k]} seconds per epoch", mean_interval(times[k]), "s", signed=False)
@@ -385,13 +498,21 @@ def cost(results: Results, scale: Scale) -> Found:
         for run in results[f"cost/{key}"]
         if (share := core_share(run)) is not None and share < BUSY_SHARE
     ]
-    notes += [f"parameters: plain {params['plain']:,}, BN {params['bn']:,} "
-             f"({(params['bn'] / max(1, params['plain']) - 1) * 100:+.1f}%)"]  # fmt: skip
+    notes += [
+        f"parameters: plain {params['plain']:,}, BN {params['bn']:,} "
+        f"({(params['bn'] / max(1, params['plain']) - 1) * 100:+.1f}%)"
+    ]
     # Times from zero: +50% must look like half as much again.
-    figure = Figure("seconds per epoch (timed alone)", "model", "seconds", [0.0, 1.0],
-                    ["plain", "BN"],
-                    [band(k, [times[k] if k == j else [None] * len(times[k]) for j in MODELS])
-                     for k in MODELS], floor=0.0, from_floor=True)  # fmt: skip
+    figure = Figure(
+        "seconds per epoch (timed alone)",
+        "model",
+        "seconds",
+        [0.0, 1.0],
+        ["plain", "BN"],
+        [band(k, [times[k] if k == j else [None] * len(times[k]) for j in MODELS]) for k in MODELS],
+        floor=0.0,
+        from_floor=True,
+    )
     return Found(values, details, notes, figure)
 
 

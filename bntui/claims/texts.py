@@ -203,8 +203,10 @@ def paragraph(found: Measure, scale: Scale) -> str:
     text = LESSONS[found.claim].format(b=scale.batch_sizes[0])
     if found.verdict is not None and found.interval is None:
         why = "; ".join(found.notes) or "no seed gave one"
-        text += (f" No verdict can be drawn here: {claim.quantity} has no value at the "
-                 f"{scale.name} scale ({why}).")  # fmt: skip
+        text += (
+            f" No verdict can be drawn here: {claim.quantity} has no value at the "
+            f"{scale.name} scale ({why})."
+        )
     elif found.verdict is not None:
         finding = {
             "supported": "The measurement supports the notebooks' claim",
@@ -212,9 +214,11 @@ def paragraph(found: Measure, scale: Scale) -> str:
             "no effect": "The measurement finds no effect that matters",
             "too few seeds": "Too few seeds to decide the notebooks' claim",
         }[found.verdict]
-        text += (f" {finding} here: {claim.quantity} is "
-                 f"{measure_text(found)}, {significance_text(found)}, at the "
-                 f"{scale.name} scale ({scale.seeds} seeds).")  # fmt: skip
+        text += (
+            f" {finding} here: {claim.quantity} is "
+            f"{measure_text(found)}, {significance_text(found)}, at the "
+            f"{scale.name} scale ({scale.seeds} seeds)."
+        )
     if found.claim == "shift":
         text += " " + SHIFT_CAVEAT
     return text
@@ -230,18 +234,24 @@ def design(name: str, scale: Scale) -> str:
         f"{scale.base_train:,} training and {scale.valid:,} validation images of "
         f"Fashion-MNIST, {scale.base_epochs} epochs, SGD at {BASE_RATE:g}, batch 32"
     )
-    sweep = (f"{scale.sweep_train:,} training and {scale.valid:,} validation images, "
-             f"{_epochs(scale.sweep_epochs)}, batch 32")  # fmt: skip
-    pair = ("the controlled pair: the same MLP (Dense 300, Dense 100, ReLU, glorot_uniform) "
-            "with and without BN before each Dense, the plain model's pixels standardised "
-            "per pixel with the training slice's mean and variance, as the BN model's first "
-            "BN standardises them")  # fmt: skip
+    sweep = (
+        f"{scale.sweep_train:,} training and {scale.valid:,} validation images, "
+        f"{_epochs(scale.sweep_epochs)}, batch 32"
+    )
+    pair = (
+        "the controlled pair: the same MLP (Dense 300, Dense 100, ReLU, glorot_uniform) "
+        "with and without BN before each Dense, the plain model's pixels standardised "
+        "per pixel with the training slice's mean and variance, as the BN model's first "
+        "BN standardises them"
+    )
     square = (
         "with two more models, the 2×2 of input standardisation × hidden BN: the plain "
         "model on raw pixels, and BN on the hidden layers only (no BN on the pixels)"
     )
-    seeds = (f"{scale.seeds} seeds; seed s of every model sees the same images in the same "
-             "order, and the models of a pair start from the same Dense weights")  # fmt: skip
+    seeds = (
+        f"{scale.seeds} seeds; seed s of every model sees the same images in the same "
+        "order, and the models of a pair start from the same Dense weights"
+    )
     rates = ", ".join(f"{r:g}" for r in scale.lr_grid)
     factors = ", ".join(f"×{f:g}" for f in scale.init_scales)
     sizes = ", ".join(str(b) for b in scale.batch_sizes)

@@ -102,9 +102,15 @@ class EpochEnd(Event):
 # What LayerStats measures for each kind of layer (see bntui.training.probe for the definitions).
 DENSE_STATS = ("in_mean", "in_std", "pre_mean", "pre_std", "dead", "grad_norm")
 BN_STATS = (
-    "gamma_mean", "gamma_std", "beta_mean", "beta_std",
-    "moving_mean", "moving_var", "batch_shift", "batch_var_ratio",
-)  # fmt: skip
+    "gamma_mean",
+    "gamma_std",
+    "beta_mean",
+    "beta_std",
+    "moving_mean",
+    "moving_var",
+    "batch_shift",
+    "batch_var_ratio",
+)
 LAYER_STATS = {"dense": DENSE_STATS, "bn": BN_STATS}
 
 

@@ -112,19 +112,27 @@ def _inside_events(key: str, record: ModelRun) -> Iterator[LayerStats]:
             t=t,
             position=position,
             layers=[
-                {"name": layer.name, "kind": layer.kind, "units": layer.units,
-                 **{stat: values[i] for stat, values in layer.stats.items()}}
+                {
+                    "name": layer.name,
+                    "kind": layer.kind,
+                    "units": layer.units,
+                    **{stat: values[i] for stat, values in layer.stats.items()},
+                }
                 for layer in inside.layers
             ],
-        )  # fmt: skip
+        )
 
 
 def _batch(key: str, record: ModelRun, i: int) -> BatchProgress:
     c = record.curve
     return BatchProgress(
-        model=key, t=c.t[i], epoch=c.epoch[i], step=c.step[i], steps=c.steps[i],
+        model=key,
+        t=c.t[i],
+        epoch=c.epoch[i],
+        step=c.step[i],
+        steps=c.steps[i],
         values={m.name: c.column(m.name)[i] for m in STEP_METRICS},
-    )  # fmt: skip
+    )
 
 
 def _epoch_end_times(record: ModelRun) -> list[float]:

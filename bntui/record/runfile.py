@@ -276,8 +276,9 @@ def check_test(test: TestResults, classes: int | None, where: str) -> None:
         if p.label >= limit or p.predicted >= limit:
             raise ValueError(f"{where}.predictions: a class beyond the {limit} classes")
         if classes is not None and len(p.probabilities) != classes:
-            raise ValueError(f"{where}.predictions: {len(p.probabilities)} probabilities for "
-                             f"{classes} classes")  # fmt: skip
+            raise ValueError(
+                f"{where}.predictions: {len(p.probabilities)} probabilities for {classes} classes"
+            )
 
 
 def check_run(run: RunFile) -> None:

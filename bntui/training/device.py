@@ -70,9 +70,13 @@ def watch_backend_log() -> BackendLog:
 
 
 def describe(
-    backend: str, trained: tuple[str, int, str], backend_gpus: list[tuple[int, str]],
-    job: dict[str, Any], reason: str = "", fix: str = "",
-) -> tuple[list[dict[str, Any]], str, str]:  # fmt: skip
+    backend: str,
+    trained: tuple[str, int, str],
+    backend_gpus: list[tuple[int, str]],
+    job: dict[str, Any],
+    reason: str = "",
+    fix: str = "",
+) -> tuple[list[dict[str, Any]], str, str]:
     """Devices, `runs_on` and the unused-GPU note for a model the backend placed on
     `trained` = (platform, device id, device kind).
 
@@ -83,8 +87,10 @@ def describe(
     on_gpu = kind == "gpu"
     gpus: list[dict[str, Any]] = [{"kind": "GPU", **gpu} for gpu in job.get("gpus") or []]
     if not gpus:
-        gpus = [{"kind": "GPU", "id": f"gpu:{i}", "name": name, "memory_bytes": 0}
-                for i, name in backend_gpus]  # fmt: skip
+        gpus = [
+            {"kind": "GPU", "id": f"gpu:{i}", "name": name, "memory_bytes": 0}
+            for i, name in backend_gpus
+        ]
     mine = job.get("gpu")
     if on_gpu and mine:  # the worker sees only its own card: the backend's GPU is this one
         runs_on = runs_on_gpu(mine["id"], mine["name"], int(mine.get("memory_bytes") or 0))

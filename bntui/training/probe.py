@@ -126,25 +126,38 @@ class LayerProbe:
                 # LeakyReLU never outputs exactly 0: no value rather than a reassuring 0%.
                 dead = float(np.mean(np.all(z <= 0, axis=0))) if act == "relu" else None
                 rows.append(
-                    {"name": layer.name, "kind": "dense", "units": int(kernel.shape[1]),
-                     "in_mean": in_mean, "in_std": in_std, "pre_mean": pre_mean,
-                     "pre_std": pre_std, "dead": dead,
-                     "grad_norm": next(norms)}
-                )  # fmt: skip
+                    {
+                        "name": layer.name,
+                        "kind": "dense",
+                        "units": int(kernel.shape[1]),
+                        "in_mean": in_mean,
+                        "in_std": in_std,
+                        "pre_mean": pre_mean,
+                        "pre_std": pre_std,
+                        "dead": dead,
+                        "grad_norm": next(norms),
+                    }
+                )
                 h = _activate(act, z, slope)
             elif isinstance(layer, keras.layers.BatchNormalization):
                 gamma, beta, moving_mean, moving_var = layer.get_weights()
                 mu, var = h.mean(axis=0), h.var(axis=0)
                 moving_sd = np.sqrt(moving_var + layer.epsilon)
                 rows.append(
-                    {"name": layer.name, "kind": "bn", "units": int(gamma.shape[0]),
-                     "gamma_mean": float(gamma.mean()), "gamma_std": float(gamma.std()),
-                     "beta_mean": float(beta.mean()), "beta_std": float(beta.std()),
-                     "moving_mean": float(moving_mean.mean()),
-                     "moving_var": float(moving_var.mean()),
-                     "batch_shift": float(np.mean(np.abs(mu - moving_mean) / moving_sd)),
-                     "batch_var_ratio": float(np.mean((var + layer.epsilon) / moving_sd**2))}
-                )  # fmt: skip
+                    {
+                        "name": layer.name,
+                        "kind": "bn",
+                        "units": int(gamma.shape[0]),
+                        "gamma_mean": float(gamma.mean()),
+                        "gamma_std": float(gamma.std()),
+                        "beta_mean": float(beta.mean()),
+                        "beta_std": float(beta.std()),
+                        "moving_mean": float(moving_mean.mean()),
+                        "moving_var": float(moving_var.mean()),
+                        "batch_shift": float(np.mean(np.abs(mu - moving_mean) / moving_sd)),
+                        "batch_var_ratio": float(np.mean((var + layer.epsilon) / moving_sd**2)),
+                    }
+                )
                 h = (h - mu) / np.sqrt(var + layer.epsilon) * gamma + beta
             # Flatten is done up front, Dropout is the identity in expectation, and
             # activation layers were applied with the Dense before them.

@@ -74,9 +74,14 @@ def train_seeds(setting: Setting) -> SeedStack:
         if probe and alive[0]:
             stack.load(0)
             writer.emit(
-                LayerStats(model=key, t=writer.now(), seed=0, position=round(position, 4),
-                           layers=probe.measure())
-            )  # fmt: skip
+                LayerStats(
+                    model=key,
+                    t=writer.now(),
+                    seed=0,
+                    position=round(position, 4),
+                    layers=probe.measure(),
+                )
+            )
 
     measure(0.0)
     for epoch in range(spec.epochs):
@@ -104,9 +109,16 @@ def train_seeds(setting: Setting) -> SeedStack:
                 if not alive[index]:
                     continue
                 writer.emit(
-                    BatchProgress(model=key, t=writer.now(), seed=index, epoch=epoch,
-                                  step=step, steps=steps, values=values[index])
-                )  # fmt: skip
+                    BatchProgress(
+                        model=key,
+                        t=writer.now(),
+                        seed=index,
+                        epoch=epoch,
+                        step=step,
+                        steps=steps,
+                        values=values[index],
+                    )
+                )
                 if is_diverged(values[index].get("loss")) and not diverged[index]:
                     diverged[index] = True
                     if spec.stop_on_divergence:
@@ -125,9 +137,15 @@ def train_seeds(setting: Setting) -> SeedStack:
         for index in range(len(seeds)):
             if alive[index]:
                 writer.emit(
-                    EpochEnd(model=key, t=writer.now(), seed=index, epoch=epoch,
-                             values=values[index], data_order=order_digest(orders[index]))
-                )  # fmt: skip
+                    EpochEnd(
+                        model=key,
+                        t=writer.now(),
+                        seed=index,
+                        epoch=epoch,
+                        values=values[index],
+                        data_order=order_digest(orders[index]),
+                    )
+                )
     for index in range(len(seeds)):
         if not alive[index]:
             continue

@@ -86,9 +86,14 @@ def make_callback(
             # `self.model` syncs the JAX trainer's state into the variables first.
             self.model  # noqa: B018
             writer.emit(
-                LayerStats(model=key, t=writer.now(), seed=seed_index,
-                           position=round(position, 4), layers=probe.measure())
-            )  # fmt: skip
+                LayerStats(
+                    model=key,
+                    t=writer.now(),
+                    seed=seed_index,
+                    position=round(position, 4),
+                    layers=probe.measure(),
+                )
+            )
 
         def on_train_begin(self, logs: Any = None) -> None:
             if probe:
@@ -111,10 +116,15 @@ def make_callback(
             (values,) = emit.step_values(self.model, emit.single, logs or {}, 1)
             writer.emit(
                 BatchProgress(
-                    model=key, t=writer.now(), seed=seed_index, epoch=self.epoch, step=step,
-                    steps=steps, values=values,
+                    model=key,
+                    t=writer.now(),
+                    seed=seed_index,
+                    epoch=self.epoch,
+                    step=step,
+                    steps=steps,
+                    values=values,
                 )
-            )  # fmt: skip
+            )
             if is_diverged(values.get("loss")):
                 self.diverged = True
                 if spec.stop_on_divergence:

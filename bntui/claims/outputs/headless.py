@@ -28,8 +28,11 @@ def header(run: BatteryRun) -> list[str]:
     scale = claims.battery_scale
     seeds = f"seeds {claims.seed}–{claims.seed + scale.seeds - 1}"
     cells = _count(len(claims.plan()), "cell")
-    expect = (f"expect {run.eta.estimate().text()}" if run.todo
-              else "nothing to train: every cell is done")  # fmt: skip
+    expect = (
+        f"expect {run.eta.estimate().text()}"
+        if run.todo
+        else "nothing to train: every cell is done"
+    )
     return [
         f"bntui claims: {_count(len(claims.claims), 'claim')}, {cells} ({len(run.todo)} to "
         f"train), {scale.name} scale, {seeds}, on {run.workers} workers",
@@ -112,10 +115,13 @@ def run_headless(run: BatteryRun, out: TextIO | None = None) -> int:
 
 def _heartbeat(run: BatteryRun) -> str:
     """A sign of life between cells: what runs, how far, and the time left."""
-    running = ", ".join(f"{cell} {1 - left:.0%}" for cell, left in run.eta.left.items()
-                        if 0 < left < 1)  # fmt: skip
-    return (f"[{run.eta.fraction_done:4.0%}] training {running or 'the next cells'} · "
-            f"{run.eta.estimate().text(' left')}")  # fmt: skip
+    running = ", ".join(
+        f"{cell} {1 - left:.0%}" for cell, left in run.eta.left.items() if 0 < left < 1
+    )
+    return (
+        f"[{run.eta.fraction_done:4.0%}] training {running or 'the next cells'} · "
+        f"{run.eta.estimate().text(' left')}"
+    )
 
 
 def _landed(run: BatteryRun, event: CellEnded, settled: set[str]) -> list[str]:

@@ -116,8 +116,11 @@ def header(claims: ClaimsFile) -> list[str]:
     versions = ", ".join(f"{md_text(k, 40)} {md_text(v, 200)}" for k, v in env.items()) or "–"
     rows = [
         ("Scale", _scale_line(scale)),
-        ("Seeds", f"{seeds[0]} … {seeds[-1]} ({len(seeds)} seeds; seed s of every model "
-                  "sees the same images in the same order)"),
+        (
+            "Seeds",
+            f"{seeds[0]} … {seeds[-1]} ({len(seeds)} seeds; seed s of every model "
+            "sees the same images in the same order)",
+        ),
         ("Battery", "; ".join(_battery_line(claims))),
         ("Workers", str(claims.workers)),
         ("Device", md_text(claims.device, 200) or "–"),
@@ -125,7 +128,7 @@ def header(claims: ClaimsFile) -> list[str]:
         ("Finished", _when(claims.finished)),
         ("Environment", versions),
         ("Design", _design_line(claims)),
-    ]  # fmt: skip
+    ]
     return [
         "# Batch normalization: the notebooks' claims, tested",
         "",

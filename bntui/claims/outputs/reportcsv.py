@@ -16,9 +16,17 @@ from bntui.outputs.export import csv_table
 CLAIM_HEADER = ["claim", "seed", "quantity", "value", "unit"]
 FIGURE_HEADER = ["series", "x", "tick", "mean", "low", "high"]
 SUMMARY_HEADER = [
-    "claim", "verdict", "mean", "ci_low", "ci_high", "n", "p_holm", "seeds_needed", "unit",
+    "claim",
+    "verdict",
+    "mean",
+    "ci_low",
+    "ci_high",
+    "n",
+    "p_holm",
+    "seeds_needed",
+    "unit",
     "notebook",
-]  # fmt: skip
+]
 
 
 def claim_csv(found: Measure) -> str:
@@ -61,6 +69,15 @@ def summary_csv(found: list[Measure]) -> str:
             numbers: list[object] = [None, None, None, 0 if m.status == "done" else None]
         else:
             numbers = [interval.mean, interval.low, interval.high, interval.n]
-        rows.append([m.claim, verdict_word(m), *numbers, m.p_value, m.seeds_needed, claim.unit,
-                     claim.notebook])  # fmt: skip
+        rows.append(
+            [
+                m.claim,
+                verdict_word(m),
+                *numbers,
+                m.p_value,
+                m.seeds_needed,
+                claim.unit,
+                claim.notebook,
+            ]
+        )
     return csv_table(SUMMARY_HEADER, rows)

@@ -51,11 +51,20 @@ def _train(cell: CellSpec, seeds: tuple[int, ...], progress: Progress | None) ->
     evals = Cadence(steps, cell.evals_per_epoch, "nearest")
     probes = Cadence(steps, cell.probes_per_epoch, "nearest")
     out: list[dict[str, Any]] = [
-        {"seed": s, "steps": [], "val_accuracy": [], "val_loss": [], "probe_steps": [],
-         "layer_grads": [], "epoch_seconds": [], "epoch_cpu_seconds": [],
-         "params": stack.params, "diverged": False}
+        {
+            "seed": s,
+            "steps": [],
+            "val_accuracy": [],
+            "val_loss": [],
+            "probe_steps": [],
+            "layer_grads": [],
+            "epoch_seconds": [],
+            "epoch_cpu_seconds": [],
+            "params": stack.params,
+            "diverged": False,
+        }
         for s in seeds
-    ]  # fmt: skip
+    ]
     drifts: list[np.ndarray] = []
     last_moments: list[tuple[np.ndarray, np.ndarray]] = []
 
@@ -73,9 +82,17 @@ def _train(cell: CellSpec, seeds: tuple[int, ...], progress: Progress | None) ->
             out[k]["probe_steps"].append(step)
             out[k]["layer_grads"].append([finite_float(v) for v in norms[k]])
         if last_moments:
-            drifts.append(np.array([[drift((m0[k], s0[k]), (m1[k], s1[k]))
-                                     for (m0, s0), (m1, s1) in zip(last_moments, moments)]
-                                    for k in range(count)]))  # fmt: skip
+            drifts.append(
+                np.array(
+                    [
+                        [
+                            drift((m0[k], s0[k]), (m1[k], s1[k]))
+                            for (m0, s0), (m1, s1) in zip(last_moments, moments)
+                        ]
+                        for k in range(count)
+                    ]
+                )
+            )
         last_moments = moments
 
     evaluate(0)

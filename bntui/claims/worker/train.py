@@ -33,8 +33,12 @@ def data() -> dict[str, np.ndarray]:
     """Fashion-MNIST once per process: the 55,000 training and 5,000 validation images."""
     if not _DATA:
         splits = load_splits("fashion_mnist", 5_000, None)
-        _DATA.update(x_train=splits.x_train, y_train=splits.y_train,
-                     x_valid=splits.x_valid, y_valid=splits.y_valid)  # fmt: skip
+        _DATA.update(
+            x_train=splits.x_train,
+            y_train=splits.y_train,
+            x_valid=splits.x_valid,
+            y_valid=splits.y_valid,
+        )
     return _DATA
 
 
@@ -70,8 +74,10 @@ def build(cell: CellSpec) -> keras.Model:
         stack.append(layers.BatchNormalization())
     stack.append(layers.Dense(10, activation="softmax", kernel_initializer=cell.initializer))
     model = keras.Sequential([keras.Input((28, 28)), *stack])
-    model.compile(loss="sparse_categorical_crossentropy",
-                  optimizer=keras.optimizers.SGD(learning_rate=cell.learning_rate))  # fmt: skip
+    model.compile(
+        loss="sparse_categorical_crossentropy",
+        optimizer=keras.optimizers.SGD(learning_rate=cell.learning_rate),
+    )
     return model
 
 

@@ -243,9 +243,13 @@ class DashboardScreen(StreamScreen):
     def settings(self) -> ViewSettings:
         """The view's state, as the tabs' drawing functions take it."""
         return ViewSettings(
-            self.metric, self.series_mode, self.inside_view, not self.app.no_color,
-            self.each_seed, self.seed_shown,
-        )  # fmt: skip
+            self.metric,
+            self.series_mode,
+            self.inside_view,
+            not self.app.no_color,
+            self.each_seed,
+            self.seed_shown,
+        )
 
     def redraw(self) -> None:
         """Repaint the status line, and the tab on show if the record changed."""

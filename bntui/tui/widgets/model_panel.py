@@ -124,11 +124,14 @@ class ModelPanel(Vertical):
             lines.append(f"{record.status} at {fmt_duration(prog.elapsed_s)}\n")
         c = record.curve
         rows = (
-            ("train", last(c.column("loss")) if c.column("loss") else last(h.column("loss")),
-             last(c.column("accuracy")) if c.column("accuracy") else last(h.column("accuracy"))),
+            (
+                "train",
+                last(c.column("loss")) if c.column("loss") else last(h.column("loss")),
+                last(c.column("accuracy")) if c.column("accuracy") else last(h.column("accuracy")),
+            ),
             ("val", last(h.column("val_loss")), last(h.column("val_accuracy"))),
             ("best", best(h.column("val_loss"), False), best(h.column("val_accuracy"), True)),
-        )  # fmt: skip
+        )
         for name, loss, acc in rows:
             lines.append(f"{name:<6}", "bold")
             lines.append(f"loss {fmt(loss)}  acc {fmt(acc)}\n")

@@ -53,8 +53,16 @@ def chart_series(figure: Figure, no_color: bool = False) -> list[Series]:
     lines = []
     for found in figure.series:
         style, glyph = MODEL_LOOKS.get(found.key, OTHER_LOOK)
-        lines.append(Series(found.label, xs, list(found.mean), "" if no_color else style,
-                            glyph=glyph, band=(list(found.low), list(found.high))))  # fmt: skip
+        lines.append(
+            Series(
+                found.label,
+                xs,
+                list(found.mean),
+                "" if no_color else style,
+                glyph=glyph,
+                band=(list(found.low), list(found.high)),
+            )
+        )
     return lines
 
 
@@ -167,5 +175,7 @@ def empty_message(found: Measure) -> str:
     """What the chart's place says before the claim's cells have all finished."""
     if found.status == "failed":
         return "no chart: a cell of this claim failed (see Errors)"
-    return (f"the chart appears when all {found.cells_total} cells of this claim have "
-            f"finished ({found.cells_done} so far)")  # fmt: skip
+    return (
+        f"the chart appears when all {found.cells_total} cells of this claim have "
+        f"finished ({found.cells_done} so far)"
+    )
