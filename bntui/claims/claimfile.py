@@ -124,6 +124,15 @@ class SeedResult(FileModel):
         return self.val_accuracy[-1] if self.val_accuracy else None
 
 
+class Placement(FileModel):
+    """Where a cell ran, as its worker saw it (`--executor ray`): its node, its device, and
+    the versions its results came from (the worker's, not the driver's)."""
+
+    node: Label = ""
+    device: Label = ""
+    versions: Environment = {}
+
+
 class CellResult(FileModel):
     """One cell: its spec, how it ended, and each seed's results."""
 
@@ -134,6 +143,8 @@ class CellResult(FileModel):
     began: Duration = 0.0
     seconds: Duration = 0.0
     results: Annotated[list[SeedResult], Field(max_length=64)] = []
+    # Where it ran, when the executor says (a Ray cluster's node); None: this machine.
+    where: Placement | None = None
 
     @property
     def id(self) -> str:

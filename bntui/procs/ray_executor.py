@@ -1,0 +1,292 @@
+"""Run the scheduler's jobs as Ray tasks, on every node of a cluster (`--executor ray`).
+
+Each job is one generator task that runs `call(job, progress)`, the same code the local
+workers run, and yields where it runs, its progress (throttled) and then its result or a
+one-line error. Where the cluster has GPUs, every job is a GPU task of half a GPU (two a GPU,
+as locally); else a CPU task of one core, pinned to a core of its node that no other cell
+holds, with the one-thread XLA flags, so that a cell computes the same numbers as the local
+executor's pinned workers. Exclusive (timed) jobs run on one node. A worker or node that dies
+re-runs its job elsewhere (Ray's `max_retries`); stopping cancels every live task at once.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import queue
+import socket
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import Any
+
+from bntui.core.spec import ExperimentSpec
+from bntui.procs.gpus import MEMORY_FRACTION_VARS, SHARED_MEMORY_FRACTION
+from bntui.procs.raycluster import Cluster
+from bntui.procs.scheduler import Event, Executor, Failed, Finished, Job, Progressed, error_line
+from bntui.procs.supervisor import compile_cache_dir, worker_env
+from bntui.procs.system import host_cpu
+
+Call = Callable[[Any, Callable[[float], None]], Any]
+# A job whose worker or node dies runs again this many times before it counts as failed.
+RETRIES = 3
+# Two cells share a GPU (their small MLPs leave it mostly idle between steps).
+GPU_SHARE = 0.5
+PROGRESS_EVERY_S = 0.25
+# What a worker reports in the claims file: the versions its results came from.
+VERSIONS = ("bntui", "ray", "keras", "jax", "jaxlib", "numpy")
+
+
+def cell_env(gpu: bool) -> dict[str, str]:
+    """The environment of a cell's Ray worker, set explicitly (a node's own environment may
+    say otherwise): the backend, one XLA thread, and its device."""
+    env = worker_env(ExperimentSpec(), 1)
+    own = ("KERAS_", "TF_", "XLA_", "JAX_", "OMP_", "PYTHONUNBUFFERED")
+    chosen = {k: v for k, v in env.items() if k.startswith(own)}
+    if "JAX_COMPILATION_CACHE_DIR" not in os.environ:
+        chosen.pop("JAX_COMPILATION_CACHE_DIR", None)  # the node's own cache folder
+    if not gpu:
+        # Ray no longer hides the GPUs from CPU tasks: a CPU cell must not touch one.
+        return {**chosen, "CUDA_VISIBLE_DEVICES": "", "JAX_PLATFORMS": "cpu"}
+    chosen |= {"XLA_PYTHON_CLIENT_PREALLOCATE": "false", "TF_FORCE_GPU_ALLOW_GROWTH": "true"}
+    if not any(name in os.environ for name in MEMORY_FRACTION_VARS):
+        chosen["XLA_PYTHON_CLIENT_MEM_FRACTION"] = SHARED_MEMORY_FRACTION
+    return chosen
+
+
+class RayExecutor(Executor):
+    """Jobs as Ray tasks on `cluster`; `call(job, progress)` runs each (pickled by reference:
+    a module-level function of a module every node can import)."""
+
+    def __init__(self, call: Call, cluster: Cluster, pin_cores: bool | None = None) -> None:
+        import ray
+
+        self.call, self.cluster = call, cluster
+        # As the local executor: BNTUI_PIN_CORES=0 turns pinning off.
+        self.pin = os.environ.get("BNTUI_PIN_CORES") != "0" if pin_cores is None else pin_cores
+        options: dict[str, Any] = {"max_retries": RETRIES, "retry_exceptions": False,
+                                   "num_cpus": 1}  # fmt: skip
+        self._cpu_task = ray.remote(_cell_task).options(
+            **options, runtime_env={"env_vars": cell_env(False)}
+        )
+        self._gpu_task = ray.remote(_cell_task).options(
+            **options, num_gpus=GPU_SHARE, runtime_env={"env_vars": cell_env(True)}
+        )
+        self.live: dict[str, tuple[Any, float]] = {}  # job → its generator, when it started
+        self.placed: dict[str, dict[str, Any]] = {}  # job → where it started (last attempt)
+        self.progress: dict[str, float] = {}
+        self.timing_node: str | None = None
+        self.stopped = False
+        self._lock = threading.Lock()
+
+        self.capacity = self._capacity()
+
+    def _capacity(self) -> int:
+        """Jobs at once: two a GPU where the cluster has GPUs, else one a CPU (read again as
+        nodes join or leave; at least one, so the scheduler waits for nodes to come)."""
+        found = self.cluster.resources()
+        gpus = found.get("GPU", 0)
+        return max(1, int(gpus / GPU_SHARE) if gpus else int(found.get("CPU", 0)))
+
+    def start(self, job: Job) -> None:
+        """Submit `job` as a task (a GPU task where the cluster has GPUs)."""
+        gpu = bool(self.cluster.resources().get("GPU"))
+        task = self._gpu_task if gpu else self._cpu_task
+        if job.exclusive:
+            from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+            # Timed jobs on one node, so that what they compare ran on the same hardware;
+            # soft: if that node dies, the job runs again on another (the file says where).
+            node = self._timing_node("GPU" if gpu else "CPU")
+            task = task.options(scheduling_strategy=NodeAffinitySchedulingStrategy(node, soft=True))
+        with self._lock:
+            generator = task.remote(self.call, job, self.pin and not gpu)
+            self.live[job.id] = (generator, time.monotonic())
+
+    def _timing_node(self, resource: str) -> str:
+        import ray
+
+        nodes = [n for n in self.cluster.alive_nodes() if n["Resources"].get(resource)]
+        ids = [n["NodeID"] for n in nodes]
+        node = self.timing_node
+        if node is None or node not in ids:
+            own = ray.get_runtime_context().get_node_id()
+            node = self.timing_node = own if own in ids else (ids[0] if ids else own)
+        return node
+
+    def events(self, timeout: float) -> list[Event]:
+        """Progress and ends of the live tasks, waiting up to `timeout` s for one."""
+        import ray
+
+        self.capacity = self._capacity()
+        found: list[Event] = []
+        deadline = time.monotonic() + timeout
+        while not found:
+            with self._lock:
+                if self.stopped or not self.live:
+                    return found
+                generators = {id(g): job for job, (g, _) in self.live.items()}
+                waiting = [g for g, _ in self.live.values()]
+                ready, _ = ray.wait(waiting, num_returns=1, timeout=0.1)
+                if ready:
+                    ready, _ = ray.wait(waiting, num_returns=len(waiting), timeout=0)
+                for generator in ready:
+                    found += self._next(generators[id(generator)], generator)
+            if time.monotonic() >= deadline:
+                break
+        return found
+
+    def _next(self, job: str, generator: Any) -> list[Event]:
+        import ray
+
+        took = time.monotonic() - self.live[job][1]
+        try:
+            kind, value, *where = ray.get(next(generator))
+        except StopIteration:
+            del self.live[job]
+            return [Failed(job, "its Ray task ended without a result", took)]
+        except ray.exceptions.RayError as exc:
+            del self.live[job]
+            return [Failed(job, _task_death(exc), took, self.placed.get(job))]
+        if kind == "started":
+            self.placed[job] = value
+            return []
+        if kind == "progress":
+            # A job run again after its worker died starts over; its bar does not go back.
+            fraction = max(float(value), self.progress.get(job, 0.0))
+            self.progress[job] = fraction
+            return [Progressed(job, fraction)]
+        del self.live[job]
+        placed = where[0] if where else self.placed.get(job)
+        if kind == "ok":
+            return [Finished(job, value, took, placed)]
+        return [Failed(job, str(value), took, placed)]
+
+    def stop(self) -> None:
+        """Cancel every live task now (their workers are killed). Safe to call twice, from
+        any thread; the cluster stays up until its owner closes it."""
+        import ray
+
+        with self._lock:
+            if self.stopped:
+                return
+            self.stopped = True
+            for generator, _ in self.live.values():
+                try:
+                    ray.cancel(generator, force=True)
+                except Exception:  # already ended, or its node is gone: nothing to cancel
+                    pass
+            self.live.clear()
+
+
+def _task_death(exc: Exception) -> str:
+    """Ray's error for a task that could not finish (its worker or node died, more often
+    than it may be retried) as one line."""
+    first = next((line.strip() for line in str(exc).splitlines() if line.strip()), "")
+    return (f"its Ray worker died (killed, out of memory, or its node left) and {RETRIES} "
+            f"retries too: {type(exc).__name__}: {first[:200]}")  # fmt: skip
+
+
+# The worker side: these run inside Ray's worker processes, on whichever node.
+
+_NODE_CORES: list[int] | None = None
+
+
+def _cell_task(call: Call, job: Any, pin: bool) -> Iterator[tuple[Any, ...]]:
+    """A Ray generator task: where it runs, its progress, then ("ok", result, where) or
+    ("error", one line, where)."""
+    os.environ.setdefault("JAX_COMPILATION_CACHE_DIR", str(compile_cache_dir()))
+    core, lock = _take_core() if pin else (None, None)
+    try:
+        yield ("started", _where(core, ended=False))
+        updates: queue.Queue[tuple[str, Any]] = queue.Queue()
+        last = [0.0]
+
+        def progress(fraction: float) -> None:
+            if time.monotonic() - last[0] >= PROGRESS_EVERY_S:
+                last[0] = time.monotonic()
+                updates.put(("progress", fraction))
+
+        def run() -> None:
+            try:
+                updates.put(("ok", call(job, progress)))
+            except Exception as exc:  # the job failed; the worker lives on
+                updates.put(("error", error_line(exc)))
+
+        threading.Thread(target=run, daemon=True).start()
+        while True:
+            kind, value = updates.get()
+            if kind != "progress":
+                yield (kind, value, _where(core))
+                return
+            yield (kind, value)
+    finally:
+        if lock is not None:
+            os.close(lock)
+
+
+def _take_core() -> tuple[int | None, int | None]:
+    """Pin this worker process (every thread) to a core of its node that no other cell holds
+    (a lock file per core, released when the cell ends or the process dies); (None, None)
+    when every core is taken (the node lends Ray more CPUs than it has)."""
+    import fcntl
+
+    global _NODE_CORES
+    if _NODE_CORES is None:  # before the first pin: the cores the node lends this worker
+        _NODE_CORES = sorted(os.sched_getaffinity(0))
+    folder = Path(tempfile.gettempdir()) / f"bntui-cores-{os.getuid()}"
+    folder.mkdir(mode=0o700, exist_ok=True)
+    for core in _NODE_CORES:
+        fd = os.open(folder / f"core-{core}.lock", os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(fd)
+            continue
+        # Every thread: XLA's pool, once started, would stay on the cores it was born on.
+        for thread in os.listdir("/proc/self/task"):
+            try:
+                os.sched_setaffinity(int(thread), {core})
+            except OSError:  # a thread that just ended
+                pass
+        return core, fd
+    return None, None
+
+
+def _where(core: int | None, ended: bool = True) -> dict[str, Any]:
+    """The node, the device and the versions this worker has (the claims file's `where`);
+    which device the backend used is known once the cell has `ended`."""
+    import ray
+
+    context = ray.get_runtime_context()
+    gpus = ",".join(context.get_accelerator_ids().get("GPU", []))
+    device = f"GPU {gpus}" if gpus else ""
+    if gpus and ended:
+        used = _backend_device()
+        device = (f"{used} (GPU {gpus}, shared by two cells)" if used else
+                  f"the CPU: Ray lent GPU {gpus}, but the backend found no GPU")  # fmt: skip
+    if not device:
+        pinned = "unpinned" if core is None else f"core {core}"
+        device = f"{host_cpu()['name']} (CPU, {pinned})"
+    versions = {"python": platform.python_version()}
+    for package in VERSIONS:
+        try:
+            versions[package] = version(package)
+        except PackageNotFoundError:
+            continue
+    node = f"{socket.gethostname()} (Ray node {context.get_node_id()[:12]})"
+    return {"node": node, "device": device, "versions": versions}
+
+
+def _backend_device() -> str | None:
+    """The GPU JAX trained on, by name; None when it ran on the CPU (or never started)."""
+    jax = sys.modules.get("jax")  # loaded by the cell (never imported here)
+    try:
+        device = jax.devices()[0] if jax is not None else None
+    except RuntimeError:
+        return None
+    return str(device.device_kind) if device is not None and device.platform == "gpu" else None
