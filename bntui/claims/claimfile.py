@@ -131,6 +131,8 @@ class Placement(FileModel):
     node: Label = ""
     device: Label = ""
     versions: Environment = {}
+    # How many times it started: more than once when its worker or node died.
+    runs: Annotated[int, Field(ge=1, le=100)] = 1
 
 
 class CellResult(FileModel):

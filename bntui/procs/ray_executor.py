@@ -5,8 +5,8 @@ workers run, and yields where it runs, its progress (throttled) and then its res
 one-line error. Where the cluster has GPUs, every job is a GPU task of half a GPU (two a GPU,
 as locally); else a CPU task of one core, pinned to a core of its node that no other cell
 holds, with the one-thread XLA flags, so that a cell computes the same numbers as the local
-executor's pinned workers. Exclusive (timed) jobs run on one node. A worker or node that dies
-re-runs its job elsewhere (Ray's `max_retries`); stopping cancels every live task at once.
+executor's pinned workers. Exclusive (timed) jobs run on one node. A job whose worker or node
+dies runs again, elsewhere if need be; stopping cancels every live task at once.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
@@ -32,7 +33,8 @@ from bntui.procs.supervisor import compile_cache_dir, worker_env
 from bntui.procs.system import host_cpu
 
 Call = Callable[[Any, Callable[[float], None]], Any]
-# A job whose worker or node dies runs again this many times before it counts as failed.
+# A job whose worker or node dies runs again up to this many times before it counts as
+# failed.
 RETRIES = 3
 # Two cells share a GPU (their small MLPs leave it mostly idle between steps).
 GPU_SHARE = 0.5
@@ -58,9 +60,25 @@ def cell_env(gpu: bool) -> dict[str, str]:
     return chosen
 
 
+@dataclass
+class _Live:
+    """A job on the cluster: its task's generator, when it started, how many times."""
+
+    job: Job
+    generator: Any
+    began: float
+    runs: int = 1
+
+
 class RayExecutor(Executor):
     """Jobs as Ray tasks on `cluster`; `call(job, progress)` runs each (pickled by reference:
-    a module-level function of a module every node can import)."""
+    a module-level function of a module every node can import).
+
+    A task whose worker or node dies is submitted again (up to RETRIES times) by the
+    executor itself, not by Ray's `max_retries`: Ray's retry of a generator task drops the
+    new attempt's first items (as many as the old one yielded), and with them, after
+    fewer progress items, the result.
+    """
 
     def __init__(self, call: Call, cluster: Cluster, pin_cores: bool | None = None) -> None:
         import ray
@@ -68,21 +86,20 @@ class RayExecutor(Executor):
         self.call, self.cluster = call, cluster
         # As the local executor: BNTUI_PIN_CORES=0 turns pinning off.
         self.pin = os.environ.get("BNTUI_PIN_CORES") != "0" if pin_cores is None else pin_cores
-        options: dict[str, Any] = {"max_retries": RETRIES, "retry_exceptions": False,
-                                   "num_cpus": 1}  # fmt: skip
-        self._cpu_task = ray.remote(_cell_task).options(
-            **options, runtime_env={"env_vars": cell_env(False)}
-        )
-        self._gpu_task = ray.remote(_cell_task).options(
-            **options, num_gpus=GPU_SHARE, runtime_env={"env_vars": cell_env(True)}
-        )
-        self.live: dict[str, tuple[Any, float]] = {}  # job → its generator, when it started
-        self.placed: dict[str, dict[str, Any]] = {}  # job → where it started (last attempt)
+        # Two remote functions: a GPU one's worker serves one task and exits (Ray's default
+        # for a function declared with GPUs), so that none holds on to a GPU it is no
+        # longer lent; the two kinds keep their own workers (their environments differ).
+        self._tasks = {
+            gpu: ray.remote(max_retries=0, num_cpus=1, num_gpus=GPU_SHARE if gpu else 0,
+                            runtime_env={"env_vars": cell_env(gpu)})(function)
+            for gpu, function in ((False, _cpu_cell), (True, _gpu_cell))
+        }  # fmt: skip
+        self.live: dict[str, _Live] = {}
+        self.placed: dict[str, dict[str, Any]] = {}  # job → where its last run started
         self.progress: dict[str, float] = {}
         self.timing_node: str | None = None
         self.stopped = False
         self._lock = threading.Lock()
-
         self.capacity = self._capacity()
 
     def _capacity(self) -> int:
@@ -94,8 +111,12 @@ class RayExecutor(Executor):
 
     def start(self, job: Job) -> None:
         """Submit `job` as a task (a GPU task where the cluster has GPUs)."""
+        with self._lock:
+            self.live[job.id] = _Live(job, self._submit(job), time.monotonic())
+
+    def _submit(self, job: Job) -> Any:
         gpu = bool(self.cluster.resources().get("GPU"))
-        task = self._gpu_task if gpu else self._cpu_task
+        task = self._tasks[gpu]
         if job.exclusive:
             from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
@@ -103,9 +124,7 @@ class RayExecutor(Executor):
             # soft: if that node dies, the job runs again on another (the file says where).
             node = self._timing_node("GPU" if gpu else "CPU")
             task = task.options(scheduling_strategy=NodeAffinitySchedulingStrategy(node, soft=True))
-        with self._lock:
-            generator = task.remote(self.call, job, self.pin and not gpu)
-            self.live[job.id] = (generator, time.monotonic())
+        return task.remote(self.call, job, self.pin and not gpu)
 
     def _timing_node(self, resource: str) -> str:
         import ray
@@ -129,42 +148,50 @@ class RayExecutor(Executor):
             with self._lock:
                 if self.stopped or not self.live:
                     return found
-                generators = {id(g): job for job, (g, _) in self.live.items()}
-                waiting = [g for g, _ in self.live.values()]
+                jobs = {id(live.generator): job for job, live in self.live.items()}
+                waiting = [live.generator for live in self.live.values()]
                 ready, _ = ray.wait(waiting, num_returns=1, timeout=0.1)
                 if ready:
                     ready, _ = ray.wait(waiting, num_returns=len(waiting), timeout=0)
                 for generator in ready:
-                    found += self._next(generators[id(generator)], generator)
+                    found += self._next(self.live[jobs[id(generator)]])
             if time.monotonic() >= deadline:
                 break
         return found
 
-    def _next(self, job: str, generator: Any) -> list[Event]:
+    def _next(self, live: _Live) -> list[Event]:
         import ray
 
-        took = time.monotonic() - self.live[job][1]
+        job = live.job.id
+        took = time.monotonic() - live.began
         try:
-            kind, value, *where = ray.get(next(generator))
+            kind, value, *where = ray.get(next(live.generator))
         except StopIteration:
             del self.live[job]
             return [Failed(job, "its Ray task ended without a result", took)]
         except ray.exceptions.RayError as exc:
+            if live.runs <= RETRIES:  # its worker or node died: run it again
+                live.generator, live.runs = self._submit(live.job), live.runs + 1
+                return []
             del self.live[job]
-            return [Failed(job, _task_death(exc), took, self.placed.get(job))]
+            return [Failed(job, _task_death(exc), took, self._where(job, None, live))]
         if kind == "started":
             self.placed[job] = value
             return []
         if kind == "progress":
-            # A job run again after its worker died starts over; its bar does not go back.
+            # A job run again starts over; its bar does not go back.
             fraction = max(float(value), self.progress.get(job, 0.0))
             self.progress[job] = fraction
             return [Progressed(job, fraction)]
         del self.live[job]
-        placed = where[0] if where else self.placed.get(job)
+        placed = self._where(job, where[0] if where else None, live)
         if kind == "ok":
             return [Finished(job, value, took, placed)]
         return [Failed(job, str(value), took, placed)]
+
+    def _where(self, job: str, said: dict[str, Any] | None, live: _Live) -> dict[str, Any]:
+        """Where the job's last run was, and how many runs it took."""
+        return {**(said or self.placed.get(job, {})), "runs": live.runs}
 
     def stop(self) -> None:
         """Cancel every live task now (their workers are killed). Safe to call twice, from
@@ -175,9 +202,9 @@ class RayExecutor(Executor):
             if self.stopped:
                 return
             self.stopped = True
-            for generator, _ in self.live.values():
+            for live in self.live.values():
                 try:
-                    ray.cancel(generator, force=True)
+                    ray.cancel(live.generator, force=True)
                 except Exception:  # already ended, or its node is gone: nothing to cancel
                     pass
             self.live.clear()
@@ -185,7 +212,7 @@ class RayExecutor(Executor):
 
 def _task_death(exc: Exception) -> str:
     """Ray's error for a task that could not finish (its worker or node died, more often
-    than it may be retried) as one line."""
+    than it may run again) as one line."""
     first = next((line.strip() for line in str(exc).splitlines() if line.strip()), "")
     return (f"its Ray worker died (killed, out of memory, or its node left) and {RETRIES} "
             f"retries too: {type(exc).__name__}: {first[:200]}")  # fmt: skip
@@ -194,6 +221,16 @@ def _task_death(exc: Exception) -> str:
 # The worker side: these run inside Ray's worker processes, on whichever node.
 
 _NODE_CORES: list[int] | None = None
+
+
+def _cpu_cell(call: Call, job: Any, pin: bool) -> Iterator[tuple[Any, ...]]:
+    """A CPU cell's task (see `_cell_task`)."""
+    yield from _cell_task(call, job, pin)
+
+
+def _gpu_cell(call: Call, job: Any, pin: bool) -> Iterator[tuple[Any, ...]]:
+    """A GPU cell's task: the same, declared apart so that Ray gives it workers of its own."""
+    yield from _cell_task(call, job, pin)
 
 
 def _cell_task(call: Call, job: Any, pin: bool) -> Iterator[tuple[Any, ...]]:
