@@ -94,10 +94,12 @@ def connect(address: str | None = None) -> Cluster:
     options: dict[str, Any] = dict(
         log_to_driver=False, logging_level=logging.ERROR, include_dashboard=False
     )
-    with _keeping_sigterm():
+    with _keeping_sigterm(), _quiet_stderr():
         try:
             if target:
-                ray.init(address=target, **options)
+                # Without --ray-address, Ray looks the cluster up itself (as found above): then
+                # it also finds the token of a cluster with token authentication.
+                ray.init(address=address, **options)
             else:
                 _private_settings()
                 ray.init(address="local", num_cpus=_cores(), object_store_memory=OBJECT_STORE_BYTES,
@@ -179,6 +181,22 @@ def _keeping_sigterm() -> Iterator[None]:
             signal.signal(signal.SIGTERM, previous)
 
 
+@contextmanager
+def _quiet_stderr() -> Iterator[None]:
+    """Ray's C++ side writes its retries and warnings straight to file descriptor 2 while it
+    connects, which would bury bntui's one line (and a private cluster's servers, started
+    now, inherit it: their noise must not reach the dashboard either)."""
+    saved = os.dup(2)
+    quiet = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(quiet, 2)
+    try:
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(quiet)
+
+
 def _why(exc: Exception, target: str | None) -> str:
     """Ray's error as one line."""
     text = str(exc)
@@ -190,7 +208,11 @@ def _why(exc: Exception, target: str | None) -> str:
         return (f"{where} runs {cluster}; this bntui runs Ray {_ray_version()}, Python "
                 f"{platform.python_version()}: use the same on every node")  # fmt: skip
     first = next((line.strip() for line in text.splitlines() if line.strip()), type(exc).__name__)
-    return f"could not join {where}: {first[:300]}"
+    hint = ""
+    if target and os.environ.get("RAY_AUTH_MODE") != "token":
+        hint = (" (a cluster with token authentication, as ray start makes, needs RAY_AUTH_MODE"
+                "=token and its token in ~/.ray/auth_token or RAY_AUTH_TOKEN)")  # fmt: skip
+    return f"could not join {where}: {first[:300]}{hint}"
 
 
 def _ray_version() -> str:
