@@ -8,14 +8,16 @@ Each row is a whole `bntui claims --headless` process (`--executor ray` starts i
 Ray cluster on this machine and stops it at the end). Reported: the wall time to the header
 line (start-up: imports, the workers' slots or the Ray cluster), the whole wall time, the
 cells' own seconds summed from the claims file, and the peak RSS of the whole process tree
-(Ray's servers, agents and workers included), polled every 0.25 s. It also times starting
-and stopping a private cluster alone. A benchmark, not a test: nothing here asserts a time.
+(Ray's servers, agents and workers included), polled every 0.25 s. Each run gets an empty
+JAX compile cache (as a first run on the machine). It also times starting and stopping a
+private cluster alone. A benchmark, not a test: nothing here asserts a time.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -42,8 +44,12 @@ def battery(executor: str, scale: str) -> dict[str, float]:
         size = ["--scale", "tiny"] if scale == "tiny" else ["--quick"]
         cmd = [sys.executable, "-m", "bntui", "claims", "--headless", "--executor", executor,
                "--out", str(out), *size]  # fmt: skip
+        # An empty compile cache of its own: every run compiles what it needs, as a first
+        # run on the machine does (a cache warmed by the previous row would favour the next).
+        env = os.environ | {"BNTUI_CACHE_DIR": str(Path(tmp) / "cache")}
         start = time.perf_counter()
-        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                                text=True, env=env)  # fmt: skip
         sampler = TreeSampler(proc.pid)
         assert proc.stdout is not None
         header = None

@@ -214,8 +214,8 @@ def _task_death(exc: Exception) -> str:
     """Ray's error for a task that could not finish (its worker or node died, more often
     than it may run again) as one line."""
     first = next((line.strip() for line in str(exc).splitlines() if line.strip()), "")
-    return (f"its Ray worker died (killed, out of memory, or its node left) and {RETRIES} "
-            f"retries too: {type(exc).__name__}: {first[:200]}")  # fmt: skip
+    return (f"its Ray worker died (killed, out of memory, or its node left), and so did its "
+            f"{RETRIES} reruns: {type(exc).__name__}: {first[:200]}")  # fmt: skip
 
 
 # The worker side: these run inside Ray's worker processes, on whichever node.
@@ -304,7 +304,7 @@ def _where(core: int | None, ended: bool = True) -> dict[str, Any]:
     device = f"GPU {gpus}" if gpus else ""
     if gpus and ended:
         used = _backend_device()
-        device = (f"{used} (GPU {gpus}, shared by two cells)" if used else
+        device = (f"{used} (GPU {gpus}, a half share)" if used else
                   f"the CPU: Ray lent GPU {gpus}, but the backend found no GPU")  # fmt: skip
     if not device:
         pinned = "unpinned" if core is None else f"core {core}"

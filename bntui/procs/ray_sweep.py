@@ -23,7 +23,7 @@ from typing import Any
 
 from bntui.core.spec import MODEL_KEYS, ExperimentSpec
 from bntui.procs.gpus import plan_devices, slot_job, worker_gpu_env
-from bntui.procs.ray_executor import GPU_SHARE, cell_env
+from bntui.procs.ray_executor import GPU_SHARE
 from bntui.procs.raycluster import Cluster
 from bntui.procs.supervisor import STDERR_TAIL_LINES, Supervisor, worker_env
 from bntui.procs.system import GpuMonitor
@@ -115,10 +115,11 @@ class RaySupervisor(Supervisor):
         import ray
 
         gpu = bool(self.cluster.resources().get("GPU"))
+        # The worker's environment is made on its node, by the task (as `Supervisor` does
+        # here): the node's own paths, and the GPU Ray lends the task.
         task = ray.remote(_model_task).options(
-            num_cpus=self.threads, num_gpus=GPU_SHARE if gpu else 0, max_retries=0,
-            runtime_env={"env_vars": cell_env(gpu)},
-        )  # fmt: skip
+            num_cpus=self.threads, num_gpus=GPU_SHARE if gpu else 0, max_retries=0
+        )
         for key in MODEL_KEYS:
             worker = RemoteWorker(task.remote(self.spec.to_dict(), key, self.started,
                                               self.threads, gpu))  # fmt: skip
