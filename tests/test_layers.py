@@ -41,11 +41,13 @@ DEFERRED = {
     # `--executor ray` loads it.
     "bntui.cli.cluster": "the Ray executors, only with --executor ray",
     "bntui.procs.raycluster": "ray",
-    "bntui.procs.ray_executor": "ray, and in Ray's workers fcntl",
+    "bntui.procs.ray_executor": "ray",
+    "bntui.procs.ray_cell": "ray, and fcntl (POSIX) in the worker that pins a core",
     "bntui.procs.ray_sweep": "ray",
 }
 # The only modules that import Ray (inside functions).
-RAY_SIDE = ("bntui.procs.raycluster", "bntui.procs.ray_executor", "bntui.procs.ray_sweep")
+RAY_SIDE = ("bntui.procs.raycluster", "bntui.procs.ray_executor", "bntui.procs.ray_cell",
+            "bntui.procs.ray_sweep")  # fmt: skip
 
 
 def modules() -> dict[str, Path]:

@@ -6,41 +6,30 @@ one-line error. Where the cluster has GPUs, every job is a GPU task of half a GP
 as locally); else a CPU task of one core, pinned to a core of its node that no other cell
 holds, with the one-thread XLA flags, so that a cell computes the same numbers as the local
 executor's pinned workers. Exclusive (timed) jobs run on one node. A job whose worker or node
-dies runs again, elsewhere if need be; stopping cancels every live task at once.
+dies runs again, elsewhere if need be; stopping cancels every live task at once. The tasks
+themselves are `bntui.procs.ray_cell`.
 """
 
 from __future__ import annotations
 
 import os
-import platform
-import queue
-import socket
-import sys
-import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from importlib.metadata import PackageNotFoundError, version
-from pathlib import Path
 from typing import Any
 
 from bntui.core.spec import ExperimentSpec
 from bntui.procs.gpus import MEMORY_FRACTION_VARS, SHARED_MEMORY_FRACTION
+from bntui.procs.ray_cell import Call, cpu_cell, gpu_cell
 from bntui.procs.raycluster import Cluster
-from bntui.procs.scheduler import Event, Executor, Failed, Finished, Job, Progressed, error_line
-from bntui.procs.supervisor import compile_cache_dir, worker_env
-from bntui.procs.system import host_cpu
+from bntui.procs.scheduler import Event, Executor, Failed, Finished, Job, Progressed
+from bntui.procs.supervisor import worker_env
 
-Call = Callable[[Any, Callable[[float], None]], Any]
 # A job whose worker or node dies runs again up to this many times before it counts as
 # failed.
 RETRIES = 3
 # Two cells share a GPU (their small MLPs leave it mostly idle between steps).
 GPU_SHARE = 0.5
-PROGRESS_EVERY_S = 0.25
-# What a worker reports in the claims file: the versions its results came from.
-VERSIONS = ("bntui", "ray", "keras", "jax", "jaxlib", "numpy")
 
 
 def cell_env(gpu: bool) -> dict[str, str]:
@@ -92,7 +81,7 @@ class RayExecutor(Executor):
         self._tasks = {
             gpu: ray.remote(max_retries=0, num_cpus=1, num_gpus=GPU_SHARE if gpu else 0,
                             runtime_env={"env_vars": cell_env(gpu)})(function)
-            for gpu, function in ((False, _cpu_cell), (True, _gpu_cell))
+            for gpu, function in ((False, cpu_cell), (True, gpu_cell))
         }  # fmt: skip
         self.live: dict[str, _Live] = {}
         self.placed: dict[str, dict[str, Any]] = {}  # job → where its last run started
@@ -216,114 +205,3 @@ def _task_death(exc: Exception) -> str:
     first = next((line.strip() for line in str(exc).splitlines() if line.strip()), "")
     return (f"its Ray worker died (killed, out of memory, or its node left), and so did its "
             f"{RETRIES} reruns: {type(exc).__name__}: {first[:200]}")  # fmt: skip
-
-
-# The worker side: these run inside Ray's worker processes, on whichever node.
-
-_NODE_CORES: list[int] | None = None
-
-
-def _cpu_cell(call: Call, job: Any, pin: bool) -> Iterator[tuple[Any, ...]]:
-    """A CPU cell's task (see `_cell_task`)."""
-    yield from _cell_task(call, job, pin)
-
-
-def _gpu_cell(call: Call, job: Any, pin: bool) -> Iterator[tuple[Any, ...]]:
-    """A GPU cell's task: the same, declared apart so that Ray gives it workers of its own."""
-    yield from _cell_task(call, job, pin)
-
-
-def _cell_task(call: Call, job: Any, pin: bool) -> Iterator[tuple[Any, ...]]:
-    """A Ray generator task: where it runs, its progress, then ("ok", result, where) or
-    ("error", one line, where)."""
-    os.environ.setdefault("JAX_COMPILATION_CACHE_DIR", str(compile_cache_dir()))
-    core, lock = _take_core() if pin else (None, None)
-    try:
-        yield ("started", _where(core, ended=False))
-        updates: queue.Queue[tuple[str, Any]] = queue.Queue()
-        last = [0.0]
-
-        def progress(fraction: float) -> None:
-            if time.monotonic() - last[0] >= PROGRESS_EVERY_S:
-                last[0] = time.monotonic()
-                updates.put(("progress", fraction))
-
-        def run() -> None:
-            try:
-                updates.put(("ok", call(job, progress)))
-            except Exception as exc:  # the job failed; the worker lives on
-                updates.put(("error", error_line(exc)))
-
-        threading.Thread(target=run, daemon=True).start()
-        while True:
-            kind, value = updates.get()
-            if kind != "progress":
-                yield (kind, value, _where(core))
-                return
-            yield (kind, value)
-    finally:
-        if lock is not None:
-            os.close(lock)
-
-
-def _take_core() -> tuple[int | None, int | None]:
-    """Pin this worker process (every thread) to a core of its node that no other cell holds
-    (a lock file per core, released when the cell ends or the process dies); (None, None)
-    when every core is taken (the node lends Ray more CPUs than it has)."""
-    import fcntl
-
-    global _NODE_CORES
-    if _NODE_CORES is None:  # before the first pin: the cores the node lends this worker
-        _NODE_CORES = sorted(os.sched_getaffinity(0))
-    folder = Path(tempfile.gettempdir()) / f"bntui-cores-{os.getuid()}"
-    folder.mkdir(mode=0o700, exist_ok=True)
-    for core in _NODE_CORES:
-        fd = os.open(folder / f"core-{core}.lock", os.O_RDWR | os.O_CREAT, 0o600)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            os.close(fd)
-            continue
-        # Every thread: XLA's pool, once started, would stay on the cores it was born on.
-        for thread in os.listdir("/proc/self/task"):
-            try:
-                os.sched_setaffinity(int(thread), {core})
-            except OSError:  # a thread that just ended
-                pass
-        return core, fd
-    return None, None
-
-
-def _where(core: int | None, ended: bool = True) -> dict[str, Any]:
-    """The node, the device and the versions this worker has (the claims file's `where`);
-    which device the backend used is known once the cell has `ended`."""
-    import ray
-
-    context = ray.get_runtime_context()
-    gpus = ",".join(context.get_accelerator_ids().get("GPU", []))
-    device = f"GPU {gpus}" if gpus else ""
-    if gpus and ended:
-        used = _backend_device()
-        device = (f"{used} (GPU {gpus}, a half share)" if used else
-                  f"the CPU: Ray lent GPU {gpus}, but the backend found no GPU")  # fmt: skip
-    if not device:
-        pinned = "unpinned" if core is None else f"core {core}"
-        device = f"{host_cpu()['name']} (CPU, {pinned})"
-    versions = {"python": platform.python_version()}
-    for package in VERSIONS:
-        try:
-            versions[package] = version(package)
-        except PackageNotFoundError:
-            continue
-    node = f"{socket.gethostname()} (Ray node {context.get_node_id()[:12]})"
-    return {"node": node, "device": device, "versions": versions}
-
-
-def _backend_device() -> str | None:
-    """The GPU JAX trained on, by name; None when it ran on the CPU (or never started)."""
-    jax = sys.modules.get("jax")  # loaded by the cell (never imported here)
-    try:
-        device = jax.devices()[0] if jax is not None else None
-    except RuntimeError:
-        return None
-    return str(device.device_kind) if device is not None and device.platform == "gpu" else None

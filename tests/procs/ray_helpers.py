@@ -50,12 +50,12 @@ def wait_gone(pids: set[int], limit: float = 30) -> set[int]:
 
 
 @contextmanager
-def no_ray_left(own: set[int] | None = None) -> Iterator[None]:
-    """Fail if a Ray process started inside the block outlives it, unless it belongs to
-    this process's own cluster (`own`: kept, as a module's cluster is, for the next test)."""
+def no_ray_left(keep_own: bool = False) -> Iterator[None]:
+    """Fail if a Ray process started inside the block outlives it; with `keep_own`, except
+    this process's own cluster's (a module's cluster stays for the next test)."""
     before = ray_processes()
     yield
-    mine = descendants(os.getpid()) if own is not None else set()
+    mine = descendants(os.getpid()) if keep_own else set()
     left = wait_gone(ray_processes() - before - mine)
     assert not left, f"Ray processes left running: {sorted(left)}"
 

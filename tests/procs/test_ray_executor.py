@@ -54,7 +54,7 @@ def cluster() -> Iterator[Cluster]:
 @pytest.fixture(autouse=True)
 def nothing_left_behind(cluster: Cluster) -> Iterator[None]:
     """No Ray process a test started outlives it (the module's cluster stays)."""
-    with no_ray_left(own=set()):
+    with no_ray_left(keep_own=True):
         yield
 
 
