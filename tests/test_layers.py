@@ -38,7 +38,17 @@ DEFERRED = {
     "bntui.training.device": "jax, tensorflow",
     "bntui.training.fused": "keras' JAX trainer internals",
     "bntui.training.probe": "jax or tensorflow, whichever the backend is",
+    # Ray is an extra: these load without it (and say how to install it); only
+    # `--executor ray` loads it.
+    "bntui.cli.cluster": "the Ray executors, only with --executor ray",
+    "bntui.procs.raycluster": "ray",
+    "bntui.procs.ray_executor": "ray",
+    "bntui.procs.ray_cell": "ray, and fcntl (POSIX) in the worker that pins a core",
+    "bntui.procs.ray_sweep": "ray",
 }
+# The only modules that import Ray (inside functions).
+RAY_SIDE = ("bntui.procs.raycluster", "bntui.procs.ray_executor", "bntui.procs.ray_cell",
+            "bntui.procs.ray_sweep")  # fmt: skip
 
 
 def modules() -> dict[str, Path]:
@@ -151,3 +161,12 @@ def test_keras_jax_and_tensorflow_are_imported_only_on_the_training_side(name: s
 def test_imports_inside_functions_are_the_deferred_heavy_ones() -> None:
     deferring = {name for name in MODULES if any(inside for _, inside in imports(name))}
     assert deferring == set(DEFERRED)
+
+
+@pytest.mark.parametrize("name", sorted(MODULES))
+def test_ray_is_imported_only_inside_the_ray_executors_functions(name: str) -> None:
+    found = [inside for target, inside in imports(name) if target == "ray"]
+    if name in RAY_SIDE:
+        assert found and all(found), f"{name} imports Ray at its top"
+    else:
+        assert found == [], f"{name} imports Ray"

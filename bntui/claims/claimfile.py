@@ -138,6 +138,17 @@ class SeedResult(FileModel):
         return sum(last) / len(last)  # type: ignore[arg-type]
 
 
+class Placement(FileModel):
+    """Where a cell ran, as its worker saw it (`--executor ray`): its node, its device, and
+    the versions its results came from (the worker's, not the driver's)."""
+
+    node: Label = ""
+    device: Label = ""
+    versions: Environment = {}
+    # How many times it started: more than once when its worker or node died.
+    runs: Annotated[int, Field(ge=1, le=100)] = 1
+
+
 class CellResult(FileModel):
     """One cell: its spec, how it ended, and each seed's results."""
 
@@ -148,6 +159,8 @@ class CellResult(FileModel):
     began: Duration = 0.0
     seconds: Duration = 0.0
     results: Annotated[list[SeedResult], Field(max_length=64)] = []
+    # Where it ran, when the executor says (a Ray cluster's node); None: this machine.
+    where: Placement | None = None
 
     @property
     def id(self) -> str:

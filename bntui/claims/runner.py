@@ -186,7 +186,8 @@ class BatteryRun:
                             error=None if ok else event.error,  # type: ignore[union-attr]
                             began=round(self.began.get(event.job, 0.0), 3),
                             seconds=round(event.seconds, 3),
-                            results=event.result if ok else [])  # type: ignore[union-attr]  # fmt: skip
+                            results=event.result if ok else [],  # type: ignore[union-attr]
+                            where=event.where)  # type: ignore[arg-type]  # fmt: skip
         self.claims.record(result)
         self.eta.ended(event.job, event.seconds, ok)
         self.save()

@@ -14,6 +14,7 @@ import typer
 
 from bntui import __version__
 from bntui.claims.battery import CLAIMS
+from bntui.cli.cluster import ExecutorOption, RayAddressOption, cell_executor, check_executor
 from bntui.cli.common import check_out, fail
 from bntui.core.datasets import fashion_on_disk
 from bntui.core.text import say
@@ -55,10 +56,14 @@ def claims(
     out_dir: Annotated[Path | None, typer.Option(help=OUT_DIR_HELP)] = None,
     headless: Annotated[bool, typer.Option("--headless", help=HEADLESS_HELP)] = False,
     scale: Annotated[str | None, typer.Option(hidden=True, help="tiny: for tests.")] = None,
+    executor: ExecutorOption = "local",
+    ray_address: RayAddressOption = None,
 ) -> None:  # fmt: skip
     """Put the notebooks' claims about batch normalization to controlled experiments."""
     from bntui.claims.claimfile import ClaimsFile, load_claims
     from bntui.record.files import RunFileError
+
+    check_executor(executor, ray_address)
 
     if report is not None:
         if names or resume or out or quick or full:
@@ -121,7 +126,10 @@ def claims(
         missing = fetch_dataset("fashion_mnist")
         if missing:
             fail(missing, code=1)
-    run = BatteryRun(battery, path)
+    cells = cell_executor(executor, ray_address)
+    if cells is not None and resume is None:
+        battery.device = cells.cluster.describe()
+    run = BatteryRun(battery, path, executor=cells)
     if headless or not sys.stdout.isatty():
         from bntui.claims.outputs.headless import run_headless
 

@@ -17,6 +17,7 @@ from typer.core import TyperGroup
 
 from bntui import __version__
 from bntui.cli.claims import claims as claims_command
+from bntui.cli.cluster import ExecutorOption, RayAddressOption, check_executor, sweep_supervisor
 from bntui.cli.common import check_out, check_threads, default_out, fail, writable_dir
 from bntui.core.spec import DEFAULT_BATCH_SIZES, PRESETS, SpecError, build_spec
 from bntui.core.text import say
@@ -316,9 +317,13 @@ def sweep(
         Path | None, typer.Option(help="Sweep file to write (default runs/<time>-sweep.json).")
     ] = None,
     headless: HeadlessOption = False,
+    executor: ExecutorOption = "local",
+    ray_address: RayAddressOption = None,
 ) -> None:
     """Train the plain/BN pair once per batch size (EXPERIMENTS.md §3); one sweep file."""
     from bntui.record.sweep import DEFAULT_TARGETS, parse_sizes, sweep_specs
+
+    check_executor(executor, ray_address)
 
     try:
         base = build_spec(
@@ -336,7 +341,8 @@ def sweep(
 
     from bntui.session.sessions import SweepSession
 
-    train(SweepSession(specs, goal, path, threads=threads), headless)
+    pairs = sweep_supervisor(executor, ray_address)
+    train(SweepSession(specs, goal, path, threads=threads, supervisor=pairs), headless)
 
 
 @app.command(short_help="Show saved runs side by side, aligned by epoch, with what differs.")

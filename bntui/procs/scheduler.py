@@ -56,11 +56,12 @@ class Progressed:
 
 @dataclass(frozen=True)
 class Finished:
-    """A job ended with a result."""
+    """A job ended with a result; `where` says where it ran, when the executor knows."""
 
     job: str
     result: Any
     seconds: float
+    where: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -70,6 +71,7 @@ class Failed:
     job: str
     error: str
     seconds: float
+    where: dict[str, Any] | None = None
 
 
 Event = Started | Progressed | Finished | Failed
@@ -179,9 +181,16 @@ def _run(call: Callable[[Any, Callable[[float], None]], Any], job: Any) -> Any:
     try:
         return ("ok", call(job, progress))
     except Exception as exc:  # the job failed; the worker lives on for the next one
-        where = traceback.extract_tb(exc.__traceback__)[-1]
-        return ("error", f"{type(exc).__name__}: {exc} ({os.path.basename(where.filename)}:"
-                         f"{where.lineno})")  # fmt: skip
+        return ("error", error_line(exc))
+
+
+def error_line(exc: BaseException) -> str:
+    """A job's exception as one line: its type, message, and the file and line it came from."""
+    frames = traceback.extract_tb(exc.__traceback__)
+    said = f"{type(exc).__name__}: {exc}"
+    return (
+        f"{said} ({os.path.basename(frames[-1].filename)}:{frames[-1].lineno})" if frames else said
+    )
 
 
 class ProcessExecutor(Executor):

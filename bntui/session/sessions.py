@@ -10,7 +10,7 @@ its consumers. Each session states what it can do (`live`, `can_save`, `can_skip
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import ClassVar
 
@@ -109,11 +109,14 @@ class TrainingSession(Session):
         specs: list[ExperimentSpec],
         out: Path,
         threads: int | None = None,
+        supervisor: Callable[..., Supervisor] = Supervisor,
     ) -> None:
         super().__init__([RunRecorder(spec) for spec in specs])
         self.specs = specs
         self.out = out
         self.threads = threads
+        # What runs each pair: `Supervisor` (this machine) or another, as a Ray cluster's.
+        self.make_supervisor = supervisor
         self.supervisor: Supervisor | None = None
         self.saved_path: Path | None = None
         self.interrupted = False
@@ -129,7 +132,7 @@ class TrainingSession(Session):
         for index, spec in enumerate(self.specs):
             if self.interrupted or self.halted:
                 return
-            self.supervisor = Supervisor(spec, threads=self.threads)
+            self.supervisor = self.make_supervisor(spec, threads=self.threads)
             self.supervisor.start()
             if self.interrupted or self.halted:  # stopped while this pair was starting
                 self.supervisor.stop()
@@ -195,9 +198,14 @@ class SweepSession(TrainingSession):
     what = "sweep"
 
     def __init__(
-        self, specs: list[ExperimentSpec], target: float, out: Path, threads: int | None = None
+        self,
+        specs: list[ExperimentSpec],
+        target: float,
+        out: Path,
+        threads: int | None = None,
+        supervisor: Callable[..., Supervisor] = Supervisor,
     ) -> None:
-        super().__init__(specs, out, threads)
+        super().__init__(specs, out, threads, supervisor)
         self.sweep = SweepFile(
             started_at=self.run.started_at,
             target_accuracy=target,

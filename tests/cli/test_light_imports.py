@@ -26,7 +26,7 @@ async def main():
         for key in "12345":
             await pilot.press(key)
 asyncio.run(main())
-heavy = sorted(m for m in sys.modules if m.split(".")[0] in ("keras", "tensorflow", "jax"))
+heavy = sorted(m for m in sys.modules if m.split(".")[0] in ("keras", "tensorflow", "jax", "ray"))
 print("HEAVY:" + ",".join(heavy))
 # scipy.stats alone takes 1.5 s to import: a one-seed replay never needs it.
 print("STATS:" + str("scipy.stats" in sys.modules))
@@ -82,6 +82,7 @@ commands = [
     ["run", "--epochs", "1", "--out", tmp + "/run.json"],
     ["run", "--seeds", "2", "--epochs", "1", "--out", tmp + "/seeds.json"],
     ["sweep", "--epochs", "1", "--out", tmp + "/sweep.json"],
+    ["sweep", "--epochs", "1", "--executor", "local", "--out", tmp + "/sweep-local.json"],
     ["replay", {str(SMALL_RUN)!r}, "--headless", "--speed", "10000"],
     ["replay", {str(SMALL_SWEEP)!r}, "--headless", "--speed", "10000"],
     ["replay", tiny, "--headless"],
@@ -90,6 +91,7 @@ commands = [
     ["claims", "--report", tiny, "--out-dir", tmp + "/report"],
     # No Fashion-MNIST anywhere: fetched in a worker process, which fails there.
     ["claims", "--scale", "tiny", "--headless", "--out", tmp + "/claims.json"],
+    ["claims", "--scale", "tiny", "--headless", "--executor", "local", "--out", tmp + "/c.json"],
 ]
 os.environ["BNTUI_DATASETS_DIR"] = tmp + "/no-datasets"
 os.environ["KERAS_HOME"] = tmp + "/no-keras-home"
@@ -100,6 +102,8 @@ heavy = sorted(m for m in sys.modules if m.split(".")[0] in ("keras", "tensorflo
 print("HEAVY:" + ",".join(heavy))
 side = sorted(m for m in sys.modules if m.startswith(("bntui.training", "bntui.claims.worker")))
 print("WORKER-SIDE:" + ",".join(side))
+# Ray (an extra) loads only for --executor ray.
+print("RAY:" + ",".join(sorted(m for m in sys.modules if m.split(".")[0] == "ray")))
 """
 
 
@@ -109,10 +113,11 @@ def test_no_command_imports_keras_or_the_worker_side_in_the_ui_process() -> None
     )
     assert result.returncode == 0, result.stderr
     out = result.stdout
-    assert out.count("TRAIN:") == 3, out  # run, run --seeds, sweep reach training
+    assert out.count("TRAIN:") == 4, out  # run, run --seeds, the sweeps reach training
     for command in ("replay", "compare", "export"):
         assert f"EXIT:{command}:0" in out, out
     assert out.count("EXIT:claims:0") == 1, out  # the report
     assert "EXIT:claims:1" in out and "Fashion-MNIST is not on this machine" in out, out
     assert "HEAVY:\n" in out, out
     assert "WORKER-SIDE:\n" in out, out
+    assert "RAY:\n" in out, out
