@@ -101,7 +101,7 @@ def connect(address: str | None = None) -> Cluster:
                 # it also finds the token of a cluster with token authentication.
                 ray.init(address=address, **options)
             else:
-                _private_settings()
+                loopback_only()
                 ray.init(address="local", num_cpus=_cores(), object_store_memory=OBJECT_STORE_BYTES,
                          **options)  # fmt: skip
         except Exception as exc:
@@ -149,9 +149,10 @@ def _check_reachable(address: str) -> None:
         raise ClusterError(f"no Ray cluster answers at {address} ({reason.lower()})") from None
 
 
-def _private_settings() -> None:
-    """Loopback only and no usage statistics, set before the cluster's processes start, which
-    inherit them. (Ray 2.5x also asks for its token, ~/.ray/auth_token, by default.)"""
+def loopback_only() -> None:
+    """Loopback only and no usage statistics, set before a cluster's processes start, which
+    inherit them (bntui's private cluster, and the tests' own). (Ray 2.5x also asks for its
+    token, ~/.ray/auth_token, by default.)"""
     os.environ["RAY_USAGE_STATS_ENABLED"] = "0"
     # Ray binds every server to 127.0.0.1 only when this is off (and otherwise resolves
     # 127.0.0.1 to the machine's routable address).

@@ -98,7 +98,7 @@ def test_a_private_cluster_listens_on_loopback_only_and_stops_with_bntui(
         out, err = process.communicate(timeout=600)
         assert process.returncode == 0, err
         assert wait_gone(cluster) == set()
-    assert "claims file:" in out and "Traceback" not in err
+    assert "claims file saved to" in out and "Traceback" not in err
     claims = load_claims(tmp_path / "claims.json")
     assert claims.status == "completed"
     assert claims.device.startswith("private Ray cluster on this machine: 1 node")

@@ -19,7 +19,7 @@ from ray_helpers import no_ray_left, numbers
 
 from bntui.claims.claimfile import ClaimsFile, load_claims
 from bntui.claims.runner import BatteryRun, train_cell
-from bntui.procs.raycluster import connect
+from bntui.procs.raycluster import connect, loopback_only
 
 ray = pytest.importorskip("ray")
 pytestmark = pytest.mark.slow
@@ -35,7 +35,7 @@ def nodes() -> Iterator[Any]:
     """A head node with no CPU, this process its driver; worker nodes are added by tests."""
     from ray.cluster_utils import Cluster
 
-    os.environ["RAY_USAGE_STATS_ENABLED"] = "0"
+    loopback_only()  # every node's servers on 127.0.0.1 alone
     with no_ray_left():
         head = {"num_cpus": 0, "include_dashboard": False, "_system_config": FAST_HEALTH_CHECKS}
         cluster = Cluster(initialize_head=True, head_node_args=head)

@@ -21,12 +21,13 @@ import pytest
 from conftest import bntui_command
 from ray_helpers import no_ray_left, numbers
 
+from bntui.claims.battery import SCALES, plan
 from bntui.claims.claimfile import ClaimsFile, load_claims
 from bntui.claims.events import CellEnded, CellProgress
 from bntui.claims.runner import BatteryRun, train_cell
 from bntui.core.events import BatchProgress, EpochEnd, ModelDone
 from bntui.core.spec import build_spec
-from bntui.procs.raycluster import Cluster, connect
+from bntui.procs.raycluster import Cluster, connect, loopback_only
 from bntui.procs.scheduler import Failed, Finished, Scheduler
 from bntui.record.sweep import sweep_specs
 from bntui.session.sessions import SweepSession
@@ -38,7 +39,7 @@ pytestmark = pytest.mark.slow
 @pytest.fixture(scope="module")
 def cluster() -> Iterator[Cluster]:
     """One real cluster for the module (starting one takes seconds)."""
-    os.environ["RAY_USAGE_STATS_ENABLED"] = "0"
+    loopback_only()  # the tests' cluster too: its servers on 127.0.0.1 alone
     with no_ray_left():
         ray.init(address="local", num_cpus=2, num_gpus=1, include_dashboard=False,
                  log_to_driver=False, logging_level="ERROR",
@@ -85,7 +86,7 @@ def test_a_battery_through_ray_equals_the_local_one(
         if len(executor.placed) == 2 and not ended:  # both cells run: a half GPU each
             shared = shared or ray.available_resources().get("GPU", 0) == 0
     assert shared
-    assert progressed == ended == {"deep/plain", "deep/bn", "cost/plain", "cost/bn"}
+    assert progressed == ended == {c.id for c in plan(names, SCALES["tiny"], 42)}
 
     local = BatteryRun(ClaimsFile(claims=names, scale="tiny", seed=42), tmp_path / "local.json")
     run_battery(local)
@@ -164,7 +165,7 @@ def test_a_stopped_battery_is_saved_interrupted_and_resumes_on_another_executor(
     # ray.init sets a SIGTERM handler that exits at once: bntui's own must be back.
     process.send_signal(signal.SIGTERM)
     _, err = process.communicate(timeout=120)
-    assert process.returncode == 1, err
+    assert process.returncode == 128 + signal.SIGTERM, err  # the exit-code table
     assert "resume with: bntui claims --resume" in err and "Traceback" not in err
     saved = load_claims(out)
     assert saved.status == "interrupted"
