@@ -379,7 +379,8 @@ def compare(
 def export(
     file: Annotated[Path, typer.Argument(help="A run or sweep file written by bntui.")],
     out_dir: Annotated[
-        Path | None, typer.Option(help="Folder for the exported files (default: beside FILE).")
+        Path | None,
+        typer.Option(help="Folder for the exported files (default: the current folder)."),
     ] = None,
 ) -> None:
     """Write FILE's histories, curves and layer statistics as CSV, and its curves as SVG."""
@@ -391,7 +392,7 @@ def export(
         loaded = load_document(str(file))
     except RunFileError as exc:
         fail(str(exc))
-    folder = out_dir or file.parent
+    folder = out_dir or Path.cwd()
     if out_dir is not None and not out_dir.exists():
         try:
             out_dir.mkdir(parents=True)
@@ -411,8 +412,10 @@ def export(
         write_all(files)
     except OSError as exc:
         fail(str(exc), code=1)
+    where = "" if out_dir is not None else " (the current folder; --out-dir chooses another)"
+    say(f"wrote {len(files)} files to {folder.resolve()}{where}:")
     for path in files:
-        say(f"wrote {path}")
+        say(f"  {path.name}")
 
 
 app.command("claims", short_help="Put the notebooks' claims about BN to controlled experiments.")(
