@@ -59,7 +59,7 @@ def draw_tab(
         }
         y_range = training_range(list(curves.values()), metric)
         legend = training_legend(metric, mode)
-        seeds = seed_legend(run, view.each_seed) if len(run.seeds) > 1 else None
+        seeds = seed_legend(run, view.each_seed, view.color) if len(run.seeds) > 1 else None
         for panel in screen.query(ModelPanel):
             panel.show(run, curves[panel.key], y_range, legend, seeds)
         screen.query_one(GapLine).show(run)
