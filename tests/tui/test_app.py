@@ -46,7 +46,7 @@ async def test_replay_feeds_the_panels(small_run: RunFile) -> None:
         plain_acc = small_run.models["plain"].history.val_accuracy[-1]
         assert bn_acc is not None and plain_acc is not None
         expected = bn_acc - plain_acc
-        assert f"{expected * 100:+.2f} pts" in gap
+        assert f"{expected * 100:+.2f}" in gap and "pts" in gap
 
 
 async def test_keys_toggle_the_view(small_run: RunFile) -> None:
@@ -96,7 +96,7 @@ async def test_inside_tab_plots_each_layer_on_one_scale(small_run: RunFile) -> N
         last_bn = small_run.models["bn"].inside.layers[1].stats["in_mean"][-1]
         assert f"{last_bn:.3f}" in text_of(app.screen.query_one("#inside-legend-bn"))
         table = text_of(app.screen.query_one("#inside-table"))
-        assert "bn · bn 784" in table and "plain · dense 300" in table
+        assert "bn 784" in table and "plain 300" in table  # the tables' titles say the kind
         seen = set()
         for _ in range(len(INSIDE_VIEWS)):
             seen.add(charts[1].legend)
@@ -207,7 +207,9 @@ async def test_both_models_are_drawn_on_one_scale_without_epoch_cliffs() -> None
                 for (x1, y1), (x2, y2) in zip(zip(series.xs, ys), zip(series.xs[1:], ys[1:])):
                     if x1 >= 1:
                         (across if int(x1) != int(x2) else within).append(abs(y2 - y1))
-                assert len(across) == 8 and max(across) <= max(within)
+                # Keras' running means would jump 6 to 25 times the largest step inside an
+                # epoch at each boundary (it restarts); the interval curve not even twice.
+                assert len(across) == 8 and max(across) <= 1.5 * max(within)
             await pilot.press("m")
         await pilot.press("m")  # the gradient norm, then back on loss
         # Back on loss: BN's curve lies below the plain model's in the second half of training.
@@ -246,8 +248,9 @@ async def test_80x24_keeps_what_matters_and_says_what_scrolls() -> None:
         status = text_of(app.screen.query_one("#status"))
         assert "REPLAY END" in status and "0:30" in status and "fashion-sgd-default.json" in status
         gap = text_of(app.screen.query_one("#gap")).strip()
-        assert gap.endswith("pts") or gap.endswith("…")
-        assert "val acc +3.18 pts" in gap and "test acc +3.19 pts" in gap
+        # Every figure of the line at 80 columns: the words gave way, not the digits.
+        assert gap.endswith("n=1, no CI")
+        assert "acc +3.18/+3.19 pts" in gap and "val loss −0.112" in gap
         await pilot.press("4")
         await pilot.pause()
         scroll = app.screen.query_one("#results HintedScroll", HintedScroll)

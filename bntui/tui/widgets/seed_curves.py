@@ -61,9 +61,9 @@ def seed_legend(run: RunFile, each: bool, in_color: bool = True) -> Text:
     n = len(run.seeds)
     text = Text(no_wrap=True, overflow="ellipsis")
     if not each:
-        text.append(f"mean of {n} seeds ")
+        text.append(f"{n} seeds: ")
         text.append("⠒⠒", "cyan")
-        text.append(" · ")
+        text.append(" mean ")
         text.append(" min–max ", f"on {SHADES['cyan']}")
         if not in_color:  # the shade may not show: its dotted edges do
             text.append(f" {BAND_EDGE}", "dim cyan")
