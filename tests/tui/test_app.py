@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from screen import (
     is_shown,
     replay_to_end,
@@ -25,7 +26,12 @@ from bntui.tui.messages import EventsPending
 from bntui.tui.widgets.chart import LineChart
 from bntui.tui.widgets.hinted_scroll import MORE_ABOVE, MORE_BELOW, HintedScroll
 from bntui.tui.widgets.inside import INSIDE_VIEWS
-from bntui.tui.widgets.results import confusion_text
+from bntui.tui.widgets.results import (
+    PredictionCard,
+    confusion_text,
+    largest_mistake,
+    prediction_order,
+)
 
 MODELS = ("plain", "bn")
 
@@ -165,7 +171,8 @@ async def test_hostile_strings_are_shown_literally(small_run_path: Path) -> None
         assert "[blink]bn[/blink]" in text_of(app.screen.query_one("#summary-bn"))
         await pilot.press("4")
         await pilot.pause()
-        assert "[red]boot^[[0m" in text_of(app.screen.query_one("#prediction-0"))
+        cards = [text_of(card) for card in app.screen.query(PredictionCard)]
+        assert any("[red]boot^[[0m" in card for card in cards)
 
 
 async def test_tiny_terminal_and_resizing_do_not_crash(small_run: RunFile) -> None:
@@ -314,3 +321,33 @@ async def test_inside_tab_without_colour_and_without_statistics() -> None:
         bn = app.screen.query_one("#inside-chart-bn", LineChart)
         assert [s.label for s in bn.series] == ["dense 300", "dense 100"]
         assert bn.axis_labels()[0].endswith("%")
+
+
+async def test_results_shade_mistakes_by_count_and_show_where_the_models_differ(
+    small_run: RunFile, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Mistakes read by count without colour (a glyph of a four-step scale, its legend under
+    the matrix, one scale for both models); the predictions put first the recorded images one
+    model gets wrong and the other right, by a rule the tab states."""
+    bn = small_run.models["bn"].test
+    assert bn is not None
+    bn.predictions[1].predicted = bn.predictions[1].label  # BN right where plain is wrong
+    assert prediction_order(small_run) == [1, 0, 4, 6, 7, 2, 3, 5]
+    monkeypatch.setenv("NO_COLOR", "1")
+    app = BntuiApp(ReplaySession(small_run, speed=1000))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await replay_to_end(app, pilot)
+        await pilot.press("4")
+        await pilot.pause()
+        matrices = [text_of(app.screen.query_one(f"#confusion-{key}")) for key in MODELS]
+        largest = max(largest_mistake(m.test.confusion_matrix) for m in small_run.pair(0).values()
+                      if m.test)  # fmt: skip
+        scale = f"█ {largest * 3 // 4 + 1}–{largest}"
+        assert all(scale in matrix for matrix in matrices)  # one scale for both
+        assert any(f"{largest}█" in matrix for matrix in matrices)
+        caption = " ".join(matrices[1].split())
+        assert "those one model gets wrong and the other right" in caption
+        assert "1 of them tells the models apart" in caption
+        first = text_of(app.screen.query_one("#prediction-0"))
+        assert f"#{small_run.dataset.sample_indices[1]} " in first  # type: ignore[union-attr]
+        assert "plain:" in first and "✗" in first and "✓" in first

@@ -73,7 +73,7 @@ def draw_tab(
         screen.query_one(SeedTestTable).show(run)
         screen.query_one(TestTable).show(run, seed)
         for matrix in screen.query(ConfusionMatrix):
-            matrix.show(run, seed)
+            matrix.show(run, seed, view.color)
         for card in screen.query(PredictionCard):
             card.show(run, view.color, seed)
     elif tab == "inside":
