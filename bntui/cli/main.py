@@ -316,7 +316,11 @@ def sweep(
     ] = None,
     threads: ThreadsOption = None,
     out: Annotated[
-        Path | None, typer.Option(help="Sweep file to write (default runs/<time>-sweep.json).")
+        Path | None,
+        typer.Option(
+            help="Sweep file to write (default runs/<time>-<preset>-sweep.json; for the "
+            "default preset runs/<time>-mnist-sweep.json)."
+        ),
     ] = None,
     headless: HeadlessOption = False,
 ) -> None:
@@ -335,7 +339,8 @@ def sweep(
     if not 0 < goal <= 1:
         fail("--target must be an accuracy between 0 and 1")
     check_threads(threads)
-    path = check_out(out, default_out(base, "-sweep"))
+    # `mnist-sweep` says sweep already: runs/<time>-mnist-sweep.json, not …-sweep-sweep.
+    path = check_out(out, default_out(base, "" if base.preset.endswith("sweep") else "-sweep"))
 
     from bntui.session.sessions import SweepSession
 

@@ -60,8 +60,10 @@ def draw_tab(
         y_range = training_range(list(curves.values()), metric)
         legend = training_legend(metric, mode)
         seeds = seed_legend(run, view.each_seed, view.color) if len(run.seeds) > 1 else None
+        # A replay imports no Keras: its panels must not say they wait for it.
+        live = getattr(getattr(screen, "session", None), "live", True)
         for panel in screen.query(ModelPanel):
-            panel.show(run, curves[panel.key], y_range, legend, seeds)
+            panel.show(run, curves[panel.key], y_range, legend, seeds, live)
         screen.query_one(GapLine).show(run)
     elif tab == "models":
         for summary in screen.query(SummaryPanel):

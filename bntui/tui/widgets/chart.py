@@ -84,7 +84,7 @@ class LineChart(Widget):
         self.series: list[Series] = []
         self.x_max = x_max
         self.legend = ""
-        self.empty_message = "starting: importing Keras, loading data, compiling…"
+        self.empty_message = "waiting for the first points…"
         self.y_range: tuple[float, float] | None = None
         self.log_y = False
         self.unit = ""

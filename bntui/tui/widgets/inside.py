@@ -7,7 +7,6 @@ steadiness of the BN model's can be compared at a glance; gradient norms use a l
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 from rich.console import RenderableType
@@ -21,6 +20,7 @@ from bntui.core.text import clean, fmt
 from bntui.record.columns import LayerTrace
 from bntui.record.runfile import RunFile
 from bntui.tui.widgets.chart import LineChart, Series
+from bntui.tui.widgets.fit import numbers_table
 from bntui.tui.widgets.text_view import BuiltView, TextView
 
 PROBE_NOTE = "the first 512 validation images, BN in training mode"
@@ -261,20 +261,3 @@ def spread(value: float | None) -> str:
         return "±—"
     text = fmt(value, 3)
     return "±" + (text[1:] if text.startswith("0.") else text)
-
-
-def numbers_table(title: str, columns: Sequence[str], rows: list[list[Text | str]]) -> Table:
-    """A table whose cells are never cut: each column at least as wide as its widest cell,
-    one space between columns; where the width is short the headers wrap, not the digits."""
-    table = Table(
-        box=None, padding=(0, 1), collapse_padding=True, pad_edge=False, expand=True, title=title
-    )
-    for i, column in enumerate(columns):
-        widest = max(Text(cell).cell_len if isinstance(cell, str) else cell.cell_len
-                     for cell in (row[i] for row in rows))  # fmt: skip
-        table.add_column(
-            column, justify="left" if i == 0 else "right", min_width=widest, no_wrap=i == 0
-        )
-    for row in rows:
-        table.add_row(*row)
-    return table

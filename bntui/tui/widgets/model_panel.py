@@ -83,10 +83,12 @@ class ModelPanel(Vertical):
         y_range: tuple[float, float] | None,
         legend: str,
         seeds: Text | None = None,
+        live: bool = True,
     ) -> None:
         """Re-read the record (call with the session lock held) and redraw; the chart shows
         `series` on `y_range`, the range both models' charts share, and `seeds` (what it
-        shows of several seeds) is the line above it."""
+        shows of several seeds) is the line above it. A replay (`not live`) imports no
+        Keras and loads no data: its empty chart says what it waits for."""
         record = run.models[self.key]
         title = MODEL_TITLES[self.key]
         if len(run.seeds) > 1:  # the chart is every seed's; the figures above it are not
@@ -106,6 +108,8 @@ class ModelPanel(Vertical):
             line.show_text(seeds)
         chart = self.query_one(LineChart)
         chart.empty_message = EMPTY_CHART.get(record.status, "")
+        if not live and record.status in ("pending", "running"):
+            chart.empty_message = "replay: waiting for the first recorded training steps…"
         if record.curve.t:  # points, but none with this metric: a file from before it existed
             chart.empty_message = f"no {legend.split()[0]} in this run's file"
         chart.show(series, run.spec.epochs, legend, y_range=y_range)
