@@ -314,7 +314,11 @@ def sweep(
     ] = None,
     threads: ThreadsOption = None,
     out: Annotated[
-        Path | None, typer.Option(help="Sweep file to write (default runs/<time>-sweep.json).")
+        Path | None,
+        typer.Option(
+            help="Sweep file to write (default runs/<time>-<preset>-sweep.json; for the "
+            "default preset runs/<time>-mnist-sweep.json)."
+        ),
     ] = None,
     headless: HeadlessOption = False,
     executor: ExecutorOption = "local",
@@ -337,7 +341,8 @@ def sweep(
     if not 0 < goal <= 1:
         fail("--target must be an accuracy between 0 and 1")
     check_threads(threads)
-    path = check_out(out, default_out(base, "-sweep"))
+    # `mnist-sweep` says sweep already: runs/<time>-mnist-sweep.json, not …-sweep-sweep.
+    path = check_out(out, default_out(base, "" if base.preset.endswith("sweep") else "-sweep"))
 
     from bntui.session.sessions import SweepSession
 
@@ -382,7 +387,8 @@ def compare(
 def export(
     file: Annotated[Path, typer.Argument(help="A run or sweep file written by bntui.")],
     out_dir: Annotated[
-        Path | None, typer.Option(help="Folder for the exported files (default: beside FILE).")
+        Path | None,
+        typer.Option(help="Folder for the exported files (default: the current folder)."),
     ] = None,
 ) -> None:
     """Write FILE's histories, curves and layer statistics as CSV, and its curves as SVG."""
@@ -394,7 +400,7 @@ def export(
         loaded = load_document(str(file))
     except RunFileError as exc:
         fail(str(exc))
-    folder = out_dir or file.parent
+    folder = out_dir or Path.cwd()
     if out_dir is not None and not out_dir.exists():
         try:
             out_dir.mkdir(parents=True)
@@ -414,8 +420,10 @@ def export(
         write_all(files)
     except OSError as exc:
         fail(str(exc), code=1)
+    where = "" if out_dir is not None else " (the current folder; --out-dir chooses another)"
+    say(f"wrote {len(files)} files to {folder.resolve()}{where}:")
     for path in files:
-        say(f"wrote {path}")
+        say(f"  {path.name}")
 
 
 app.command("claims", short_help="Put the notebooks' claims about BN to controlled experiments.")(

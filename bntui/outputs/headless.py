@@ -12,7 +12,12 @@ from typing import TextIO
 
 from bntui.core.events import CallbackNote, EpochEnd, Event, ModelDone, ModelReady, TestResult
 from bntui.core.text import clean, fmt, fmt_count, fmt_signed, say
-from bntui.outputs.summary import REASON_LIMIT, spec_line, summary_lines
+from bntui.outputs.summary import (
+    REASON_LIMIT,
+    folded,
+    spec_lines,
+    summary_lines,
+)
 from bntui.record.runfile import RunFile
 from bntui.record.sweep import SweepFile
 from bntui.session.lifecycle import Lifecycle
@@ -23,12 +28,12 @@ from bntui.stats.runrows import RunRow, run_rows, sweep_rows
 from bntui.stats.seedstats import comparisons, plus_minus
 
 TABLE_NOTE = (
-    "BN-plain: val acc at the last epoch both reached; s/epoch: median after the first "
-    "(a vectorised run's: all its seeds at once)"
+    "BN − plain: val acc at the last epoch both reached, in points; p/BN: plain/BN; s/ep: "
+    "median epoch after the first (a vectorised run's: all its seeds at once)"
 )
 SEEDS_NOTE = (
-    "with several seeds: each figure is the mean over the seeds; BN-plain ± half the paired "
-    "95% t interval"
+    "with several seeds: each figure is the mean over the seeds; BN − plain ± half the "
+    "paired 95% t interval"
 )
 
 
@@ -40,7 +45,9 @@ def tag(run: RunFile, event: Event) -> str:
 
 
 class EventPrinter:
-    """Progress lines for the events of a live run; a failure's reason is printed once."""
+    """Progress lines for the events of a live run. A failure's reason is printed once: a
+    model that fails for a reason already printed gets no line of its own (the summary names
+    every model that failed, and points to the reason above)."""
 
     def __init__(self) -> None:
         self.reasons: set[str] = set()
@@ -51,7 +58,7 @@ class EventPrinter:
             reason = clean(event.error, REASON_LIMIT)
             where = tag(run, event)
             if reason in self.reasons:
-                return f"{where} {event.status} (the same reason)"
+                return None
             self.reasons.add(reason)
             return f"{where} {event.status}: {reason}"
         return event_line(run, event)
@@ -103,35 +110,62 @@ def gap_cell(row: RunRow) -> str:
     return "—" if row.gap is None else fmt_signed(row.gap * 100)
 
 
-def sweep_lines(sweep: SweepFile) -> list[str]:
+def _reached(row: RunRow) -> str:
+    """The epoch each model first reached the target, plain/BN: `3/2`, `—/4`."""
+    return "/".join(str(row.reached[key] or "—") for key in ("plain", "bn"))
+
+
+def _speeds(row: RunRow) -> str:
+    return "/".join(fmt(row.epoch_s[key], 2) for key in ("plain", "bn"))
+
+
+def sweep_lines(sweep: SweepFile, shown: set[str] | frozenset[str] = frozenset()) -> list[str]:
     """A sweep's summary: one line per batch size, as the dashboard's sweep table; with
-    several seeds, each batch size's BN − plain figures with their intervals after it."""
+    several seeds, each batch size's BN − plain figures with their intervals after it; what
+    failed, each reason once (`shown`: reasons already printed, named as above)."""
     spec = sweep.runs[0].spec
-    target = f">={sweep.target_accuracy:.0%}"
+    what, length = spec_lines(spec, train_size(sweep.runs[0]), batch=False)
+    target = f"≥{sweep.target_accuracy:.0%}"
     lines = [
         f"bntui sweep · {clean(sweep.status)} · started {clean(sweep.started_at)}",
-        f"{spec.preset} · {spec_line(spec, train_size(sweep.runs[0]), batch=False)} · batch sizes "
-        + ", ".join(str(b) for b in sweep.batch_sizes),
-        f"{'batch':>6}{'status':>12}{'plain':>8}{'best':>8}{'BN':>8}{'best':>8}"
-        f"{'BN-plain':>14}{target:>8}{'BN ' + target:>10}{'s/ep plain/BN':>15}",
+        f"{spec.preset} · {what}",
+        f"{length} · batch sizes " + ", ".join(str(b) for b in sweep.batch_sizes),
+        f"{'batch':>5}{'status':>10}{'plain':>7}{'best':>7}{'BN':>7}{'best':>7}"
+        f"{'BN − plain':>12}{target + ' p/BN':>13}{'s/ep p/BN':>11}",
     ]
     rows = sweep_rows(sweep)
     for row in rows:
-        reached = [f"ep {r}" if r else "—" for r in (row.reached["plain"], row.reached["bn"])]
         lines.append(
-            f"{row.batch_size:>6}{clean(row.status, 11):>12}{fmt(row.final['plain']):>8}"
-            f"{fmt(row.best['plain']):>8}{fmt(row.final['bn']):>8}{fmt(row.best['bn']):>8}"
-            f"{gap_cell(row):>14}{reached[0]:>8}{reached[1]:>10}"
-            f"{fmt(row.epoch_s['plain'], 2) + '/' + fmt(row.epoch_s['bn'], 2):>15}"
+            f"{row.batch_size:>5}{clean(row.status, 9):>10}{fmt(row.final['plain']):>7}"
+            f"{fmt(row.best['plain']):>7}{fmt(row.final['bn']):>7}{fmt(row.best['bn']):>7}"
+            f"{gap_cell(row):>12}{_reached(row):>13}{_speeds(row):>11}"
         )
-    lines.append(TABLE_NOTE)
+    notes = [TABLE_NOTE + f"; {target}: the epoch each model first reached it"]
     if any(row.seeds > 1 for row in rows):
-        lines.append(SEEDS_NOTE + f"; {target}: the epoch the mean reaches it")
+        notes.append(SEEDS_NOTE + f"; {target}: the epoch the mean reaches it")
         for run in sweep.runs:
-            lines += [
+            notes += [
                 f"batch {run.spec.batch_size}: BN − plain {found.text()}"
                 for found in comparisons(run, sweep.target_accuracy)
             ]
+    return lines + folded(notes) + _sweep_trouble(sweep, shown)
+
+
+def _sweep_trouble(sweep: SweepFile, shown: set[str] | frozenset[str]) -> list[str]:
+    """Each failure reason of a sweep once, with the batch sizes and models it stopped."""
+    found: dict[str, list[str]] = {}
+    for run in sweep.runs:
+        for key in ("plain", "bn"):
+            for record in run.records(key):
+                if record.status == "failed" or record.error:
+                    why = clean(record.error or "no reason recorded", REASON_LIMIT)
+                    found.setdefault(why, []).append(f"{key} at batch {run.spec.batch_size}")
+    lines = []
+    for why, who in found.items():
+        models = sorted(set(who), key=who.index)
+        count = f"all {len(models)} models" if len(models) == 2 * len(sweep.runs) else None
+        names = count or ", ".join(models)
+        lines.append(f"{names} failed" + (" (the reason above)" if why in shown else f": {why}"))
     return lines
 
 
@@ -144,23 +178,23 @@ def compare_lines(runs: list[RunFile], labels: list[str], names: list[str]) -> l
     for name, values in diffs:
         lines.append(f"  {name:<22}" + " | ".join(values))
     lines.append(
-        f"{'run':<5}{'seeds':>6}{'epochs':>7}{'plain':>8}{'best':>8}{'BN':>8}{'best':>8}"
-        f"{'BN-plain':>14}{'test':>8}{'BN test':>8}{'s/ep plain/BN':>15}"
+        f"{'run':<5}{'seeds':>6}{'ep':>4}{'plain':>7}{'best':>7}{'BN':>7}{'best':>7}"
+        f"{'BN − plain':>12}{'test p/BN':>14}{'s/ep p/BN':>11}"
     )
     rows = run_rows(runs, None)
     for label, row in zip(labels, rows):
+        tests = "/".join(fmt(row.test[key]) for key in ("plain", "bn"))
         lines.append(
-            f"{label:<5}{row.seeds:>6}{row.epochs:>7}{fmt(row.final['plain']):>8}"
-            f"{fmt(row.best['plain']):>8}{fmt(row.final['bn']):>8}{fmt(row.best['bn']):>8}"
-            f"{gap_cell(row):>14}{fmt(row.test['plain']):>8}{fmt(row.test['bn']):>8}"
-            f"{fmt(row.epoch_s['plain'], 2) + '/' + fmt(row.epoch_s['bn'], 2):>15}"
+            f"{label:<5}{row.seeds:>6}{row.epochs:>4}{fmt(row.final['plain']):>7}"
+            f"{fmt(row.best['plain']):>7}{fmt(row.final['bn']):>7}{fmt(row.best['bn']):>7}"
+            f"{gap_cell(row):>12}{tests:>14}{_speeds(row):>11}"
         )
-    lines.append(TABLE_NOTE)
+    notes = [TABLE_NOTE]
     if any(row.seeds > 1 for row in rows):
-        lines.append(SEEDS_NOTE)
+        notes.append(SEEDS_NOTE)
     for label, run in zip(labels, runs):
-        lines += [f"{label}: BN − plain {found.text()}" for found in comparisons(run)]
-    return lines
+        notes += [f"{label}: BN − plain {found.text()}" for found in comparisons(run)]
+    return lines + folded(notes)
 
 
 def run_headless(session: TrainingSession, out: TextIO = sys.stdout) -> int:
@@ -197,7 +231,7 @@ def run_headless(session: TrainingSession, out: TextIO = sys.stdout) -> int:
         lifecycle.ignore_signals()
     document = session.document()
     if isinstance(document, SweepFile):
-        summary = sweep_lines(document)
+        summary = sweep_lines(document, printer.reasons)
     else:
         summary = summary_lines(session.run, printer.reasons)
     for line in lifecycle.closing_lines() if closed else [*summary, *lifecycle.closing_lines()]:

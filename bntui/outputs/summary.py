@@ -9,6 +9,8 @@ seeds with its 95% interval, each seed's test accuracy, and every BN − plain f
 
 from __future__ import annotations
 
+import textwrap
+
 from bntui.core.spec import MODEL_KEYS, MODEL_TITLES, ExperimentSpec
 from bntui.core.text import clean, fmt, fmt_duration
 from bntui.record.runfile import ModelRun, RunFile
@@ -29,6 +31,8 @@ from bntui.stats.seedstats import (
 # line and the summary, so that the summary can tell it was already said.
 REASON_LIMIT = 2000
 SPEED_NOTE = "s/epoch: median epoch after the first, which also compiles (shown as 1st)"
+# A summary fits an 80-column terminal: tables are laid out for it, longer lines fold.
+WIDTH = 80
 # Statuses worth naming the seeds of, even without a recorded reason.
 UNFINISHED = ("failed", "diverged", "interrupted")
 
@@ -36,26 +40,33 @@ UNFINISHED = ("failed", "diverged", "interrupted")
 def spec_line(spec: ExperimentSpec, train_images: int, batch: bool = True) -> str:
     """The experiment in one line, with the data actually used (a --limit shows); a sweep
     leaves the batch size to its table."""
+    return " · ".join(spec_lines(spec, train_images, batch))
+
+
+def spec_lines(spec: ExperimentSpec, train_images: int, batch: bool = True) -> list[str]:
+    """`spec_line` in two lines (the data and optimizer; the length and seeds), so that a
+    summary keeps to 80 columns."""
     data = f"{train_images:,} training images"
     if spec.limit:
         data += f" (--limit {spec.limit:,})"
     size = f" · batch {spec.batch_size}" if batch else ""
     seeds = f"seed {spec.seed}" if spec.seeds == 1 else f"seeds {seed_range(spec.seed_values)}"
-    return (
-        f"{spec.dataset} · {data} · {spec.optimizer} lr {spec.learning_rate:g}{size} · "
-        f"{spec.epochs} epoch{'s' * (spec.epochs != 1)} · {seeds}"
-    )
+    return [
+        f"{spec.dataset} · {data} · {spec.optimizer} lr {spec.learning_rate:g}{size}",
+        f"{spec.epochs} epoch{'s' * (spec.epochs != 1)} · {seeds}",
+    ]
 
 
 def summary_lines(run: RunFile, shown: set[str] | frozenset[str] = frozenset()) -> list[str]:
     """A run's summary: status, spec, how the seeds trained, each model's figures, every
     BN − plain comparison and what went wrong. Failure reasons in `shown` were already
     printed and are not repeated."""
+    what, length = spec_lines(run.spec, train_size(run))
     lines = [
         f"bntui run · {clean(run.status)} · started {clean(run.started_at)} · "
         f"{fmt_duration(run.duration_s)}",
-        spec_line(run.spec, train_size(run))
-        + f" · backend {clean(run.environment.get('backend', run.spec.backend))}",
+        what,
+        f"{length} · backend {clean(run.environment.get('backend', run.spec.backend))}",
     ]
     how = how_trained(run.spec)
     if how:
@@ -63,17 +74,32 @@ def summary_lines(run: RunFile, shown: set[str] | frozenset[str] = frozenset()) 
     if len(run.seeds) > 1:
         lines.append(f"pairing: {pairing(run)}")
     lines += _seeds_table(run) if len(run.seeds) > 1 else _one_seed_table(run)
-    lines += [f"BN − plain {found.text()}" for found in comparisons(run)]
+    lines += folded([f"BN − plain {found.text()}" for found in comparisons(run)])
     together = f"; one epoch of all {run.spec.seeds} seeds at once" if run.spec.vectorised else ""
-    lines.append(SPEED_NOTE + together)
+    lines += folded([SPEED_NOTE + together])
     lines += _trouble(run, shown)
     return lines
 
 
+def folded(lines: list[str], width: int = WIDTH) -> list[str]:
+    """`lines` with each one longer than `width` folded at spaces, the rest indented. Only
+    for bntui's own words: a line with text from a file is never folded, so that a file's
+    text cannot change how many lines a summary has (a forged line would hide there)."""
+    out: list[str] = []
+    for line in lines:
+        if len(line) <= width:
+            out.append(line)
+            continue
+        out += textwrap.wrap(
+            line, width, subsequent_indent="  ", break_long_words=False, break_on_hyphens=False
+        )
+    return out
+
+
 def _one_seed_table(run: RunFile) -> list[str]:
     lines = [
-        f"{'model':<16}{'status':<12}{'epochs':>6}{'val_acc':>9}{'best':>8}{'test_acc':>9}"
-        f"{'test_loss':>10}{'s/epoch':>8}{'1st':>7}"
+        f"{'model':<16}{'status':<11}{'epochs':>7}{'val_acc':>8}{'best':>7}{'test_acc':>9}"
+        f"{'test_loss':>10}{'s/ep':>6}{'1st':>6}"
     ]
     for key in MODEL_KEYS:
         m = run.models[key]
@@ -81,11 +107,11 @@ def _one_seed_table(run: RunFile) -> list[str]:
         times = epoch_times(h)
         val_accuracy = h.column("val_accuracy")
         lines.append(
-            f"{MODEL_TITLES[key]:<16}{clean(m.status):<12}{len(h.column('loss')):>6}"
-            f"{fmt(last(val_accuracy)):>9}{fmt(best(val_accuracy, True)):>8}"
+            f"{MODEL_TITLES[key]:<16}{clean(m.status, 11):<11}{len(h.column('loss')):>7}"
+            f"{fmt(last(val_accuracy)):>8}{fmt(best(val_accuracy, True)):>7}"
             f"{fmt(m.test.accuracy if m.test else None):>9}"
             f"{fmt(m.test.loss if m.test else None):>10}"
-            f"{fmt(times.per_epoch_s, 2):>8}{fmt(times.first_s, 2):>7}"
+            f"{fmt(times.per_epoch_s, 2):>6}{fmt(times.first_s, 2):>6}"
         )
     return lines
 
@@ -99,8 +125,8 @@ def _seeds_status(records: list[ModelRun]) -> str:
 
 def _seeds_table(run: RunFile) -> list[str]:
     lines = [
-        f"{'model':<16}{'status':<15}{'epochs':>6}{'val_acc ±95% CI':>18}"
-        f"{'test_acc ±95% CI':>18}{'s/epoch':>8}{'1st':>7}"
+        f"{'model':<16}{'status':<14}{'epochs':>7}{'val_acc ±CI':>15}"
+        f"{'test_acc ±CI':>15}{'s/ep':>6}{'1st':>6}"
     ]
     for key in MODEL_KEYS:
         records = run.records(key)
@@ -108,17 +134,17 @@ def _seeds_table(run: RunFile) -> list[str]:
         done = str(epochs[0]) if len(epochs) == 1 else f"{epochs[0]}–{epochs[-1]}"
         times = seed_epoch_times(run, key)
         lines.append(
-            f"{MODEL_TITLES[key]:<16}{_seeds_status(records):<15}{done:>6}"
-            f"{plus_minus(val_summary(run, key)):>18}{plus_minus(test_summary(run, key)):>18}"
-            f"{fmt(times.per_epoch_s, 2):>8}{fmt(times.first_s, 2):>7}"
+            f"{MODEL_TITLES[key]:<16}{_seeds_status(records):<14}{done:>7}"
+            f"{plus_minus(val_summary(run, key)):>15}{plus_minus(test_summary(run, key)):>15}"
+            f"{fmt(times.per_epoch_s, 2):>6}{fmt(times.first_s, 2):>6}"
         )
-    per_seed = " · ".join(
-        f"{MODEL_TITLES[key]} " + " ".join(fmt(v) for v in test_accuracies(run, key))
+    lines.append(f"test_acc per seed ({seed_range(run.spec.seed_values)}):")
+    lines += [
+        f"  {MODEL_TITLES[key]:<16}" + " ".join(fmt(v) for v in test_accuracies(run, key))
         for key in MODEL_KEYS
-    )
-    lines.append(f"test_acc per seed ({seed_range(run.spec.seed_values)}): {per_seed}")
+    ]
     lines.append(
-        f"val_acc: each seed's last epoch; ±: half the 95% t interval over {len(run.seeds)} seeds"
+        f"val_acc: each seed's last epoch; ±CI: half the 95% t interval over {len(run.seeds)} seeds"
     )
     return lines
 
@@ -151,7 +177,7 @@ def _trouble(run: RunFile, shown: set[str] | frozenset[str]) -> list[str]:
             lines.append(who)
         elif why not in shown:
             lines.append(f"{who}: {why}")
-        elif several:
+        else:
             lines.append(f"{who} (the reason above)")
     records = [m for entry in run.seeds for m in entry.models.values()]
     joined = "; ".join(dict.fromkeys(m.error for m in records if m.error))

@@ -54,20 +54,29 @@ def interval_curve(
     (a cliff at each boundary) and lags what the model does now. From the running means
     m₁, m₂ after n₁, n₂ samples, the mean over the samples in between is
     (m₂·n₂ − m₁·n₁)/(n₂ − n₁); Keras weights its means by samples, so this is exact. Each
-    value is placed at the middle of its interval (x in fractional epochs).
+    value is placed at the middle of its interval (x in fractional epochs). An interval under
+    half the one before it (a `--limit` epoch's last, partial batch) is merged into that one.
     """
     values = getattr(curve, metric)
     xs: list[float] = []
     ys: list[float | None] = []
     prev_epoch, prev_n, prev_x = -1, 0, 0.0
     prev_m: float | None = 0.0
+    # Where the latest point's interval began (samples, x, running mean), and its size.
+    start_n, start_x, start_m, size = 0, 0.0, None, 0
     for epoch, step, steps, m in zip(curve.epoch, curve.step, curve.steps, values):
         steps = max(steps, 1)
         step = min(step, steps)
         n = min(step * batch_size, train_size) if train_size > 0 else step
         x = epoch + step / steps
         if epoch != prev_epoch:
-            prev_n, prev_m, prev_x = 0, 0.0, float(epoch)
+            prev_n, prev_m, prev_x, size = 0, 0.0, float(epoch), 0
+        if 0 < n - prev_n < size / 2:
+            # A short interval (an epoch's last, partial batch): one mean over a few images
+            # would show as a spike, so the latest point is extended to cover it.
+            prev_n, prev_m, prev_x = start_n, start_m, start_x
+            xs.pop()
+            ys.pop()
         if m is None or prev_m is None or n <= prev_n:
             value = None
         else:
@@ -75,6 +84,7 @@ def interval_curve(
         if n > prev_n:
             xs.append((prev_x + x) / 2)
             ys.append(value)
+            start_n, start_x, start_m, size = prev_n, prev_x, prev_m, n - prev_n
         prev_epoch, prev_n, prev_m, prev_x = epoch, n, m, x
     return xs, ys
 

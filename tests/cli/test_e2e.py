@@ -239,7 +239,7 @@ def test_missing_data_gives_one_clear_message(tmp_path: Path, clean_env: dict[st
     assert result.returncode == 1
     # The reason once (both models fail for it), and no figure of 0.00 for what never ran.
     assert result.stdout.count("apt-get install dataset-fashion-mnist") == 1, result.stdout
-    assert "] failed (the same reason)" in result.stdout  # the other model, whichever it is
+    assert "Plain MLP failed, MLP + BatchNorm failed (the reason above)" in result.stdout
     assert not re.search(r"(?<![\d.])0\.00(?!\d)", result.stdout), result.stdout
     assert "Traceback" not in result.stdout
     assert load_run(out).models["bn"].status == "failed"

@@ -8,12 +8,15 @@ import os
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
+import pytest
 from conftest import SMALL_SWEEP
 from typer.testing import CliRunner
 
 from bntui.cli.main import app as cli
+from bntui.outputs.svg import curves_svg
 from bntui.record.runfile import RunFile, load_run
 from bntui.session.sessions import ReplaySession
+from bntui.stats.figures import interval_curve, train_size
 from bntui.tui.app import BntuiApp
 
 runner = CliRunner()
@@ -24,11 +27,18 @@ def rows(path: Path) -> list[dict[str, str]]:
     return list(csv.DictReader(io.StringIO(path.read_text())))
 
 
-def test_export_writes_csv_and_svg_beside_the_run(small_run_path: Path) -> None:
+def test_export_writes_csv_and_svg_in_the_current_folder(
+    small_run_path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder = tmp_path / "here"
+    folder.mkdir()
+    monkeypatch.chdir(folder)
     result = runner.invoke(cli, ["export", str(small_run_path)])
     assert result.exit_code == 0, result.output
+    assert f"to {folder.resolve()} (the current folder" in result.output
+    assert sorted(p.parent for p in tmp_path.rglob("*.csv")) == [folder] * 4  # not beside FILE
     run = load_run(small_run_path)
-    folder, stem = small_run_path.parent, small_run_path.stem
+    stem = small_run_path.stem
     history = rows(folder / f"{stem}-history.csv")
     assert len(history) == 2 * run.spec.epochs
     bn_last = [r for r in history if r["model"] == "bn"][-1]
@@ -57,6 +67,41 @@ def test_export_a_sweep_keeps_the_batch_size(tmp_path: Path) -> None:
     assert {r["batch_size"] for r in history} == {"32", "128"}
     svg = ET.parse(tmp_path / "small_sweep-curves.svg").getroot()
     assert len(svg.findall(f"{SVG}polyline")) == 4  # 2 models x 2 batch sizes
+
+
+def burst(run: RunFile, key: str, point: int, extra: float) -> None:
+    """Raise model `key`'s loss by `extra` over the interval ending at curve `point`, as
+    Keras would record it: the running means from there to the epoch's end carry it."""
+    curve = run.models[key].curve
+    size = train_size(run)
+
+    def seen(i: int) -> int:
+        return min(curve.step[i] * run.spec.batch_size, size)
+
+    added = extra * (seen(point) - seen(point - 1))
+    for j in range(point, len(curve.loss)):
+        value = curve.loss[j]
+        if curve.epoch[j] == curve.epoch[point] and value is not None:
+            curve.loss[j] = value + added / seen(j)
+
+
+def test_svg_marks_a_loss_beyond_its_axis(small_run: RunFile) -> None:
+    """A loss that leaves the y range (a burst mid-training) is drawn at the edge with a
+    triangle, and a note under the chart says how far it went and when."""
+    curve = small_run.models["plain"].curve
+    middle = len(curve.loss) // 2
+    burst(small_run, "plain", middle, 2.0)
+    xs, ys = interval_curve(curve, "loss", small_run.spec.batch_size, train_size(small_run))
+    highest = max(y for y in ys if y is not None)
+    at = f"{round(xs[ys.index(highest)], 1):g}"
+    root = ET.fromstring(curves_svg(small_run))
+    notes = [t.text or "" for t in root.iter(f"{SVG}text") if "Plain MLP train " in (t.text or "")]
+    assert notes == [f"▲ Plain MLP train above the axis, up to {highest:.3g} (ep {at}–{at})"]
+    marks = [t for t in root.iter(f"{SVG}text") if t.text == "▲" and t.get("fill") == "#1f77b4"]
+    assert len(marks) == 1  # in plain's colour, on the top edge
+    assert float(marks[0].get("y", "0")) < 30  # the plot's top edge is at y 30
+    ticks = [t.text or "" for t in root.iter(f"{SVG}text") if t.get("text-anchor") == "end"]
+    assert ticks and all(len(t) <= 4 for t in ticks)  # round: 0.4, 0.6 …, not 0.582
 
 
 def test_export_bad_input(tmp_path: Path) -> None:

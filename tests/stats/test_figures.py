@@ -77,11 +77,13 @@ def running_curve(batches: list[list[float]], every: int, batch: int, size: int)
 
 
 def test_interval_curve_recovers_each_interval_exactly() -> None:
-    # 2 epochs of 10 steps, batch 32 over 300 images (the last batch has 12), a point every 3.
+    # 2 epochs of 10 steps, batch 32 over 300 images (the last batch has 12), a point every 3:
+    # the last point (one batch of 12 images) is under half an interval, so it joins the one
+    # before it (steps 7-10).
     batches = [[2.0 - 0.1 * i for i in range(10)], [1.0 - 0.05 * i for i in range(10)]]
     curve = running_curve(batches, every=3, batch=32, size=300)
     xs, ys = interval_curve(curve, "loss", batch_size=32, train_size=300)
-    groups = [(0, 3), (3, 6), (6, 9), (9, 10)]
+    groups = [(0, 3), (3, 6), (6, 10)]
     weights = [32] * 9 + [12]
     expected = []
     for values in batches:
@@ -90,8 +92,20 @@ def test_interval_curve_recovers_each_interval_exactly() -> None:
             expected.append(sum(v * n for v, n in zip(values[a:b], w)) / sum(w))
     assert ys == pytest.approx(expected)
     # Placed mid-interval, in fractional epochs; no cliff where the running mean restarts.
-    assert xs[:4] == pytest.approx([0.15, 0.45, 0.75, 0.95])
-    assert xs[4] == pytest.approx(1.15)
+    assert xs[:3] == pytest.approx([0.15, 0.45, 0.8])
+    assert xs[3] == pytest.approx(1.15)
+
+
+def test_a_partial_last_batch_is_no_spike() -> None:
+    # A --limit 1000 epoch at batch 32: 31 whole batches and one of 8 images, a point each
+    # step. The 8 images are one mean over 8 (here an unlucky 3.0): merged into the batch
+    # before, it is a mean over 40 and no spike.
+    batches = [[0.5] * 31 + [3.0]]
+    curve = running_curve(batches, every=1, batch=32, size=1000)
+    xs, ys = interval_curve(curve, "loss", batch_size=32, train_size=1000)
+    assert len(xs) == 31
+    assert ys[-1] == pytest.approx((0.5 * 32 + 3.0 * 8) / 40)
+    assert xs[-1] == pytest.approx((30 / 32 + 1.0) / 2)
 
 
 def test_a_step_past_the_epoch_end_counts_as_the_end() -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from screen import (
     is_shown,
     replay_to_end,
@@ -25,7 +26,12 @@ from bntui.tui.messages import EventsPending
 from bntui.tui.widgets.chart import LineChart
 from bntui.tui.widgets.hinted_scroll import MORE_ABOVE, MORE_BELOW, HintedScroll
 from bntui.tui.widgets.inside import INSIDE_VIEWS
-from bntui.tui.widgets.results import confusion_text
+from bntui.tui.widgets.results import (
+    PredictionCard,
+    confusion_text,
+    largest_mistake,
+    prediction_order,
+)
 
 MODELS = ("plain", "bn")
 
@@ -46,7 +52,7 @@ async def test_replay_feeds_the_panels(small_run: RunFile) -> None:
         plain_acc = small_run.models["plain"].history.val_accuracy[-1]
         assert bn_acc is not None and plain_acc is not None
         expected = bn_acc - plain_acc
-        assert f"{expected * 100:+.2f} pts" in gap
+        assert f"{expected * 100:+.2f}" in gap and "pts" in gap
 
 
 async def test_keys_toggle_the_view(small_run: RunFile) -> None:
@@ -96,7 +102,7 @@ async def test_inside_tab_plots_each_layer_on_one_scale(small_run: RunFile) -> N
         last_bn = small_run.models["bn"].inside.layers[1].stats["in_mean"][-1]
         assert f"{last_bn:.3f}" in text_of(app.screen.query_one("#inside-legend-bn"))
         table = text_of(app.screen.query_one("#inside-table"))
-        assert "bn · bn 784" in table and "plain · dense 300" in table
+        assert "bn 784" in table and "plain 300" in table  # the tables' titles say the kind
         seen = set()
         for _ in range(len(INSIDE_VIEWS)):
             seen.add(charts[1].legend)
@@ -165,7 +171,8 @@ async def test_hostile_strings_are_shown_literally(small_run_path: Path) -> None
         assert "[blink]bn[/blink]" in text_of(app.screen.query_one("#summary-bn"))
         await pilot.press("4")
         await pilot.pause()
-        assert "[red]boot^[[0m" in text_of(app.screen.query_one("#prediction-0"))
+        cards = [text_of(card) for card in app.screen.query(PredictionCard)]
+        assert any("[red]boot^[[0m" in card for card in cards)
 
 
 async def test_tiny_terminal_and_resizing_do_not_crash(small_run: RunFile) -> None:
@@ -207,7 +214,9 @@ async def test_both_models_are_drawn_on_one_scale_without_epoch_cliffs() -> None
                 for (x1, y1), (x2, y2) in zip(zip(series.xs, ys), zip(series.xs[1:], ys[1:])):
                     if x1 >= 1:
                         (across if int(x1) != int(x2) else within).append(abs(y2 - y1))
-                assert len(across) == 8 and max(across) <= max(within)
+                # Keras' running means would jump 6 to 25 times the largest step inside an
+                # epoch at each boundary (it restarts); the interval curve not even twice.
+                assert len(across) == 8 and max(across) <= 1.5 * max(within)
             await pilot.press("m")
         await pilot.press("m")  # the gradient norm, then back on loss
         # Back on loss: BN's curve lies below the plain model's in the second half of training.
@@ -246,8 +255,9 @@ async def test_80x24_keeps_what_matters_and_says_what_scrolls() -> None:
         status = text_of(app.screen.query_one("#status"))
         assert "REPLAY END" in status and "0:30" in status and "fashion-sgd-default.json" in status
         gap = text_of(app.screen.query_one("#gap")).strip()
-        assert gap.endswith("pts") or gap.endswith("…")
-        assert "val acc +3.18 pts" in gap and "test acc +3.19 pts" in gap
+        # Every figure of the line at 80 columns: the words gave way, not the digits.
+        assert gap.endswith("n=1, no CI")
+        assert "acc +3.18/+3.19 pts" in gap and "val loss −0.112" in gap
         await pilot.press("4")
         await pilot.pause()
         scroll = app.screen.query_one("#results HintedScroll", HintedScroll)
@@ -311,3 +321,33 @@ async def test_inside_tab_without_colour_and_without_statistics() -> None:
         bn = app.screen.query_one("#inside-chart-bn", LineChart)
         assert [s.label for s in bn.series] == ["dense 300", "dense 100"]
         assert bn.axis_labels()[0].endswith("%")
+
+
+async def test_results_shade_mistakes_by_count_and_show_where_the_models_differ(
+    small_run: RunFile, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Mistakes read by count without colour (a glyph of a four-step scale, its legend under
+    the matrix, one scale for both models); the predictions put first the recorded images one
+    model gets wrong and the other right, by a rule the tab states."""
+    bn = small_run.models["bn"].test
+    assert bn is not None
+    bn.predictions[1].predicted = bn.predictions[1].label  # BN right where plain is wrong
+    assert prediction_order(small_run) == [1, 0, 4, 6, 7, 2, 3, 5]
+    monkeypatch.setenv("NO_COLOR", "1")
+    app = BntuiApp(ReplaySession(small_run, speed=1000))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await replay_to_end(app, pilot)
+        await pilot.press("4")
+        await pilot.pause()
+        matrices = [text_of(app.screen.query_one(f"#confusion-{key}")) for key in MODELS]
+        largest = max(largest_mistake(m.test.confusion_matrix) for m in small_run.pair(0).values()
+                      if m.test)  # fmt: skip
+        scale = f"█ {largest * 3 // 4 + 1}–{largest}"
+        assert all(scale in matrix for matrix in matrices)  # one scale for both
+        assert any(f"{largest}█" in matrix for matrix in matrices)
+        caption = " ".join(matrices[1].split())
+        assert "those one model gets wrong and the other right" in caption
+        assert "1 of them tells the models apart" in caption
+        first = text_of(app.screen.query_one("#prediction-0"))
+        assert f"#{small_run.dataset.sample_indices[1]} " in first  # type: ignore[union-attr]
+        assert "plain:" in first and "✗" in first and "✓" in first

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from conftest import SMALL_RUN, SMALL_SEEDS, SMALL_SWEEP
 from screen import replay_to_end
 
@@ -56,6 +57,17 @@ def test_seeds_training_tab(snap_compare: Any) -> None:
 
 
 def test_each_seed(snap_compare: Any) -> None:
+    assert snap_compare(seeds_app(), terminal_size=(80, 24), run_before=finish, press=["b"])
+
+
+def test_seeds_training_tab_no_color(snap_compare: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Under NO_COLOR the band reads by its dotted edges, each seed by its glyph."""
+    monkeypatch.setenv("NO_COLOR", "1")
+    assert snap_compare(seeds_app(), terminal_size=(80, 24), run_before=finish)
+
+
+def test_each_seed_no_color(snap_compare: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("NO_COLOR", "1")
     assert snap_compare(seeds_app(), terminal_size=(80, 24), run_before=finish, press=["b"])
 
 

@@ -16,6 +16,7 @@ from collections.abc import Iterable, Sequence
 
 from bntui.claims.found import AxisRange, Figure, Series, y_range
 from bntui.outputs.svg import COLORS, svg_text
+from bntui.stats.axes import nice_ticks
 
 SERIES_COLORS = {**COLORS, "seeds-plain": "#2ca02c"}
 OTHER_COLORS = ("#9467bd", "#ff7f0e", "#8c564b")
@@ -124,19 +125,6 @@ def _series(axes: Axes, index: int, series: Series, xs: Sequence[float]) -> list
     out.append(marker(style, lx + 14, ly, color))
     out.append(f'<text x="{lx + 36}" y="{ly + 4}" font-size="11">{svg_text(series.label)}</text>')
     return out
-
-
-def nice_ticks(lo: float, hi: float, count: int = 5) -> list[float]:
-    """Round values (1, 2 or 5 × a power of ten apart) within `lo`–`hi`, about `count`."""
-    span = hi - lo
-    if not (math.isfinite(span) and span > 0):
-        return [lo] if math.isfinite(lo) else []
-    raw = span / (count + 1)
-    power = 10.0 ** math.floor(math.log10(raw))
-    step = next(m * power for m in (1, 2, 5, 10) if m * power >= raw)
-    first = math.ceil(lo / step)
-    ticks = [float(f"{(first + k) * step:.12g}") for k in range(count * 3)]
-    return sorted({0.0 if abs(t) < step * 1e-9 else t for t in ticks if t <= hi})
 
 
 def _ticks(axes: Axes, figure: Figure) -> list[str]:

@@ -59,9 +59,11 @@ def draw_tab(
         }
         y_range = training_range(list(curves.values()), metric)
         legend = training_legend(metric, mode)
-        seeds = seed_legend(run, view.each_seed) if len(run.seeds) > 1 else None
+        seeds = seed_legend(run, view.each_seed, view.color) if len(run.seeds) > 1 else None
+        # A replay imports no Keras: its panels must not say they wait for it.
+        live = getattr(getattr(screen, "session", None), "live", True)
         for panel in screen.query(ModelPanel):
-            panel.show(run, curves[panel.key], y_range, legend, seeds)
+            panel.show(run, curves[panel.key], y_range, legend, seeds, live)
         screen.query_one(GapLine).show(run)
     elif tab == "models":
         for summary in screen.query(SummaryPanel):
@@ -73,7 +75,7 @@ def draw_tab(
         screen.query_one(SeedTestTable).show(run)
         screen.query_one(TestTable).show(run, seed)
         for matrix in screen.query(ConfusionMatrix):
-            matrix.show(run, seed)
+            matrix.show(run, seed, view.color)
         for card in screen.query(PredictionCard):
             card.show(run, view.color, seed)
     elif tab == "inside":

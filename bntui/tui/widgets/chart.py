@@ -6,7 +6,6 @@ stays flat however long the run.
 
 from __future__ import annotations
 
-import itertools
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -15,6 +14,15 @@ from rich.text import Text
 from textual.widget import Widget
 
 from bntui.stats.figures import shared_range
+from bntui.tui.widgets.chart_bands import (
+    Cell,
+    Dot,
+    band_fill,
+    downsample,
+    edge_dots,
+    label_cells,
+    path_dots,
+)
 
 # Braille dot bits for (x, y) inside a 2x4 cell.
 _DOTS = ((0x01, 0x02, 0x04, 0x40), (0x08, 0x10, 0x20, 0x80))
@@ -32,8 +40,14 @@ class Series:
     markers: bool = False  # True: a `•` per point (validation), else a braille line
     # Stamped along a line now and then, so lines differ without colour (NO_COLOR).
     glyph: str | None = None
-    # (low, high) at each x: a band (the seeds' min–max) filled with BAND_FILL under the line.
+    # (low, high) at each x: a band (the seeds' min–max) filled with BAND_FILL under the line,
+    # or with `band_shaded` as a background under it (SHADES), and under NO_COLOR its edges
+    # as dotted lines too (a markers' band: a bar under each marker).
     band: tuple[list[float | None], list[float | None]] | None = None
+    band_shaded: bool = False
+    # The glyph written once, where the line runs apart from the others (else not at all),
+    # not stamped along it: many lines close together stay readable.
+    label_once: bool = False
 
     def values(self) -> list[float | None]:
         """Every y the chart must have room for: the line's and its band's."""
@@ -44,19 +58,9 @@ class Series:
 
 # A band's cells: a light shade, told apart from lines and markers without colour.
 BAND_FILL = "░"
-
-
-def downsample(xs: list[float], ys: list[float | None], buckets: int) -> list[tuple[float, float]]:
-    """Keep the last finite point in each of `buckets` equal x ranges."""
-    pairs = [(x, y) for x, y in zip(xs, ys) if y is not None and math.isfinite(y)]
-    if len(pairs) <= buckets or buckets <= 0:
-        return pairs
-    lo, hi = pairs[0][0], pairs[-1][0]
-    span = (hi - lo) or 1.0
-    chosen: dict[int, tuple[float, float]] = {}
-    for x, y in pairs:
-        chosen[min(buckets - 1, int((x - lo) / span * buckets))] = (x, y)
-    return [chosen[k] for k in sorted(chosen)]
+# A shaded band's background, in its line's hue. Textual shows it grey under NO_COLOR, where
+# the band's edges are also drawn as dotted lines, so that it reads by glyphs alone.
+SHADES = {"cyan": "#163a40", "yellow": "#3a3514", "magenta": "#3a1a3a"}
 
 
 def _label(value: float, unit: str = "") -> str:
@@ -80,10 +84,11 @@ class LineChart(Widget):
         self.series: list[Series] = []
         self.x_max = x_max
         self.legend = ""
-        self.empty_message = "starting: importing Keras, loading data, compiling…"
+        self.empty_message = "waiting for the first points…"
         self.y_range: tuple[float, float] | None = None
         self.log_y = False
         self.unit = ""
+        self.unlabelled: list[str] = []  # `label_once` glyphs that found no place alone
         self._drawn: object = None
 
     def show(
@@ -158,7 +163,8 @@ class LineChart(Widget):
         lo, hi = bounds
         if hi - lo < 1e-12:
             lo, hi = lo - 0.5, hi + 0.5
-        above, below = max(values) > hi + 1e-12, min(values) < lo - 1e-12
+        drawn = [v for s in self.series for v in s.values() if v is not None and math.isfinite(v)]
+        above, below = max(drawn) > hi + 1e-12, min(drawn) < lo - 1e-12
         dots = [[0] * width for _ in range(height)]
         owner: list[list[str | None]] = [[None] * width for _ in range(height)]
         marks: dict[tuple[int, int], tuple[str, str]] = {}
@@ -169,13 +175,29 @@ class LineChart(Widget):
             return px, py
 
         fill = band_cells(self.series, to_cell, height)
+        shade = band_shade(self.series, to_cell, height)
+
+        def put(dot: Dot, style: str, keep: bool = False) -> Cell:
+            px, py = dot
+            cell = (py // 4, px // 2)
+            dots[cell[0]][cell[1]] |= _DOTS[px % 2][py % 4]
+            if not (keep and owner[cell[0]][cell[1]]):
+                owner[cell[0]][cell[1]] = style
+            return cell
+
+        for s in self.series:  # a band's edges first (a line over them owns the cell)
+            if s.band is not None and s.band_shaded and self.app.no_color:
+                for dot in edge_dots(s.xs, s.band, to_cell, s.markers, columns):
+                    put(dot, f"dim {s.style}", keep=True)
+        crossed: list[list[Cell]] = []
         for n, (series, points) in enumerate(plotted):
+            crossed.append([])
             if series.markers:
                 for x, y in points:
                     px, py = to_cell(x, y)
                     marks[(py // 4, px // 2)] = ("•", f"bold {series.style}")
                 continue
-            if series.glyph and points:
+            if series.glyph and points and not series.label_once:
                 # Glyphs along the line (staggered, so lines do not hide each other's) and at
                 # its end: lines differ without colour, however short.
                 every = max(2, min(8, len(points) // 4))
@@ -183,21 +205,14 @@ class LineChart(Widget):
                 for i in sorted(stamped):
                     px, py = to_cell(*points[i])
                     marks.setdefault((py // 4, px // 2), (series.glyph, f"bold {series.style}"))
-            previous: tuple[int, int] | None = None
-            for x, y in points:
-                px, py = to_cell(x, y)
-                steps = (
-                    1 if previous is None else max(abs(px - previous[0]), abs(py - previous[1]), 1)
-                )
-                for i in range(1, steps + 1):
-                    if previous is None:
-                        qx, qy = px, py
-                    else:
-                        qx = previous[0] + (px - previous[0]) * i // steps
-                        qy = previous[1] + (py - previous[1]) * i // steps
-                    dots[qy // 4][qx // 2] |= _DOTS[qx % 2][qy % 4]
-                    owner[qy // 4][qx // 2] = series.style
-                previous = (px, py)
+            crossed[-1] = [put(dot, series.style) for dot in path_dots(points, to_cell)]
+        wanted = [bool(s.glyph and s.label_once) for s, _ in plotted]
+        spots = label_cells(crossed, wanted, set(marks))
+        self.unlabelled = [s.glyph or "" for (s, _), w, c in zip(plotted, wanted, spots)
+                           if w and c is None]  # fmt: skip
+        for (series, _), spot in zip(plotted, spots):
+            if spot is not None:
+                marks[spot] = (series.glyph or "", f"bold reverse {series.style}")
 
         text = Text(no_wrap=True, overflow="crop")
         for row in range(height):
@@ -208,14 +223,17 @@ class LineChart(Widget):
             else:
                 text.append(" " * (AXIS_WIDTH - 1) + "│", "dim")
             for col in range(width):
+                under = shade.get((row, col), "")
                 if (row, col) in marks:
-                    text.append(*marks[(row, col)])
+                    glyph, style = marks[(row, col)]
+                    text.append(glyph, f"{style} {under}".strip())
                 elif dots[row][col]:
-                    text.append(chr(0x2800 + dots[row][col]), owner[row][col] or "")
+                    style = owner[row][col] or ""
+                    text.append(chr(0x2800 + dots[row][col]), f"{style} {under}".strip())
                 elif (row, col) in fill:
                     text.append(BAND_FILL, fill[(row, col)])
                 else:
-                    text.append(" ")
+                    text.append(" ", under)
             text.append("\n")
         text.append(self._x_axis(width), "dim")
         return text
@@ -223,9 +241,15 @@ class LineChart(Widget):
     def _x_axis(self, width: int) -> str:
         left = " " * (AXIS_WIDTH - 1) + "└"
         right = f"{self.x_max:g} ep"
-        legend = f" {self.legend} " if self.legend else ""
-        if len(legend) + len(right) + 3 > width:
-            legend = ""
+        hidden = f"{''.join(self.unlabelled)} under others" if self.unlabelled else ""
+        # Which line is which comes first; then the metric's name, whole or in a word.
+        choices = [self.legend, hidden]
+        if hidden:
+            short = f"{''.join(self.unlabelled)} hidden"
+            choices = [
+                f"{self.legend} · {hidden}", f"{self.legend.split()[0]} · {hidden}", hidden, short
+            ]  # fmt: skip
+        legend = next((f" {c} " for c in choices if c and len(c) + len(right) + 5 <= width), "")
         middle = ("0─" + legend).ljust(max(0, width - len(right)), "─")
         return left + middle + right
 
@@ -233,30 +257,24 @@ class LineChart(Widget):
 def band_cells(
     series: list[Series], to_cell: Callable[[float, float], tuple[int, int]], height: int
 ) -> dict[tuple[int, int], str]:
-    """The cells (row, column) each series' band covers, with its style. A line's band is
+    """The cells (row, column) each filled band covers, with its style. A line's band is
     filled between its points too; a markers' band only at each point (an error bar)."""
     fill: dict[tuple[int, int], str] = {}
     for s in series:
-        if s.band is None:
-            continue
-        spans: dict[int, tuple[int, int]] = {}  # column -> (top row, bottom row)
-        for x, low, high in zip(s.xs, *s.band):
-            if low is None or high is None or not (math.isfinite(low) and math.isfinite(high)):
-                continue
-            px, top = to_cell(x, high)
-            _, bottom = to_cell(x, low)
-            col, top, bottom = px // 2, top // 4, bottom // 4
-            was = spans.get(col, (top, bottom))
-            spans[col] = (min(was[0], top), max(was[1], bottom))
-        columns = sorted(spans)
-        if not s.markers:  # between two points, the band runs straight from one to the next
-            for a, b in itertools.pairwise(columns):
-                for col in range(a + 1, b):
-                    f = (col - a) / (b - a)
-                    top = round(spans[a][0] + (spans[b][0] - spans[a][0]) * f)
-                    bottom = round(spans[a][1] + (spans[b][1] - spans[a][1]) * f)
-                    spans[col] = (top, bottom)
-        for col, (top, bottom) in spans.items():
-            for row in range(max(0, top), min(height - 1, bottom) + 1):
-                fill.setdefault((row, col), f"dim {s.style}")
+        if s.band is not None and not s.band_shaded:
+            for cell in band_fill(s.xs, s.band, to_cell, height, between=not s.markers):
+                fill.setdefault(cell, f"dim {s.style}")
     return fill
+
+
+def band_shade(
+    series: list[Series], to_cell: Callable[[float, float], tuple[int, int]], height: int
+) -> dict[tuple[int, int], str]:
+    """The background style of each cell a shaded band covers."""
+    shade: dict[tuple[int, int], str] = {}
+    for s in series:
+        if s.band is not None and s.band_shaded:
+            on = f"on {SHADES.get(s.style, '#303030')}"
+            for cell in band_fill(s.xs, s.band, to_cell, height, between=not s.markers):
+                shade.setdefault(cell, on)
+    return shade

@@ -12,6 +12,7 @@ from bntui.core.spec import MODEL_KEYS, MODEL_TITLES
 from bntui.core.text import clean
 from bntui.procs.gpus import gpu_position
 from bntui.record.runfile import RunFile
+from bntui.tui.widgets.fit import fit_line
 from bntui.tui.widgets.text_view import TextView
 
 # environment key → label, in the order shown on the CUDA line.
@@ -58,30 +59,52 @@ class DevicePanel(TextView):
     """Backend and versions, the devices found, and what each model runs on."""
 
     def show(self, run: RunFile) -> None:
-        """Redraw from the run's environment and devices."""
-        self.show_text(device_text(run))
+        """Redraw from the run's environment and devices, to the panel's width."""
+        self.show_text(device_text(run, self.size.width or self.screen.size.width))
+
+    def on_resize(self) -> None:
+        """What fits on a line depends on the width: the next redraw lays it out again."""
+        self._shown = None
 
 
-def device_text(run: RunFile) -> Text:
+def flowed(label: str, parts: list[str], width: int) -> Text:
+    """`label` then `parts` joined by ` · `, as many on a line as `width` allows; the next
+    lines indented under the first part (a version is never cut)."""
+    text = Text()
+    text.append(label, "bold")
+    line = len(label)
+    for i, part in enumerate(parts):
+        if i and line + 3 + len(part) > width:
+            text.append("\n" + " " * len(label))
+            line = len(label)
+        elif i:
+            text.append(" · ")
+            line += 3
+        text.append(part)
+        line += len(part)
+    text.append("\n")
+    return text
+
+
+def device_text(run: RunFile, width: int = 200) -> Text:
     """The Device tab's text: versions, devices, the unused-GPU note, runs on, live load."""
     env = run.environment
     text = Text()
     if not env:
         text.append("waiting for the workers to start…", "dim")
         return text
-    text.append("Backend  ", "bold")
-    text.append(f"keras {clean(env.get('keras'))} on {clean(env.get('backend'))} "
-                f"{clean(env.get('backend_version'))}")  # fmt: skip
+    backend = (
+        f"keras {clean(env.get('keras'))} on {clean(env.get('backend'))} "
+        f"{clean(env.get('backend_version'))}"
+    )
     libs = [clean(env[key], 40) for key in ("jaxlib", "cuda_plugin") if env.get(key)]
     if env.get("jaxlib"):
         libs[0] = f"jaxlib {libs[0]}"
-    if libs:
-        text.append(f" ({', '.join(libs)})")
-    text.append(f" · python {clean(env.get('python'))} · numpy {clean(env.get('numpy'))}\n")
+    versions = [backend, *libs, f"python {clean(env.get('python'))}"]
+    text.append_text(flowed("Backend  ", [*versions, f"numpy {clean(env.get('numpy'))}"], width))
     cuda = [f"{label} {clean(env[key], 40)}" for key, label in CUDA_FACTS if env.get(key)]
     if cuda:
-        text.append("CUDA     ", "bold")
-        text.append(" · ".join(cuda) + "\n")
+        text.append_text(flowed("CUDA     ", cuda, width))
     text.append("Devices\n", "bold")
     for dev in run.devices:
         if dev.get("kind") == "CPU":
@@ -103,14 +126,15 @@ def device_text(run: RunFile) -> Text:
     for key in MODEL_KEYS:
         where = clean(run.models[key].runs_on) or "—"
         text.append(f"  {MODEL_TITLES[key]:<16} {where}\n")
-    text.append_text(system_text(run))
+    text.append_text(system_text(run, width))
     return text
 
 
 SPARK = "▁▂▃▄▅▆▇█"
+SPARK_WIDTH = 20  # samples, one a second
 
 
-def sparkline(values: list[float | None], top: float, width: int = 20) -> str:
+def sparkline(values: list[float | None], top: float, width: int = SPARK_WIDTH) -> str:
     """The last `width` values as block characters, 0 to `top`."""
     return "".join(
         " " if v is None else SPARK[min(len(SPARK) - 1, int(v / top * (len(SPARK) - 1)))]
@@ -128,29 +152,42 @@ def _gpu_users(run: RunFile, nvml_index: int) -> tuple[str, list[str]]:
     return "", []
 
 
-def system_text(run: RunFile) -> Text:
+def system_text(run: RunFile, width: int = 200) -> Text:
     """Live load: each worker's CPU and memory, each GPU's load (what was sampled)."""
     trace = run.system
     text = Text()
     if not trace.t:
         return text
     text.append("Live load", "bold")
-    text.append("  (sampled each second; CPU in % of one core)\n", "dim")
+    about = [
+        f"  (sampled each second; bars: the last {SPARK_WIDTH} s, from 0 to the ≤ after them;"
+        " CPU in % of one core)",
+        f"  (bars: last {SPARK_WIDTH} s, 0 to ≤; CPU: % of a core)",
+    ]
+    line = fit_line([about], [0], width - len("Live load"))
+    line.stylize("dim")
+    text.append_text(line)
+    text.append("\n")
     series = trace.series
     for key in MODEL_KEYS:
         cpu = series.get(f"{key}.cpu_pct", [])
         rss = [v for v in series.get(f"{key}.rss_mb", []) if v is not None]
         if not rss:
             continue
-        text.append(f"  {MODEL_TITLES[key]:<16} ")
         running = run.models[key].status in ("pending", "running")
+        now: list[Text | str] = [Text("worker ended ", "dim"), Text("ended ", "dim")]
         if running and cpu and cpu[-1] is not None:
-            text.append(f"CPU {cpu[-1]:5.0f}% ")
-        else:
-            text.append("worker ended ", "dim")
-        top = max([100.0, *(v for v in cpu if v is not None)])
-        text.append(sparkline(cpu, top), "cyan")
-        text.append(f"  RSS {rss[-1] / 1024:.2f} GiB\n")
+            now = [f"CPU {cpu[-1]:5.0f}% "]
+        top = max([100.0, *(v for v in cpu[-SPARK_WIDTH:] if v is not None)])
+        forms: list[list[Text | str]] = [
+            [f"  {MODEL_TITLES[key]:<16} ", f"  {key:<6}"],
+            now,
+            [Text(sparkline(cpu, top), "cyan")],
+            [Text(f" ≤{top:.0f}%", "dim")],
+            [f"  RSS {rss[-1] / 1024:.2f} GiB"],
+        ]
+        text.append_text(fit_line(forms, [0, 1], width))
+        text.append("\n")
     for tag, name in trace.gpu_names.items():
         latest = {n.split(".", 1)[1]: v[-1] for n, v in series.items() if n.startswith(tag + ".")}
         if all(v is None for v in latest.values()):
@@ -169,6 +206,7 @@ def _gpu_load(run: RunFile, tag: str, name: str, latest: dict[str, float | None]
     util = latest.get("util_pct")
     text.append("util   —  " if util is None else f"util {util:3.0f}% ")
     text.append(sparkline(series.get(f"{tag}.util_pct", []), 100.0), "green")
+    text.append(" ≤100%", "dim")
     used, total = latest.get("memory_used_mb"), latest.get("memory_total_mb")
     if used is not None and total:
         text.append(f"  mem {used / 1024:.1f}/{total / 1024:.0f} GiB")

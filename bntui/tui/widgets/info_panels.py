@@ -11,6 +11,7 @@ from bntui.core.text import clean, fmt_duration, fmt_signed
 from bntui.record.runfile import RunFile
 from bntui.stats.figures import bn_gap, common_epochs, failures, test_gap
 from bntui.stats.seedstats import Comparison, brief, comparisons, finished_epochs
+from bntui.tui.widgets.fit import fit_or_mark
 from bntui.tui.widgets.text_view import BuiltView, TextView
 
 
@@ -66,8 +67,10 @@ def experiment_line(run: RunFile) -> str:
 
 
 class GapLine(TextView):
-    """What BN changes, right now: validation accuracy and loss, BN − plain; test accuracy
-    at the end. Parts that do not fit the width are left out, and an ellipsis says so."""
+    """What BN changes, right now: validation accuracy, test accuracy at the end, validation
+    loss, BN − plain. Where the line is narrow the words give way before the digits (the
+    interval's wording moves into the head, the test and validation accuracy share a
+    label); what still does not fit is left out, and an ellipsis says so."""
 
     DEFAULT_CSS = "GapLine { height: 1; padding: 0 1; }"
 
@@ -78,14 +81,7 @@ class GapLine(TextView):
         head = Text("BN − plain ", "bold")
         several = len(run.seeds) > 1
         if several and finished_epochs(run) > 0:
-            found = comparisons(run)
-            head.append(f"at ep {finished_epochs(run)}: ")
-            parts = [_brief(c) for c in found]
-            if len(head) + len(parts[0]) > self._width():
-                # The interval matters more than spacing: a tighter head and range first.
-                head = Text("BN − plain ", "bold") + f"ep {finished_epochs(run)}: "
-                parts = [_brief(c, tight=True) for c in found]
-            self._fit(head, parts)
+            self.show_text(self._seeds_line(run))
             return
         if acc is None or loss is None or several:
             failed = failures(run)
@@ -97,48 +93,68 @@ class GapLine(TextView):
                 head.append(f"after the first epoch of {every}", "dim")
             self.show_text(head)
             return
-        head.append(f"at ep {common_epochs(run)}: ")
-        parts = [_signed("val acc ", acc * 100, " pts", acc >= 0)]
+        epoch = common_epochs(run)
+        heads: list[Text | str] = [head + f"at ep {epoch}: ", head + f"ep {epoch}: "]
+        val = _signed("val acc ", acc * 100, " pts", acc >= 0)
+        accuracy: list[Text | str] = [val]
         test = test_gap(run)
         if test is not None:
-            parts.append(_signed("test acc ", test * 100, " pts", test >= 0))
-        # Said before the loss: that one seed's difference has no interval matters more;
-        # in few words where the whole sentence does not fit.
-        loss_part = _signed("val loss ", loss, "", loss <= 0, digits=3)
-        note = Text("one seed: no interval can be given", "dim")
-        if self._kept(head, [*parts, note, loss_part]) <= len(parts):
-            note = Text("no CI (n=1)", "dim")
-        self._fit(head, [*parts, note, loss_part])
+            apart = val + Text(" · ") + _signed("test acc ", test * 100, " pts", test >= 0)
+            both = Text("val/test acc ")
+            both.append(fmt_signed(acc * 100), "green" if acc >= 0 else "red")
+            both.append("/")
+            both.append(fmt_signed(test * 100), "green" if test >= 0 else "red")
+            both.append(" pts")
+            accuracy = [apart, both, val]
+        loss_part: list[Text | str] = [
+            Text(" · ") + _signed("val loss ", loss, "", loss <= 0, digits=3),
+            "",
+        ]
+        note: list[Text | str] = [
+            Text(" · one seed: no interval can be given", "dim"),
+            Text(" · one seed, no CI", "dim"),
+            Text(" · n=1, no CI", "dim"),
+            "",
+        ]
+        forms = [heads, accuracy, loss_part, note]
+        # The note shortens first, then the head, then the accuracies share a label; only
+        # then does the note go, then the loss, then the test accuracy.
+        self.show_text(fit_or_mark(forms, [(3, 2), 0, (1, 1), 3, 2, 1], self._width()))
+
+    def _seeds_line(self, run: RunFile) -> Text:
+        """Over several seeds: each figure with its interval, the interval's wording in
+        each part where the line is wide, else once in the head."""
+        epoch, found = finished_epochs(run), comparisons(run)
+        head = Text("BN − plain ", "bold")
+        wide = head + f"at ep {epoch}: " + Text(" · ").join(_brief(c) for c in found)
+        if wide.cell_len <= self._width():
+            return wide
+        seeds = len(run.seeds)
+        heads = [
+            head + f"at ep {epoch}, 95% CI paired over {seeds} seeds: ",
+            head + f"ep {epoch} (95% CI, {seeds} seeds): ",
+            head + f"ep {epoch}, 95% CI: ",
+        ]
+        parts = [_brief(comparison, tight=True, interval_only=True) for comparison in found]
+        # As many figures as fit, each whole; then the longest head that still fits.
+        for kept in range(len(parts), 0, -1):
+            room = self._width() - (2 if kept < len(parts) else 0)
+            for form in heads:
+                line = form + Text(" · ").join(parts[:kept])
+                if line.cell_len <= room or (kept == 1 and form is heads[-1]):
+                    return line + Text(" …", "dim") if kept < len(parts) else line
+        return heads[-1]
 
     def _width(self) -> int:
-        return max(self.size.width - 2, 20)
-
-    def _kept(self, head: Text, parts: list[Text]) -> int:
-        """How many of `parts` (from the first) fit the width after `head`."""
-        width = self._width()
-
-        def length(n: int) -> int:
-            cut = 2 if n < len(parts) else 0  # room for " …"
-            return len(head) + sum(len(p) for p in parts[:n]) + 3 * (n - 1) + cut
-
-        kept = len(parts)
-        while kept > 1 and length(kept) > width:
-            kept -= 1  # the least needed goes first
-        return kept
-
-    def _fit(self, head: Text, parts: list[Text]) -> None:
-        kept = self._kept(head, parts)
-        text = head + Text(" · ").join(parts[:kept])
-        if kept < len(parts):
-            text.append(" …", "dim")
-        self.show_text(text)
+        return max(self.size.width, 20)
 
 
-def _brief(comparison: Comparison, tight: bool = False) -> Text:
+def _brief(comparison: Comparison, tight: bool = False, interval_only: bool = False) -> Text:
     """One comparison over the seeds; its mean green or red where the interval says BN
     helps or hurts, plain where the interval includes no difference. `tight`: the
-    interval's ends closed up (`+4.3…+25.6`)."""
-    words = brief(comparison)
+    interval's ends closed up (`+4.3…+25.6`); `interval_only`: the interval's wording left
+    to the line's head (`val acc +3.2 pts (+3.0…+3.5)`)."""
+    words = _compact(comparison) if interval_only else brief(comparison)
     text = Text(words.replace(" … ", "…") if tight else words)
     found = comparison.interval
     if found is not None and found.excludes_zero:
@@ -148,6 +164,21 @@ def _brief(comparison: Comparison, tight: bool = False) -> Text:
         start = len(label) + 1
         end = start + len(comparison.number(found.mean))
         text.stylize("green" if good else "red", start, end)
+    return text
+
+
+def _compact(comparison: Comparison) -> str:
+    """`brief` without the interval's wording (the line's head says it once)."""
+    label = comparison.label.split(" at epoch ")[0]
+    found = comparison.interval
+    if found is None:
+        return f"{label}: {comparison.note or 'no value yet'}"
+    unit = f" {comparison.unit}" if comparison.unit else ""
+    text = f"{label} {comparison.number(found.mean)}{unit}"
+    if found.has_interval:
+        seeds = len(comparison.plain)
+        of = f"; {found.n} of {seeds}" if found.n < seeds else ""
+        text += f" ({comparison.number(found.low)} … {comparison.number(found.high)}{of})"
     return text
 
 

@@ -20,6 +20,7 @@ from bntui.core.text import clean, fmt
 from bntui.record.columns import LayerTrace
 from bntui.record.runfile import RunFile
 from bntui.tui.widgets.chart import LineChart, Series
+from bntui.tui.widgets.fit import numbers_table
 from bntui.tui.widgets.text_view import BuiltView, TextView
 
 PROBE_NOTE = "the first 512 validation images, BN in training mode"
@@ -208,48 +209,55 @@ class InsideTable(BuiltView):
         )
 
     def _build(self, run: RunFile, view: InsideView) -> RenderableType:
-        dense = Table(box=None, padding=(0, 1), expand=True, title="Dense layers, latest")
-        for column in ("model · layer", "in mean", "in std", "pre mean", "pre std", "dead"):
-            dense.add_column(column, justify="right" if column != "model · layer" else "left")
-        dense.add_column("‖∂L/∂W‖", justify="right")
-        bn = Table(box=None, padding=(0, 1), expand=True, title="BatchNorm layers, latest")
-        for column in ("model · layer", "γ", "β", "moving mean", "moving var", "shift", "var×"):
-            bn.add_column(column, justify="right" if column != "model · layer" else "left")
+        dense_rows: list[list[Text | str]] = []
+        bn_rows: list[list[Text | str]] = []
         for key in MODEL_KEYS:
             for trace in run.models[key].inside.layers:
-                name = Text(f"{key} · {layer_label(trace)}")  # text, not markup
+                # The table's title says the kind: the model and the width name the layer.
+                label = f"{key} {trace.units}" if trace.units else f"{key} {clean(trace.name, 20)}"
+                name = Text(label)  # text, not markup
                 latest = {k: (v[-1] if v else None) for k, v in trace.stats.items()}
 
                 def num(stat: str, latest: dict[str, float | None] = latest) -> str:
-                    value = latest.get(stat)
-                    return fmt(value, 3)
+                    return fmt(latest.get(stat), 3)
 
                 if trace.kind == "dense":
                     dead = latest.get("dead") if dead_applies(run, key, trace) else None
                     grad = latest.get("grad_norm")
-                    dense.add_row(
+                    dense_rows.append([
                         name, num("in_mean"), num("in_std"), num("pre_mean"), num("pre_std"),
                         "—" if dead is None else f"{fmt(dead * 100, 1)}%",
                         "—" if grad is None else f"{grad:.2e}",
-                    )  # fmt: skip
+                    ])  # fmt: skip
                 else:
-                    bn.add_row(
+                    bn_rows.append([
                         name,
-                        f"{num('gamma_mean')}±{num('gamma_std')}",
-                        f"{num('beta_mean')}±{num('beta_std')}",
+                        f"{num('gamma_mean')}{spread(latest.get('gamma_std'))}",
+                        f"{num('beta_mean')}{spread(latest.get('beta_std'))}",
                         num("moving_mean"), num("moving_var"),
                         num("batch_shift"), num("batch_var_ratio"),
-                    )  # fmt: skip
+                    ])  # fmt: skip
         grid = Table.grid()
         about = Text(f"{view.title}: ", "bold")
         about.append(VIEW_HELP.get(view.stat, ""))
         about.append(f" · probe: {PROBE_NOTE}", "dim")
         grid.add_row(about)
-        if not dense.row_count:
+        if not dense_rows:
             grid.add_row(Text(empty_message(run, "bn", view, False), "dim"))
             return grid
-        grid.add_row(dense)
+        dense_columns = ("layer", "in mean", "in std", "pre mean", "pre std", "dead", "‖∂L/∂W‖")
+        grid.add_row(numbers_table("Dense layers, latest", dense_columns, dense_rows))
         grid.add_row(Text("dead: ReLU layers only (— before LeakyReLU or softmax)", "dim"))
-        if bn.row_count:
-            grid.add_row(bn)
+        if bn_rows:
+            columns = ("layer", "γ", "β", "moving\nmean", "moving\nvar", "shift", "var×")
+            grid.add_row(numbers_table("BatchNorm layers, latest", columns, bn_rows))
         return grid
+
+
+def spread(value: float | None) -> str:
+    """`±.004`: a standard deviation after its mean, its leading zero left out (as in
+    printed tables), so that the Dense and BN tables keep every digit at 60 columns."""
+    if value is None or not math.isfinite(value):
+        return "±—"
+    text = fmt(value, 3)
+    return "±" + (text[1:] if text.startswith("0.") else text)

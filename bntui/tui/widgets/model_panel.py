@@ -9,7 +9,7 @@ from textual.containers import Vertical
 from bntui.core.metrics import step_metric
 from bntui.core.spec import MODEL_TITLES
 from bntui.core.text import clean, fmt, fmt_count, fmt_duration
-from bntui.record.runfile import RunFile
+from bntui.record.runfile import ModelRun, RunFile
 from bntui.stats.figures import (
     METRIC_BOUNDS,
     best,
@@ -18,10 +18,12 @@ from bntui.stats.figures import (
     last,
     progress,
     robust_range,
+    samples_per_s,
     seeds_at_once,
     train_size,
 )
 from bntui.tui.widgets.chart import LineChart, Series
+from bntui.tui.widgets.fit import fit_line
 from bntui.tui.widgets.seed_curves import seed_series
 from bntui.tui.widgets.text_view import TextView
 
@@ -81,10 +83,13 @@ class ModelPanel(Vertical):
         y_range: tuple[float, float] | None,
         legend: str,
         seeds: Text | None = None,
+        live: bool = True,
     ) -> None:
         """Redraw from `run`, the dashboard's own record (no lock: the reader thread never
         writes it); the chart shows `series` on `y_range`, the range both models' charts
-        share, and `seeds` (what it shows of several seeds) is the line above it."""
+        share, and `seeds` (what it shows of several seeds) is the line above it. A replay
+        (`not live`) imports no Keras and loads no data: its empty chart says what it waits
+        for."""
         record = run.models[self.key]
         title = MODEL_TITLES[self.key]
         if len(run.seeds) > 1:  # the chart is every seed's; the figures above it are not
@@ -104,6 +109,8 @@ class ModelPanel(Vertical):
             line.show_text(seeds)
         chart = self.query_one(LineChart)
         chart.empty_message = EMPTY_CHART.get(record.status, "")
+        if not live and record.status in ("pending", "running"):
+            chart.empty_message = "replay: waiting for the first recorded training steps…"
         if record.curve.t:  # points, but none with this metric: a file from before it existed
             chart.empty_message = f"no {legend.split()[0]} in this run's file"
         chart.show(series, run.spec.epochs, legend, y_range=y_range)
@@ -111,40 +118,23 @@ class ModelPanel(Vertical):
     def _numbers(self, run: RunFile) -> Text:
         record = run.models[self.key]
         prog = progress(run, self.key)
-        h = record.history
-        width = max(6, self.size.width - 4 - 24)
+        # Before its first layout the panel has no width yet: half the screen's.
+        width = max(10, self.size.width or self.screen.size.width // 2 - 4)
         lines = Text(no_wrap=True, overflow="ellipsis")
-        lines.append_text(progress_bar(prog.fraction, width))
-        lines.append(f" {prog.fraction:4.0%} ep {prog.epoch}/{prog.epochs} ")
         if record.status in ("pending", "running"):
-            lines.append(f"ETA {fmt_duration(prog.eta_s)}\n")
+            when = f"ETA {fmt_duration(prog.eta_s)}"
         elif record.status == "completed":
-            lines.append(f"in {fmt_duration(prog.elapsed_s)}\n")
+            when = f"in {fmt_duration(prog.elapsed_s)}"
         else:
-            lines.append(f"{record.status} at {fmt_duration(prog.elapsed_s)}\n")
-        c = record.curve
-        rows = (
-            (
-                "train",
-                last(c.column("loss")) if c.column("loss") else last(h.column("loss")),
-                last(c.column("accuracy")) if c.column("accuracy") else last(h.column("accuracy")),
-            ),
-            ("val", last(h.column("val_loss")), last(h.column("val_accuracy"))),
-            ("best", best(h.column("val_loss"), False), best(h.column("val_accuracy"), True)),
-        )
-        for name, loss, acc in rows:
-            lines.append(f"{name:<6}", "bold")
-            lines.append(f"loss {fmt(loss)}  acc {fmt(acc)}\n")
-        times = prog.times
-        lines.append(f"s/ep {fmt(times.per_epoch_s, 2)}", "dim")
-        if times.steady_s is not None:
-            lines.append(f" (1st {fmt(times.first_s, 2)})", "dim")
-        elif times.first_s is not None:
-            lines.append(" (1st)", "dim")  # the first epoch alone: it also compiled
-        together = seeds_at_once(run)
-        if together > 1:
-            lines.append(f" · {together} seeds at once", "dim")
-        lines.append(f" · {fmt_count(prog.samples_per_s)} img/s", "dim")
+            when = f"{record.status} at {fmt_duration(prog.elapsed_s)}"
+        rest = f" {prog.fraction:4.0%} ep {prog.epoch}/{prog.epochs} {when}"
+        # The bar gives way first: the numbers after it are what is read.
+        lines.append_text(progress_bar(prog.fraction, max(0, width - len(rest))))
+        lines.append(rest.lstrip() if width <= len(rest) else rest)
+        lines.append("\n")
+        lines.append_text(metric_rows(record, width))
+        lines.append("\n")
+        lines.append_text(speed_line(run, self.key, width))
         stopped = [n for n in record.notes if n.what == "early_stopping"]
         saved = [n for n in record.notes if n.what == "checkpoint"]
         if stopped:
@@ -157,6 +147,60 @@ class ModelPanel(Vertical):
         elif record.error:
             lines.append(f"\n{clean(record.error, 300)}", "bold red")
         return lines
+
+
+def metric_rows(record: ModelRun, width: int) -> Text:
+    """Loss and accuracy, latest training, latest validation, and best validation, under a
+    header naming the columns (so the digits fit 60 columns). The best loss and the best
+    accuracy may come from different epochs: the row says which."""
+    h, c = record.history, record.curve
+    losses, accuracies = h.column("val_loss"), h.column("val_accuracy")
+    best_loss, best_acc = best(losses, False), best(accuracies, True)
+    rows = (
+        (
+            "train",
+            last(c.column("loss")) if c.column("loss") else last(h.column("loss")),
+            last(c.column("accuracy")) if c.column("accuracy") else last(h.column("accuracy")),
+        ),
+        ("val", last(losses), last(accuracies)),
+        ("best", best_loss, best_acc),
+    )
+    text = Text(no_wrap=True, overflow="ellipsis")
+    text.append(f"{'':<6}{'loss':<8}acc\n", "dim")
+    for name, loss, acc in rows:
+        text.append(f"{name:<6}", "bold")
+        line = f"{fmt(loss):<8}{fmt(acc)}"
+        if name != "best" or best_loss is None or best_acc is None:
+            text.append(line + "\n")
+            continue
+        at = (losses.index(best_loss) + 1, accuracies.index(best_acc) + 1)
+        epochs = f"ep {at[0]}" if at[0] == at[1] else f"ep {at[0]} · ep {at[1]}"
+        short = f"ep {at[0]}" if at[0] == at[1] else f"ep {at[0]}·{at[1]}"
+        text.append_text(fit_line([[line], ["  " + epochs, "  " + short, ""]], [1], width - 6))
+    text.rstrip()
+    return text
+
+
+def speed_line(run: RunFile, key: str, width: int) -> Text:
+    """Seconds per epoch (the first, compiling, apart), images per second, and how many
+    seeds one epoch trains; in a narrow panel the seeds' words give way first, then the
+    images per second (which the seconds per epoch imply), then the first epoch's time."""
+    times = progress(run, key).times
+    first: list[str] = [""]
+    if times.steady_s is not None:
+        first = [f" (1st {fmt(times.first_s, 2)})", ""]
+    elif times.first_s is not None:
+        first = [" (1st)", ""]  # the first epoch alone: it also compiled
+    together = seeds_at_once(run)
+    seeds = [f" · {together} seeds at once", f" · ×{together} seeds", ""] if together > 1 else [""]
+    speed = fmt_count(samples_per_s(run, key))
+    line = fit_line(
+        [[f"s/ep {fmt(times.per_epoch_s, 2)}"], first, seeds, [f" · {speed} img/s", ""]],
+        [(2, 1), 3, 2, 1],
+        width,
+    )
+    line.stylize("dim")
+    return line
 
 
 def training_series(

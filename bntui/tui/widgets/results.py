@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import math
+import textwrap
+
 from rich.console import RenderableType
 from rich.table import Table
 from rich.text import Text
@@ -71,16 +74,17 @@ class ConfusionMatrix(TextView):
         self.key = key
         self._run: RunFile | None = None
         self._seed = 0
+        self._color = True
 
     def on_resize(self) -> None:
         """What fits depends on the width: draw again."""
         if self._run is not None:
-            self.show(self._run, self._seed)
+            self.show(self._run, self._seed, self._color)
 
-    def show(self, run: RunFile, seed: int = 0) -> None:
-        """Redraw seed index `seed`'s matrix to fit the width; the diagonal (correct) is
-        highlighted."""
-        self._run, self._seed = run, seed
+    def show(self, run: RunFile, seed: int = 0, color: bool = True) -> None:
+        """Redraw seed index `seed`'s matrix to fit the width: the diagonal (correct) bold,
+        each mistake shaded by its count (`color`), else marked with a glyph of the scale."""
+        self._run, self._seed, self._color = run, seed, color
         test = run.pair(seed)[self.key].test
         if test is None or not test.confusion_matrix:
             self.show_text(
@@ -93,20 +97,75 @@ class ConfusionMatrix(TextView):
             title += f" · seed {run.seeds[seed].seed}"
         # Before its first layout the widget has no width yet: assume the screen's.
         width = self.size.width or max(self.screen.size.width - 4, 10)
-        self.show_text(confusion_text(test.confusion_matrix, names, width, title))
+        # One scale for both models' mistakes, so that their shades compare.
+        largest = max(largest_mistake(m.test.confusion_matrix if m.test else [])
+                      for m in run.pair(seed).values())  # fmt: skip
+        text = confusion_text(test.confusion_matrix, names, width, title, color, largest)
+        if self.key == MODEL_KEYS[-1]:  # the last matrix, just above the predictions
+            text.append("\n\n")
+            for line in textwrap.wrap(predictions_caption(run, seed), max(width, 20)):
+                text.append(f"\n{line}", "dim")
+        self.show_text(text)
 
 
-def confusion_text(matrix: list[list[int]], names: list[str], width: int, title: str) -> Text:
+# Mistakes by count, as a share of the largest off-diagonal count: four steps, each a
+# background (colour) and a glyph after the number (NO_COLOR, where backgrounds may not show).
+MISTAKE_SHADES = ("on #3b1c1c", "on #652222", "on #942a2a", "on #c83232")
+MISTAKE_GLYPHS = ("·", "░", "▒", "█")
+
+
+def mistake_level(value: int, largest: int) -> int:
+    """Which of the four steps a mistake count is on (0: the fewest, 3: the most)."""
+    return min(3, max(0, math.ceil(value / max(largest, 1) * 4) - 1))
+
+
+def mistake_scale(largest: int, color: bool) -> Text:
+    """The legend of the mistakes' shading: each step's range of counts."""
+    text = Text("mistakes: ", "dim")
+    low = 1
+    for level in range(4):
+        high = math.floor(largest * (level + 1) / 4)
+        if high < low:
+            continue
+        counts = f"{low}" if high == low else f"{low}–{high}"
+        if color:
+            text.append(f" {counts} ", MISTAKE_SHADES[level])
+        else:
+            text.append(f"{MISTAKE_GLYPHS[level]} {counts}")
+        text.append(" ")
+        low = high + 1
+    return text
+
+
+def largest_mistake(matrix: list[list[int]]) -> int:
+    """The largest off-diagonal count of a confusion matrix (0 if there is none)."""
+    return max((v for i, row in enumerate(matrix) for j, v in enumerate(row) if i != j),
+               default=0)  # fmt: skip
+
+
+def confusion_text(
+    matrix: list[list[int]],
+    names: list[str],
+    width: int,
+    title: str,
+    color: bool = True,
+    largest: int | None = None,
+) -> Text:
     """The matrix in `width` columns: with class names when they fit, else numbered rows and
-    a key below; columns that still do not fit are named as cut, never dropped silently."""
+    a key below; columns that still do not fit are named as cut, never dropped silently.
+    Mistakes are shaded by count (`color`) or followed by a glyph of the scale, on a scale
+    up to `largest` (default: this matrix's largest mistake), and a legend under the matrix
+    gives each step's counts."""
     n = len(matrix)
-    cell = max([len(str(n - 1)), *(len(str(v)) for row in matrix for v in row)]) + 1
+    glyph = 0 if color else 1
+    cell = max([len(str(n - 1)), *(len(str(v)) for row in matrix for v in row)]) + 1 + glyph
     label = min(16, max(len(f"{i} {clean(names[i], 14)}") for i in range(min(n, len(names))))
                 if names else len(str(n - 1)))  # fmt: skip
     numbered = label + n * cell > width
     if numbered:
         label = len(str(n - 1))
     shown = max(1, min(n, (max(width, 10) - label) // cell))
+    largest = largest_mistake(matrix) if largest is None else largest
     text = Text(no_wrap=True, overflow="crop")
     text.append(title + "\n", "bold")
     text.append(" " * label + "".join(str(j).rjust(cell) for j in range(shown)) + "\n", "dim")
@@ -114,8 +173,18 @@ def confusion_text(matrix: list[list[int]], names: list[str], width: int, title:
         name = clean(names[i], 14) if i < len(names) and not numbered else ""
         text.append(f"{i} {name}".rstrip().ljust(label)[:label], "bold")
         for j, value in enumerate(row[:shown]):
-            style = "bold green" if i == j else ("red" if value else "dim")
-            text.append(str(value).rjust(cell), style)
+            if i == j:
+                text.append(f"{value}{' ' * glyph}".rjust(cell), "bold green")
+            elif not value:
+                text.append(f"{value}{' ' * glyph}".rjust(cell), "dim")
+            else:
+                level = mistake_level(value, largest)
+                shown_value = f"{value}{MISTAKE_GLYPHS[level] if glyph else ''}"
+                text.append(" " * (cell - len(shown_value)))
+                text.append(shown_value, MISTAKE_SHADES[level] if color else "")
+        text.append("\n")
+    if largest:
+        text.append_text(mistake_scale(largest, color))
         text.append("\n")
     if numbered and names:
         line = "classes:"
@@ -135,6 +204,59 @@ def confusion_text(matrix: list[list[int]], names: list[str], width: int, title:
     return text
 
 
+PREDICTIONS_RULE = (
+    "the {n} test images the run file records (the test set's first {n}), in this order: "
+    "those one model gets wrong and the other right, then those both get wrong, then those "
+    "both get right"
+)
+
+
+def right_or_wrong(run: RunFile, seed: int, slot: int) -> list[bool | None]:
+    """For each model, whether it got recorded sample `slot` right (None: no prediction)."""
+    found: list[bool | None] = []
+    for key in MODEL_KEYS:
+        test = run.pair(seed)[key].test
+        preds = test.predictions if test else []
+        found.append(preds[slot].predicted == preds[slot].label if slot < len(preds) else None)
+    return found
+
+
+def _one_wrong(run: RunFile, seed: int, slot: int) -> bool:
+    return set(right_or_wrong(run, seed, slot)) == {True, False}
+
+
+def prediction_order(run: RunFile, seed: int = 0) -> list[int]:
+    """The recorded sample images (indices into the run's samples) in the order shown:
+    one model right and the other wrong first, then both wrong, then the rest (both right,
+    or not predicted); each group in the test set's order."""
+    data = run.dataset
+    if data is None:
+        return []
+
+    def group(slot: int) -> int:
+        found = right_or_wrong(run, seed, slot)
+        if _one_wrong(run, seed, slot):
+            return 0
+        return 1 if found == [False, False] else 2
+
+    return sorted(range(len(data.sample_images)), key=lambda slot: (group(slot), slot))
+
+
+def predictions_caption(run: RunFile, seed: int = 0) -> str:
+    """What the prediction cards below show, and how they were chosen."""
+    data = run.dataset
+    count = len(data.sample_images) if data else 0
+    if not count:
+        return "Predictions: this run recorded no sample images."
+    apart = sum(1 for slot in range(count) if _one_wrong(run, seed, slot))
+    found = (
+        f"{apart} of them {'tells' if apart == 1 else 'tell'} the models apart."
+        if apart
+        else "None of them tells the models apart (both right, or both wrong)."
+    )
+    return f"Predictions below: {PREDICTIONS_RULE.format(n=count)}. {found}"
+
+
 class PredictionCard(Static):
     """One sample test image with the true label and each model's prediction."""
 
@@ -149,25 +271,28 @@ class PredictionCard(Static):
         self.slot = slot
 
     def show(self, run: RunFile, color: bool, seed: int = 0) -> None:
-        """Redraw the image and the predictions of seed index `seed`'s models for it."""
+        """Redraw the image and the predictions of seed index `seed`'s models for it: the
+        card in place `slot` shows the recorded sample `prediction_order` puts there."""
         data = run.dataset
-        if data is None or self.slot >= len(data.sample_images):
+        order = prediction_order(run, seed)
+        if data is None or self.slot >= len(order):
             self.display = False
             return
         self.display = True
         names = data.class_names
-        label = data.sample_labels[self.slot]
+        sample = order[self.slot]
+        label = data.sample_labels[sample]
 
         def name(i: int) -> str:
             return clean(names[i], 20) if 0 <= i < len(names) else str(i)
 
-        text = render_image(data.sample_images[self.slot], color)
-        text.append(f"#{data.sample_indices[self.slot]} true: {name(label)}\n", "bold")
+        text = render_image(data.sample_images[sample], color)
+        text.append(f"#{data.sample_indices[sample]} true: {name(label)}\n", "bold")
         for key in MODEL_KEYS:
             test = run.pair(seed)[key].test
             preds = test.predictions if test else []
-            if self.slot < len(preds):
-                p = preds[self.slot]
+            if sample < len(preds):
+                p = preds[sample]
                 prob = p.probabilities[p.predicted] if p.predicted < len(p.probabilities) else None
                 ok = p.predicted == p.label
                 text.append(f"{key:>5}: {name(p.predicted)} {fmt(prob, 2)} ")

@@ -19,11 +19,12 @@ from bntui.stats.runrows import RunRow, run_rows
 from bntui.stats.seedcurves import mean_history
 from bntui.stats.seedstats import plus_minus
 from bntui.tui.widgets.chart import LineChart, Series
+from bntui.tui.widgets.fit import numbers_table
 from bntui.tui.widgets.inside import LAYER_COLORS, LAYER_GLYPHS
 from bntui.tui.widgets.text_view import BuiltView, TextView
 
 SEEDS_NOTE = (
-    "with several seeds: the mean over the seeds; BN−plain ± half its paired 95% interval "
+    "with several seeds: the mean over the seeds; BN − plain ± half its paired 95% interval "
     "(?: the interval spans zero, so the sign is not settled)"
 )
 
@@ -84,18 +85,19 @@ class RunSetTable(BuiltView):
 
     def show(self, runset: RunSet) -> None:
         """Redraw from the runs as recorded so far."""
+        progress = tuple(
+            (
+                id(r),
+                *(
+                    (m.status, len(m.history.column("loss")), m.test is None)
+                    for entry in r.seeds
+                    for m in entry.models.values()
+                ),
+            )
+            for r in runset.runs
+        )
         self.show_built(
-            tuple(
-                (
-                    id(r),
-                    *(
-                        (m.status, len(m.history.column("loss")), m.test is None)
-                        for entry in r.seeds
-                        for m in entry.models.values()
-                    ),
-                )
-                for r in runset.runs
-            ),
+            (progress, self.size.width),  # what fits depends on the width
             lambda: self._build(runset),
         )
 
@@ -103,7 +105,8 @@ class RunSetTable(BuiltView):
         grid = Table.grid()
         if runset.kind == "compare":
             grid.add_row(_differences(runset))
-        grid.add_row(_figures(runset, run_rows(runset.runs, runset.target)))
+        width = self.size.width or None
+        grid.add_row(_figures(runset, run_rows(runset.runs, runset.target), width))
         if runset.target is not None:
             grid.add_row(
                 Text(
@@ -131,15 +134,12 @@ def _differences(runset: RunSet) -> Table | Text:
     return table
 
 
-def _figures(runset: RunSet, rows: list[RunRow]) -> Table:
+def _figures(runset: RunSet, rows: list[RunRow], width: int | None = None) -> Table:
     sweep = runset.target is not None
     target = f"≥{runset.target:.0%}" if runset.target is not None else ""
-    table = Table(box=None, padding=(0, 1), expand=True)
-    table.add_column("batch" if sweep else "run", justify="right" if sweep else "left")
-    last = (target, f"BN {target}") if sweep else ("test", "BN test")
-    for column in ("plain", "best", "BN", "best", "BN−plain", *last):
-        table.add_column(column, justify="right")
-    table.add_column("s/epoch", justify="right")
+    last = (f"plain {target}", f"BN {target}") if sweep else ("plain test", "BN test")
+    columns = ("batch" if sweep else "run", "plain", "best", "BN", "best", "BN − plain", *last)
+    cells: list[list[Text | str]] = []
     for label, row in zip(runset.labels, rows):
         speed = "/".join(fmt(row.epoch_s[k], 2) for k in ("plain", "bn"))
         tail = (
@@ -147,13 +147,14 @@ def _figures(runset: RunSet, rows: list[RunRow]) -> Table:
             if sweep
             else (fmt(row.test["plain"]), fmt(row.test["bn"]))
         )
-        table.add_row(
+        cells.append([
             label,
             fmt(row.final["plain"]), fmt(row.best["plain"]),
             fmt(row.final["bn"]), fmt(row.best["bn"]),
             _gap(row), *tail, speed,
-        )  # fmt: skip
-    return table
+        ])  # fmt: skip
+    # Too narrow for every figure: the best values give way before the final ones.
+    return numbers_table("", (*columns, "s/epoch"), cells, width, gives_way=(4, 2))
 
 
 def _gap(row: RunRow) -> Text:

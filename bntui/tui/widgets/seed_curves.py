@@ -12,11 +12,13 @@ from rich.text import Text
 from bntui.core.metrics import step_metric
 from bntui.record.runfile import RunFile
 from bntui.stats.seedcurves import Band, epoch_band, step_band
-from bntui.tui.widgets.chart import BAND_FILL, Series
+from bntui.tui.widgets.chart import SHADES, Series
 
 # Each seed's line has a colour and a glyph of its own (told apart without colour too).
 SEED_COLORS = ("cyan", "magenta", "yellow", "green", "red", "blue", "white")
 SEED_GLYPHS = ("o", "x", "+", "*", "#", "%", "@")
+# How a band's dotted edges look, for the legend.
+BAND_EDGE = "⠂⠐⠂"
 
 
 def seed_glyph(index: int) -> tuple[str, str]:
@@ -39,23 +41,32 @@ def seed_series(run: RunFile, key: str, metric: str, series_mode: str, each: boo
         markers = label == "val" and series_mode == "both"
         if not each:
             spread = (found.low, found.high)
-            series.append(Series(label, found.x, found.mean, style, markers, band=spread))
+            series.append(
+                Series(label, found.x, found.mean, style, markers, band=spread, band_shaded=True)
+            )
             continue
         for i, (xs, ys) in enumerate(found.seeds):
             color, glyph = seed_glyph(i)
             name = f"{label} seed {run.seeds[i].seed}"
-            series.append(Series(name, xs, ys, color, markers, glyph=None if markers else glyph))
+            glyph_or_none = None if markers else glyph
+            series.append(
+                Series(name, xs, ys, color, markers, glyph=glyph_or_none, label_once=True)
+            )
     return series
 
 
-def seed_legend(run: RunFile, each: bool) -> Text:
-    """What the chart below shows of the seeds: the band's meaning, or each seed's glyph."""
+def seed_legend(run: RunFile, each: bool, in_color: bool = True) -> Text:
+    """What the chart below shows of the seeds: the band's meaning (shaded; under NO_COLOR,
+    `not in_color`, also its dotted edges), or each seed's glyph."""
     n = len(run.seeds)
     text = Text(no_wrap=True, overflow="ellipsis")
     if not each:
-        text.append(f"mean of {n} seeds · ")
-        text.append(BAND_FILL, "dim cyan")
-        text.append(" seeds' min–max")
+        text.append(f"{n} seeds: ")
+        text.append("⠒⠒", "cyan")
+        text.append(" mean ")
+        text.append(" min–max ", f"on {SHADES['cyan']}")
+        if not in_color:  # the shade may not show: its dotted edges do
+            text.append(f" {BAND_EDGE}", "dim cyan")
         return text
     text.append("seeds:")
     for i, entry in enumerate(run.seeds):
