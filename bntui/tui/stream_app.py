@@ -109,7 +109,7 @@ class StreamApp(App[int], Generic[T]):
         self.quitting = False
         self.stream_done = threading.Event()
         self.guard = TerminalGuard()
-        self._closed = False
+        self._said_goodbye = False
 
     # -- what each app says ----------------------------------------------------------------
 
@@ -223,8 +223,8 @@ class StreamApp(App[int], Generic[T]):
     def finish(self) -> int:
         """After the app exits: a live stream is stopped and saved (if it was not yet); say
         where it went, once; return the exit code."""
-        if not self._closed:
-            self._closed = True
+        if not self._said_goodbye:
+            self._said_goodbye = True
             if self.lifecycle is not None:
                 self.lifecycle.finish()
             for line in self.closing_lines():

@@ -156,3 +156,26 @@ def test_a_replay_exits_128_plus_n_on_stop_signals(file: Path, sig: int) -> None
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+def test_a_finished_live_run_says_where_it_was_saved_after_the_screen_closes(
+    tmp_path: Path,
+) -> None:
+    """`q` on a finished run leaves the dashboard, then one line says where the file is: in
+    the terminal, after Textual gave it back (an app attribute of Textual's own once hid it)."""
+    out = tmp_path / "run.json"
+    proc, master = in_terminal(["run", "--limit", "1000", "--epochs", "1", "--out", str(out)])
+    try:
+        until_drawn(master, re.compile(rb"DONE"))
+        os.write(master, b"q")
+        os.set_blocking(master, True)
+        reader = threading.Thread(target=lambda: said.append(drain(master, 30)), daemon=True)
+        said: list[bytes] = []
+        reader.start()
+        assert proc.wait(timeout=60) == 0
+        reader.join(timeout=40)
+        assert f"run saved to {out} (completed)".encode() in b"".join(said)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
