@@ -38,6 +38,8 @@ class Measure:
     verdict: Verdict | None = None
     seeds_needed: int | None = None  # with too few seeds: about how many would tell
     censored: str = ""  # "lower", "upper" or "both": the values are bounds (`Found.censored`)
+    # Decided while other claims of the battery were unfinished (Holm counts them as p = 1).
+    provisional: bool = False
     details: list[Detail] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     figure: Figure | None = None
@@ -124,7 +126,10 @@ def measures(claims: ClaimsFile, running: frozenset[str] = frozenset()) -> list[
         # Holm's first step tests at α / m: the bar a claim may have to clear.
         alpha = ALPHA / len(found)
         needed = seeds_needed(m.values, rule.margin, alpha) if verdict == "too few seeds" else None
-        settled.append(replace(m, tests=tests, verdict=verdict, seeds_needed=needed))
+        provisional = any(other.tests is None for other in found)
+        settled.append(
+            replace(m, tests=tests, verdict=verdict, seeds_needed=needed, provisional=provisional)
+        )
     return settled
 
 

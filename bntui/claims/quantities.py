@@ -248,6 +248,7 @@ def gradient_flow(results: Results, scale: Scale) -> Found:
     """Imbalance of the gradient flow (|log10 first/last|) during training, plain − BN, in
     the shallowest sigmoid stack; the deeper ones, the ReLU stacks and initialisation beside."""
     during: dict[tuple[str, str, int], list[float | None]] = {}
+    drawn: dict[tuple[str, str, int], list[float | None]] = {}  # bounds left off the chart
     notes, details = [], []
     floored: set[str] = set()  # the models whose claim stack's norms underflowed
     for act in scale.deep_activations:
@@ -258,11 +259,15 @@ def gradient_flow(results: Results, scale: Scale) -> Found:
                 if any(_underflowed(r) for r in runs):
                     notes.append(
                         f"{act} ×{depth}, {LABELS[key]}: a gradient norm underflowed to 0 "
-                        "(float32): its imbalance is at least what is shown"
+                        "(float32): its imbalance is at least what is shown, and the chart "
+                        "leaves it off"
                     )
                     if (act, depth) == ("sigmoid", scale.depths[0]):
                         floored.add(key)
                 during[act, key, depth] = list(later)
+                drawn[act, key, depth] = [
+                    None if _underflowed(r) else v for r, v in zip(runs, later)
+                ]
                 trains = sum(_trains(r) for r in runs)
                 start = mean_interval(list(at_start))
                 notes.append(
@@ -283,7 +288,7 @@ def gradient_flow(results: Results, scale: Scale) -> Found:
         "probe batch; trains = final validation accuracy ≥ 50%, loss finite"
     )
     series = [
-        band(f"{key}-{act}", [during[act, key, d] for d in scale.depths])
+        band(f"{key}-{act}", [drawn[act, key, d] for d in scale.depths])
         for act in scale.deep_activations
         for key in MODELS
     ]

@@ -75,16 +75,15 @@ def significance_text(found: Measure) -> str:
     if found.verdict is None:
         return ""
     text = f"{p_text(found.p_value)} (sign-flip, Holm)"
-    rule, interval = CLAIMS[found.claim].rule, found.interval
-    small = interval is not None and abs(interval.mean) < rule.margin
-    if found.verdict == "supported" and rule.expects != "equivalent" and small:
-        unit = CLAIMS[found.claim].unit
-        text += f"; smaller than the {number(rule.margin, unit, signed=False)} that matters"
+    claim = CLAIMS[found.claim]
+    margin = number(claim.rule.margin, claim.unit, signed=False)
+    if small(found):
+        text += f"; smaller than the {margin} that matters"
+    if found.provisional:
+        text += "; may change as the rest of the battery finishes (Holm counts it)"
     if found.verdict == "too few seeds":
-        margin = CLAIMS[found.claim].rule.margin
-        unit = CLAIMS[found.claim].unit
         need = f"about {found.seeds_needed} seeds" if found.seeds_needed else "more seeds"
-        text += f"; {need} would detect ±{number(margin, unit, signed=False)}"
+        text += f"; {need} would detect ±{margin}"
     return text
 
 
@@ -106,7 +105,7 @@ def published_text(name: str, verdict: str | None) -> str:
         agrees = (
             "compare the settings before the results"
             if published.stance == "mixed"
-            else "bntui cannot tell yet"
+            else "bntui's measurement cannot decide (too few seeds)"
         )
     return (
         f"Published: {published.paper}: {published.finding}. Setting: {published.setting}. "
@@ -114,10 +113,18 @@ def published_text(name: str, verdict: str | None) -> str:
     )
 
 
+def small(found: Measure) -> bool:
+    """A significant effect, smaller than the margin its claim's rule says matters."""
+    rule, interval = CLAIMS[found.claim].rule, found.interval
+    decided = found.verdict in ("supported", "not supported") and rule.expects != "equivalent"
+    return decided and interval is not None and abs(interval.mean) < rule.margin
+
+
 def status_word(found: Measure) -> str:
-    """What the Claims tab's verdict column says: the verdict, or where the claim is."""
+    """What the verdict column says: the verdict (`, small` when the effect is smaller than
+    the margin that matters), or where the claim is."""
     if found.verdict is not None:
-        return found.verdict
+        return f"{found.verdict}, small" if small(found) else found.verdict
     if found.status == "failed":
         return "failed"
     if found.status == "running":
@@ -131,7 +138,7 @@ def verdict_line(found: Measure) -> str:
     if found.status == "failed":
         return f"{claim.name:<15} failed          {found.errors[0] if found.errors else ''}"
     measured = f"{measure_text(found)}, {significance_text(found)}"
-    return f"{claim.name:<15} {status_word(found):<14} {measured}"
+    return f"{claim.name:<15} {status_word(found):<20} {measured}"
 
 
 SHIFT_CAVEAT = (
@@ -148,9 +155,10 @@ SHIFT_CAVEAT = (
 
 LESSONS = {
     "convergence": "Fewer steps to the same validation accuracy is what 'converges faster' "
-    "means in practice; it is measured in optimizer steps at the same learning rate. Part of "
-    "the gain is input preprocessing: the BN model's first BN standardises the raw pixels, "
-    "which the plain model does not, so this is not BN's hidden-layer effect alone.",
+    "means in practice; it is measured in optimizer steps at the same learning rate. The BN "
+    "model's first BN standardises the raw pixels; the controlled plain model gets the same "
+    "standardisation, so the verdict is about BN beyond it. The 2×2 beside shows how much "
+    "of the notebooks' comparison (raw plain against BN everywhere) each part accounts for.",
     "lr": "BN rescales each layer's inputs, so a large step cannot blow the activations up "
     "layer after layer; the largest rate that still trains is the grid's last rate at which "
     "the loss stayed finite and the model learned. The difference is in decades (a decade "

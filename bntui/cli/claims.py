@@ -13,7 +13,7 @@ from typing import Annotated
 import typer
 
 from bntui import __version__
-from bntui.claims.battery import CLAIMS
+from bntui.claims.battery import CLAIMS, SCALES
 from bntui.cli.cluster import ExecutorOption, RayAddressOption, cell_executor, check_executor
 from bntui.cli.common import check_out, fail
 from bntui.core.datasets import fashion_on_disk
@@ -34,10 +34,10 @@ def _scale(quick: bool, full: bool) -> str:
 
 
 QUICK_HELP = (
-    "Data slices, fewer epochs, 3 seeds (the default without a GPU). The battery says how "
-    "long it will take, from what its first cells took on this machine."
+    f"Data slices, fewer epochs, {SCALES['quick'].seeds} seeds (the default without a GPU). "
+    "The battery says how long it will take, from what its first cells took on this machine."
 )
-FULL_HELP = "The real data, 5 seeds (the default with a GPU)."
+FULL_HELP = f"The real data, {SCALES['full'].seeds} seeds (the default with a GPU)."
 OUT_HELP = "Claims file to write (default: runs/<time>-claims.json)."
 RESUME_HELP = "Finish an interrupted claims file: train only its missing cells."
 REPORT_HELP = "Write a Markdown report (SVG figures, a CSV per claim) from this claims file."

@@ -280,3 +280,14 @@ def test_cli_writes_the_report_once(tmp_path: Path) -> None:
     again = runner.invoke(app, ["claims", "--report", str(CLAIMS_TINY), "--out-dir", str(out)])
     assert again.exit_code == 2  # one error line, as for bad input
     assert "report.md already exists" in again.output
+
+
+def test_the_summary_table_keeps_its_columns_and_the_literature_is_bold_once(
+    tiny: ClaimsFile,
+) -> None:
+    md = render(tiny)["report.md"]
+    html = MarkdownIt("gfm-like").render(md)
+    summary = html.split("</table>")[1]  # after the header's table
+    assert summary.count("<tr>") == len(CLAIMS) + 1 and summary.count("<td>") == 6 * len(CLAIMS)
+    published = [line for line in md.splitlines() if line.startswith("**Published:**")]
+    assert len(published) == len(CLAIMS) and not any(line.endswith("**") for line in published)

@@ -46,7 +46,7 @@ def _count(n: int, noun: str) -> str:
 
 def table(claims: ClaimsFile) -> list[str]:
     """Every claim's verdict line, what it measures, its rule and the notebook it tests."""
-    lines = ["", f"{'claim':<15} {'verdict':<14} mean [95% interval over paired seeds]"]
+    lines = ["", f"{'claim':<15} {'verdict':<20} mean [95% interval over paired seeds]"]
     for found in measures(claims):
         claim = CLAIMS[found.claim]
         lines.append(verdict_line(found))

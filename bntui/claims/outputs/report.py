@@ -29,6 +29,7 @@ from bntui.claims.texts import (
     paragraph,
     published_text,
     significance_text,
+    status_word,
 )
 from bntui.core.text import clean
 from bntui.outputs.svg import NOT_XML
@@ -59,6 +60,16 @@ def md_text(value: object, limit: int | None = 2000, *, line_start: bool = False
     if line_start:
         text = LINE_START.sub(r"\1\\\2", text)
     return escape(text)
+
+
+def word(found: Measure) -> str:
+    """The summary's verdict: qualified as the Claims tab says it, or pending or failed."""
+    return status_word(found) if found.verdict else verdict_word(found)
+
+
+def cell(text: str) -> str:
+    """bntui's own words in a table cell: a `|` (as in |log10 …|) would end the cell."""
+    return text.replace("|", "\\|")
 
 
 def _when(stamp: str | None) -> str:
@@ -175,8 +186,8 @@ def summary(found: list[Measure]) -> list[str]:
         claim = CLAIMS[m.claim]
         measured = measure_text(m) if m.status == "done" else "–"
         lines.append(
-            f"| {claim.title} (`{m.claim}`) | **{verdict_word(m)}** | "
-            f"{claim.quantity}{_unit(claim.unit)} | {measured} | "
+            f"| {claim.title} (`{m.claim}`) | **{word(m)}** | "
+            f"{cell(claim.quantity)}{_unit(claim.unit)} | {cell(measured)} | "
             f"{p_text(m.p_value) if m.verdict else '–'} | {claim.notebook} |"
         )
     words = [verdict_word(m) for m in found]
@@ -190,7 +201,7 @@ def _result(m: Measure, scale: Scale) -> list[str]:
     out = [
         f"**Result: {m.verdict}.** {claim.quantity}: {measure_text(m)}; {significance_text(m)}.",
         "",
-        f"| Seed | {claim.quantity}{_unit(claim.unit)} |",
+        f"| Seed | {cell(claim.quantity)}{_unit(claim.unit)} |",
         "|---|---|",
         *(f"| {seed} | {number(value)} |" for seed, value in zip(m.seeds, m.values)),
         "",
@@ -202,7 +213,8 @@ def _result(m: Measure, scale: Scale) -> list[str]:
     if m.notes:
         out += ["Notes:", "", *(f"- {note}" for note in m.notes), ""]
     out += [f"**What it means.** {paragraph(m, scale)}", ""]
-    out += [f"**{published_text(m.claim, m.verdict)}**".replace(": ", ":** ", 1), ""]
+    published = published_text(m.claim, m.verdict).removeprefix("Published: ")
+    out += [f"**Published:** {published}", ""]
     data = f"[{m.claim}.csv]({m.claim}.csv) (the value of each seed)"
     if m.figure is not None:
         out += [f"![{m.figure.title}]({m.claim}.svg)", ""]

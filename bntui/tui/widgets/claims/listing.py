@@ -37,7 +37,7 @@ MARKS = {
     "running": ("▸", "cyan"),
     "pending": ("·", "dim"),
 }
-NAME_WIDTH, WORD_WIDTH = 15, 15
+NAME_WIDTH, WORD_WIDTH = 15, 20
 # Wide enough for the claim's title after the interval.
 TITLE_FROM = 110
 
