@@ -94,7 +94,7 @@ def test_device_tab_marks_the_workers_gpus() -> None:
     assert run.models["plain"].runs_on == "gpu:0 (NVIDIA GeForce RTX 4090, 24.0 GiB)"
     assert run.models["bn"].runs_on == "gpu:1 (NVIDIA H200, 139.8 GiB)"
     text = device_text(run).plain
-    assert "jaxlib 0.10.2, jax-cuda12-plugin 0.10.2" in text
+    assert "jaxlib 0.10.2 · jax-cuda12-plugin 0.10.2" in text
     assert "CUDA     runtime 12.9 · cuDNN 9.28.0 · driver 570.86.15" in text
     assert (
         "GPU  gpu:0 NVIDIA GeForce RTX 4090 · 24.0 GiB · NVML 1, PCI 00000000:3B:00.0 ← plain"
