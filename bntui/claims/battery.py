@@ -91,14 +91,29 @@ def _model(key: str, id_: str, **fields: Any) -> CellSpec:
 
 def base_cell(key: str, scale: Scale, seeds: tuple[int, ...]) -> CellSpec:
     """The shared cell of convergence, covariate shift, regularisation and the confound."""
-    return _model(key, f"base/{key}", learning_rate=BASE_RATE, epochs=scale.base_epochs,
-                  train_size=scale.base_train, valid_size=scale.valid, seeds=seeds,
-                  evals_per_epoch=BASE_EVALS, probes_per_epoch=2)  # fmt: skip
+    return _model(
+        key,
+        f"base/{key}",
+        learning_rate=BASE_RATE,
+        epochs=scale.base_epochs,
+        train_size=scale.base_train,
+        valid_size=scale.valid,
+        seeds=seeds,
+        evals_per_epoch=BASE_EVALS,
+        probes_per_epoch=2,
+    )
 
 
 def _sweep(id_: str, key: str, scale: Scale, seeds: tuple[int, ...]) -> CellSpec:
-    return _model(key, id_, learning_rate=BASE_RATE, epochs=scale.sweep_epochs,
-                  train_size=scale.sweep_train, valid_size=scale.valid, seeds=seeds)  # fmt: skip
+    return _model(
+        key,
+        id_,
+        learning_rate=BASE_RATE,
+        epochs=scale.sweep_epochs,
+        train_size=scale.sweep_train,
+        valid_size=scale.valid,
+        seeds=seeds,
+    )
 
 
 def rate_label(rate: float) -> str:
@@ -136,33 +151,47 @@ def deep_cells(scale: Scale, seeds: tuple[int, ...]) -> list[CellSpec]:
     pixels: the stack's BN follows each Dense, none is on the input), measured on the probe
     at the start and twice an epoch."""
     return [
-        replace(_sweep(deep_id(act, depth, key), key, scale, seeds), family="deep",
-                activation=act, depth=depth, inputs="standardized", probes_per_epoch=2,
-                epochs=scale.sweep_epochs + 1)
+        replace(
+            _sweep(deep_id(act, depth, key), key, scale, seeds),
+            family="deep",
+            activation=act,
+            depth=depth,
+            inputs="standardized",
+            probes_per_epoch=2,
+            epochs=scale.sweep_epochs + 1,
+        )
         for act in scale.deep_activations
         for depth in scale.depths
         for key in PAIR
-    ]  # fmt: skip
+    ]
 
 
 def batch_cells(scale: Scale, seeds: tuple[int, ...]) -> list[CellSpec]:
     """Both models at each batch size, the rate scaled with it; BN also in training mode."""
     return [
-        replace(_sweep(f"batch/{key}/{size}", key, scale, seeds), batch_size=size,
-                learning_rate=BASE_RATE * size / RATE_BATCH, train_mode=key == "bn")
+        replace(
+            _sweep(f"batch/{key}/{size}", key, scale, seeds),
+            batch_size=size,
+            learning_rate=BASE_RATE * size / RATE_BATCH,
+            train_mode=key == "bn",
+        )
         for size in scale.batch_sizes
         for key in ("plain", "bn")
-    ]  # fmt: skip
+    ]
 
 
 def cost_cells(scale: Scale, seeds: tuple[int, ...]) -> list[CellSpec]:
     """Both models timed alone, each seed on its own, 4 epochs (the first compiles; the
     fastest of the other three counts)."""
     return [
-        replace(_sweep(f"cost/{key}", key, scale, seeds), train_size=scale.cost_train,
-                epochs=4, timed=True)
+        replace(
+            _sweep(f"cost/{key}", key, scale, seeds),
+            train_size=scale.cost_train,
+            epochs=4,
+            timed=True,
+        )
         for key in ("plain", "bn")
-    ]  # fmt: skip
+    ]
 
 
 def _base(*keys: str) -> Callable[[Scale, tuple[int, ...]], list[CellSpec]]:
@@ -319,12 +348,16 @@ def design_digest(names: list[str], scale: Scale, seed: int) -> str:
         "scale": asdict(scale),
         "seed": seed,
         "claims": [
-            {"name": n, "quantity": CLAIMS[n].quantity, "unit": CLAIMS[n].unit,
-             "rule": asdict(CLAIMS[n].rule)}
+            {
+                "name": n,
+                "quantity": CLAIMS[n].quantity,
+                "unit": CLAIMS[n].unit,
+                "rule": asdict(CLAIMS[n].rule),
+            }
             for n in names
         ],
         "cells": [asdict(cell) for cell in plan(names, scale, seed)],
         "seeds": list(seeds),
-    }  # fmt: skip
+    }
     canonical = json.dumps(document, sort_keys=True, separators=(",", ":"))
     return "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()

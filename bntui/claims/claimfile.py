@@ -54,13 +54,16 @@ class ScaleRecord(FileModel):
     target: Annotated[float, Field(gt=0, lt=1)]
     lr_grid: Annotated[list[Rate], Field(min_length=1, max_length=16)]
     init_scales: Annotated[list[Rate], Field(min_length=1, max_length=16)]
-    batch_sizes: Annotated[list[Annotated[int, Field(ge=1, le=4096)]],
-                           Field(min_length=1, max_length=16)]  # fmt: skip
+    batch_sizes: Annotated[
+        list[Annotated[int, Field(ge=1, le=4096)]], Field(min_length=1, max_length=16)
+    ]
     # Files from before the depth sweep had one deep stack: 8 sigmoid layers.
-    depths: Annotated[list[Annotated[int, Field(ge=2, le=64)]],
-                      Field(min_length=1, max_length=8)] = [DEEP_LAYERS]  # fmt: skip
-    deep_activations: Annotated[list[Literal["sigmoid", "relu"]],
-                                Field(min_length=1, max_length=2)] = ["sigmoid"]  # fmt: skip
+    depths: Annotated[
+        list[Annotated[int, Field(ge=2, le=64)]], Field(min_length=1, max_length=8)
+    ] = [DEEP_LAYERS]
+    deep_activations: Annotated[
+        list[Literal["sigmoid", "relu"]], Field(min_length=1, max_length=2)
+    ] = ["sigmoid"]
 
     @model_validator(mode="after")
     def _usable(self) -> ScaleRecord:
@@ -104,8 +107,9 @@ class SeedResult(FileModel):
     # The fixed probe batch: each point's step, each Dense kernel's gradient norm there,
     # and each Dense layer's input drift summed over training (see bntui.claims.worker.train).
     probe_steps: Annotated[list[Step], Field(max_length=MAX_POINTS)] = []
-    layer_grads: Annotated[list[Annotated[list[Number], Field(max_length=MAX_LAYERS)]],
-                           Field(max_length=MAX_POINTS)] = []  # fmt: skip
+    layer_grads: Annotated[
+        list[Annotated[list[Number], Field(max_length=MAX_LAYERS)]], Field(max_length=MAX_POINTS)
+    ] = []
     input_drift: Annotated[list[Number], Field(max_length=MAX_LAYERS)] = []
     # Each hidden layer's activation drift, before any BN normalises it (design 2 on; older
     # files have only `input_drift`, measured on the Dense layers' inputs, after BN).

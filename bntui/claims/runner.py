@@ -91,11 +91,16 @@ def settle(claims: ClaimsFile) -> None:
         if found.verdict is None:
             continue
         i = found.interval
-        records.append(VerdictRecord(claim=found.claim, verdict=found.verdict,
-                                     mean=None if i is None else i.mean,
-                                     low=None if i is None else i.low,
-                                     high=None if i is None else i.high,
-                                     n=0 if i is None else i.n))  # fmt: skip
+        records.append(
+            VerdictRecord(
+                claim=found.claim,
+                verdict=found.verdict,
+                mean=None if i is None else i.mean,
+                low=None if i is None else i.low,
+                high=None if i is None else i.high,
+                n=0 if i is None else i.n,
+            )
+        )
     claims.verdicts = records
 
 
@@ -182,12 +187,15 @@ class BatteryRun:
     def _record(self, event: Finished | Failed, t: float) -> CellEnded:
         spec = next(c for c in self.todo if c.id == event.job)
         ok = isinstance(event, Finished)
-        result = CellResult(spec=spec.to_dict(), status="done" if ok else "failed",
-                            error=None if ok else event.error,  # type: ignore[union-attr]
-                            began=round(self.began.get(event.job, 0.0), 3),
-                            seconds=round(event.seconds, 3),
-                            results=event.result if ok else [],  # type: ignore[union-attr]
-                            where=event.where)  # type: ignore[arg-type]  # fmt: skip
+        result = CellResult(
+            spec=spec.to_dict(),
+            status="done" if ok else "failed",
+            error=None if ok else event.error,  # type: ignore[union-attr]
+            began=round(self.began.get(event.job, 0.0), 3),
+            seconds=round(event.seconds, 3),
+            results=event.result if ok else [],  # type: ignore[union-attr]
+            where=event.where,
+        )  # type: ignore[arg-type]
         self.claims.record(result)
         self.eta.ended(event.job, event.seconds, ok)
         self.save()
@@ -227,5 +235,6 @@ class BatteryRun:
         self.claims.status = status  # type: ignore[assignment]
         self.claims.finished = now_text()
         self.save()
-        return BatteryEnded(status, str(self.saved_to), self.notice,
-                            time.monotonic() - self.started)  # fmt: skip
+        return BatteryEnded(
+            status, str(self.saved_to), self.notice, time.monotonic() - self.started
+        )

@@ -58,7 +58,7 @@ def claims(
     scale: Annotated[str | None, typer.Option(hidden=True, help="tiny: for tests.")] = None,
     executor: ExecutorOption = "local",
     ray_address: RayAddressOption = None,
-) -> None:  # fmt: skip
+) -> None:
     """Put the notebooks' claims about batch normalization to controlled experiments."""
     from bntui.claims.claimfile import ClaimsFile, load_claims
     from bntui.record.files import RunFileError
@@ -95,9 +95,11 @@ def claims(
             fail(str(exc))
         changed = battery.design_changes()
         if changed:
-            fail(f"{resume} was recorded with another design of {changed[0]!r}"
-                 f"{f' and {len(changed) - 1} more cells' if len(changed) > 1 else ''} than this "
-                 "bntui's; resuming would mix two designs. Run the battery afresh.")  # fmt: skip
+            fail(
+                f"{resume} was recorded with another design of {changed[0]!r}"
+                f"{f' and {len(changed) - 1} more cells' if len(changed) > 1 else ''} than this "
+                "bntui's; resuming would mix two designs. Run the battery afresh."
+            )
         if battery.design != battery.current_design():
             fail(
                 f"{resume} was planned under another design than this bntui's (its rules, "
@@ -117,8 +119,13 @@ def claims(
         path = check_out(out, Path("runs") / f"{stamp}-claims.json")
         if scale not in (None, "tiny"):
             fail("--scale takes only tiny (for tests); use --quick or --full")
-        battery = ClaimsFile(claims=chosen, scale=scale or _scale(quick, full), seed=seed,  # type: ignore[arg-type]
-                             environment=_environment(), device=_device())  # fmt: skip
+        battery = ClaimsFile(
+            claims=chosen,
+            scale=scale or _scale(quick, full),
+            seed=seed,  # type: ignore[arg-type]
+            environment=_environment(),
+            device=_device(),
+        )
         battery.design = battery.current_design()
     from bntui.claims.runner import BatteryRun
 

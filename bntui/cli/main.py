@@ -331,9 +331,17 @@ def sweep(
 
     try:
         base = build_spec(
-            preset, dataset=dataset, epochs=epochs, optimizer=optimizer, learning_rate=lr,
-            seed=seed, seeds=seeds, limit=limit, backend=backend, inside_per_epoch=inside,
-        )  # fmt: skip
+            preset,
+            dataset=dataset,
+            epochs=epochs,
+            optimizer=optimizer,
+            learning_rate=lr,
+            seed=seed,
+            seeds=seeds,
+            limit=limit,
+            backend=backend,
+            inside_per_epoch=inside,
+        )
         specs = sweep_specs(base, parse_sizes(batch_sizes))
     except SpecError as exc:
         fail(str(exc))

@@ -61,9 +61,14 @@ def history_csv(runs: list[RunFile]) -> str:
                 columns = [h.column(name) for name in names]
                 for epoch in range(len(columns[0])):
                     rows.append(
-                        [run.spec.batch_size, entry.seed, key, epoch + 1,
-                         *(c[epoch] for c in columns)]
-                    )  # fmt: skip
+                        [
+                            run.spec.batch_size,
+                            entry.seed,
+                            key,
+                            epoch + 1,
+                            *(c[epoch] for c in columns),
+                        ]
+                    )
     return csv_table(["batch_size", "seed", "model", "epoch", *names], rows)
 
 
@@ -86,9 +91,16 @@ def curve_csv(runs: list[RunFile]) -> str:
                 positions = curve_positions(c)
                 for i, t in enumerate(c.t):
                     rows.append(
-                        [batch, entry.seed, key, t, round(positions[i], 5),
-                         *(values[i] for values in columns), *(values[i] for values in intervals)]
-                    )  # fmt: skip
+                        [
+                            batch,
+                            entry.seed,
+                            key,
+                            t,
+                            round(positions[i], 5),
+                            *(values[i] for values in columns),
+                            *(values[i] for values in intervals),
+                        ]
+                    )
     header = ["batch_size", "seed", "model", "t", "epoch", *(m.name for m in STEP_METRICS)]
     return csv_table([*header, *(f"interval_{name}" for name in means)], rows)
 
@@ -104,16 +116,34 @@ def inside_csv(runs: list[RunFile]) -> str:
                     for stat, values in layer.stats.items():
                         for position, t, value in zip(inside.position, inside.t, values):
                             rows.append(
-                                [run.spec.batch_size, entry.seed, key, layer.name, layer.kind,
-                                 layer.units, stat, position, t, value]
-                            )  # fmt: skip
+                                [
+                                    run.spec.batch_size,
+                                    entry.seed,
+                                    key,
+                                    layer.name,
+                                    layer.kind,
+                                    layer.units,
+                                    stat,
+                                    position,
+                                    t,
+                                    value,
+                                ]
+                            )
     header = ["batch_size", "seed", "model", "layer", "kind", "units", "stat", "epoch", "t"]
     return csv_table([*header, "value"], rows)
 
 
 STATS_HEADER = [
-    "batch_size", "figure", "model", "unit", "mean", "ci_low", "ci_high", "n_seeds", "seeds",
-]  # fmt: skip
+    "batch_size",
+    "figure",
+    "model",
+    "unit",
+    "mean",
+    "ci_low",
+    "ci_high",
+    "n_seeds",
+    "seeds",
+]
 
 
 def _stats_row(
@@ -138,10 +168,12 @@ def stats_csv(runs: list[RunFile]) -> str:
                 _stats_row(batch, found.label, "bn-plain", found.unit, found.interval, seeds)
             )
         for key in MODEL_KEYS:
-            rows.append(_stats_row(batch, "final val acc", key, "fraction",
-                                   val_summary(run, key), seeds))  # fmt: skip
-            rows.append(_stats_row(batch, "test acc", key, "fraction",
-                                   test_summary(run, key), seeds))  # fmt: skip
+            rows.append(
+                _stats_row(batch, "final val acc", key, "fraction", val_summary(run, key), seeds)
+            )
+            rows.append(
+                _stats_row(batch, "test acc", key, "fraction", test_summary(run, key), seeds)
+            )
     return csv_table(STATS_HEADER, rows)
 
 

@@ -224,11 +224,16 @@ def _run_lines(run: RunFile, metric: str) -> tuple[list[Line], list[Shade]]:
             found = band(run, key, metric)
             train = list(zip(found.x, found.mean))
             shades.append(
-                (f"{title} band", COLORS[key], [
-                    (x, lo, hi) for x, lo, hi in zip(found.x, found.low, found.high)
-                    if lo is not None and hi is not None
-                ])
-            )  # fmt: skip
+                (
+                    f"{title} band",
+                    COLORS[key],
+                    [
+                        (x, lo, hi)
+                        for x, lo, hi in zip(found.x, found.low, found.high)
+                        if lo is not None and hi is not None
+                    ],
+                )
+            )
             values = mean_history(run, key, f"val_{metric}")
         else:
             c, h = run.models[key].curve, run.models[key].history

@@ -108,8 +108,9 @@ def _match(entry: str, cards: list[Card], whole: list[Card]) -> Card | None:
         parent = _unique_prefix(legacy.group(1), whole)
         if parent is None:
             return None
-        return Card(parent.nvml_index, entry, f"{parent.name} MIG", 0, parent.pci_bus_id,
-                    parent.uuid)  # fmt: skip
+        return Card(
+            parent.nvml_index, entry, f"{parent.name} MIG", 0, parent.pci_bus_id, parent.uuid
+        )
     if entry.startswith("MIG-"):
         return _unique_prefix(entry, [card for card in cards if card.mig_parent])
     if entry.startswith("GPU-"):
@@ -162,8 +163,9 @@ def describe_given(given: list[Card], seen: int, cuda_visible: str | None) -> st
     limit = f" (CUDA_VISIBLE_DEVICES={cuda_visible!r})" if cuda_visible is not None else ""
     if not given:
         return f"bntui may use none of this machine's {seen} GPUs{limit}"
-    names = ", ".join(f"gpu:{i} = {card.name} (NVML {card.nvml_index})"
-                      for i, card in enumerate(given))  # fmt: skip
+    names = ", ".join(
+        f"gpu:{i} = {card.name} (NVML {card.nvml_index})" for i, card in enumerate(given)
+    )
     return f"bntui may use {len(given)} GPU{'s' if len(given) != 1 else ''}{limit}: {names}"
 
 
@@ -195,13 +197,14 @@ def slot_job(plan: Plan, key: str) -> dict[str, Any]:
     """What a worker is told about GPUs: its own slot, the GPUs bntui may use, NVML's count."""
     slot = plan.slots.get(key)
     return {
-        "gpu": None if slot is None else {**slot.card.to_dict(), "id": slot.label,
-                                          "shared": slot.shared},
+        "gpu": None
+        if slot is None
+        else {**slot.card.to_dict(), "id": slot.label, "shared": slot.shared},
         "gpus": [{**card.to_dict(), "id": f"gpu:{i}"} for i, card in enumerate(plan.given)],
         "gpus_seen": plan.seen,
         "cpu_forced": plan.cpu_forced,
         "cuda_visible": plan.cuda_visible,
-    }  # fmt: skip
+    }
 
 
 def gib(n: float | None) -> str:

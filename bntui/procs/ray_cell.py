@@ -112,8 +112,11 @@ def _where(core: int | None, ended: bool = True) -> dict[str, Any]:
     device = f"GPU {gpus}" if gpus else ""
     if gpus and ended:
         used = _backend_device()
-        device = (f"{used} (GPU {gpus}, a half share)" if used else
-                  f"the CPU: Ray lent GPU {gpus}, but the backend found no GPU")  # fmt: skip
+        device = (
+            f"{used} (GPU {gpus}, a half share)"
+            if used
+            else f"the CPU: Ray lent GPU {gpus}, but the backend found no GPU"
+        )
     if not device:
         pinned = "unpinned" if core is None else f"core {core}"
         device = f"{host_cpu()['name']} (CPU, {pinned})"

@@ -79,10 +79,14 @@ class RayExecutor(Executor):
         # for a function declared with GPUs), so that none holds on to a GPU it is no
         # longer lent; the two kinds keep their own workers (their environments differ).
         self._tasks = {
-            gpu: ray.remote(max_retries=0, num_cpus=1, num_gpus=GPU_SHARE if gpu else 0,
-                            runtime_env={"env_vars": cell_env(gpu)})(function)
+            gpu: ray.remote(
+                max_retries=0,
+                num_cpus=1,
+                num_gpus=GPU_SHARE if gpu else 0,
+                runtime_env={"env_vars": cell_env(gpu)},
+            )(function)
             for gpu, function in ((False, cpu_cell), (True, gpu_cell))
-        }  # fmt: skip
+        }
         self.live: dict[str, _Live] = {}
         self.placed: dict[str, dict[str, Any]] = {}  # job → where its last run started
         self.progress: dict[str, float] = {}
@@ -203,5 +207,7 @@ def _task_death(exc: Exception) -> str:
     """Ray's error for a task that could not finish (its worker or node died, more often
     than it may run again) as one line."""
     first = next((line.strip() for line in str(exc).splitlines() if line.strip()), "")
-    return (f"its Ray worker died (killed, out of memory, or its node left), and so did its "
-            f"{RETRIES} reruns: {type(exc).__name__}: {first[:200]}")  # fmt: skip
+    return (
+        f"its Ray worker died (killed, out of memory, or its node left), and so did its "
+        f"{RETRIES} reruns: {type(exc).__name__}: {first[:200]}"
+    )

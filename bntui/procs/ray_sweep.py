@@ -105,8 +105,9 @@ class RaySupervisor(Supervisor):
     """The plain and BN workers as Ray tasks (half a GPU each where the cluster has GPUs,
     else `threads` CPUs each), their events merged into one stream."""
 
-    def __init__(self, spec: ExperimentSpec, threads: int | None = None, *,
-                 cluster: Cluster) -> None:  # fmt: skip
+    def __init__(
+        self, spec: ExperimentSpec, threads: int | None = None, *, cluster: Cluster
+    ) -> None:
         self.cluster = cluster
         super().__init__(spec, threads or _node_share(cluster))
 
@@ -121,8 +122,9 @@ class RaySupervisor(Supervisor):
             num_cpus=self.threads, num_gpus=GPU_SHARE if gpu else 0, max_retries=0
         )
         for key in MODEL_KEYS:
-            worker = RemoteWorker(task.remote(self.spec.to_dict(), key, self.started,
-                                              self.threads, gpu))  # fmt: skip
+            worker = RemoteWorker(
+                task.remote(self.spec.to_dict(), key, self.started, self.threads, gpu)
+            )
             self.procs[key] = worker  # type: ignore[assignment]
             self.stderr_tails[key] = deque(maxlen=STDERR_TAIL_LINES)
             self._open += 1
@@ -141,8 +143,9 @@ def _node_share(cluster: Cluster) -> int:
     return max(1, int(min((c for c in cpus if c), default=2)) // 2)
 
 
-def _model_task(spec: dict[str, Any], key: str, started: float, threads: int,
-                gpu: bool) -> Iterator[tuple[str, Any]]:  # fmt: skip
+def _model_task(
+    spec: dict[str, Any], key: str, started: float, threads: int, gpu: bool
+) -> Iterator[tuple[str, Any]]:
     """A Ray generator task: run one model's worker on this node, as the local supervisor
     does, and stream ("out", lines), ("err", lines), then ("exit", status)."""
     env = worker_env(ExperimentSpec.from_dict(spec), threads)
@@ -154,9 +157,11 @@ def _model_task(spec: dict[str, Any], key: str, started: float, threads: int,
     job = {"spec": spec, "model": key, "started": started, "cores": None, "placement": placement}
     process = subprocess.Popen(
         [sys.executable, "-m", "bntui.training.worker", json.dumps(job)],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
         env=worker_gpu_env(plan, key, env),
-    )  # fmt: skip
+    )
     lines: queue.Queue[tuple[str, bytes | None]] = queue.Queue()
     for kind, stream in (("out", process.stdout), ("err", process.stderr)):
         threading.Thread(target=_pump, args=(kind, stream, lines), daemon=True).start()

@@ -61,12 +61,16 @@ class Cluster:
     def describe(self) -> str:
         """`Ray cluster at ADDR: 2 nodes, 16 CPUs, 2 GPUs` (private: this machine's)."""
         found = self.resources(max_age=0)
-        where = "private Ray cluster on this machine" if self.private else (
-            f"Ray cluster at {self.address}")  # fmt: skip
+        where = (
+            "private Ray cluster on this machine"
+            if self.private
+            else (f"Ray cluster at {self.address}")
+        )
         nodes = len(self.alive_nodes())
         cpus, gpus = int(found.get("CPU", 0)), found.get("GPU", 0)
-        return (f"{where}: {nodes} node{'s' * (nodes != 1)}, {cpus} CPUs"
-                + (f", {gpus:g} GPUs" if gpus else ""))  # fmt: skip
+        return f"{where}: {nodes} node{'s' * (nodes != 1)}, {cpus} CPUs" + (
+            f", {gpus:g} GPUs" if gpus else ""
+        )
 
     def close(self) -> None:
         """Leave the cluster; a private one stops (no Ray process of bntui's outlives it)."""
@@ -84,8 +88,9 @@ def connect(address: str | None = None) -> Cluster:
     try:
         import ray
     except ImportError:
-        raise ClusterError(f"--executor ray needs Ray: install bntui's ray extra ({RAY_SETUP})"
-                           ) from None  # fmt: skip
+        raise ClusterError(
+            f"--executor ray needs Ray: install bntui's ray extra ({RAY_SETUP})"
+        ) from None
     if ray.is_initialized():  # the caller (a test, a notebook) joined a cluster already
         return Cluster(ray.get_runtime_context().gcs_address, private=False, owned=False)
     target = address or os.environ.get("RAY_ADDRESS") or _running_here()
@@ -102,16 +107,22 @@ def connect(address: str | None = None) -> Cluster:
                 ray.init(address=address, **options)
             else:
                 loopback_only()
-                ray.init(address="local", num_cpus=_cores(), object_store_memory=OBJECT_STORE_BYTES,
-                         **options)  # fmt: skip
+                ray.init(
+                    address="local",
+                    num_cpus=_cores(),
+                    object_store_memory=OBJECT_STORE_BYTES,
+                    **options,
+                )
         except Exception as exc:
             raise ClusterError(_why(exc, target)) from None
     cluster = Cluster(target or ray.get_runtime_context().gcs_address, not target, owned=True)
     if not cluster.resources(max_age=0).get("CPU"):
         where = cluster.describe()
         cluster.close()
-        raise ClusterError(f"the {where.split(':')[0]} has no CPU; bntui's cells need one each "
-                           "(start its nodes with ray start --num-cpus N)")  # fmt: skip
+        raise ClusterError(
+            f"the {where.split(':')[0]} has no CPU; bntui's cells need one each "
+            "(start its nodes with ray start --num-cpus N)"
+        )
     return cluster
 
 
@@ -137,8 +148,10 @@ def _check_reachable(address: str) -> None:
     """Fail fast, in one line, when nothing answers at `address` (Ray itself would retry
     for a minute)."""
     if address.startswith("ray://"):
-        raise ClusterError(f"--ray-address {address}: bntui joins a cluster by its GCS address "
-                           "(HOST:6379, as ray start prints), not through Ray Client")  # fmt: skip
+        raise ClusterError(
+            f"--ray-address {address}: bntui joins a cluster by its GCS address "
+            "(HOST:6379, as ray start prints), not through Ray Client"
+        )
     host, _, port = address.rpartition(":")
     if not host or not port.isdigit():
         raise ClusterError(f"--ray-address {address} is not HOST:PORT (as ray start prints)")
@@ -203,16 +216,23 @@ def _why(exc: Exception, target: str | None) -> str:
     text = str(exc)
     where = f"the Ray cluster at {target}" if target else "a private Ray cluster"
     if "Version mismatch" in text:
-        seen = [line.split(":", 1)[1].strip() for line in text.splitlines()
-                if line.strip().startswith(("Ray:", "Python:"))]  # fmt: skip
+        seen = [
+            line.split(":", 1)[1].strip()
+            for line in text.splitlines()
+            if line.strip().startswith(("Ray:", "Python:"))
+        ]
         cluster = f"Ray {seen[0]}, Python {seen[1]}" if len(seen) >= 2 else "another version"
-        return (f"{where} runs {cluster}; this bntui runs Ray {_ray_version()}, Python "
-                f"{platform.python_version()}: use the same on every node")  # fmt: skip
+        return (
+            f"{where} runs {cluster}; this bntui runs Ray {_ray_version()}, Python "
+            f"{platform.python_version()}: use the same on every node"
+        )
     first = next((line.strip() for line in text.splitlines() if line.strip()), type(exc).__name__)
     hint = ""
     if target and os.environ.get("RAY_AUTH_MODE") != "token":
-        hint = (" (a cluster with token authentication, as ray start makes, needs RAY_AUTH_MODE"
-                "=token and its token in ~/.ray/auth_token or RAY_AUTH_TOKEN)")  # fmt: skip
+        hint = (
+            " (a cluster with token authentication, as ray start makes, needs RAY_AUTH_MODE"
+            "=token and its token in ~/.ray/auth_token or RAY_AUTH_TOKEN)"
+        )
     return f"could not join {where}: {first[:300]}{hint}"
 
 

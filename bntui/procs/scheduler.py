@@ -201,8 +201,9 @@ class ProcessExecutor(Executor):
     A worker that dies fails its job; the pool is restarted for the jobs after it.
     """
 
-    def __init__(self, call: Callable[[Any, Callable[[float], None]], Any],
-                 slots: list[dict[str, str]]) -> None:  # fmt: skip
+    def __init__(
+        self, call: Callable[[Any, Callable[[float], None]], Any], slots: list[dict[str, str]]
+    ) -> None:
         self.call, self.slots, self.capacity = call, slots, len(slots)
         # Started here, in the caller's thread, with the real stderr: a worker spawned later
         # from a UI thread would hand the tracker Textual's stand-in stderr (descriptor -1).
@@ -214,9 +215,12 @@ class ProcessExecutor(Executor):
 
     def _pool(self) -> ProcessPoolExecutor:
         counter = self.context.Value("i", 0)
-        return ProcessPoolExecutor(self.capacity, mp_context=self.context,
-                                   initializer=_init_worker,
-                                   initargs=(self.slots, counter, self.progress))  # fmt: skip
+        return ProcessPoolExecutor(
+            self.capacity,
+            mp_context=self.context,
+            initializer=_init_worker,
+            initargs=(self.slots, counter, self.progress),
+        )
 
     def start(self, job: Job) -> None:
         """Submit `job` to the pool."""
@@ -249,8 +253,9 @@ class ProcessExecutor(Executor):
                 kind, value = future.result()
             except BrokenProcessPool:
                 broken = True
-                ended.append(Failed(job, "its worker process died (killed, or out of memory)",
-                                    took))  # fmt: skip
+                ended.append(
+                    Failed(job, "its worker process died (killed, or out of memory)", took)
+                )
                 continue
             ended.append(Finished(job, value, took) if kind == "ok" else Failed(job, value, took))
         if broken:

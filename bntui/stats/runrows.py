@@ -71,10 +71,19 @@ def run_rows(runs: Sequence[RunFile], target: float | None) -> list[RunRow]:
         gap = val_gap(run)
         rows.append(
             RunRow(
-                run.spec.batch_size, run_status(run), finished_epochs(run), final, top, reached,
-                epoch_s, test, None if gap is None else gap.mean, len(run.seeds), gap,
+                run.spec.batch_size,
+                run_status(run),
+                finished_epochs(run),
+                final,
+                top,
+                reached,
+                epoch_s,
+                test,
+                None if gap is None else gap.mean,
+                len(run.seeds),
+                gap,
             )
-        )  # fmt: skip
+        )
     return rows
 
 

@@ -78,14 +78,25 @@ class Comparison:
 
 
 def _compare(
-    label: str, unit: str, scale: float, digits: int, plain: list[float | None],
-    bn: list[float | None], note: str = "",
-) -> Comparison:  # fmt: skip
+    label: str,
+    unit: str,
+    scale: float,
+    digits: int,
+    plain: list[float | None],
+    bn: list[float | None],
+    note: str = "",
+) -> Comparison:
     found = paired_interval(plain, bn)
     return Comparison(
-        label, unit, scale, digits, tuple(plain), tuple(bn),
-        found.scaled(scale) if found else None, note,
-    )  # fmt: skip
+        label,
+        unit,
+        scale,
+        digits,
+        tuple(plain),
+        tuple(bn),
+        found.scaled(scale) if found else None,
+        note,
+    )
 
 
 def _at_epoch(run: RunFile, key: str, metric: str, epoch: int) -> list[float | None]:
@@ -106,9 +117,13 @@ def comparisons(run: RunFile, target: float | None = None) -> list[Comparison]:
 
     def at_epoch(label: str, metric: str, unit: str, scale: float, digits: int) -> Comparison:
         return _compare(
-            f"{label} at epoch {epoch}", unit, scale, digits + fine,
-            _at_epoch(run, "plain", metric, epoch), _at_epoch(run, "bn", metric, epoch),
-        )  # fmt: skip
+            f"{label} at epoch {epoch}",
+            unit,
+            scale,
+            digits + fine,
+            _at_epoch(run, "plain", metric, epoch),
+            _at_epoch(run, "bn", metric, epoch),
+        )
 
     found = []
     if epoch:
@@ -133,9 +148,16 @@ def comparisons(run: RunFile, target: float | None = None) -> list[Comparison]:
             if not any(finite(values) for values in reached.values()):
                 note = "neither model reached it"
         found.append(
-            _compare(f"epochs to {goal:.0%} val acc", "epochs", 1.0, 1,
-                     reached["plain"], reached["bn"], note)
-        )  # fmt: skip
+            _compare(
+                f"epochs to {goal:.0%} val acc",
+                "epochs",
+                1.0,
+                1,
+                reached["plain"],
+                reached["bn"],
+                note,
+            )
+        )
     return found
 
 
@@ -294,8 +316,13 @@ def how_trained(spec: ExperimentSpec) -> str | None:
     return f"{spec.seeds} seeds of each model trained one after another ({why})"
 
 
-def plus_minus(found: Interval | None, digits: int = 4, scale: float = 1.0,
-               signed: bool = False, spaced: bool = False) -> str:  # fmt: skip
+def plus_minus(
+    found: Interval | None,
+    digits: int = 4,
+    scale: float = 1.0,
+    signed: bool = False,
+    spaced: bool = False,
+) -> str:
     """`0.4128 ±0.0216` (`spaced`: `0.4128 ± 0.0216`): the mean and the half-width of its
     95% interval, which is symmetric; `0.4128 (n=1)` when one value gave no interval; `—`
     without a value."""

@@ -115,8 +115,13 @@ class LineChart(Widget):
                 + ((tuple(s.ys), tuple(s.band[0]), tuple(s.band[1])) if s.band else ())
                 for s in series
             ],
-            legend, x_max, y_range, log_y, unit, self.empty_message,
-        )  # fmt: skip
+            legend,
+            x_max,
+            y_range,
+            log_y,
+            unit,
+            self.empty_message,
+        )
         if drawn == self._drawn:
             return  # series only ever grow, so same lengths and last points: same picture
         self._drawn = drawn
@@ -208,8 +213,9 @@ class LineChart(Widget):
             crossed[-1] = [put(dot, series.style) for dot in path_dots(points, to_cell)]
         wanted = [bool(s.glyph and s.label_once) for s, _ in plotted]
         spots = label_cells(crossed, wanted, set(marks))
-        self.unlabelled = [s.glyph or "" for (s, _), w, c in zip(plotted, wanted, spots)
-                           if w and c is None]  # fmt: skip
+        self.unlabelled = [
+            s.glyph or "" for (s, _), w, c in zip(plotted, wanted, spots) if w and c is None
+        ]
         for (series, _), spot in zip(plotted, spots):
             if spot is not None:
                 marks[spot] = (series.glyph or "", f"bold reverse {series.style}")
@@ -247,8 +253,11 @@ class LineChart(Widget):
         if hidden:
             short = f"{''.join(self.unlabelled)} hidden"
             choices = [
-                f"{self.legend} · {hidden}", f"{self.legend.split()[0]} · {hidden}", hidden, short
-            ]  # fmt: skip
+                f"{self.legend} · {hidden}",
+                f"{self.legend.split()[0]} · {hidden}",
+                hidden,
+                short,
+            ]
         legend = next((f" {c} " for c in choices if c and len(c) + len(right) + 5 <= width), "")
         middle = ("0─" + legend).ljust(max(0, width - len(right)), "─")
         return left + middle + right

@@ -36,8 +36,10 @@ def _users(run: RunFile, position: int) -> list[str]:
 
 
 def _gpu_line(run: RunFile, dev: Mapping[str, Any]) -> Text:
-    text = Text(f"  GPU  {clean(dev.get('id'))} {clean(dev.get('name'))} · "
-                f"{_bytes(int(dev.get('memory_bytes') or 0))}")  # fmt: skip
+    text = Text(
+        f"  GPU  {clean(dev.get('id'))} {clean(dev.get('name'))} · "
+        f"{_bytes(int(dev.get('memory_bytes') or 0))}"
+    )
     where = []
     if dev.get("nvml_index") is not None:
         where.append(f"NVML {clean(dev.get('nvml_index'))}")

@@ -73,8 +73,9 @@ def numbers_table(
 
     def widest(i: int) -> int:
         cells = [row[i] for row in rows]
-        return max((Text(c).cell_len if isinstance(c, str) else c.cell_len for c in cells),
-                   default=0)  # fmt: skip
+        return max(
+            (Text(c).cell_len if isinstance(c, str) else c.cell_len for c in cells), default=0
+        )
 
     kept = list(range(len(columns)))
     for i in gives_way:

@@ -224,19 +224,29 @@ class InsideTable(BuiltView):
                 if trace.kind == "dense":
                     dead = latest.get("dead") if dead_applies(run, key, trace) else None
                     grad = latest.get("grad_norm")
-                    dense_rows.append([
-                        name, num("in_mean"), num("in_std"), num("pre_mean"), num("pre_std"),
-                        "—" if dead is None else f"{fmt(dead * 100, 1)}%",
-                        "—" if grad is None else f"{grad:.2e}",
-                    ])  # fmt: skip
+                    dense_rows.append(
+                        [
+                            name,
+                            num("in_mean"),
+                            num("in_std"),
+                            num("pre_mean"),
+                            num("pre_std"),
+                            "—" if dead is None else f"{fmt(dead * 100, 1)}%",
+                            "—" if grad is None else f"{grad:.2e}",
+                        ]
+                    )
                 else:
-                    bn_rows.append([
-                        name,
-                        f"{num('gamma_mean')}{spread(latest.get('gamma_std'))}",
-                        f"{num('beta_mean')}{spread(latest.get('beta_std'))}",
-                        num("moving_mean"), num("moving_var"),
-                        num("batch_shift"), num("batch_var_ratio"),
-                    ])  # fmt: skip
+                    bn_rows.append(
+                        [
+                            name,
+                            f"{num('gamma_mean')}{spread(latest.get('gamma_std'))}",
+                            f"{num('beta_mean')}{spread(latest.get('beta_std'))}",
+                            num("moving_mean"),
+                            num("moving_var"),
+                            num("batch_shift"),
+                            num("batch_var_ratio"),
+                        ]
+                    )
         grid = Table.grid()
         about = Text(f"{view.title}: ", "bold")
         about.append(VIEW_HELP.get(view.stat, ""))

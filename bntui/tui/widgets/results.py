@@ -98,8 +98,10 @@ class ConfusionMatrix(TextView):
         # Before its first layout the widget has no width yet: assume the screen's.
         width = self.size.width or max(self.screen.size.width - 4, 10)
         # One scale for both models' mistakes, so that their shades compare.
-        largest = max(largest_mistake(m.test.confusion_matrix if m.test else [])
-                      for m in run.pair(seed).values())  # fmt: skip
+        largest = max(
+            largest_mistake(m.test.confusion_matrix if m.test else [])
+            for m in run.pair(seed).values()
+        )
         text = confusion_text(test.confusion_matrix, names, width, title, color, largest)
         if self.key == MODEL_KEYS[-1]:  # the last matrix, just above the predictions
             text.append("\n\n")
@@ -139,8 +141,7 @@ def mistake_scale(largest: int, color: bool) -> Text:
 
 def largest_mistake(matrix: list[list[int]]) -> int:
     """The largest off-diagonal count of a confusion matrix (0 if there is none)."""
-    return max((v for i, row in enumerate(matrix) for j, v in enumerate(row) if i != j),
-               default=0)  # fmt: skip
+    return max((v for i, row in enumerate(matrix) for j, v in enumerate(row) if i != j), default=0)
 
 
 def confusion_text(
@@ -159,8 +160,12 @@ def confusion_text(
     n = len(matrix)
     glyph = 0 if color else 1
     cell = max([len(str(n - 1)), *(len(str(v)) for row in matrix for v in row)]) + 1 + glyph
-    label = min(16, max(len(f"{i} {clean(names[i], 14)}") for i in range(min(n, len(names))))
-                if names else len(str(n - 1)))  # fmt: skip
+    label = min(
+        16,
+        max(len(f"{i} {clean(names[i], 14)}") for i in range(min(n, len(names))))
+        if names
+        else len(str(n - 1)),
+    )
     numbered = label + n * cell > width
     if numbered:
         label = len(str(n - 1))

@@ -147,12 +147,18 @@ def _figures(runset: RunSet, rows: list[RunRow], width: int | None = None) -> Ta
             if sweep
             else (fmt(row.test["plain"]), fmt(row.test["bn"]))
         )
-        cells.append([
-            label,
-            fmt(row.final["plain"]), fmt(row.best["plain"]),
-            fmt(row.final["bn"]), fmt(row.best["bn"]),
-            _gap(row), *tail, speed,
-        ])  # fmt: skip
+        cells.append(
+            [
+                label,
+                fmt(row.final["plain"]),
+                fmt(row.best["plain"]),
+                fmt(row.final["bn"]),
+                fmt(row.best["bn"]),
+                _gap(row),
+                *tail,
+                speed,
+            ]
+        )
     # Too narrow for every figure: the best values give way before the final ones.
     return numbers_table("", (*columns, "s/epoch"), cells, width, gives_way=(4, 2))
 
