@@ -194,8 +194,8 @@ class BatteryRun:
             began=round(self.began.get(event.job, 0.0), 3),
             seconds=round(event.seconds, 3),
             results=event.result if ok else [],  # type: ignore[union-attr]
-            where=event.where,
-        )  # type: ignore[arg-type]
+            where=event.where,  # type: ignore[arg-type]
+        )
         self.claims.record(result)
         self.eta.ended(event.job, event.seconds, ok)
         self.save()

@@ -121,8 +121,8 @@ def claims(
             fail("--scale takes only tiny (for tests); use --quick or --full")
         battery = ClaimsFile(
             claims=chosen,
-            scale=scale or _scale(quick, full),
-            seed=seed,  # type: ignore[arg-type]
+            scale=scale or _scale(quick, full),  # type: ignore[arg-type]
+            seed=seed,
             environment=_environment(),
             device=_device(),
         )
