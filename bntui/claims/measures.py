@@ -15,10 +15,32 @@ from typing import Literal
 from bntui.claims.battery import CLAIMS, Scale, seed_values
 from bntui.claims.claimfile import ClaimsFile
 from bntui.claims.found import Detail, Figure, Found, Results
-from bntui.claims.quantities import QUANTITIES
+from bntui.claims.probed import covariate_shift, gradient_flow
+from bntui.claims.quantities import (
+    confound,
+    convergence,
+    cost,
+    initialisation,
+    learning_rate,
+    regularisation,
+    small_batches,
+)
 from bntui.claims.rules import TEST_NAMES, Significance, TestName, Verdict
 from bntui.stats.intervals import Interval, mean_interval
 from bntui.stats.significance import ALPHA, holm, seeds_needed
+
+# Each claim's quantity function, by claim.
+QUANTITIES: dict[str, Callable[[Results, Scale], Found]] = {
+    "convergence": convergence,
+    "lr": learning_rate,
+    "init": initialisation,
+    "gradients": gradient_flow,
+    "shift": covariate_shift,
+    "regularisation": regularisation,
+    "small-batches": small_batches,
+    "confound": confound,
+    "cost": cost,
+}
 
 Status = Literal["pending", "running", "done", "failed"]
 

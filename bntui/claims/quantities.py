@@ -6,7 +6,6 @@ turns these into intervals and verdicts.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 
 from bntui.claims.battery import (
     BASE_EVALS,
@@ -14,7 +13,6 @@ from bntui.claims.battery import (
     RATE_BATCH,
     SQUARE,
     Scale,
-    deep_id,
     rate_label,
 )
 from bntui.claims.claimfile import SeedResult
@@ -35,7 +33,8 @@ SQUARE_LABELS = {
 }
 
 
-def _log10(value: float | None) -> float | None:
+def log10_or_none(value: float | None) -> float | None:
+    """log10 of a positive value; None for anything else."""
     return math.log10(value) if value is not None and value > 0 else None
 
 
@@ -132,7 +131,8 @@ def finals_at(run: SeedResult) -> list[float | None]:
     return [None if v is None else v * 100 for v in run.val_accuracy]
 
 
-def _trains(run: SeedResult) -> bool:
+def trains_at_rate(run: SeedResult) -> bool:
+    """A seed trained: its loss stayed finite and it ended at `TRAINS_AT` or better."""
     return not run.diverged and (run.final_accuracy or 0.0) >= TRAINS_AT
 
 
@@ -143,13 +143,15 @@ def learning_rate(results: Results, scale: Scale) -> Found:
     for key in MODELS:
         per_seed = []
         for k, run in enumerate(results[f"lr/{key}/{rate_label(scale.lr_grid[0])}"]):
-            ok = [r for r in scale.lr_grid if _trains(results[f"lr/{key}/{rate_label(r)}"][k])]
-            per_seed.append(_log10(max(ok)) if ok else None)
+            ok = [
+                r for r in scale.lr_grid if trains_at_rate(results[f"lr/{key}/{rate_label(r)}"][k])
+            ]
+            per_seed.append(log10_or_none(max(ok)) if ok else None)
             if not ok:
                 notes.append(f"{key} seed {run.seed} trains at no rate of the grid")
         largest[key] = per_seed
     values = paired(largest["bn"], largest["plain"])
-    top = _log10(scale.lr_grid[-1])
+    top = log10_or_none(scale.lr_grid[-1])
     at_top = set()
     for key in MODELS:
         rates = ", ".join("none" if v is None else f"{10**v:g}" for v in largest[key])
@@ -215,142 +217,6 @@ def initialisation(results: Results, scale: Scale) -> Found:
         floor=0.0,
     )
     return Found(paired(spread["plain"], spread["bn"]), details, [], figure)
-
-
-# A gradient norm that underflowed to 0 in float32 was below its smallest subnormal: an
-# imbalance counted from here is a lower bound on the true one.
-UNDERFLOW = 1e-45
-
-
-def imbalance(grads: list[float | None]) -> float | None:
-    """How far a probe point's gradient flow is from balanced: |log10(first / last Dense
-    kernel's gradient norm)|, in decades. Vanishing and exploding both count; a norm that
-    underflowed to 0 counts as `UNDERFLOW`."""
-    first, last = grads[0], grads[-1]
-    if first is None or last is None:
-        return None
-    return abs(math.log10(max(first, UNDERFLOW)) - math.log10(max(last, UNDERFLOW)))
-
-
-def _underflowed(run: SeedResult) -> bool:
-    return any(g[0] == 0 or g[-1] == 0 for g in run.layer_grads)
-
-
-def _imbalances(run: SeedResult) -> tuple[float | None, float | None]:
-    """A seed's imbalance at initialisation (the first probe) and during training (the mean
-    over the later probes)."""
-    points = [imbalance(g) for g in run.layer_grads]
-    later = finite(points[1:])
-    return (points[0] if points else None), (sum(later) / len(later) if later else None)
-
-
-def gradient_flow(results: Results, scale: Scale) -> Found:
-    """Imbalance of the gradient flow (|log10 first/last|) during training, plain − BN, in
-    the shallowest sigmoid stack; the deeper ones, the ReLU stacks and initialisation beside."""
-    during: dict[tuple[str, str, int], list[float | None]] = {}
-    drawn: dict[tuple[str, str, int], list[float | None]] = {}  # bounds left off the chart
-    notes, details = [], []
-    floored: set[str] = set()  # the models whose claim stack's norms underflowed
-    for act in scale.deep_activations:
-        for depth in scale.depths:
-            for key in MODELS:
-                runs = results[deep_id(act, depth, key)]
-                at_start, later = zip(*[_imbalances(r) for r in runs])
-                if any(_underflowed(r) for r in runs):
-                    notes.append(
-                        f"{act} ×{depth}, {LABELS[key]}: a gradient norm underflowed to 0 "
-                        "(float32): its imbalance is at least what is shown, and the chart "
-                        "leaves it off"
-                    )
-                    if (act, depth) == ("sigmoid", scale.depths[0]):
-                        floored.add(key)
-                during[act, key, depth] = list(later)
-                drawn[act, key, depth] = [
-                    None if _underflowed(r) else v for r, v in zip(runs, later)
-                ]
-                trains = sum(_trains(r) for r in runs)
-                start = mean_interval(list(at_start))
-                notes.append(
-                    f"{act} ×{depth}, {LABELS[key]}: imbalance at initialisation "
-                    f"{'–' if start is None else f'{start.mean:.2f}'} decades; "
-                    f"trains on {trains} of {len(runs)} seeds"
-                )
-            gap = paired(during[act, "plain", depth], during[act, "bn", depth])
-            details.append(
-                Detail(f"{act} ×{depth} during training, plain − BN", mean_interval(gap), "decades")
-            )
-    # The claim's own value: the shallowest sigmoid stack (deeper ones underflow to 0 in
-    # float32, and their imbalance is only a bound); every stack is beside it.
-    shallow = scale.depths[0]
-    values = paired(during["sigmoid", "plain", shallow], during["sigmoid", "bn", shallow])
-    notes.append(
-        "imbalance = |log10(first Dense kernel's gradient norm / output kernel's)| on the "
-        "probe batch; trains = final validation accuracy ≥ 50%, loss finite"
-    )
-    series = [
-        band(f"{key}-{act}", [drawn[act, key, d] for d in scale.depths])
-        for act in scale.deep_activations
-        for key in MODELS
-    ]
-    figure = Figure(
-        "gradient-flow imbalance during training (decades)",
-        "depth",
-        "|log10 first/last|",
-        [float(d) for d in scale.depths],
-        [str(d) for d in scale.depths],
-        series,
-        floor=0.0,
-    )
-    # plain's imbalance a lower bound: plain − BN is one; BN's: an upper bound.
-    censored = {frozenset(): "", frozenset({"plain"}): "lower", frozenset({"bn"}): "upper"}
-    return Found(values, details, notes, figure, censored.get(frozenset(floored), "both"))  # type: ignore[arg-type]
-
-
-def _mean_log(points: list[list[float | None]], layer: int) -> float | None:
-    logs = finite([_log10(p[layer]) for p in points])
-    return sum(logs) / len(logs) if logs else None
-
-
-def _drift(run: SeedResult) -> list[float | None]:
-    """A seed's drift per hidden layer: of its activations before BN, or, in a file from
-    before design 2, of the Dense layers' inputs after BN (the first input is the data)."""
-    return run.activation_drift if run.activation_drift else run.input_drift[1:]
-
-
-def covariate_shift(results: Results, scale: Scale) -> Found:
-    """Drift of the hidden layers' activations, before BN normalises them, summed over
-    training and averaged over the layers, plain − BN."""
-    drift: dict[str, list[float | None]] = {}
-    columns = {}
-    notes = []
-    for key in MODELS:
-        runs = results[f"base/{key}"]
-        per_seed = []
-        for run in runs:
-            hidden = finite(_drift(run))
-            per_seed.append(sum(hidden) / len(hidden) if hidden else None)
-        drift[key] = per_seed
-        layers = len(_drift(runs[0]))
-        columns[key] = [[_drift(run)[i] for run in runs] for i in range(layers)]
-        if not runs[0].activation_drift:
-            notes.append(
-                f"{LABELS[key]}: recorded by an older bntui, on the Dense layers' "
-                "inputs after BN, where BN's drift is small by construction"
-            )
-    details = [
-        Detail(f"{LABELS[k]} drift", mean_interval(drift[k]), "", signed=False) for k in MODELS
-    ]
-    n = len(columns["plain"])
-    figure = Figure(
-        "activation drift per hidden layer, before BN (summed over training)",
-        "hidden layer",
-        "drift",
-        [float(i + 1) for i in range(n)],
-        [str(i + 1) for i in range(n)],
-        [band(k, columns[k]) for k in MODELS],
-        floor=0.0,
-    )
-    return Found(paired(drift["plain"], drift["bn"]), details, notes, figure)
 
 
 def regularisation(results: Results, scale: Scale) -> Found:
@@ -519,16 +385,3 @@ def cost(results: Results, scale: Scale) -> Found:
         from_floor=True,
     )
     return Found(values, details, notes, figure)
-
-
-QUANTITIES: dict[str, Callable[[Results, Scale], Found]] = {
-    "convergence": convergence,
-    "lr": learning_rate,
-    "init": initialisation,
-    "gradients": gradient_flow,
-    "shift": covariate_shift,
-    "regularisation": regularisation,
-    "small-batches": small_batches,
-    "confound": confound,
-    "cost": cost,
-}

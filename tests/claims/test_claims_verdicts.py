@@ -16,7 +16,8 @@ from bntui.claims import battery
 from bntui.claims.battery import CLAIMS, SCALES, design_digest
 from bntui.claims.claimfile import SeedResult, parse_claims
 from bntui.claims.measures import _bound_decides, measures
-from bntui.claims.quantities import imbalance, learning_rate
+from bntui.claims.probed import imbalance
+from bntui.claims.quantities import learning_rate
 from bntui.claims.rules import Rule, Significance
 from bntui.claims.texts import measure_text, significance_text
 from bntui.cli.main import app
