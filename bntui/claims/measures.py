@@ -148,7 +148,8 @@ def measures(claims: ClaimsFile, running: frozenset[str] = frozenset()) -> list[
         # Holm's first step tests at α / m: the bar a claim may have to clear.
         alpha = ALPHA / len(found)
         needed = seeds_needed(m.values, rule.margin, alpha) if verdict == "too few seeds" else None
-        provisional = any(other.tests is None for other in found)
+        # A claim still to finish (not a failed one) could still shift Holm's steps.
+        provisional = any(o.tests is None and o.status != "failed" for o in found)
         settled.append(
             replace(m, tests=tests, verdict=verdict, seeds_needed=needed, provisional=provisional)
         )

@@ -7,12 +7,9 @@ with the file's status. Nothing trains and nothing from the file is executed.
 
 from __future__ import annotations
 
-import threading
-import time
-from collections.abc import Iterator
-
 from bntui.claims.claimfile import ClaimsFile
 from bntui.claims.events import BatteryEnded, CellEnded, CellStarted, ClaimsEvent
+from bntui.record.replay import ReplaySource
 
 
 def timeline(claims: ClaimsFile) -> list[ClaimsEvent]:
@@ -30,53 +27,9 @@ def timeline(claims: ClaimsFile) -> list[ClaimsEvent]:
     return events
 
 
-class BatteryReplay:
-    """Yields the battery's events at their recorded times divided by `speed`, from its first
-    cell's start, as `bntui.record.replay.ReplaySource` does a run's: `stop()` ends it at once
-    (nothing more is yielded), `skip_to_end()` delivers the rest without waiting, and
-    `pause(True)` holds it where it is (the time paused does not count). Any thread may call
-    them while another iterates."""
+class BatteryReplay(ReplaySource[ClaimsEvent]):
+    """The battery's events at their recorded times divided by `speed`, from its first
+    cell's start, paced (and stopped, skipped, paused) as a run's replay is."""
 
     def __init__(self, claims: ClaimsFile, speed: float = 1.0) -> None:
-        self.speed = speed
-        self.events = timeline(claims)
-        self._skip = threading.Event()
-        self._stop = threading.Event()
-        self._running = threading.Event()  # cleared while paused
-        self._running.set()
-
-    def skip_to_end(self) -> None:
-        """Deliver every remaining event without waiting (once not paused)."""
-        self._skip.set()
-
-    def stop(self) -> None:
-        """End the iteration now, paused or not."""
-        self._stop.set()
-        self._running.set()
-
-    def pause(self, paused: bool) -> None:
-        """Hold the replay where it is (True), or go on from there (False)."""
-        if paused:
-            self._running.clear()
-        else:
-            self._running.set()
-
-    def __iter__(self) -> Iterator[ClaimsEvent]:
-        events = self.events
-        origin = events[0].t if len(events) > 1 else 0.0
-        begin = time.monotonic()
-        for event in events:
-            while not self._stop.is_set():
-                if not self._running.is_set():
-                    held = time.monotonic()
-                    self._running.wait()
-                    begin += time.monotonic() - held  # the pause does not count
-                    continue
-                due = begin + max(0.0, event.t - origin) / max(self.speed, 1e-9)
-                delay = due - time.monotonic()
-                if delay <= 0 or self._skip.is_set():
-                    break
-                self._stop.wait(min(delay, 0.2))  # short waits, so a pause or a skip takes hold
-            if self._stop.is_set():
-                return
-            yield event
+        super().__init__(timeline(claims), speed)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator
+from typing import Generic, Protocol, TypeVar
 
 from bntui.core.events import (
     BatchProgress,
@@ -148,13 +149,25 @@ def _epoch_end_times(record: ModelRun) -> list[float]:
     return times
 
 
-class ReplaySource:
-    """Yields recorded events in order, sleeping to keep the recorded pace / `speed`.
+class Timed(Protocol):
+    """What replay needs of an event: when it happened, in seconds from the start."""
 
-    `skip_to_end()` (from any thread) makes the rest come at once.
+    @property
+    def t(self) -> float: ...
+
+
+E = TypeVar("E", bound=Timed)
+
+
+class ReplaySource(Generic[E]):
+    """Yields recorded events in order, sleeping to keep the recorded pace / `speed`: a run's
+    (`replay_events`) or a battery's (`bntui.claims.replay`).
+
+    From any thread: `skip_to_end()` makes the rest come at once, `stop()` ends it (nothing
+    more is yielded), `pause(True)` holds it where it is (the time paused does not count).
     """
 
-    def __init__(self, events: list[Event], speed: float = 1.0) -> None:
+    def __init__(self, events: list[E], speed: float = 1.0) -> None:
         self.speed = speed
         self.events = events
         self._skip = threading.Event()
@@ -179,7 +192,7 @@ class ReplaySource:
         else:
             self._running.set()
 
-    def __iter__(self) -> Iterator[Event]:
+    def __iter__(self) -> Iterator[E]:
         begin = time.monotonic()
         # Start at the first event: the seconds spent importing Keras are not worth re-enacting.
         origin = self.events[0].t if self.events else 0.0

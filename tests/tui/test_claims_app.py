@@ -54,7 +54,13 @@ async def replay_to_end(pilot: Any) -> ClaimsScreen:
     await until(pilot, lambda: isinstance(app.screen, ClaimsScreen), "the Claims tab")
     screen = claims_screen(app)
     await until(pilot, lambda: screen.view.ended is not None, "the replay's end")
-    await pilot.pause()
+    detail = screen.query_one(ClaimDetail)
+    # The claim's view redraws after the end too: its verdict is no longer provisional.
+    await until(pilot, lambda: detail.shown is None or not detail.shown.provisional,
+                "the claim's view of the finished battery")  # fmt: skip
+    # The redraw after it: a refresh, then the layout it asks for, then its paint.
+    for _ in range(3):
+        await pilot.pause()
     return screen
 
 
