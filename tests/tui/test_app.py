@@ -351,3 +351,14 @@ async def test_results_shade_mistakes_by_count_and_show_where_the_models_differ(
         first = text_of(app.screen.query_one("#prediction-0"))
         assert f"#{small_run.dataset.sample_indices[1]} " in first  # type: ignore[union-attr]
         assert "plain:" in first and "✗" in first and "✓" in first
+
+
+async def test_a_replay_does_not_say_it_imports_keras(small_run: RunFile) -> None:
+    # So slow that no training step arrives while the test looks.
+    app = BntuiApp(ReplaySession(small_run, speed=0.001))
+    async with app.run_test(size=(80, 24)) as pilot:
+        chart = app.screen.query_one("#chart-plain", LineChart)
+        await until(pilot, lambda: "replay" in text_of_chart(chart), "the replay's empty chart")
+        assert "waiting for the first recorded training steps" in text_of_chart(chart)
+        assert "Keras" not in text_of_chart(chart) and "loading data" not in text_of_chart(chart)
+        await replay_to_end(app, pilot)  # the replay's thread ends with the test
