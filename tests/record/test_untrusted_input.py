@@ -249,7 +249,7 @@ def test_the_recorded_files_all_still_load() -> None:
     root = Path(__file__).parents[2]
     paths = [*root.glob("sample_runs/*.json"), *root.glob("tests/data/*.json")]
     claims = [p for p in paths if "claims" in p.name]
-    assert len(paths) - len(claims) == 9 and len(claims) >= 2
+    assert len(paths) - len(claims) == 10 and len(claims) >= 2
     for path in paths:
         if path in claims:
             load_claims(path)
