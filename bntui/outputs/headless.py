@@ -128,8 +128,8 @@ def sweep_lines(sweep: SweepFile, shown: set[str] | frozenset[str] = frozenset()
     target = f"≥{sweep.target_accuracy:.0%}"
     lines = [
         f"bntui sweep · {clean(sweep.status)} · started {clean(sweep.started_at)}",
-        f"{spec.preset} · {what}",
-        f"{length} · batch sizes " + ", ".join(str(b) for b in sweep.batch_sizes),
+        what,
+        f"{spec.preset} · {length} · batch sizes " + ", ".join(str(b) for b in sweep.batch_sizes),
         f"{'batch':>5}{'status':>10}{'plain':>7}{'best':>7}{'BN':>7}{'best':>7}"
         f"{'BN − plain':>12}{target + ' p/BN':>13}{'s/ep p/BN':>11}",
     ]

@@ -38,7 +38,7 @@ def test_the_recorded_files_all_still_load_in_the_shape_they_were_written() -> N
     claims files), and the one reader tells each kind apart though none of the run or claims
     files names its `kind`: claims files say `"format": "bntui-claims"`, run files nothing."""
     kinds = [expected_kind(path) for path in RECORDED]
-    assert kinds.count(RunFile) == 7 and kinds.count(SweepFile) == 2
+    assert kinds.count(RunFile) == 8 and kinds.count(SweepFile) == 2
     assert kinds.count(ClaimsFile) >= 2
     for path, kind in zip(RECORDED, kinds, strict=True):
         before = path.read_bytes()
@@ -46,8 +46,8 @@ def test_the_recorded_files_all_still_load_in_the_shape_they_were_written() -> N
         if kind is ClaimsFile:
             old = data.get("format") == "bntui-claims" and "kind" not in data
             assert old or data["kind"] == "claims", path
-        elif kind is RunFile:
-            assert "kind" not in data and "format" not in data, path
+        elif kind is RunFile:  # before `kind`, a run file named none; since, "run"
+            assert data.get("kind", "run") == "run" and "format" not in data, path
         else:
             assert data["kind"] == "sweep", path
         document = load_any(path)

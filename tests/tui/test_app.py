@@ -17,7 +17,7 @@ from screen import (
 
 from bntui.core.events import ModelDone
 from bntui.core.spec import ExperimentSpec
-from bntui.core.text import fmt
+from bntui.core.text import fmt, fmt_duration
 from bntui.record.recorder import RunRecorder
 from bntui.record.runfile import RunFile, load_run
 from bntui.session.sessions import ReplaySession
@@ -253,7 +253,10 @@ async def test_80x24_keeps_what_matters_and_says_what_scrolls() -> None:
     async with app.run_test(size=(80, 24)) as pilot:
         await replay_to_end(app, pilot)
         status = text_of(app.screen.query_one("#status"))
-        assert "REPLAY END" in status and "0:30" in status and "fashion-sgd-default.json" in status
+        duration = fmt_duration(run.duration_s)
+        assert (
+            "REPLAY END" in status and duration in status and "fashion-sgd-default.json" in status
+        )
         gap = text_of(app.screen.query_one("#gap")).strip()
         # Every figure of the line at 80 columns: the words gave way, not the digits.
         assert gap.endswith("n=1, no CI")
@@ -290,7 +293,7 @@ async def test_80x24_keeps_what_matters_and_says_what_scrolls() -> None:
 
 async def test_inside_tab_without_colour_and_without_statistics() -> None:
     # A schema 1 file has no layer statistics: the tab says so once the replay has ended.
-    old = load_run(SAMPLE_RUNS / "fashion-sgd-lr0.01.json")
+    old = load_run(Path(__file__).parents[1] / "data" / "sample_v1_lr0.01.json")
     app = BntuiApp(ReplaySession(old, speed=1000))
     async with app.run_test(size=(80, 24)) as pilot:
         await replay_to_end(app, pilot)
@@ -351,3 +354,14 @@ async def test_results_shade_mistakes_by_count_and_show_where_the_models_differ(
         first = text_of(app.screen.query_one("#prediction-0"))
         assert f"#{small_run.dataset.sample_indices[1]} " in first  # type: ignore[union-attr]
         assert "plain:" in first and "✗" in first and "✓" in first
+
+
+async def test_a_replay_does_not_say_it_imports_keras(small_run: RunFile) -> None:
+    # So slow that no training step arrives while the test looks.
+    app = BntuiApp(ReplaySession(small_run, speed=0.001))
+    async with app.run_test(size=(80, 24)) as pilot:
+        chart = app.screen.query_one("#chart-plain", LineChart)
+        await until(pilot, lambda: "replay" in text_of_chart(chart), "the replay's empty chart")
+        assert "waiting for the first recorded training steps" in text_of_chart(chart)
+        assert "Keras" not in text_of_chart(chart) and "loading data" not in text_of_chart(chart)
+        await replay_to_end(app, pilot)  # the replay's thread ends with the test
