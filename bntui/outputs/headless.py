@@ -6,7 +6,6 @@ bntui.core.events), and every line is printed through `say`, which cleans it who
 
 from __future__ import annotations
 
-import os
 import sys
 from typing import TextIO
 
@@ -20,7 +19,7 @@ from bntui.outputs.summary import (
 )
 from bntui.record.runfile import RunFile
 from bntui.record.sweep import SweepFile
-from bntui.session.lifecycle import Lifecycle
+from bntui.session.lifecycle import Lifecycle, headless
 from bntui.session.sessions import TrainingSession
 from bntui.stats.compare import differences
 from bntui.stats.figures import epoch_speed, seeds_at_once, train_size
@@ -207,8 +206,7 @@ def run_headless(session: TrainingSession, out: TextIO = sys.stdout) -> int:
     lifecycle.install_handlers()
     printer = EventPrinter()
     several = len(session.specs) > 1
-    closed = False
-    try:
+    with headless(lifecycle, out, "training") as output:
         say(f"bntui: training plain and BN models, run file: {session.out}", out)
         session.start()
         for event in session.events():
@@ -217,18 +215,7 @@ def run_headless(session: TrainingSession, out: TextIO = sys.stdout) -> int:
                 line = f"[batch {session.specs[event.run_index].batch_size:>4}] {line}"
             if line:
                 say(line, out)
-    except BrokenPipeError:
-        # Whoever read the output went away (`| head`): stop, save, and say so on stderr.
-        closed = True
-        os.dup2(os.open(os.devnull, os.O_WRONLY), out.fileno())
-        out = sys.stderr
-        say("bntui: the output was closed: training stopped", out)
-    finally:
-        said = lifecycle.signal_line()
-        if said:
-            say(said, out)
-        lifecycle.finish(failure="the output was closed" if closed else None)
-        lifecycle.ignore_signals()
+    out, closed = output.stream, output.closed
     document = session.document()
     if isinstance(document, SweepFile):
         summary = sweep_lines(document, printer.reasons)

@@ -9,14 +9,18 @@ one table of exit codes (README, "Exit codes").
 
 from __future__ import annotations
 
+import os
 import signal
+import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
-from typing import Protocol
+from typing import Protocol, TextIO
 
-from bntui.core.text import clean
+from bntui.core.text import clean, say
 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
@@ -144,3 +148,32 @@ class Lifecycle:
             or self.session.status == "failed"
         )
         return exit_code(self.signal, failed)
+
+
+@dataclass
+class Output:
+    """Where headless lines go: the given stream, or stderr once the reader went away."""
+
+    stream: TextIO
+    closed: bool = False
+
+
+@contextmanager
+def headless(lifecycle: Lifecycle, stream: TextIO, stopped: str) -> Iterator[Output]:
+    """Around a headless run or battery: a closed output (`| head`) stops it and says so
+    on stderr; at the end, the signal that stopped it is named, it is saved (as failed with
+    "the output was closed" when so), and signals are ignored from then on."""
+    output = Output(stream)
+    try:
+        yield output
+    except BrokenPipeError:
+        output.closed = True
+        os.dup2(os.open(os.devnull, os.O_WRONLY), stream.fileno())
+        output.stream = sys.stderr
+        say(f"bntui: the output was closed: {stopped} stopped", output.stream)
+    finally:
+        said = lifecycle.signal_line()
+        if said:
+            say(said, output.stream)
+        lifecycle.finish(failure="the output was closed" if output.closed else None)
+        lifecycle.ignore_signals()

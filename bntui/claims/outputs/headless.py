@@ -3,7 +3,6 @@ progress line per cell, and the table at the end."""
 
 from __future__ import annotations
 
-import os
 import sys
 import time
 from typing import TextIO
@@ -16,7 +15,7 @@ from bntui.claims.measures import measures
 from bntui.claims.runner import BatteryRun
 from bntui.claims.texts import verdict_line
 from bntui.core.text import say
-from bntui.session.lifecycle import Lifecycle
+from bntui.session.lifecycle import Lifecycle, headless
 
 # A progress line at least this often while cells train (the largest take minutes).
 HEARTBEAT_S = 30.0
@@ -77,8 +76,7 @@ def run_headless(run: BatteryRun, out: TextIO | None = None) -> int:
     # file is saved, so a second Ctrl-C while saving can neither corrupt it nor kill bntui.
     lifecycle.install_handlers()
     settled: set[str] = set()
-    closed = False
-    try:
+    with headless(lifecycle, stream, "the battery") as output:
         for line in header(run):
             say(line, stream)
         last_word = time.monotonic()
@@ -90,18 +88,7 @@ def run_headless(run: BatteryRun, out: TextIO | None = None) -> int:
                 last_word = time.monotonic()
                 for line in _landed(run, event, settled):
                     say(line, stream)
-    except BrokenPipeError:
-        # Whoever read the output went away (`| head`): stop, save, and say so on stderr.
-        closed = True
-        os.dup2(os.open(os.devnull, os.O_WRONLY), stream.fileno())
-        stream = sys.stderr
-        say("bntui: the output was closed: the battery stopped", stream)
-    finally:
-        said = lifecycle.signal_line()
-        if said:
-            say(said, stream)
-        lifecycle.finish(failure="the output was closed" if closed else None)
-        lifecycle.ignore_signals()
+    stream, closed = output.stream, output.closed
     lines = (
         lifecycle.closing_lines() if closed else [*table(run.claims), *lifecycle.closing_lines()]
     )
