@@ -15,6 +15,7 @@ Family = Literal["mlp", "deep"]
 Activation = Literal["relu", "leaky_relu", "sigmoid"]
 Initializer = Literal["glorot_uniform", "he_normal"]
 Inputs = Literal["raw", "standardized"]
+Harness = Literal["fused", "fit"]
 
 # What the deep stack is (claim gradients): this many Dense layers (by default) of this width.
 DEEP_LAYERS = 8
@@ -22,6 +23,8 @@ DEEP_WIDTH = 100
 # Per-pixel standardisation as a BN layer does it at inference, with the training slice's
 # mean and variance and BN's epsilon: (x − mean) / sqrt(var + ε).
 STANDARDIZE_EPSILON = 1e-3
+# Precise BN's population: the first this many images of the cell's training slice.
+PRECISE_SIZE = 2_000
 
 
 @dataclass(frozen=True)
@@ -56,6 +59,13 @@ class CellSpec:
     input_bn: bool = True
     # Dense layers of the deep stack.
     depth: int = DEEP_LAYERS
+    # BN evaluated with population statistics (precise BN): at each evaluation, BN's
+    # statistics are recomputed over `PRECISE_SIZE` training images with the current
+    # weights, so the moving averages' lag (momentum 0.99) is not counted against BN.
+    precise_bn: bool = False
+    # How a timed cell trains: bntui's fused JAX loop, or Keras `fit` on TensorFlow (the
+    # notebooks' harness, in a child process).
+    harness: Harness = "fused"
 
     @property
     def steps_per_epoch(self) -> int:
@@ -92,7 +102,9 @@ class CellSpec:
         seeds = len(self.seeds)
         examples = self.train_size * self.epochs
         steps = self.steps_per_epoch * self.epochs
-        evals = self.valid_size * self.epochs * self.evals_per_epoch
+        evals: float = self.valid_size * self.epochs * self.evals_per_epoch
+        if self.precise_bn and self.batch_norm:
+            evals *= 2 + PRECISE_SIZE / self.valid_size
         flops = seeds * (6 * macs * examples + 2 * macs * (evals + self.train_size))
         layers = self.depth if self.family == "deep" else 3
         # BN layers cost about half again; each step has an overhead per layer and seed.

@@ -64,6 +64,8 @@ class ScaleRecord(FileModel):
     deep_activations: Annotated[
         list[Literal["sigmoid", "relu"]], Field(min_length=1, max_length=2)
     ] = ["sigmoid"]
+    # Files from before the notebooks' harness was timed (design 3) did not time it.
+    fit_train: Annotated[int, Field(ge=64, le=55_000)] = 8_000
 
     @model_validator(mode="after")
     def _usable(self) -> ScaleRecord:
@@ -118,11 +120,22 @@ class SeedResult(FileModel):
     # The worker's CPU time over each epoch (files before it was recorded have none).
     epoch_cpu_seconds: Points = []
     params: Annotated[int, Field(ge=0, le=10**12)] = 0
+    # A BN cell evaluated with population statistics (`precise_bn`, design 3 on): the same
+    # points' validation accuracy with BN's moving averages, as Keras' `evaluate` gives it.
+    val_accuracy_moving: Accuracies = []
+    # Claim cost (design 3 on): seconds to predict the validation images after training,
+    # for BN also with each BN folded into the next Dense, and the largest difference
+    # between the folded and the BN model's predicted probabilities.
+    inference_seconds: Number = None
+    folded_inference_seconds: Number = None
+    fold_error: Number = None
 
     @model_validator(mode="after")
     def _aligned(self) -> SeedResult:
         if not len(self.steps) == len(self.val_accuracy) == len(self.val_loss):
             raise ValueError("steps, val_accuracy and val_loss must have equal lengths")
+        if self.val_accuracy_moving and len(self.val_accuracy_moving) != len(self.steps):
+            raise ValueError("val_accuracy_moving must have one value per step")
         if len(self.probe_steps) != len(self.layer_grads):
             raise ValueError("probe_steps and layer_grads must have equal lengths")
         return self

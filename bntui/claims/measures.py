@@ -14,11 +14,11 @@ from typing import Literal
 
 from bntui.claims.battery import CLAIMS, Scale, seed_values
 from bntui.claims.claimfile import ClaimsFile
+from bntui.claims.convergence import convergence
 from bntui.claims.found import Detail, Figure, Found, Results
 from bntui.claims.probed import covariate_shift, gradient_flow
 from bntui.claims.quantities import (
     confound,
-    convergence,
     cost,
     initialisation,
     learning_rate,

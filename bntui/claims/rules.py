@@ -57,6 +57,8 @@ class Rule:
     def text(self, unit: str = "") -> str:
         """The rule in words, as the report and the Claims tab state it."""
         bound = f"±{self.margin:g}{'' if unit in ('', '%') else ' '}{unit}"
+        if unit == "×":  # a log10 ratio's margin, as the ratios it spans
+            bound = f"×{10**-self.margin:.2f}–×{10**self.margin:.2f}"
         tests = (
             f"one-sided exact sign-flip tests over the paired seeds, Holm-corrected across "
             f"the battery, α = {ALPHA:g}"
@@ -70,10 +72,11 @@ class Rule:
                 f"significantly {beyond}; otherwise too few seeds ({tests})"
             )
         side, other = ("above", "below") if self.expects == "positive" else ("below", "above")
+        zero = "×1" if unit == "×" else "0"
         return (
-            f"supported if the effect is significantly {side} 0; not supported if "
-            f"significantly {other} 0; no effect if significantly within {bound} (the smallest "
-            f"effect that matters); otherwise too few seeds ({tests})"
+            f"supported if the effect is significantly {side} {zero}; not supported if "
+            f"significantly {other} {zero}; no effect if significantly within {bound} (the "
+            f"smallest effect that matters); otherwise too few seeds ({tests})"
         )
 
     def tests(self, values: Sequence[float | None]) -> Significance:

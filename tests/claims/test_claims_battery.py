@@ -21,7 +21,7 @@ import psutil
 import pytest
 from conftest import assert_gone, bntui_command
 
-from bntui.claims.battery import SCALES, plan
+from bntui.claims.battery import BASE_EVALS, SCALES, plan
 from bntui.claims.cells import CellSpec
 from bntui.claims.claimfile import ClaimsFile, load_claims
 from bntui.claims.measures import measures
@@ -79,7 +79,7 @@ def test_a_cell_measures_what_its_claims_need_and_repeats_exactly() -> None:
     assert all(r["train_mode_accuracy"] is not None for r in first)
     assert run_cell(replace(spec["batch/plain/4"]))[0]["train_mode_accuracy"] is None
     base = run_cell(spec["base/bn"])
-    points = TINY.base_epochs * 4 + 1  # 4 evaluations an epoch and the start
+    points = TINY.base_epochs * BASE_EVALS + 1  # the evaluations of each epoch, the start
     assert [len(r["steps"]) for r in base] == [points, points]
     assert len(base[0]["probe_steps"]) == TINY.base_epochs * 2 + 1
     # Two hidden layers' activation drift; three Dense kernels' gradient norms.
@@ -87,6 +87,42 @@ def test_a_cell_measures_what_its_claims_need_and_repeats_exactly() -> None:
     timed = run_cell(spec["cost/plain"])
     assert [len(r["epoch_seconds"]) for r in timed] == [4, 4]
     assert [len(r["epoch_cpu_seconds"]) for r in timed] == [4, 4]
+
+
+def test_precise_bn_scores_with_population_statistics_and_leaves_the_averages() -> None:
+    from bntui.claims.worker.cellrun import run_cell
+    from bntui.claims.worker.train import Cell
+
+    spec = cells()
+    bn = Cell(spec["base/bn"], (42, 43))
+    moving_before = bn.evaluate()
+    averages = [np.asarray(v).copy() for v in bn.stack.state[1]]
+    precise = bn.precise_evaluate()
+    # At the start the moving averages are BN's initial 0 and 1, far from the pixels'
+    # statistics: population statistics score differently ...
+    assert not np.allclose(precise[0], moving_before[0])
+    # ... and computing them changes neither the averages nor what Keras' evaluate gives.
+    assert all(np.array_equal(a, np.asarray(b)) for a, b in zip(averages, bn.stack.state[1]))
+    assert np.array_equal(bn.evaluate()[0], moving_before[0])
+    runs = run_cell(spec["base/bn"])
+    assert all(len(r["val_accuracy_moving"]) == len(r["steps"]) for r in runs)
+    assert "val_accuracy_moving" not in run_cell(spec["base/plain"])[0]
+
+
+def test_cost_times_both_harnesses_and_bn_folds_into_the_dense_layers() -> None:
+    from bntui.claims.worker.cellrun import run_cell
+
+    spec = cells()
+    fused = run_cell(spec["cost/bn"])
+    # Folded, BN is the plain architecture and predicts the same probabilities.
+    assert all(r["fold_error"] < 1e-4 and r["folded_inference_seconds"] > 0 for r in fused)
+    plain = run_cell(spec["cost/plain"])
+    assert all(r["inference_seconds"] > 0 and "fold_error" not in r for r in plain)
+    # The notebooks' harness: Keras fit on TensorFlow in a child process, the same model.
+    fit = run_cell(spec["cost-fit/bn"])
+    assert [r["seed"] for r in fit] == [42, 43]
+    assert all(len(r["epoch_seconds"]) == 3 and min(r["epoch_seconds"]) > 0 for r in fit)
+    assert fit[0]["params"] == fused[0]["params"]
 
 
 def test_the_shift_is_measured_before_bn_normalises_and_the_control_is_standardised() -> None:

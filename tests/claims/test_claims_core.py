@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import math
 from dataclasses import asdict, fields, replace
 from pathlib import Path
 from typing import Any
@@ -15,9 +16,10 @@ import pytest
 from bntui.claims.battery import CLAIMS, SCALES, plan, seed_values
 from bntui.claims.cells import CellSpec
 from bntui.claims.claimfile import ClaimsFile, SeedResult, parse_claims
+from bntui.claims.convergence import convergence, reaching
 from bntui.claims.eta import Eta, duration
 from bntui.claims.measures import measures
-from bntui.claims.quantities import convergence, first_reaching, learning_rate
+from bntui.claims.quantities import learning_rate
 from bntui.procs.scheduler import Event, Executor, Failed, Finished, Job, Scheduler, Started
 from bntui.record.files import RunFileError
 
@@ -50,7 +52,9 @@ def test_bn_alone_varies_in_the_controlled_pair() -> None:
         cells = cells_of(name)
         plain = next(c for c in cells.values() if c.id.endswith("/plain"))
         bn = next(c for c in cells.values() if c.id.endswith("/bn"))
-        assert differing(plain, bn) == {"batch_norm", "inputs"}, name
+        # BN alone is evaluated with population statistics (precise BN), where it is.
+        assert differing(plain, bn) - {"precise_bn"} == {"batch_norm", "inputs"}, name
+        assert not plain.precise_bn
         assert (plain.inputs, bn.inputs, bn.input_bn) == ("standardized", "raw", True)
 
 
@@ -61,7 +65,8 @@ def test_convergence_and_the_confound_have_the_two_by_two() -> None:
         hidden, bn = cells["base/bn-hidden"], cells["base/bn"]
         assert differing(raw, std) == {"inputs"}  # standardisation alone
         assert differing(hidden, bn) == {"input_bn"}  # the first BN alone
-        assert differing(raw, hidden) == {"batch_norm", "input_bn"}  # hidden BN alone
+        assert differing(raw, hidden) == {"batch_norm", "input_bn", "precise_bn"}  # hidden BN
+        assert hidden.precise_bn and bn.precise_bn and not (raw.precise_bn or std.precise_bn)
 
 
 def test_the_confound_varies_activation_and_init_of_the_plain_model_only() -> None:
@@ -82,7 +87,7 @@ def test_the_grids_vary_one_thing_besides_bn() -> None:
         assert len(cells) == 2 * len(values)
         first = cells[0]
         for cell in cells:
-            assert differing(first, cell) <= {knob, "batch_norm", "inputs"}
+            assert differing(first, cell) <= {knob, "batch_norm", "inputs", "precise_bn"}
         assert sorted({getattr(c, knob) for c in cells}) == sorted(values)
     rates = QUICK.lr_grid
     steps = [b / a for a, b in itertools.pairwise(rates)]
@@ -130,18 +135,52 @@ def run(
     return SeedResult(seed=seed, steps=steps, val_accuracy=accuracies, val_loss=losses, **extra)
 
 
-def test_convergence_counts_a_seed_that_never_arrives_as_a_lower_bound() -> None:
-    scale = replace(QUICK, target=0.8)
-    slow = [run(42, [0.1, 0.5, 0.7, 0.79]), run(43, [0.1, 0.6, 0.81, 0.85])]
-    fast = [run(42, [0.1, 0.82, 0.9, 0.9]), run(43, [0.1, 0.85, 0.9, 0.9])]
-    results = {"base/plain-raw": slow, "base/plain": slow, "base/bn-hidden": fast,
-               "base/bn": fast}  # fmt: skip
-    found = convergence(results, scale)
-    assert first_reaching(results["base/plain"][1], 0.8) == 200
-    # Never: the last step (300) + one interval; BN saves (plain − BN) / plain of the steps.
-    assert found.values == [(400 - 100) / 400 * 100, (200 - 100) / 200 * 100]
+def convergence_results(
+    plain: dict[str, list[list[float]]], bn: dict[str, list[list[float]]], square: list[float]
+) -> dict[str, list[SeedResult]]:
+    """Synthetic results: the grid's curves by model and rate (one list per seed), and one
+    curve for every cell of the shared-rate 2×2."""
+    results = {
+        f"lr/{key}/{rate}": [run(42 + k, curve) for k, curve in enumerate(curves)]
+        for key, grid in (("plain", plain), ("bn", bn))
+        for rate, curves in grid.items()
+    }
+    for key in ("plain-raw", "plain", "bn-hidden", "bn"):
+        results[f"base/{key}"] = [run(42 + k, square) for k in range(2)]
+    return results
+
+
+GRID = replace(QUICK, lr_grid=(0.01, 0.1))
+SLOW = [0.1, 0.3, 0.5, 0.6, 0.7, 0.8, 0.8, 0.8, 0.8]  # end point 0.8, reached at step 500
+FAST = [0.1, 0.8, 0.85, 0.85, 0.85, 0.85, 0.85, 0.85, 0.85]  # at step 100, ends 0.85
+
+
+def test_convergence_is_the_speed_up_at_each_models_own_best_rate() -> None:
+    # Plain is best at 0.01 (ends 0.8, at step 500); BN at 0.1 (0.85; 0.8 at step 100).
+    results = convergence_results(
+        {"0.01": [SLOW, SLOW], "0.1": [[0.1] * 9, [0.1] * 9]},
+        {"0.01": [SLOW, SLOW], "0.1": [FAST, FAST]},
+        SLOW,
+    )
+    found = convergence(results, GRID)
+    assert found.values == [pytest.approx(math.log10(5))] * 2  # ×5 fewer steps
+    assert found.censored == ""
+    assert any("BN's best rate, seed by seed: 0.1, 0.1" in note for note in found.notes)
+    assert reaching([0, 100, 200], [0.1, 0.79, 0.8], 0.8) == 200
+
+
+def test_convergence_can_come_out_against_bn_and_counts_never_as_a_bound() -> None:
+    # BN slower than plain: a negative speed-up (the claim can fail) ...
+    results = convergence_results(
+        {"0.01": [FAST, FAST], "0.1": [FAST, FAST]},
+        {"0.01": [SLOW, SLOW], "0.1": [[0.1] * 9, [0.1] * 9]},
+        SLOW,
+    )
+    found = convergence(results, GRID)
+    assert found.values == [pytest.approx(math.log10(200 / 900))] * 2
+    # ... and BN never reaching plain's end: a bound (last step + one interval), said so.
+    assert found.censored == "upper"
     assert any("never reached" in note for note in found.notes)
-    assert len(found.details) == 7  # the 2×2's steps and the three shares beside
 
 
 def test_the_largest_rate_that_trains_needs_finite_loss_and_learning() -> None:

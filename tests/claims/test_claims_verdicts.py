@@ -17,7 +17,7 @@ from bntui.claims.battery import CLAIMS, SCALES, design_digest
 from bntui.claims.claimfile import SeedResult, parse_claims
 from bntui.claims.measures import _bound_decides, measures
 from bntui.claims.probed import imbalance
-from bntui.claims.quantities import learning_rate
+from bntui.claims.quantities import confound, cost, learning_rate
 from bntui.claims.rules import Rule, Significance
 from bntui.claims.texts import measure_text, significance_text
 from bntui.cli.main import app
@@ -198,3 +198,52 @@ def test_a_supported_effect_smaller_than_its_margin_says_so() -> None:
     assert "smaller than the 1.00 points that matters" in significance_text(small)
     big = replace(small, interval=Interval(2.4, 2.0, 2.8, 8))
     assert "smaller" not in significance_text(big)
+
+
+def timed(seed: int, seconds: float, **extra: Any) -> SeedResult:
+    return SeedResult(seed=seed, epoch_seconds=[9.0, seconds, seconds + 0.1], **extra)
+
+
+@pytest.mark.parametrize(("fit_bn", "verdict"), [(1.05, "supported"), (1.5, "not supported")])
+def test_cost_decides_on_the_notebooks_harness_with_bntuis_beside(
+    fit_bn: float, verdict: str
+) -> None:
+    seeds = range(42, 42 + SCALES["quick"].seeds)
+    results = {
+        "cost-fit/plain": [timed(s, 1.0) for s in seeds],
+        "cost-fit/bn": [timed(s, fit_bn) for s in seeds],
+        "cost/plain": [timed(s, 0.5, inference_seconds=0.01) for s in seeds],
+        "cost/bn": [
+            timed(s, 0.75, inference_seconds=0.02, folded_inference_seconds=0.01, fold_error=1e-7)
+            for s in seeds
+        ],
+    }
+    found = cost(results, SCALES["quick"])
+    assert found.values == [pytest.approx((fit_bn - 1) * 100)] * len(seeds)
+    # Every seed on one side clears Holm across the whole battery at the quick scale.
+    assert settled(CLAIMS["cost"].rule, found.values, family=len(CLAIMS)) == verdict
+    labels = [d.label for d in found.details]
+    assert any("fused JAX loop: BN / plain − 1" in label for label in labels)
+    fused = next(d for d in found.details if "fused JAX loop: BN" in d.label)
+    assert fused.interval is not None and fused.interval.mean == pytest.approx(50.0)
+    assert any(label.startswith("BN folded into the Dense layers") for label in labels)
+    assert any("folded into the Dense layers predicts what BN does" in n for n in found.notes)
+
+
+def test_the_confounds_activation_and_init_part_gets_an_equivalence_test() -> None:
+    def ends(value: float) -> list[SeedResult]:
+        return [
+            SeedResult(
+                seed=s, steps=list(range(9)), val_accuracy=[value / 100] * 9, val_loss=[1.0] * 9
+            )
+            for s in range(42, 50)
+        ]
+
+    levels = {"seeds-plain": 85.0, "plain-raw": 85.1, "plain": 86.0, "bn-hidden": 86.5, "bn": 87.0}
+    results = {f"base/{key}": ends(value) for key, value in levels.items()}
+    assert any(
+        "activation/init part is within ±1 point" in n
+        for n in confound(results, SCALES["quick"]).notes
+    )
+    results["base/plain-raw"] = ends(88.0)
+    assert any("not shown within" in n for n in confound(results, SCALES["quick"]).notes)

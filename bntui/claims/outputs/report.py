@@ -203,7 +203,10 @@ def _result(m: Measure, scale: Scale) -> list[str]:
         "",
         f"| Seed | {cell(claim.quantity)}{_unit(claim.unit)} |",
         "|---|---|",
-        *(f"| {seed} | {number(value)} |" for seed, value in zip(m.seeds, m.values)),
+        *(
+            f"| {seed} | {number(value, '×' if claim.unit == '×' else '')} |"
+            for seed, value in zip(m.seeds, m.values)
+        ),
         "",
     ]
     if m.details:

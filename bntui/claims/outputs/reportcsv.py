@@ -33,7 +33,14 @@ def claim_csv(found: Measure) -> str:
     """One row per seed: the claim's paired quantity for that seed, in its unit."""
     claim = CLAIMS[found.claim]
     rows: list[list[object]] = [
-        [found.claim, seed, claim.quantity, value, claim.unit]
+        # A ratio is kept as its log10, the value the tests use; the unit says so.
+        [
+            found.claim,
+            seed,
+            claim.quantity,
+            value,
+            "log10 ratio" if claim.unit == "×" else claim.unit,
+        ]
         for seed, value in zip(found.seeds, found.values)
     ]
     return csv_table(CLAIM_HEADER, rows)
@@ -76,7 +83,7 @@ def summary_csv(found: list[Measure]) -> str:
                 *numbers,
                 m.p_value,
                 m.seeds_needed,
-                claim.unit,
+                "log10 ratio" if claim.unit == "×" else claim.unit,
                 claim.notebook,
             ]
         )

@@ -13,7 +13,9 @@ from typing import Any
 import numpy as np
 
 from bntui.claims.cells import CellSpec
-from bntui.claims.worker.train import Cell
+from bntui.claims.worker.fit import run_fit_cell
+from bntui.claims.worker.inference import inference_costs
+from bntui.claims.worker.train import Cell, data
 from bntui.training.cadence import Cadence
 from bntui.training.common import finite_float
 from bntui.training.seedtrain import data_order
@@ -31,6 +33,8 @@ def drift(before: tuple[np.ndarray, np.ndarray], after: tuple[np.ndarray, np.nda
 
 def run_cell(cell: CellSpec, progress: Progress | None = None) -> list[dict[str, Any]]:
     """Train `cell` and return each seed's results (the claims file's `results`)."""
+    if cell.harness == "fit":
+        return run_fit_cell(cell, progress)
     if cell.timed:
         results: list[dict[str, Any]] = []
         for k, seed in enumerate(cell.seeds):
@@ -68,12 +72,19 @@ def _train(cell: CellSpec, seeds: tuple[int, ...], progress: Progress | None) ->
     drifts: list[np.ndarray] = []
     last_moments: list[tuple[np.ndarray, np.ndarray]] = []
 
+    precise = cell.precise_bn and cell.batch_norm
+
     def evaluate(step: int) -> None:
         loss, accuracy = stack.evaluate()
+        if precise:
+            moving = accuracy
+            loss, accuracy = stack.precise_evaluate()
         for k in range(count):
             out[k]["steps"].append(step)
             out[k]["val_loss"].append(finite_float(loss[k]))
             out[k]["val_accuracy"].append(finite_float(accuracy[k]))
+            if precise:
+                out[k].setdefault("val_accuracy_moving", []).append(finite_float(moving[k]))
 
     def probe(step: int) -> None:
         nonlocal last_moments
@@ -131,6 +142,8 @@ def _train(cell: CellSpec, seeds: tuple[int, ...], progress: Progress | None) ->
     _, train_accuracy = stack.scores(stack.x, stack.y)
     train_mode = stack.train_mode_accuracy() if cell.train_mode else None
     total = np.sum(drifts, axis=0) if drifts else None
+    if cell.timed:  # one seed: its inference time, and BN's folded into the Dense layers
+        out[0].update(inference_costs(cell, stack.stack.load(0), data()["x_valid"]))
     for k in range(count):
         out[k]["train_accuracy"] = finite_float(train_accuracy[k])
         out[k]["train_mode_accuracy"] = None if train_mode is None else finite_float(train_mode[k])

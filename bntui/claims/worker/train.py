@@ -18,7 +18,7 @@ import keras
 import numpy as np
 from keras import layers
 
-from bntui.claims.cells import DEEP_WIDTH, STANDARDIZE_EPSILON, CellSpec
+from bntui.claims.cells import DEEP_WIDTH, PRECISE_SIZE, STANDARDIZE_EPSILON, CellSpec
 from bntui.training.common import seed_everything
 from bntui.training.data import load_splits
 from bntui.training.stack import SeedStack, ready_to_train
@@ -146,6 +146,18 @@ class Cell:
             return norms, moments
 
         self._probe = jax.jit(jax.vmap(probe, in_axes=(0, 0, None, None)))
+        self.norms = [
+            layer for layer in model.layers if isinstance(layer, layers.BatchNormalization)
+        ]
+
+        def population(tv: Any, ntv: Any, x: Any) -> Any:
+            # One training-mode pass over the whole population, each BN's momentum 0 while
+            # this traces: its "moving" statistics become the population's (each layer's
+            # computed with the earlier layers normalised by theirs).
+            _, new = model.stateless_call(tv, ntv, x, training=True)
+            return new
+
+        self._population = jax.jit(jax.vmap(population, in_axes=(0, 0, None)))
 
     def train(self, batches_x: np.ndarray, batches_y: np.ndarray) -> np.ndarray:
         """Run the steps (axes: step, seed, batch, ...); each seed's loss after the last."""
@@ -154,6 +166,25 @@ class Cell:
     def evaluate(self) -> tuple[np.ndarray, ...]:
         """Each seed's validation loss and accuracy in inference mode."""
         return self.scores(self.xv, self.yv)
+
+    def precise_evaluate(self) -> tuple[np.ndarray, ...]:
+        """Each seed's validation loss and accuracy in inference mode with BN's statistics
+        recomputed over the first `PRECISE_SIZE` training images (precise BN); the moving
+        averages are left as they were."""
+        saved = self.stack.state
+        momenta = [layer.momentum for layer in self.norms]
+        for layer in self.norms:
+            layer.momentum = 0.0
+        try:
+            stats = self._population(saved[0], saved[1], self.x[:PRECISE_SIZE])
+        finally:
+            for layer, momentum in zip(self.norms, momenta):
+                layer.momentum = momentum
+        self.stack.state = (saved[0], stats, *saved[2:])
+        try:
+            return self.evaluate()
+        finally:
+            self.stack.state = saved
 
     def scores(self, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, ...]:
         """Each seed's mean loss and accuracy on `x`/`y` in inference mode."""
