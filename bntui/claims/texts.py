@@ -313,7 +313,8 @@ def design(name: str, scale: Scale) -> str:
         f"End point: the mean of the last epoch's {BASE_EVALS} validation evaluations.",
         "cost": f"Varies: BN and the harness. Fixed: {pair}; batch 32; each seed trained "
         "alone with nothing else running; the first epoch compiles, the fastest of the others "
-        f"counts. The notebooks' harness: Keras `fit` on TensorFlow, {scale.fit_train:,} "
+        f"counts. The notebooks' harness, as notebook 000 timed it: Keras `fit` on TensorFlow "
+        f"with the accuracy metric and a validation pass each epoch, {scale.fit_train:,} "
         f"images, 3 epochs. bntui's fused JAX loop (without vmap, as `bntui run` trains): "
         f"{scale.cost_train:,} images, 4 epochs; after it, the time to predict the "
         "5,000 validation images (fastest of 5 passes), for BN also folded into the Dense "

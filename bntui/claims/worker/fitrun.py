@@ -1,6 +1,7 @@
 """The child process of the notebooks' harness (`bntui.claims.worker.fit`): reads a cell
-spec as JSON on stdin, trains each seed with Keras `model.fit` (batch 32, shuffled, no
-validation, as the notebooks do) and writes each epoch's wall and CPU time as JSON lines.
+spec as JSON on stdin, trains each seed as notebook 000 timed it (`compile` with the accuracy
+metric, `model.fit` with `validation_data`, batch 32, shuffled) and writes each epoch's wall
+and CPU time (its validation pass included, as in the notebook's timing) as JSON lines.
 
 Run with `KERAS_BACKEND=tensorflow` (the parent sets it).
 """
@@ -39,12 +40,22 @@ def train_seed(cell: CellSpec, seed: int) -> dict[str, Any]:
     """One seed's model trained with `fit`; its timed epochs and parameter count."""
     d = data()
     x, y = d["x_train"][: cell.train_size], d["y_train"][: cell.train_size]
+    xv, yv = d["x_valid"][: cell.valid_size], d["y_valid"][: cell.valid_size]
     if cell.inputs == "standardized":
-        (x,) = standardized(x)
+        x, xv = standardized(x, xv)
     seed_everything(seed, "tensorflow")
     model = build(cell)
+    model.compile(loss=model.loss, optimizer=model.optimizer, metrics=["accuracy"])
     clock = EpochClock()
-    model.fit(x, y, batch_size=cell.batch_size, epochs=cell.epochs, verbose=0, callbacks=[clock])
+    model.fit(
+        x,
+        y,
+        batch_size=cell.batch_size,
+        epochs=cell.epochs,
+        validation_data=(xv, yv),
+        verbose=0,
+        callbacks=[clock],
+    )
     return {
         "seed": seed,
         "epoch_seconds": clock.wall,
