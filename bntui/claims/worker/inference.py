@@ -62,11 +62,11 @@ def folded(cell: CellSpec, model: keras.Model) -> keras.Model:
         if isinstance(layer, layers.BatchNormalization):
             norm = layer
         elif isinstance(layer, layers.Dense):
-            kernel, bias = layer.kernel.numpy(), layer.bias.numpy()
+            kernel, bias = np.asarray(layer.kernel.value), np.asarray(layer.bias.value)
             if norm is not None:
-                sigma = np.sqrt(norm.moving_variance.numpy() + norm.epsilon)
-                scale = norm.gamma.numpy() / sigma
-                shift = norm.beta.numpy() - scale * norm.moving_mean.numpy()
+                sigma = np.sqrt(np.asarray(norm.moving_variance.value) + norm.epsilon)
+                scale = np.asarray(norm.gamma.value) / sigma
+                shift = np.asarray(norm.beta.value) - scale * np.asarray(norm.moving_mean.value)
                 kernel, bias = kernel * scale[:, None], bias + shift @ kernel
             target = next(denses)
             target.kernel.assign(kernel)
