@@ -56,6 +56,9 @@ class CellSpec:
     input_bn: bool = True
     # Dense layers of the deep stack.
     depth: int = DEEP_LAYERS
+    # After training: the deployed models' checks (corrupted inputs, batch companions at
+    # inference; `bntui.claims.worker.deployment`), no training.
+    end_checks: bool = False
 
     @property
     def steps_per_epoch(self) -> int:
