@@ -90,8 +90,8 @@ def test_every_claim_with_its_verdict_and_interval(folder: Path, tiny: ClaimsFil
         for v in ("supported", "not supported", "no effect", "too few seeds")
     ]
     assert (
-        f"Of {len(CLAIMS)} claims: {counts[0]} supported, {counts[1]} not supported, {counts[2]} no effect, "
-        f"{counts[3]} too few seeds." in md
+        f"Of {len(CLAIMS)} claims: {counts[0]} supported, {counts[1]} not supported, "
+        f"{counts[2]} no effect, {counts[3]} too few seeds." in md
     )
 
 
