@@ -341,8 +341,9 @@ CLAIMS: dict[str, Claim] = {
               "Inference Complexity: During inference, batch normalization requires computing "
               "batch statistics (mean and variance), which can add computational overhead.",
               "largest change of a predicted probability when an image's batch companions "
-              "change, inference mode, beyond float32 rounding (BN)", "points",
-              Rule("positive", margin=0.1), _base(*PAIR),
+              "change, inference mode (BN), in decades above float32 rounding (log10 of the "
+              "change / 0.01 points)", "decades",
+              Rule("positive", margin=1.0), _base(*PAIR),
               Published('Ioffe 2017, "Batch Renormalization: Towards Reducing Minibatch '
                         'Dependence in Batch-Normalized Models" (NeurIPS; abstract)',
                         "in training a BN layer's inputs depend on all the examples of the "

@@ -7,6 +7,7 @@ gradients claim's deep stacks. Nothing here trains.
 
 from __future__ import annotations
 
+import math
 from dataclasses import replace
 
 from bntui.claims.battery import Scale, deep_id
@@ -18,8 +19,10 @@ from bntui.stats.intervals import mean_interval
 
 # A change of a predicted probability up to this (in points, 1e-4 as a probability) is
 # float32 rounding: the same images in batches of another size can take another matrix
-# kernel. The inference claim's quantity is the change beyond it.
+# kernel. The inference claim's quantity counts decades above it; a change of exactly 0
+# counts as `FLOOR` (below float32's resolution of a probability), a bound.
 ROUNDING = 0.01
+FLOOR = 1e-6
 OLDER = "recorded by a bntui without end checks (before design 3): not measured"
 
 
@@ -115,16 +118,17 @@ def _accuracies(runs: list[SeedResult], adapted: bool) -> list[list[float | None
 
 
 def beyond_rounding(run: SeedResult, training: bool = False) -> float | None:
-    """How far (points) an image's predicted probabilities moved when its batch companions
-    changed, beyond float32 rounding (`ROUNDING`): negative when they did not move."""
+    """How far an image's predicted probabilities moved when its batch companions changed,
+    in decades above float32 rounding: log10(largest change / `ROUNDING`), negative when
+    they moved less than rounding can."""
     change = run.companion_change_training if training else run.companion_change
-    return None if change is None else change * 100 - ROUNDING
+    return None if change is None else math.log10(max(change * 100, FLOOR) / ROUNDING)
 
 
 def inference(results: Results, scale: Scale) -> Found:
     """The largest change of any predicted probability of the BN model when the same image
-    is predicted with other batch companions (or alone), inference mode, beyond float32
-    rounding, in points. The notebook's sentence predicts a change; standard BN uses its
+    is predicted with other batch companions (or alone), inference mode, in decades above
+    float32 rounding. The notebook's sentence predicts a change; standard BN uses its
     moving statistics at inference, and predicts none. Training mode and plain beside."""
     runs = {k: results[f"base/{k}"] for k in MODELS}
     largest = {
@@ -148,12 +152,15 @@ def inference(results: Results, scale: Scale) -> Found:
         "batch with 31 bags (class 8), and each alone; the change is the largest difference "
         "of any class probability of an image between these, in points (100 = certainty moved)",
         f"changes up to {ROUNDING:g} points are float32 rounding (another batch size can take "
-        "another matrix kernel); the claim's value is the change beyond that",
+        "another matrix kernel); the claim's value is log10(BN's change / that), in decades: "
+        "below 0, less than rounding; +4, the whole probability",
         "training mode (batch statistics) is what BN does while it trains; Keras predicts in "
         "inference mode, with the moving averages",
     ]
     if any(r.companion_change is None for k in MODELS for r in runs[k]):
         notes.append(OLDER)
+    if any(r.companion_change == 0 for r in runs["bn"]):
+        notes.append(f"BN's change was exactly 0 on a seed: counted as {FLOOR:g} points, a bound")
     figure = Figure(
         "largest change of a predicted probability when the batch changes",
         "mode",

@@ -328,8 +328,8 @@ def design(name: str, scale: Scale) -> str:
         "inference": f"Varies: the mode (inference, training) and an image's batch "
         f"companions. Fixed: {pair}; {base}; no new training. 64 validation images "
         "predicted in batches of 32 of each other, each in a batch with 31 bags, and each "
-        "alone; the largest change of any predicted probability, beyond float32 rounding "
-        "(0.01 points).",
+        "alone; the largest change of any predicted probability, in decades above float32 "
+        "rounding (log10 of the change / 0.01 points).",
         "depth": f"Varies: BN, the depth ({depths} Dense layers of {DEEP_WIDTH} units) and the "
         f"activation ({acts}). Fixed: the gradients claim's stacks, {scale.sweep_train:,} "
         f"training images, {_epochs(scale.sweep_epochs + 1)}, SGD at {BASE_RATE:g}; final "

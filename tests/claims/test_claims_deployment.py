@@ -6,6 +6,7 @@ Keras BN in inference mode ignores an image's batch companions, in training mode
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import replace
 from typing import Any
@@ -16,7 +17,7 @@ import pytest
 from bntui.claims.battery import CLAIMS, SCALES, deep_id, plan
 from bntui.claims.claimfile import SeedResult
 from bntui.claims.corruptions import BRIGHTNESS, CONTRAST, CORRUPTIONS, corrupt
-from bntui.claims.deployment import OLDER, ROUNDING, depth, inference, robustness
+from bntui.claims.deployment import FLOOR, OLDER, ROUNDING, depth, inference, robustness
 from bntui.claims.found import Results
 from bntui.claims.rules import Significance
 
@@ -106,11 +107,18 @@ def test_inference_without_batch_statistics_is_not_supported_and_with_them_suppo
 
     # Standard Keras BN: float32 rounding only (≈ 1e-7) in inference mode.
     keras_bn = inference(runs(2e-7, 0.4), QUICK)
-    assert all(v is not None and -ROUNDING <= v < 0 for v in keras_bn.values)
+    assert keras_bn.values == pytest.approx(
+        [math.log10(2e-5 * (1 + 0.01 * k) / ROUNDING) for k in range(8)]
+    )
+    assert all(v is not None and v < -CLAIMS["inference"].rule.margin for v in keras_bn.values)
     assert verdict("inference", keras_bn.values) == "not supported"
     # A BN that used the batch's statistics at inference (the design's failure case).
     batchwise = inference(runs(0.3, 0.4), QUICK)
     assert verdict("inference", batchwise.values) == "supported"
+    # A change of exactly 0 is a bound at the floor, said in the notes.
+    exact = inference(runs(0.0, 0.4), QUICK)
+    assert exact.values == pytest.approx([math.log10(FLOOR / ROUNDING)] * 8)
+    assert any("exactly 0" in note for note in exact.notes)
     training = next(d for d in keras_bn.details if d.label == "BN, training mode: largest change")
     assert training.interval is not None and training.interval.mean == pytest.approx(40.0)
 
