@@ -206,6 +206,14 @@ def depth(results: Results, scale: Scale) -> Found:
         for d in scale.depths
         for k in MODELS
     ]
+    for act in scale.deep_activations:
+        if not any(
+            trains_at_rate(r) for d in scale.depths for r in results[deep_id(act, d, "plain")]
+        ):
+            notes.append(
+                f"plain {act} trains at no depth here, the shallowest included: BN's gain in the "
+                f"{act} stacks is training at all, not depth; read the depth in the other rows"
+            )
     notes.append(
         "the gradients claim's deep stacks (no new training); trains = final validation "
         "accuracy ≥ 50%, loss finite; chance is 10%"

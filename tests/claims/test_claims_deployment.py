@@ -143,6 +143,9 @@ def test_depth_reads_the_deepest_stacks_and_can_fail() -> None:
     hurts = depth(deep(bn=0.10, plain=0.60), QUICK)
     assert verdict("depth", hurts.values) == "not supported"
     assert "sigmoid ×32, BN: trains on 0 of 8 seeds" in hurts.notes
+    # Plain trains at no depth in `helps`: its gain is not about depth, and the notes say so.
+    assert any(n.startswith("plain sigmoid trains at no depth") for n in helps.notes)
+    assert not any("trains at no depth" in n for n in hurts.notes)
     assert len(hurts.details) == len(QUICK.depths) * len(QUICK.deep_activations)
 
 
