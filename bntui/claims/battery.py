@@ -115,6 +115,7 @@ def base_cell(key: str, scale: Scale, seeds: tuple[int, ...]) -> CellSpec:
         evals_per_epoch=BASE_EVALS,
         probes_per_epoch=2,
         precise_bn=bool(MODELS[key].get("batch_norm")),
+        end_checks=key in PAIR,
     )
 
 
@@ -361,6 +362,51 @@ CLAIMS: dict[str, Claim] = {
               "time per epoch in the notebooks' harness (Keras fit on TensorFlow), BN / plain "
               "− 1 (bntui's fused JAX loop beside it)", "%",
               Rule("equivalent", margin=10.0, against="above"), cost_cells),
+        Claim("robustness", "BN makes the model robust to a shifted input distribution",
+              "003, advantages",
+              "Increased robustness: Batch normalization makes the network more robust to "
+              "changes in the input distribution, which can help improve its generalization "
+              "performance.",
+              "accuracy drop from clean to shifted validation images (mean of three fixed "
+              "corruptions), plain − BN", "points",
+              Rule("positive", margin=1.0), _base(*PAIR),
+              Published('Li, Wang, Shi, Liu & Hou 2016, "Revisiting Batch Normalization For '
+                        'Practical Domain Adaptation" (AdaBN; arXiv 1603.04779, abstract)',
+                        "re-estimating the statistics of every BN layer on the target domain "
+                        "(AdaBN), with no new parameters, adapts a trained network to a "
+                        "shifted domain and reached state-of-the-art domain adaptation: the "
+                        "gain comes from re-estimating, not from BN's fixed statistics",
+                        "convolutional networks across image domains (Office, Caltech-Bing); "
+                        "here an MLP on Fashion-MNIST under synthetic corruptions", "mixed")),
+        Claim("inference", "BN at inference uses the batch's statistics",
+              "004, closing notes (potential limitations)",
+              "Inference Complexity: During inference, batch normalization requires computing "
+              "batch statistics (mean and variance), which can add computational overhead.",
+              "largest change of a predicted probability when an image's batch companions "
+              "change, inference mode (BN), in decades above float32 rounding (log10 of the "
+              "change / 0.01 points)", "decades",
+              Rule("positive", margin=1.0), _base(*PAIR),
+              Published('Ioffe 2017, "Batch Renormalization: Towards Reducing Minibatch '
+                        'Dependence in Batch-Normalized Models" (NeurIPS; abstract)',
+                        "in training a BN layer's inputs depend on all the examples of the "
+                        "minibatch, and training and inference produce different activations; "
+                        "Batch Renormalization makes both give outputs that depend on each "
+                        "example alone",
+                        "a statement about the method (Inception networks), not a measurement "
+                        "of this model", "against")),
+        Claim("depth", "BN helps in training deeper networks",
+              "001, answer to Q2 (improved gradient flow)",
+              "This stabilization of gradients helps in training deeper networks by improving "
+              "the flow of gradients through the layers.",
+              "final validation accuracy in the deepest stacks, BN − plain (mean of sigmoid "
+              "and ReLU)", "points",
+              Rule("positive", margin=2.0), deep_cells,
+              Published('Yang, Pennington, Rao, Sohl-Dickstein & Schoenholz 2019, "A Mean Field '
+                        'Theory of Batch Normalization" (ICLR; abstract)',
+                        "BN itself makes gradients explode exponentially in depth, and vanilla "
+                        "BN networks without skip connections are not trainable at large depths",
+                        "wide fully-connected networks, deeper than these; here stacks of "
+                        "8 to 32 layers of 100 units, a few epochs", "mixed")),
     )
 }  # fmt: skip
 

@@ -66,6 +66,9 @@ class CellSpec:
     # How a timed cell trains: bntui's fused JAX loop, or Keras `fit` on TensorFlow (the
     # notebooks' harness, in a child process).
     harness: Harness = "fused"
+    # After training: the deployed models' checks (corrupted inputs, batch companions at
+    # inference; `bntui.claims.worker.deployment`), no training.
+    end_checks: bool = False
 
     @property
     def steps_per_epoch(self) -> int:

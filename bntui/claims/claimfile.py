@@ -129,6 +129,14 @@ class SeedResult(FileModel):
     inference_seconds: Number = None
     folded_inference_seconds: Number = None
     fold_error: Number = None
+    # End checks (design 3 on; `bntui.claims.worker.deployment`): validation accuracy at the
+    # end, clean and under each corruption; the same with BN's statistics re-estimated on
+    # those images (BN only); the largest change of a predicted probability when an image's
+    # batch companions change, in inference and in training mode.
+    shifted_accuracy: Annotated[dict[Label, Accuracy], Field(max_length=16)] = {}
+    adapted_accuracy: Annotated[dict[Label, Accuracy], Field(max_length=16)] = {}
+    companion_change: Annotated[float, Field(ge=0, le=1)] | None = None
+    companion_change_training: Annotated[float, Field(ge=0, le=1)] | None = None
 
     @model_validator(mode="after")
     def _aligned(self) -> SeedResult:

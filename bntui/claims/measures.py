@@ -15,6 +15,7 @@ from typing import Literal
 from bntui.claims.battery import CLAIMS, Scale, seed_values
 from bntui.claims.claimfile import ClaimsFile
 from bntui.claims.convergence import convergence
+from bntui.claims.deployment import depth, inference, robustness
 from bntui.claims.found import Detail, Figure, Found, Results
 from bntui.claims.probed import covariate_shift, gradient_flow
 from bntui.claims.quantities import (
@@ -40,6 +41,9 @@ QUANTITIES: dict[str, Callable[[Results, Scale], Found]] = {
     "small-batches": small_batches,
     "confound": confound,
     "cost": cost,
+    "robustness": robustness,
+    "inference": inference,
+    "depth": depth,
 }
 
 Status = Literal["pending", "running", "done", "failed"]

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from bntui.claims.battery import BASE_EVALS, BASE_RATE, CLAIMS, LR_EVALS, Scale
 from bntui.claims.cells import DEEP_WIDTH, PRECISE_SIZE
+from bntui.claims.corruptions import CORRUPTIONS
+from bntui.claims.corruptions import TEXT as CORRUPTION_TEXT
 from bntui.claims.found import Detail
 from bntui.claims.measures import Measure
 from bntui.stats.intervals import Interval
@@ -213,6 +215,26 @@ LESSONS = {
     "At inference a BN layer is a fixed affine map that folds into the Dense after it: "
     "the folded model is the plain architecture and predicts the same, so BN then costs "
     "nothing.",
+    "robustness": "A shift of the input distribution after training (brighter, flatter or "
+    "noisier images) meets BN's moving statistics, which are fixed when training ends: they "
+    "normalise the shifted inputs with the training images' mean and variance, as the "
+    "standardised pixels of the controlled plain model are. So the honest prior is no "
+    "effect, and a difference is BN's learned weights, not its normalisation. Re-estimating "
+    "every BN's statistics on the shifted images (AdaBN, Li et al. 2016) is what adapts a "
+    "BN model to them: that arm is beside the verdict, and it uses the unlabelled shifted "
+    "images, which a deployed model may not have.",
+    "inference": "A Keras BN layer in inference mode (`predict`, `evaluate`) normalises with "
+    "the moving averages it kept during training, not with the batch's mean and variance: "
+    "an image's prediction does not depend on the images beside it, and BN costs no batch "
+    "statistics at inference (it can even be folded into the Dense before it). Only in "
+    "training mode do the batch's statistics enter, and there the same image's prediction "
+    "changes with its companions; the training-mode rows show it.",
+    "depth": "If BN helps deeper networks train, the deepest stacks should end more accurate "
+    "with BN than without. The stacks are the gradients claim's (sigmoid and ReLU, no skip "
+    "connections, a few epochs at one learning rate); in deep sigmoid stacks the plain "
+    "network's gradients vanish, and in deep ReLU stacks BN makes them explode at "
+    "initialisation (Yang et al. 2019), so the two activations can disagree; each depth is "
+    "beside the verdict.",
 }
 
 
@@ -277,6 +299,7 @@ def design(name: str, scale: Scale) -> str:
     sizes = ", ".join(str(b) for b in scale.batch_sizes)
     depths = ", ".join(str(d) for d in scale.depths)
     acts = " and ".join(scale.deep_activations)
+    corruption_list = "; ".join(CORRUPTION_TEXT[n] for n in CORRUPTIONS)
     texts = {
         "convergence": f"Varies: BN and the learning rate ({rates}). Fixed: {pair}; {sweep}. "
         f"Validation accuracy {LR_EVALS} times an epoch (BN with population statistics over "
@@ -319,5 +342,19 @@ def design(name: str, scale: Scale) -> str:
         f"{scale.cost_train:,} images, 4 epochs; after it, the time to predict the "
         "5,000 validation images (fastest of 5 passes), for BN also folded into the Dense "
         "layers.",
+        "robustness": f"Varies: BN, and the validation images after training: clean or "
+        f"under each fixed corruption ({corruption_list}). Fixed: {pair}; {base}; no new "
+        "training. Accuracy drop = clean − corrupted validation accuracy of the same model "
+        "in inference mode, averaged over the corruptions; BN also with every BN's "
+        "statistics re-estimated on the corrupted images (AdaBN).",
+        "inference": f"Varies: the mode (inference, training) and an image's batch "
+        f"companions. Fixed: {pair}; {base}; no new training. 64 validation images "
+        "predicted in batches of 32 of each other, each in a batch with 31 bags, and each "
+        "alone; the largest change of any predicted probability, in decades above float32 "
+        "rounding (log10 of the change / 0.01 points).",
+        "depth": f"Varies: BN, the depth ({depths} Dense layers of {DEEP_WIDTH} units) and the "
+        f"activation ({acts}). Fixed: the gradients claim's stacks, {scale.sweep_train:,} "
+        f"training images, {_epochs(scale.sweep_epochs + 1)}, SGD at {BASE_RATE:g}; final "
+        "validation accuracy at the deepest depth, BN − plain, averaged over the activations.",
     }
     return f"{texts[name]} {seeds}."

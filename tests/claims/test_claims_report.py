@@ -90,8 +90,8 @@ def test_every_claim_with_its_verdict_and_interval(folder: Path, tiny: ClaimsFil
         for v in ("supported", "not supported", "no effect", "too few seeds")
     ]
     assert (
-        f"Of 9 claims: {counts[0]} supported, {counts[1]} not supported, {counts[2]} no effect, "
-        f"{counts[3]} too few seeds." in md
+        f"Of {len(CLAIMS)} claims: {counts[0]} supported, {counts[1]} not supported, "
+        f"{counts[2]} no effect, {counts[3]} too few seeds." in md
     )
 
 
@@ -108,7 +108,7 @@ def test_cites_seeds_versions_rules_designs(folder: Path, tiny: ClaimsFile) -> N
     for name, claim in CLAIMS.items():
         assert f"(stated before anything was measured): {claim.rule.text(claim.unit)}." in md
         assert f"**Design.** {design(name, tiny.battery_scale)}" in md
-        assert f"> {claim.quote}" in md
+        assert f"> {md_text(claim.quote, None, line_start=True)}" in md
     assert "--resume" not in md
 
 
@@ -174,7 +174,8 @@ def test_an_interrupted_battery_says_what_is_missing(tiny: ClaimsFile) -> None:
     assert "`bntui claims --resume FILE` (FILE: this claims file) trains only" in md
     found = {m.claim: m for m in measures(part)}
     # The controlled pair and the notebooks' plain: the claims of the pair alone are done.
-    assert {n for n, m in found.items() if m.status == "done"} == {"shift", "regularisation"}
+    done = {n for n, m in found.items() if m.status == "done"}
+    assert done == {"shift", "regularisation", "robustness", "inference"}
     for name, m in found.items():
         if m.status != "done":
             assert "**pending**" in summary_row(md, name)

@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from bntui.claims.cells import CellSpec
+from bntui.claims.worker.deployment import end_checks
 from bntui.claims.worker.fit import run_fit_cell
 from bntui.claims.worker.inference import inference_costs
 from bntui.claims.worker.train import Cell, data
@@ -148,4 +149,7 @@ def _train(cell: CellSpec, seeds: tuple[int, ...], progress: Progress | None) ->
         out[k]["train_accuracy"] = finite_float(train_accuracy[k])
         out[k]["train_mode_accuracy"] = None if train_mode is None else finite_float(train_mode[k])
         out[k]["activation_drift"] = [] if total is None else [finite_float(v) for v in total[k]]
+    if cell.end_checks:
+        for k, checks in enumerate(end_checks(stack)):
+            out[k].update(checks)
     return out
