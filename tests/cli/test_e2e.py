@@ -242,7 +242,9 @@ def test_missing_data_gives_one_clear_message(tmp_path: Path, clean_env: dict[st
     assert "Plain MLP failed, MLP + BatchNorm failed (the reason above)" in result.stdout
     assert not re.search(r"(?<![\d.])0\.00(?!\d)", result.stdout), result.stdout
     assert "Traceback" not in result.stdout
-    assert load_run(out).models["bn"].status == "failed"
+    # Nothing trained, so nothing is saved (README, "Exit codes"), and the last line says so.
+    assert not out.exists()
+    assert "nothing saved: no model trained a step" in result.stdout + result.stderr
 
 
 def test_mnist_from_the_keras_cache(tmp_path: Path, clean_env: dict[str, str]) -> None:

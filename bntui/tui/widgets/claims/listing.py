@@ -97,7 +97,7 @@ class ClaimList(Widget, can_focus=True):
         Binding("down,j", "move(1)", "Down", show=False),
         Binding("home,g", "move(-99)", "First", show=False),
         Binding("end,G", "move(99)", "Last", show=False),
-        Binding("enter,right,l", "open", "Open"),
+        Binding("enter,right", "open", "Open"),
     ]
 
     index: reactive[int] = reactive(0)
