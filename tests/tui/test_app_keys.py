@@ -69,7 +69,7 @@ async def test_a_cut_reason_reads_whole_on_l_and_on_the_device_tab() -> None:
         await pilot.pause()
         device = " ".join(text_of(app.screen.query_one("#device-panel")).split())
         assert "waiting for the workers" not in device
-        assert "No device was recorded: the run ended (failed)" in device
+        assert "No device was recorded: the models failed before" in device
         assert f"Plain MLP failed: {REASON}" in device  # wrapped, never cut
 
 

@@ -96,10 +96,7 @@ def no_device_text(run: RunFile, width: int) -> Text:
     failed = failures(run)
     if not failed and run.status in ("pending", "running"):
         return Text("waiting for the workers to start…", "dim")
-    lines = [
-        f"No device was recorded: the run ended ({clean(run.status, 20)}) before the "
-        "workers reported one."
-    ]
+    lines = ["No device was recorded: the models failed before their workers reported one."]
     lines += [f"{MODEL_TITLES[key]} failed: {clean(why, 4000)}" for key, why in failed]
     return Text("\n".join(textwrap.fill(line, max(20, width - 1)) for line in lines))
 
