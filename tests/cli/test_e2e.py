@@ -92,6 +92,14 @@ def test_headless_run_trains_both_models_for_real(
         assert record.test is not None and 0.1 < (record.test.accuracy or 0) <= 1
         assert sum(map(sum, record.test.confusion_matrix)) == 10_000
         assert len(record.test.predictions) == 8
+        # Schema 4: a guess for each of the first 200 test images, and the first mistakes
+        # among them with their pixels, each a mistake by those guesses.
+        pool = record.test.pool_predicted
+        assert len(pool) == len(record.test.pool_confidence) == 200
+        assert 0 < len(record.test.mistakes) <= 8
+        for mistake in record.test.mistakes:
+            assert pool[mistake.index] == mistake.predicted != mistake.label
+            assert len(mistake.image) == 28
         # Training improves on chance: the loss falls within the epoch curve.
         assert record.curve.loss[-1] < record.curve.loss[0]  # type: ignore[operator]
         # The global gradient norm of the step before each curve point (bntui.core.metrics).
