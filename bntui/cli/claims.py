@@ -93,6 +93,9 @@ def claims(
             battery = load_claims(resume)
         except RunFileError as exc:
             fail(str(exc))
+        if not [cell for cell in battery.plan() if cell.id not in battery.done()]:
+            say(f"bntui: {resume} is complete (every cell finished): nothing to resume")
+            raise typer.Exit(0)  # the file stays as it is: its `finished` is not re-stamped
         changed = battery.design_changes()
         if changed:
             fail(

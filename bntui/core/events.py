@@ -157,6 +157,11 @@ class TestResult(Event):
     accuracy: float | None = None
     confusion_matrix: list[list[int]] = field(default_factory=list)
     predictions: list[dict[str, Any]] = field(default_factory=list)
+    # The predicted class and its probability for each of the test set's first images (the
+    # pool), and this model's first mistakes among them with their images (schema 4).
+    pool_predicted: list[int] = field(default_factory=list)
+    pool_confidence: list[float] = field(default_factory=list)
+    mistakes: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass

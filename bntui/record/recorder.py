@@ -107,6 +107,9 @@ class RunRecorder:
                 accuracy=event.accuracy,
                 confusion_matrix=event.confusion_matrix,
                 predictions=event.predictions,  # type: ignore[arg-type]
+                pool_predicted=event.pool_predicted,
+                pool_confidence=event.pool_confidence,
+                mistakes=event.mistakes,  # type: ignore[arg-type]
             )
         elif isinstance(event, ModelDone):
             record.status = event.status  # type: ignore[assignment]

@@ -80,6 +80,9 @@ def _model_events(run: RunFile, key: str, record: ModelRun) -> Iterator[Event]:
             accuracy=test.accuracy,
             confusion_matrix=test.confusion_matrix,
             predictions=[p.model_dump() for p in test.predictions],
+            pool_predicted=list(test.pool_predicted),
+            pool_confidence=list(test.pool_confidence),
+            mistakes=[m.model_dump() for m in test.mistakes],
         )
     if record.status not in ("pending", "running"):
         yield ModelDone(model=key, t=end_t, status=record.status, error=record.error)

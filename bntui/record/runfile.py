@@ -21,6 +21,7 @@ from bntui.core.text import clean
 from bntui.record.bounds import (
     MAX_CLASSES,
     MAX_CURVE_POINTS,
+    MAX_POOL,
     MAX_SAMPLES,
     ClassIndex,
     Count,
@@ -46,7 +47,7 @@ from bntui.record.files import Document, FileModel, RunFileError, parse_as, read
 # `system` (live load); version 1 files load with them empty.
 # 3 holds the pair once per seed: `seeds: [{"seed": 42, "models": {...}}, ...]` instead of
 # the run's `models`, and each model's `data_order`; older files load as their one seed.
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 # Re-exported: the schema's bounds, and the error of a file that is not a valid run.
 __all__ = ["MAX_CURVE_POINTS", "MAX_EPOCHS", "RunFileError"]
 
@@ -82,14 +83,25 @@ class Prediction(FileModel):
     probabilities: list[Probability | None] = Field(max_length=MAX_CLASSES)
 
 
+class Mistake(Prediction):
+    """A test image the model got wrong, with its pixels (it need not be a sample)."""
+
+    image: Image
+
+
 class TestResults(FileModel):
-    """Test loss/accuracy, confusion matrix (rows: true, columns: predicted), samples."""
+    """Test loss/accuracy, confusion matrix (rows: true, columns: predicted), samples; since
+    schema 4 also the predicted class (and its probability) of each of the test set's first
+    `POOL_SIZE` images, and the model's first mistakes among them, with their images."""
 
     __test__ = False
     loss: Number = None
     accuracy: Number = None
     confusion_matrix: list[list[Count]] = Field(default_factory=list, max_length=MAX_CLASSES)
     predictions: list[Prediction] = Field(default_factory=list, max_length=MAX_SAMPLES)
+    pool_predicted: list[ClassIndex] = Field(default_factory=list, max_length=MAX_POOL)
+    pool_confidence: list[Probability] = Field(default_factory=list, max_length=MAX_POOL)
+    mistakes: list[Mistake] = Field(default_factory=list, max_length=MAX_SAMPLES)
 
 
 class Note(FileModel):
@@ -272,7 +284,11 @@ def check_test(test: TestResults, classes: int | None, where: str) -> None:
             f"{where}.confusion_matrix has {len(matrix)} rows for {classes} class names"
         )
     limit = classes if classes is not None else MAX_CLASSES
-    for p in test.predictions:
+    if test.pool_confidence and len(test.pool_confidence) != len(test.pool_predicted):
+        raise ValueError(f"{where}.pool_confidence and pool_predicted differ in length")
+    if any(c >= limit for c in test.pool_predicted):
+        raise ValueError(f"{where}.pool_predicted: a class beyond the {limit} classes")
+    for p in [*test.predictions, *test.mistakes]:
         if p.label >= limit or p.predicted >= limit:
             raise ValueError(f"{where}.predictions: a class beyond the {limit} classes")
         if classes is not None and len(p.probabilities) != classes:

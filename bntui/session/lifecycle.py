@@ -74,6 +74,8 @@ class Lifecycle:
         self.signal: int | None = None  # the first stop signal received
         self.saved: tuple[Path, str | None] | None = None
         self.save_error: str | None = None
+        # Why nothing was saved though nothing failed to save (nothing trained).
+        self.unsaved: str | None = None
         # What else went wrong (the output closed, the stream broke); the caller says it.
         self.failure: str | None = None
         self._once = threading.Lock()
@@ -110,12 +112,15 @@ class Lifecycle:
         with self._once:
             if failure is not None and self.failure is None:
                 self.failure = failure
-            if self.saved is not None or self.save_error is not None:
+            if self.saved is not None or self.save_error is not None or self.unsaved:
                 return
             if interrupted or self.signal is not None or self.failure is not None:
                 self.session.stop()
             else:
                 self.session.close()
+            if getattr(self.session, "nothing_trained", False):
+                self.unsaved = "nothing saved: no model trained a step"
+                return
             try:
                 self.saved = self.session.save()
             except OSError as exc:
@@ -125,6 +130,8 @@ class Lifecycle:
         """What bntui prints last: a fallback path's warning, and where the file went."""
         if self.save_error is not None:
             return [f"bntui: error: {clean(self.save_error)}"]
+        if self.unsaved is not None:
+            return [f"bntui: {self.unsaved} (the reason above)"]
         if self.saved is None:
             return []
         path, warning = self.saved
@@ -141,10 +148,11 @@ class Lifecycle:
 
     def exit_code(self) -> int:
         """The table's code (`exit_code`): failed means its status says so, it could not be
-        saved, or something else went wrong (`failure`)."""
+        saved, nothing trained, or something else went wrong (`failure`)."""
         failed = (
             self.failure is not None
             or self.save_error is not None
+            or self.unsaved is not None
             or self.session.status == "failed"
         )
         return exit_code(self.signal, failed)

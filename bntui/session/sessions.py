@@ -163,6 +163,15 @@ class TrainingSession(Session):
         """The saved document's status (completed, interrupted, failed, running)."""
         return self.run.status
 
+    @property
+    def nothing_trained(self) -> bool:
+        """True when every model failed before its first training step (the data is
+        missing, say): such a run has nothing to lose, and is not saved."""
+        models = [model for recorder in self.recorders for model in recorder.run.models.values()]
+        return all(
+            m.status == "failed" and not m.curve.t and not m.history.column("loss") for m in models
+        )
+
     def document(self) -> Document:
         """What is saved while training goes on (a snapshot)."""
         return self.run

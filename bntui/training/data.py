@@ -129,11 +129,16 @@ def load_fashion() -> Arrays:
         raise DataUnavailable(_fashion_message(exc)) from exc
 
 
+MNIST_URL = "https://storage.googleapis.com/tensorflow/tf-keras-datasets/mnist.npz"
+
+
 def _mnist_message() -> str:
+    cached = keras_home() / "datasets" / "mnist.npz"
     return (
-        "MNIST is not on this machine and could not be downloaded. Run once with network "
-        "access (Keras downloads it to "
-        f"{keras_home() / 'datasets' / 'mnist.npz'}), or copy mnist.npz there."
+        "MNIST is not on this machine and could not be downloaded. To get it: "
+        f"mkdir -p {cached.parent} && curl -fLo {cached} {MNIST_URL} (or copy mnist.npz "
+        "there from a machine that has it); or train on Fashion-MNIST, which is here: "
+        "--dataset fashion_mnist."
     )
 
 

@@ -15,6 +15,7 @@ import numpy as np
 from bntui.core.datasets import CLASS_NAMES
 from bntui.core.events import Event, ModelReady, TestResult
 from bntui.core.spec import ExperimentSpec
+from bntui.record.bounds import MISTAKES_KEPT, POOL_SIZE
 from bntui.training.common import finite_float
 from bntui.training.device import backend_report
 
@@ -117,16 +118,34 @@ class Setting:
             loss=finite_float(loss),
             accuracy=finite_float(accuracy),
             confusion_matrix=confusion.tolist(),
-            predictions=[
-                {
-                    "index": i,
-                    "label": int(data.y_test[i]),
-                    "predicted": int(predicted[i]),
-                    "probabilities": [round(float(p), 5) for p in probs[i]],
-                }
-                for i in samples
-            ],
+            predictions=[self._prediction(probs, predicted, i) for i in samples],
+            **self._pool(probs, predicted),
         )
+
+    def _prediction(self, probs: Any, predicted: Any, i: int) -> dict[str, Any]:
+        return {
+            "index": i,
+            "label": int(self.data.y_test[i]),
+            "predicted": int(predicted[i]),
+            "probabilities": [round(float(p), 5) for p in probs[i]],
+        }
+
+    def _pool(self, probs: Any, predicted: Any) -> dict[str, Any]:
+        """The predicted class and its probability for each of the test set's first
+        POOL_SIZE images, and this model's first MISTAKES_KEPT mistakes among them with
+        their images: the Results tab shows the images one model gets wrong and the other
+        right by the same rule in every run (`bntui.tui.widgets.results`)."""
+        pool = min(POOL_SIZE, len(self.data.y_test))
+        wrong = np.flatnonzero(predicted[:pool] != self.data.y_test[:pool])[:MISTAKES_KEPT]
+        return {
+            "pool_predicted": predicted[:pool].astype(int).tolist(),
+            "pool_confidence": [round(float(p), 4) for p in probs[:pool].max(axis=1)],
+            "mistakes": [
+                self._prediction(probs, predicted, int(i))
+                | {"image": self.data.test_images_uint8[int(i)].tolist()}
+                for i in wrong
+            ],
+        }
 
 
 def _backend_version(backend: str) -> str:

@@ -12,9 +12,12 @@ import time
 from collections.abc import Iterator
 
 from bntui.core.events import Event
+from bntui.core.spec import MODEL_TITLES
+from bntui.core.text import clean
 from bntui.session.lifecycle import Lifecycle
 from bntui.session.sessions import Session, TrainingSession
 from bntui.session.view import EventInbox
+from bntui.stats.figures import failures
 from bntui.tui.screens.dashboard import DashboardScreen
 from bntui.tui.stream_app import StreamApp
 
@@ -48,6 +51,9 @@ class BntuiApp(StreamApp[Event]):
         session = self.session
         if not isinstance(session, TrainingSession):
             return "a replay is already saved"
+        lifecycle = self.lifecycle
+        if lifecycle is not None and lifecycle.unsaved:
+            return lifecycle.unsaved
         if self.stream_done.is_set():
             return f"already saved: {session.path}"
         try:
@@ -55,6 +61,18 @@ class BntuiApp(StreamApp[Event]):
         except OSError as exc:
             return f"could not save: {exc}"
         return warning or f"saved a snapshot to {path}"
+
+    def closing_lines(self) -> list[str]:
+        """As every stream's; where nothing was saved (nothing trained), first why each
+        model failed, which no file keeps (headless printed it as it came)."""
+        lines = super().closing_lines()
+        if self.lifecycle is None or not self.lifecycle.unsaved:
+            return lines
+        reasons: dict[str, list[str]] = {}
+        for key, why in failures(self.session.run):
+            reasons.setdefault(clean(why, 4000), []).append(MODEL_TITLES[key])
+        said = [f"bntui: {' and '.join(who)} failed: {why}" for why, who in reasons.items()]
+        return said + lines
 
     def screenshot(self) -> str:
         """Save what is on screen as an SVG in `runs/` (beside the run files)."""

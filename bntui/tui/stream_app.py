@@ -18,6 +18,7 @@ from typing import Any, Generic, Protocol, TypeVar, cast
 
 from textual import work
 from textual.app import App
+from textual.binding import Binding
 from textual.filter import LineFilter
 from textual.reactive import var
 from textual.screen import Screen
@@ -27,6 +28,7 @@ from bntui.session.lifecycle import STOP_SIGNALS, Lifecycle, exit_code
 from bntui.session.view import EventInbox
 from bntui.tui.messages import EventsPending, StreamEnded
 from bntui.tui.screens.confirm import ConfirmScreen
+from bntui.tui.screens.help import help_screen, messages_screen
 from bntui.tui.widgets.guard import TerminalGuard
 
 T = TypeVar("T")  # what the stream hands the screen
@@ -47,8 +49,19 @@ class StreamControls(Protocol):
 
 
 class StreamScreen(Screen[None]):
-    """The state both screens keep about their stream, and how both ask before stopping."""
+    """The state both screens keep about their stream, how both ask before stopping, their
+    help (`?`, F1), their messages shown whole (`l`), and why a key cannot act now."""
 
+    BINDINGS = [
+        Binding("question_mark,f1", "help", "Help", key_display="?", tooltip="these keys"),
+        Binding(
+            "l",
+            "messages",
+            "Log",
+            tooltip="every message so far, whole (a failure's reason, a worker's error, "
+            "what the status line said)",
+        ),
+    ]
     paused = var(False)  # the view is frozen (a replay holds where it is)
     ended = var(False)  # the stream is over
     stopping = var(False)  # a stop was asked for: the workers are being stopped
@@ -57,6 +70,7 @@ class StreamScreen(Screen[None]):
     def __init__(self) -> None:
         super().__init__()
         self.message_until = 0.0
+        self.said: list[str] = []  # every passing message, whole, oldest first
 
     def redraw(self) -> None:
         """Repaint what the state shows (each screen says what)."""
@@ -73,6 +87,34 @@ class StreamScreen(Screen[None]):
         """Show `message` in the status line for a few seconds (no pop-up over a chart)."""
         self.message_until = time.monotonic() + seconds
         self.message = message
+        if not self.said or self.said[-1] != message:
+            self.said.append(message)
+
+    def messages(self) -> list[str]:
+        """Every message to read whole (`l`): what the status line said (each screen adds
+        what its panels cut)."""
+        return [clean(message, 4000) for message in self.said]
+
+    def why_not(self, action: str, parameters: tuple[object, ...]) -> str | None:
+        """Why `action` cannot act now (its key is then hidden, and pressing it says this),
+        or None when it can."""
+        return None
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Hide the keys that cannot act now (`why_not`)."""
+        return self.why_not(action, parameters) is None
+
+    def action_why_not(self, action: str, *parameters: object) -> None:
+        """A key that cannot act now was pressed: say why."""
+        self.flash(self.why_not(action, parameters) or "that key does nothing here")
+
+    def action_help(self) -> None:
+        """Every key of this screen, what it does, and why one cannot act now."""
+        self.app.push_screen(help_screen(self))
+
+    def action_messages(self) -> None:
+        """The messages the screen cut with "…", whole."""
+        self.app.push_screen(messages_screen(self.messages()))
 
     def quit_or_ask(self, live: bool, question: str) -> None:
         """Quit at once unless something trains; then stop and save only once `question`
@@ -156,6 +198,7 @@ class StreamApp(App[int], Generic[T]):
         lifecycle.finish(failure=failure)
         saved = str(lifecycle.saved[0]) if lifecycle.saved is not None else None
         warning = lifecycle.saved[1] if lifecycle.saved is not None else lifecycle.save_error
+        warning = warning or lifecycle.unsaved
         return StreamEnded(saved, failure or warning, lifecycle.session.status)
 
     # -- stopping --------------------------------------------------------------------------

@@ -223,10 +223,12 @@ def test_an_interrupted_battery_keeps_what_finished_and_resumes(
     assert [m.verdict is not None for m in measures(resumed)] == [True, True]
     for line in ("gradients ", "init "):
         assert any(row.startswith(line) for row in done.stdout.splitlines())
-    # A finished file resumes to nothing.
+    # A finished file resumes to nothing, and is left as it was.
+    finished = out.read_bytes()
     again = subprocess.run([*bntui_command(), "claims", "--resume", str(out), "--headless"],
                            capture_output=True, text=True, env=clean_env, timeout=300)  # fmt: skip
-    assert again.returncode == 0 and "(0 to train)" in again.stdout
+    assert again.returncode == 0 and "is complete" in again.stdout
+    assert out.read_bytes() == finished
 
 
 @pytest.mark.parametrize(

@@ -135,3 +135,15 @@ def test_fuse_flag_reaches_the_spec(
     assert result.exit_code == 0, result.output
     (session,) = started
     assert session.specs[0].fuse_steps is fused  # type: ignore[attr-defined]
+
+
+def test_resuming_a_complete_claims_file_changes_nothing(tmp_path: Path) -> None:
+    """`claims --resume` on a finished battery says so and leaves the file as it was (its
+    `finished` is not re-stamped), whichever design it was recorded under."""
+    path = tmp_path / "claims.json"
+    path.write_bytes((Path(__file__).parent.parent / "data" / "claims_tiny.json").read_bytes())
+    before = path.read_bytes()
+    result = runner.invoke(app, ["claims", "--resume", str(path), "--headless"])
+    assert result.exit_code == 0, result.output
+    assert "is complete (every cell finished): nothing to resume" in result.output
+    assert path.read_bytes() == before

@@ -92,6 +92,14 @@ def test_headless_run_trains_both_models_for_real(
         assert record.test is not None and 0.1 < (record.test.accuracy or 0) <= 1
         assert sum(map(sum, record.test.confusion_matrix)) == 10_000
         assert len(record.test.predictions) == 8
+        # Schema 4: a guess for each of the first 200 test images, and the first mistakes
+        # among them with their pixels, each a mistake by those guesses.
+        pool = record.test.pool_predicted
+        assert len(pool) == len(record.test.pool_confidence) == 200
+        assert 0 < len(record.test.mistakes) <= 8
+        for mistake in record.test.mistakes:
+            assert pool[mistake.index] == mistake.predicted != mistake.label
+            assert len(mistake.image) == 28
         # Training improves on chance: the loss falls within the epoch curve.
         assert record.curve.loss[-1] < record.curve.loss[0]  # type: ignore[operator]
         # The global gradient norm of the step before each curve point (bntui.core.metrics).
@@ -242,7 +250,9 @@ def test_missing_data_gives_one_clear_message(tmp_path: Path, clean_env: dict[st
     assert "Plain MLP failed, MLP + BatchNorm failed (the reason above)" in result.stdout
     assert not re.search(r"(?<![\d.])0\.00(?!\d)", result.stdout), result.stdout
     assert "Traceback" not in result.stdout
-    assert load_run(out).models["bn"].status == "failed"
+    # Nothing trained, so nothing is saved (README, "Exit codes"), and the last line says so.
+    assert not out.exists()
+    assert "nothing saved: no model trained a step" in result.stdout + result.stderr
 
 
 def test_mnist_from_the_keras_cache(tmp_path: Path, clean_env: dict[str, str]) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from conftest import SMALL_RUN
-from screen import is_shown, status_of, text_of, until
+from screen import is_shown, replay_to_end, status_of, text_of
 from typer.testing import CliRunner
 
 from bntui.cli.main import app as cli
@@ -63,7 +63,8 @@ async def test_compare_tab_overlays_the_runs(small_run: RunFile, tmp_path: Path)
     other = load_run(variant(small_run, tmp_path))
     app = BntuiApp(CompareSession([small_run, other], ["A", "B"], ["small_run", "other"]))
     async with app.run_test(size=(100, 30)) as pilot:
-        await until(pilot, lambda: "REPLAY END" in status_of(app), "the comparison on screen")
+        await replay_to_end(app, pilot)  # the comparison on screen
+        assert "COMPARE" in status_of(app) and "REPLAY" not in status_of(app)
         assert is_shown(app.screen.query_one("#runs-table"))
         bn = app.screen.query_one("#runs-chart-bn", LineChart)
         assert [s.label for s in bn.series] == ["A", "B"]

@@ -89,6 +89,9 @@ class ClaimsScreen(StreamScreen):
         Binding("e", "end", "End replay"),
         Binding("pagedown,space", "scroll_view(1)", "Scroll", show=False),
         Binding("pageup", "scroll_view(-1)", "Scroll up", show=False),
+        # Pressed while they cannot act, these keys say why (the bindings above come first).
+        Binding("escape,left,h", "why_not('back')", show=False),
+        Binding("e", "why_not('end')", show=False),
     ]
 
     opened = var(False)
@@ -252,13 +255,16 @@ class ClaimsScreen(StreamScreen):
 
     # -- keys -------------------------------------------------------------------------------
 
-    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        """Hide the keys that do nothing now."""
-        if action == "back":
-            return self.opened
+    def why_not(self, action: str, parameters: tuple[object, ...]) -> str | None:
+        """Why a key cannot act now (it is then hidden; pressing it says this)."""
+        if action == "back" and not self.opened:
+            return "the list is shown: Enter opens a claim's view, Esc comes back from it"
         if action == "end":
-            return not self.source.live and not self.ended
-        return True
+            if self.source.live:
+                return "e jumps to the end of a replay; a live battery has no end to jump to"
+            if self.ended:
+                return "the replay is at its end already"
+        return None
 
     def action_back(self) -> None:
         """Back from the claim's view to the list."""

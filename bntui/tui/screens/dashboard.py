@@ -61,23 +61,51 @@ class DashboardScreen(StreamScreen):
 
     CSS_PATH = "dashboard.tcss"
     BINDINGS = [
-        Binding("q", "quit_dashboard", "Quit"),
+        Binding("q", "quit_dashboard", "Quit", tooltip="quit; while training, asks first"),
         Binding("ctrl+c", "quit_dashboard", "Quit", show=False, priority=True),
-        Binding("p", "pause", "Pause"),
-        Binding("m", "metric", "Metric"),
-        Binding("v", "series", "Train/val"),
-        Binding("s", "save", "Save"),
-        Binding("e", "end", "End"),
-        Binding("i", "tab('inside')", "Inside"),
-        Binding("0", "tab('runs')", "Runs", show=False),
-        Binding("c", "save_screenshot", "Screenshot", show=False),
-        Binding("n", "inside_view", "Next stat"),
-        Binding("b", "each_seed", "Seeds"),
-        Binding("right_square_bracket", "next_seed(1)", "Seed", key_display="]"),
-        Binding("left_square_bracket", "next_seed(-1)", "Previous seed", show=False),
+        # 0–5 / 1–5 in the footer: one entry for the tab keys (the rest are hidden).
+        Binding("0", "tab('runs')", "Tabs", key_display="0–5", tooltip="switch tabs"),
+        Binding("1", "tabs('training')", "Tabs", key_display="1–5", system=True),
         *[
-            Binding(str(i + 1), f"tab('{tab}')", tab.title(), show=False)
+            Binding(str(i + 1), f"tab('{tab}')", f"the {tab.title()} tab", show=False)
             for i, tab in enumerate(TABS)
+        ],
+        Binding("p", "pause", "Pause", tooltip="pause / resume the view (training goes on)"),
+        Binding("m", "metric", "Metric", tooltip="the curve shown: loss → accuracy → …"),
+        Binding("v", "series", "Train/val", tooltip="train + validation → train → validation"),
+        Binding("s", "save", "Save", tooltip="save the run file now (a snapshot)"),
+        Binding("e", "end", "End", tooltip="replay: jump to the end"),
+        Binding("b", "each_seed", "Seeds", tooltip="several seeds: mean and band ↔ each seed"),
+        Binding(
+            "right_square_bracket",
+            "next_seed(1)",
+            "Seed",
+            key_display="[ ]",
+            tooltip="Results tab, several seeds: the next seed's test results",
+        ),
+        Binding(
+            "left_square_bracket",
+            "next_seed(-1)",
+            "Previous seed",
+            key_display="[",
+            show=False,
+            tooltip="Results tab, several seeds: the previous seed's test results",
+        ),
+        Binding("i", "tab('inside')", "Inside", show=False, tooltip="the Inside tab"),
+        Binding("n", "inside_view", "Stat", tooltip="Inside tab: next layer statistic"),
+        Binding("c", "save_screenshot", "Shot", tooltip="save the screen as SVG in runs/"),
+        # Pressed while they cannot act, these keys say why (the bindings above come first).
+        *[
+            Binding(key, f"why_not({action})", show=False)
+            for key, action in (
+                ("0", "'tab', 'runs'"),
+                ("s", "'save'"),
+                ("e", "'end'"),
+                ("b", "'each_seed'"),
+                ("right_square_bracket", "'next_seed', 1"),
+                ("left_square_bracket", "'next_seed', -1"),
+                ("n", "'inside_view'"),
+            )
         ],
     ]
 
@@ -154,7 +182,7 @@ class DashboardScreen(StreamScreen):
         for event in events:
             if isinstance(event, CallbackNote) and self.session.runs_kind is None:
                 title = MODEL_TITLES.get(event.model, event.model)
-                self.flash(f"{title}: {clean(event.message, 300)}")
+                self.flash(f"{title}: {clean(event.message, 4000)}")
 
     def on_stream_ended(self, message: StreamEnded) -> None:
         """Training (or the replay) is over."""
@@ -205,9 +233,12 @@ class DashboardScreen(StreamScreen):
         self._restyle()
 
     def mode_word(self) -> str:
-        """LIVE, REPLAY ×N, PAUSED, STOPPING, DONE or REPLAY END, for the status line."""
+        """LIVE, REPLAY ×N, PAUSED, STOPPING, DONE, REPLAY END or COMPARE (saved runs side
+        by side: nothing plays), for the status line."""
         if self.paused:
             return "PAUSED"
+        if self.session.runs_kind == "compare":
+            return "COMPARE"
         if self.ended:
             if not self.session.live:
                 return "REPLAY END"
@@ -224,7 +255,9 @@ class DashboardScreen(StreamScreen):
             return ""
         if not self.session.live:
             return str(path)
-        return f"saved {self.saved_path or path}" if self.ended else f"→ {path}"
+        if not self.ended:
+            return f"→ {path}"
+        return f"saved {self.saved_path}" if self.saved_path else "not saved"
 
     def run_label(self) -> str:
         """Which run is on show, when there are several: a sweep's batch size."""
@@ -234,6 +267,15 @@ class DashboardScreen(StreamScreen):
         if view.kind == "compare" and view.runset is not None:
             return f"comparing {len(view.runset.runs)} runs; tabs 1–5: run A"
         return ""
+
+    def messages(self) -> list[str]:
+        """Every message whole (`l`): each failed model's reason, then what the status line
+        said."""
+        reasons = [
+            f"{MODEL_TITLES[key]} failed: {clean(why, 4000)}"
+            for key, why in failures(self.view.run)
+        ]
+        return reasons + super().messages()
 
     @property
     def active_tab(self) -> str:
@@ -287,24 +329,40 @@ class DashboardScreen(StreamScreen):
         """The app, as far as the dashboard drives it."""
         return cast(Controls, self.app)
 
-    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        """Hide keys that do nothing here (what the session cannot do, a tab not there)."""
-        if action == "save":
-            return self.session.can_save
+    def why_not(self, action: str, parameters: tuple[object, ...]) -> str | None:
+        """Why a key cannot act now (it is then hidden; pressing it says this)."""
+        seeds = len(self.view.run.seeds)
+        if action == "save" and not self.session.can_save:
+            return "this is a saved file already: nothing to save"
         if action == "end":
-            return self.session.can_skip and not self.ended
-        if action == "tab" and parameters == ("runs",):
-            return self.session.runs_kind is not None
+            if not self.session.can_skip:
+                return "e jumps to the end of a replay; live training has no end to jump to"
+            if self.ended:
+                return "the replay is at its end already"
+        if action == "tab" and parameters == ("runs",) and self.session.runs_kind is None:
+            return "0 shows a sweep's or a comparison's runs; this is one run"
+        if action in ("each_seed", "next_seed") and seeds < 2:
+            return "one seed: b, [ and ] act on runs of several seeds (--seeds N)"
         if action in ("inside_view", "next_seed"):
-            if action == "next_seed" and len(self.view.run.seeds) < 2:
-                return False
+            tab = "inside" if action == "inside_view" else "results"
             try:
-                return self.active_tab == ("inside" if action == "inside_view" else "results")
+                if self.active_tab != tab:
+                    number = TABS.index(tab) + 1
+                    return f"this key acts on the {tab.title()} tab ({number})"
             except NoMatches:  # asked before the tabs exist
-                return False
-        if action == "each_seed":
-            return len(self.view.run.seeds) > 1
-        return True
+                return "the tabs are not drawn yet"
+        return None
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Hide keys that cannot act now (`why_not`); the footer's 1–5 entry stands for the
+        tab keys where there is no tab 0 (else 0–5 does)."""
+        if action == "tabs":
+            return self.session.runs_kind is None
+        return super().check_action(action, parameters)
+
+    def action_tabs(self, tab: str) -> None:
+        """The footer's 1–5 entry (key 1): switch tabs."""
+        self.action_tab(tab)
 
     def action_tab(self, tab: str) -> None:
         """Switch tabs; the tab's scrollable content takes the focus, so arrow keys scroll."""

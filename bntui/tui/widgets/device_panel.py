@@ -3,6 +3,7 @@ its backend says), why a GPU that is present goes unused, and the live load."""
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Mapping
 from typing import Any
 
@@ -12,6 +13,7 @@ from bntui.core.spec import MODEL_KEYS, MODEL_TITLES
 from bntui.core.text import clean
 from bntui.procs.gpus import gpu_position
 from bntui.record.runfile import RunFile
+from bntui.stats.figures import failures
 from bntui.tui.widgets.fit import fit_line
 from bntui.tui.widgets.text_view import TextView
 
@@ -88,13 +90,23 @@ def flowed(label: str, parts: list[str], width: int) -> Text:
     return text
 
 
+def no_device_text(run: RunFile, width: int) -> Text:
+    """Before the workers report their device: waiting, or, once a model failed without a
+    report, what happened instead (each failed model's reason, whole, wrapped to `width`)."""
+    failed = failures(run)
+    if not failed and run.status in ("pending", "running"):
+        return Text("waiting for the workers to start…", "dim")
+    lines = ["No device was recorded: the models failed before their workers reported one."]
+    lines += [f"{MODEL_TITLES[key]} failed: {clean(why, 4000)}" for key, why in failed]
+    return Text("\n".join(textwrap.fill(line, max(20, width - 1)) for line in lines))
+
+
 def device_text(run: RunFile, width: int = 200) -> Text:
     """The Device tab's text: versions, devices, the unused-GPU note, runs on, live load."""
     env = run.environment
     text = Text()
     if not env:
-        text.append("waiting for the workers to start…", "dim")
-        return text
+        return no_device_text(run, width)
     backend = (
         f"keras {clean(env.get('keras'))} on {clean(env.get('backend'))} "
         f"{clean(env.get('backend_version'))}"

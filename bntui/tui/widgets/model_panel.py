@@ -142,8 +142,10 @@ class ModelPanel(Vertical):
         if saved:
             lines.append(f"\n✓ checkpoint ep {saved[-1].epoch + 1} ({len(saved)} saved)", "dim")
         if record.status in ("failed", "diverged"):
+            # The reason may be cut at this width: the key that shows it whole comes first.
+            whole = " (l: whole)" if record.error else ""
             why = f": {clean(record.error, 300)}" if record.error else ""
-            lines.append(f"\n✗ {record.status}{why}", "bold red")
+            lines.append(f"\n✗ {record.status}{whole}{why}", "bold red")
         elif record.error:
             lines.append(f"\n{clean(record.error, 300)}", "bold red")
         return lines

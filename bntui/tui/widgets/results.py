@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import textwrap
+from dataclasses import dataclass
 
 from rich.console import RenderableType
 from rich.table import Table
@@ -12,7 +13,8 @@ from textual.widgets import Static
 
 from bntui.core.spec import MODEL_KEYS, MODEL_TITLES
 from bntui.core.text import clean, fmt
-from bntui.record.runfile import RunFile
+from bntui.record.bounds import MISTAKES_KEPT
+from bntui.record.runfile import Mistake, RunFile, TestResults
 from bntui.tui.widgets.text_view import BuiltView, TextView
 
 RAMP = " .:-=+*#%@"
@@ -214,52 +216,130 @@ PREDICTIONS_RULE = (
     "those one model gets wrong and the other right, then those both get wrong, then those "
     "both get right"
 )
+MISTAKES_RULE = (
+    "of the test set's first {pool} images, those one model gets wrong and the other right, "
+    "then those both get wrong, each in test order (each model's first {kept} mistakes there "
+    "are recorded); then recorded images both get right, up to {n}"
+)
 
 
-def right_or_wrong(run: RunFile, seed: int, slot: int) -> list[bool | None]:
-    """For each model, whether it got recorded sample `slot` right (None: no prediction)."""
-    found: list[bool | None] = []
-    for key in MODEL_KEYS:
-        test = run.pair(seed)[key].test
-        preds = test.predictions if test else []
-        found.append(preds[slot].predicted == preds[slot].label if slot < len(preds) else None)
-    return found
+@dataclass(frozen=True)
+class Shown:
+    """A test image on a card: where it is in the test set, its class and pixels, and each
+    model's guess (class and its probability, if known; None: no prediction)."""
+
+    index: int
+    label: int
+    image: list[list[int]]
+    guesses: tuple[tuple[int, float | None] | None, ...]
+
+    def right(self) -> list[bool | None]:
+        """For each model, whether it got the image right (None: no prediction)."""
+        return [None if g is None else g[0] == self.label for g in self.guesses]
+
+    def group(self) -> int:
+        """0: one model right and the other wrong; 1: both wrong; 2: the rest."""
+        right = self.right()
+        if set(right) == {True, False}:
+            return 0
+        return 1 if right == [False, False] else 2
 
 
-def _one_wrong(run: RunFile, seed: int, slot: int) -> bool:
-    return set(right_or_wrong(run, seed, slot)) == {True, False}
+def _tests(run: RunFile, seed: int) -> list[TestResults | None]:
+    pair = run.pair(seed)
+    return [pair[key].test for key in MODEL_KEYS]
 
 
-def prediction_order(run: RunFile, seed: int = 0) -> list[int]:
-    """The recorded sample images (indices into the run's samples) in the order shown:
-    one model right and the other wrong first, then both wrong, then the rest (both right,
-    or not predicted); each group in the test set's order."""
+def _recorded_samples(run: RunFile, seed: int) -> list[Shown]:
+    """The sample images recorded before training, with each model's prediction."""
     data = run.dataset
     if data is None:
         return []
+    tests = _tests(run, seed)
+    shown = []
+    for slot, index in enumerate(data.sample_indices):
+        guesses: list[tuple[int, float | None] | None] = []
+        for test in tests:
+            preds = test.predictions if test else []
+            if slot < len(preds):
+                p = preds[slot]
+                prob = p.probabilities[p.predicted] if p.predicted < len(p.probabilities) else None
+                guesses.append((p.predicted, prob))
+            else:
+                guesses.append(None)
+        shown.append(
+            Shown(index, data.sample_labels[slot], data.sample_images[slot], tuple(guesses))
+        )
+    return shown
 
-    def group(slot: int) -> int:
-        found = right_or_wrong(run, seed, slot)
-        if _one_wrong(run, seed, slot):
-            return 0
-        return 1 if found == [False, False] else 2
 
-    return sorted(range(len(data.sample_images)), key=lambda slot: (group(slot), slot))
+def pooled(run: RunFile, seed: int = 0) -> bool:
+    """True when both models recorded their guesses on the test set's first images (schema
+    4): the cards then show mistakes by `MISTAKES_RULE`."""
+    return all(test is not None and test.pool_predicted for test in _tests(run, seed))
+
+
+def _mistakes(run: RunFile, seed: int) -> list[Shown]:
+    tests = [test for test in _tests(run, seed) if test is not None]
+    found: dict[int, Mistake] = {}
+    for test in tests:
+        for mistake in test.mistakes:
+            found.setdefault(mistake.index, mistake)
+    shown = []
+    for index, mistake in sorted(found.items()):
+        guesses: list[tuple[int, float | None] | None] = []
+        for test in tests:
+            if index < len(test.pool_predicted):
+                confidence = test.pool_confidence[index] if test.pool_confidence else None
+                guesses.append((test.pool_predicted[index], confidence))
+            else:
+                guesses.append(None)
+        shown.append(Shown(index, mistake.label, mistake.image, tuple(guesses)))
+    return shown
+
+
+def shown_samples(run: RunFile, seed: int = 0) -> list[Shown]:
+    """The images the cards show, in order: by `MISTAKES_RULE` where the file recorded the
+    models' guesses on the test set's first images (schema 4), else (an older file) the
+    recorded samples by `PREDICTIONS_RULE`."""
+    samples = _recorded_samples(run, seed)
+    count = max(len(samples), MISTAKES_KEPT)
+    if not pooled(run, seed):
+        return sorted(samples, key=lambda s: (s.group(), s.index))
+    chosen = sorted(_mistakes(run, seed), key=lambda s: (s.group(), s.index))[:count]
+    taken = {s.index for s in chosen}
+    rest = [s for s in samples if s.index not in taken]
+    return chosen + rest[: count - len(chosen)]
+
+
+def prediction_order(run: RunFile, seed: int = 0) -> list[int]:
+    """The recorded sample images (indices into the run's samples) in the order an older
+    file's cards show them: one model right and the other wrong first, then both wrong,
+    then the rest (both right, or not predicted); each group in the test set's order."""
+    samples = _recorded_samples(run, seed)
+    return sorted(range(len(samples)), key=lambda slot: (samples[slot].group(), slot))
 
 
 def predictions_caption(run: RunFile, seed: int = 0) -> str:
     """What the prediction cards below show, and how they were chosen."""
-    data = run.dataset
-    count = len(data.sample_images) if data else 0
-    if not count:
+    shown = shown_samples(run, seed)
+    if not shown:
         return "Predictions: this run recorded no sample images."
-    apart = sum(1 for slot in range(count) if _one_wrong(run, seed, slot))
+    apart = sum(1 for s in shown if s.group() == 0)
+    both = sum(1 for s in shown if s.group() == 1)
     found = (
-        f"{apart} of them {'tells' if apart == 1 else 'tell'} the models apart."
+        f"{apart} of them {'tells' if apart == 1 else 'tell'} the models apart"
         if apart
-        else "None of them tells the models apart (both right, or both wrong)."
+        else "None of them tells the models apart"
     )
-    return f"Predictions below: {PREDICTIONS_RULE.format(n=count)}. {found}"
+    found += f"; both models get {both} wrong." if both else "."
+    if pooled(run, seed):
+        test = _tests(run, seed)[0]
+        pool = len(test.pool_predicted) if test else 0
+        rule = MISTAKES_RULE.format(pool=pool, kept=MISTAKES_KEPT, n=len(shown))
+    else:
+        rule = PREDICTIONS_RULE.format(n=len(shown)) + " (this file predates recorded mistakes)"
+    return f"Predictions below: {rule}. {found}"
 
 
 class PredictionCard(Static):
@@ -277,32 +357,28 @@ class PredictionCard(Static):
 
     def show(self, run: RunFile, color: bool, seed: int = 0) -> None:
         """Redraw the image and the predictions of seed index `seed`'s models for it: the
-        card in place `slot` shows the recorded sample `prediction_order` puts there."""
+        card in place `slot` shows the image `shown_samples` puts there."""
         data = run.dataset
-        order = prediction_order(run, seed)
-        if data is None or self.slot >= len(order):
+        shown = shown_samples(run, seed)
+        if data is None or self.slot >= len(shown):
             self.display = False
             return
         self.display = True
         names = data.class_names
-        sample = order[self.slot]
-        label = data.sample_labels[sample]
+        sample = shown[self.slot]
 
         def name(i: int) -> str:
             return clean(names[i], 20) if 0 <= i < len(names) else str(i)
 
-        text = render_image(data.sample_images[sample], color)
-        text.append(f"#{data.sample_indices[sample]} true: {name(label)}\n", "bold")
-        for key in MODEL_KEYS:
-            test = run.pair(seed)[key].test
-            preds = test.predictions if test else []
-            if sample < len(preds):
-                p = preds[sample]
-                prob = p.probabilities[p.predicted] if p.predicted < len(p.probabilities) else None
-                ok = p.predicted == p.label
-                text.append(f"{key:>5}: {name(p.predicted)} {fmt(prob, 2)} ")
-                text.append("✓" if ok else "✗", "green" if ok else "bold red")
-                text.append("\n")
-            else:
+        text = render_image(sample.image, color)
+        text.append(f"#{sample.index} true: {name(sample.label)}\n", "bold")
+        for key, guess in zip(MODEL_KEYS, sample.guesses):
+            if guess is None:
                 text.append(f"{key:>5}: —\n", "dim")
+                continue
+            predicted, prob = guess
+            ok = predicted == sample.label
+            text.append(f"{key:>5}: {name(predicted)} {fmt(prob, 2)} ")
+            text.append("✓" if ok else "✗", "green" if ok else "bold red")
+            text.append("\n")
         self.update(text)

@@ -10,6 +10,7 @@ from __future__ import annotations
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
+from textual.widgets import Static
 
 from bntui.claims.found import Figure, y_range
 from bntui.claims.measures import Measure
@@ -119,6 +120,44 @@ def legend(figure: Figure, no_color: bool = False) -> Text:
     return text
 
 
+def levels_text(figure: Figure) -> str:
+    """The figure's values in words, where its bars start at zero (levels compared by their
+    size): there a difference of a fraction of a point is a hair's width, so each level is
+    given, with its difference from the one before when there is one level per position,
+    or the second model minus the first where two share a position."""
+    if not figure.from_floor:
+        return ""
+    per_tick: list[tuple[str, list[tuple[str, float]]]] = []
+    for i, tick in enumerate(figure.ticks):
+        means = [(s.label, s.mean[i]) for s in figure.series]
+        per_tick.append((tick, [(label, float(v)) for label, v in means if v is not None]))
+    levels = [v for _, found in per_tick for _, v in found]
+    if not levels:
+        return ""
+    places = 2 if max(abs(v) for v in levels) >= 1 else 3
+
+    def number(value: float, signed: bool = False) -> str:
+        return f"{value:{'+' if signed else ''}.{places}f}".replace("-", "−")
+
+    parts: list[str] = []
+    previous: float | None = None
+    for tick, values in per_tick:
+        if len(values) == 1:
+            value = values[0][1]
+            step = "" if previous is None else f" ({number(value - previous, True)})"
+            parts.append(f"{tick} {number(value)}{step}")
+            previous = value
+        elif values:
+            shown = ", ".join(f"{label} {number(v)}" for label, v in values)
+            if len(values) == 2:
+                (first, low), (second, high) = values
+                shown += f", {second} − {first} {number(high - low, True)}"
+            parts.append(f"{tick}: {shown}")
+    what = f"Levels, {figure.y_label}" if figure.y_label else "Levels"
+    after = "; in brackets, the difference from the one before" if previous is not None else ""
+    return f"{what} (bars from zero hide small differences{after}): " + " · ".join(parts)
+
+
 def cut_note(figure: Figure) -> str:
     """Where the figure's y axis starts, when that is not zero (else nothing)."""
     axis = y_range(figure)
@@ -131,14 +170,15 @@ class ClaimChart(Vertical):
     never the note."""
 
     DEFAULT_CSS = """
-    ClaimChart { height: 14; }
+    ClaimChart { height: auto; }
+    ClaimChart .chart-levels { height: auto; }
     ClaimChart > Horizontal { height: 1; }
     ClaimChart TextView { height: 1; }
     ClaimChart .chart-title { width: 1fr; }
     ClaimChart .chart-cut { width: auto; }
     ClaimChart.-cut .chart-title { width: auto; max-width: 68%; }
     ClaimChart.-cut .chart-cut { width: 1fr; }
-    ClaimChart > TickChart { height: 1fr; }
+    ClaimChart > TickChart { height: 12; }
     """
 
     def compose(self) -> ComposeResult:
@@ -148,6 +188,7 @@ class ClaimChart(Vertical):
             yield TextView(classes="chart-cut")
         yield TickChart()
         yield TextView(classes="chart-legend")
+        yield Static(classes="chart-levels")
 
     def show(self, found: Measure) -> None:
         """Draw the claim's figure, or say why there is none yet."""
@@ -165,10 +206,12 @@ class ClaimChart(Vertical):
             chart.empty_message = empty_message(found)
             chart.show([], 1.0)
             key.show_text("")
+            self.query_one(".chart-levels", Static).update("")
             return
         title.show_text(Text(f"Chart: {figure.title}", "bold"))
         chart.show_figure(figure)
         key.show_text(legend(figure, self.app.no_color))
+        self.query_one(".chart-levels", Static).update(Text(levels_text(figure)))
 
 
 def empty_message(found: Measure) -> str:

@@ -9,6 +9,8 @@ grey barely above the background.
 
 from __future__ import annotations
 
+import re
+
 from rich.style import Style
 from rich.text import Text
 from textual import events
@@ -40,6 +42,15 @@ MARKS = {
 NAME_WIDTH, WORD_WIDTH = 15, 20
 # Wide enough for the claim's title after the interval.
 TITLE_FROM = 110
+# Narrower than this, the verdicts' column closes up so the intervals keep their digits.
+NARROW = 70
+# The short forms of the notes `measure_text` puts after an interval, for a narrow row
+# (its view below says them whole).
+SHORT_NOTES = {
+    " (a bound, not a measurement: see the notes)": " (a bound)",
+    " (both ends are bounds: nothing follows)": " (bounds)",
+    " (no spread: every seed gave the same value)": " (no spread)",
+}
 
 
 def looks(style: str, no_color: bool) -> Style:
@@ -69,16 +80,36 @@ def result_text(found: Measure) -> str:
     return ""
 
 
+def fitted_result(found: Measure, room: int) -> str:
+    """The claim's result in `room` columns where it can be: a note after the interval
+    gives way to its short form, then the seed count, the note, the unit's word; the
+    interval's digits last."""
+    text = result_text(found)
+    if len(text) <= room or found.status != "done":
+        return text
+    for note, short in SHORT_NOTES.items():
+        text = text.replace(note, short)
+    if len(text) > room:
+        text = re.sub(r" \(n=\d+\)", "", text)
+    if len(text) > room:  # the view below says the notes whole
+        text = re.sub(r" \([^()]*\)$", "", text)
+    if len(text) > room:  # the unit's word, as the header and the view below say it
+        text = re.sub(r"^(\S+) [a-z]+ \[", r"\1 [", text)
+    return text
+
+
 def claim_row(found: Measure, selected: bool, width: int, no_color: bool = False) -> Text:
     """One claim's row: ▶ when selected, name, mark and status word, interval (and its
-    title where the width allows)."""
+    title where the width allows). Where the row is narrow, the verdict's column closes up
+    and the interval's notes shorten before anything is cut."""
     symbol, style = mark(found, no_color)
     row = Text(no_wrap=True, overflow="ellipsis", style="reverse" if selected else "")
     row.append("▶ " if selected else "  ", "bold")
     row.append(f"{found.claim:<{NAME_WIDTH}} ", "bold")
     row.append(f"{symbol} ", style)
-    row.append(f"{status_word(found):<{WORD_WIDTH}} ", style)
-    row.append(result_text(found))
+    word = status_word(found)
+    row.append(f"{word:<{WORD_WIDTH if width >= NARROW else len(word)}} ", style)
+    row.append(fitted_result(found, width - len(row)))
     if width >= TITLE_FROM:
         row.pad_right(max(0, 74 - len(row)))
         row.append(CLAIMS[found.claim].title, looks("dim", no_color))
@@ -97,7 +128,7 @@ class ClaimList(Widget, can_focus=True):
         Binding("down,j", "move(1)", "Down", show=False),
         Binding("home,g", "move(-99)", "First", show=False),
         Binding("end,G", "move(99)", "Last", show=False),
-        Binding("enter,right,l", "open", "Open"),
+        Binding("enter,right", "open", "Open"),
     ]
 
     index: reactive[int] = reactive(0)
@@ -134,7 +165,7 @@ class ClaimList(Widget, can_focus=True):
 
     def render(self) -> Text:
         """A header row, then a row per claim."""
-        width, no_color = self.size.width, self.app.no_color
+        width, no_color = self.content_size.width, self.app.no_color
         header = Text(no_wrap=True, overflow="ellipsis", style=looks("dim", no_color))
         header.append(f"  {'claim':<{NAME_WIDTH}} {'verdict':<{WORD_WIDTH + 2}} ")
         header.append("mean [95% interval over paired seeds]")
