@@ -64,6 +64,9 @@ class ScaleRecord(FileModel):
     deep_activations: Annotated[
         list[Literal["sigmoid", "relu"]], Field(min_length=1, max_length=2)
     ] = ["sigmoid"]
+    # Claim regularisation's slice and epochs (design 3 on).
+    reg_train: Annotated[int, Field(ge=64, le=55_000)] = 2_000
+    reg_epochs: Annotated[int, Field(ge=1, le=1_000)] = 30
 
     @model_validator(mode="after")
     def _usable(self) -> ScaleRecord:
@@ -118,6 +121,11 @@ class SeedResult(FileModel):
     # The worker's CPU time over each epoch (files before it was recorded have none).
     epoch_cpu_seconds: Points = []
     params: Annotated[int, Field(ge=0, le=10**12)] = 0
+    # Cells with `step_losses` (design 3 on): the last epoch's per-step training losses,
+    # summarised: their mean, standard deviation, and share of spikes (over 3× the median).
+    step_loss_mean: Number = None
+    step_loss_std: Number = None
+    step_loss_spikes: Number = None
 
     @model_validator(mode="after")
     def _aligned(self) -> SeedResult:

@@ -16,15 +16,8 @@ from bntui.claims.battery import CLAIMS, Scale, seed_values
 from bntui.claims.claimfile import ClaimsFile
 from bntui.claims.found import Detail, Figure, Found, Results
 from bntui.claims.probed import covariate_shift, gradient_flow
-from bntui.claims.quantities import (
-    confound,
-    convergence,
-    cost,
-    initialisation,
-    learning_rate,
-    regularisation,
-    small_batches,
-)
+from bntui.claims.quantities import confound, convergence, cost, learning_rate
+from bntui.claims.regimes import initialisation, regularisation, small_batches
 from bntui.claims.rules import TEST_NAMES, Significance, TestName, Verdict
 from bntui.stats.intervals import Interval, mean_interval
 from bntui.stats.significance import ALPHA, holm, seeds_needed

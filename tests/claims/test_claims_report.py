@@ -170,14 +170,14 @@ def test_an_interrupted_battery_says_what_is_missing(tiny: ClaimsFile) -> None:
     assert "`bntui claims --resume FILE` (FILE: this claims file) trains only" in md
     found = {m.claim: m for m in measures(part)}
     # The controlled pair and the notebooks' plain: the claims of the pair alone are done.
-    assert {n for n, m in found.items() if m.status == "done"} == {"shift", "regularisation"}
+    assert {n for n, m in found.items() if m.status == "done"} == {"shift"}
     for name, m in found.items():
         if m.status != "done":
             assert "**pending**" in summary_row(md, name)
             pending = f"**Not measured yet**: {m.cells_done} of {m.cells_total} of its cells"
             assert f"{pending} are done. `bntui claims --resume FILE` trains the missing" in md
             assert f"{name}.svg" not in files and f"{name}.csv" not in files
-    assert {"regularisation.svg", "shift.csv"} <= set(files)
+    assert {"shift.svg", "shift.csv"} <= set(files)
     verdicts = {r["claim"]: r["verdict"] for r in csv.DictReader(io.StringIO(files["summary.csv"]))}
     assert verdicts["lr"] == "pending" and verdicts["shift"] == found["shift"].verdict
 

@@ -19,6 +19,8 @@ from bntui.training.common import finite_float
 from bntui.training.seedtrain import data_order
 
 Progress = Callable[[float], None]
+# A step's loss is a spike when it is over this many times its epoch's median step loss.
+SPIKE = 3.0
 
 
 def drift(before: tuple[np.ndarray, np.ndarray], after: tuple[np.ndarray, np.ndarray]) -> float:
@@ -66,6 +68,7 @@ def _train(cell: CellSpec, seeds: tuple[int, ...], progress: Progress | None) ->
         for s in seeds
     ]
     drifts: list[np.ndarray] = []
+    last_epoch: list[np.ndarray] = []  # per-step losses (step × seed), claim small-batches
     last_moments: list[tuple[np.ndarray, np.ndarray]] = []
 
     def evaluate(step: int) -> None:
@@ -108,7 +111,11 @@ def _train(cell: CellSpec, seeds: tuple[int, ...], progress: Progress | None) ->
         for stop in sorted({*evals.points, *probes.points, steps}):
             picks = orders[:, done * size : stop * size].reshape(count, stop - done, size)
             picks = picks.swapaxes(0, 1)
-            losses = stack.train(stack.x[picks], stack.y[picks])
+            if cell.step_losses and epoch == cell.epochs - 1:
+                last_epoch.append(stack.train_each(stack.x[picks], stack.y[picks]))
+                losses = last_epoch[-1][-1]
+            else:
+                losses = stack.train(stack.x[picks], stack.y[picks])
             for k in range(count):
                 if finite_float(losses[k]) is None:
                     out[k]["diverged"] = True
@@ -135,4 +142,20 @@ def _train(cell: CellSpec, seeds: tuple[int, ...], progress: Progress | None) ->
         out[k]["train_accuracy"] = finite_float(train_accuracy[k])
         out[k]["train_mode_accuracy"] = None if train_mode is None else finite_float(train_mode[k])
         out[k]["activation_drift"] = [] if total is None else [finite_float(v) for v in total[k]]
+    if last_epoch:
+        _step_loss_summary(out, np.concatenate(last_epoch))
     return out
+
+
+def _step_loss_summary(out: list[dict[str, Any]], losses: np.ndarray) -> None:
+    """Each seed's per-step training losses over the last epoch (step × seed), summarised:
+    their mean, their spread (standard deviation) and the share of spikes (steps whose loss
+    is over `SPIKE` times the epoch's median)."""
+    for k in range(len(out)):
+        seed = losses[:, k]
+        if not np.all(np.isfinite(seed)):
+            continue
+        median = float(np.median(seed))
+        out[k]["step_loss_mean"] = finite_float(np.mean(seed))
+        out[k]["step_loss_std"] = finite_float(np.std(seed))
+        out[k]["step_loss_spikes"] = finite_float(np.mean(seed > SPIKE * median))
