@@ -113,6 +113,13 @@ def regularisation(results: Results, scale: Scale) -> Found:
             f"plain did not fit its slice (training accuracy under {FITS:.0%}) for seeds "
             f"{', '.join(unfit)}: there it had not begun to overfit"
         )
+    control = mean_interval(paired(best["plain-dropout"], best["plain"]))
+    if control is not None and (control.low is None or control.low <= 0):
+        notes.append(
+            "the positive control fails: dropout does not raise plain's best validation "
+            "accuracy here either, so this slice and budget do not reward a regulariser; read "
+            "the verdict as whether BN generalises better here, not whether it can regularise"
+        )
     first = results["reg/plain"][0]
     steps = first.steps[1] - first.steps[0] if len(first.steps) > 1 else 1
     x = [float(s // steps) for s in first.steps[1:]]

@@ -148,6 +148,13 @@ def test_regularisation_comes_out_every_way(bn_offset: float, verdict: str) -> N
     # Seed 42's plain did not fit its slice: said, with its training accuracy.
     assert any("plain did not fit its slice" in n and "42 (97.0%)" in n for n in found.notes)
     assert found.figure is not None and len(found.figure.series) == len(REG_ARMS)
+    assert not any("positive control fails" in n for n in found.notes)
+
+
+def test_a_failed_positive_control_is_said() -> None:
+    # Dropout lowers plain's best on this slice: the slice cannot show a regulariser.
+    found = regularisation(reg_results(0.0, dropout_gain=-0.01), QUICK)
+    assert any("positive control fails" in n for n in found.notes)
 
 
 def batch_results(scale: Scale, bn_small: float, remedy_small: float) -> Results:
