@@ -179,8 +179,8 @@ LESSONS = {
     "×10) are shown beside, not tested: a BN layer's output does not change when the weights "
     "before it are scaled by c, but their gradient shrinks by c, so scaling them by c acts "
     "like dividing their learning rate by c² (Arora et al. 2019): for BN the scale arm is "
-    "the lr claim in disguise, and plain ×0.1 mostly shows a budget too short to leave "
-    "chance at that rate.",
+    "the lr claim in disguise; and plain's ×0.1 and ×10 arms end far below its ×1 after "
+    "a short budget that a longer one could narrow. The scales are shown, not tested.",
     "gradients": "In a deep stack of sigmoids, each layer multiplies the backward signal by "
     "a derivative below 0.25, so the first layer's gradient can be orders of magnitude "
     "smaller than the last's: it vanishes. The imbalance counts orders of magnitude either "

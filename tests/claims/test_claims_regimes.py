@@ -219,7 +219,7 @@ def test_initialisation_comes_out_every_way(plain: float, bn: float, verdict: st
     found = initialisation(results, QUICK)
     assert settled("init", found.values) == verdict
     # Both ×0.1 arms sit at chance here: said, and the scale arm is said to be lr for BN.
-    assert any("×0.1 ends at 10.0%" in n for n in found.notes)
+    assert any(n.startswith("plain ×0.1 ends at 10.0% (×1: 80.") for n in found.notes)
     assert any("lr claim in disguise" in n for n in found.notes)
 
 
