@@ -111,9 +111,13 @@ def _train(cell: CellSpec, seeds: tuple[int, ...], progress: Progress | None) ->
         for stop in sorted({*evals.points, *probes.points, steps}):
             picks = orders[:, done * size : stop * size].reshape(count, stop - done, size)
             picks = picks.swapaxes(0, 1)
-            if cell.step_losses and epoch == cell.epochs - 1:
-                last_epoch.append(stack.train_each(stack.x[picks], stack.y[picks]))
-                losses = last_epoch[-1][-1]
+            # Every epoch on the per-step program (one program to compile, not two).
+            if cell.step_losses:
+                each = stack.train_each(stack.x[picks], stack.y[picks])
+                # A seed whose loss was not finite at any step diverged.
+                losses = np.where(np.isfinite(each).all(axis=0), each[-1], np.nan)
+                if epoch == cell.epochs - 1:
+                    last_epoch.append(each)
             else:
                 losses = stack.train(stack.x[picks], stack.y[picks])
             for k in range(count):
