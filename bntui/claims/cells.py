@@ -13,13 +13,22 @@ from typing import Any, Literal
 
 Family = Literal["mlp", "deep"]
 Activation = Literal["relu", "leaky_relu", "sigmoid"]
-Initializer = Literal["glorot_uniform", "he_normal"]
+Initializer = Literal["glorot_uniform", "he_normal", "lecun_normal", "orthogonal"]
 Inputs = Literal["raw", "standardized"]
 Harness = Literal["fused", "fit"]
+# What normalises where the BN model has BN (claim small-batches' remedies): BN itself, batch
+# renormalisation (Ioffe 2017), layer norm, group norm (Wu & He 2018).
+Norm = Literal["batch", "renorm", "layer", "group"]
 
 # What the deep stack is (claim gradients): this many Dense layers (by default) of this width.
 DEEP_LAYERS = 8
 DEEP_WIDTH = 100
+NORM_LABELS = {
+    "batch": "BN",
+    "renorm": "batch renorm",
+    "layer": "layer norm",
+    "group": "group norm",
+}
 # Per-pixel standardisation as a BN layer does it at inference, with the training slice's
 # mean and variance and BN's epsilon: (x − mean) / sqrt(var + ε).
 STANDARDIZE_EPSILON = 1e-3
@@ -69,6 +78,14 @@ class CellSpec:
     # After training: the deployed models' checks (corrupted inputs, batch companions at
     # inference; `bntui.claims.worker.deployment`), no training.
     end_checks: bool = False
+    # The normalisation layer where `batch_norm` puts one (see `Norm`).
+    norm: Norm = "batch"
+    # Dropout after each hidden activation (0: none).
+    dropout: float = 0.0
+    # BN's statistics over sub-batches of this many examples in training (0: the whole batch).
+    ghost_batch: int = 0
+    # Each seed's per-step training loss over the last epoch, summarised (claim small-batches).
+    step_losses: bool = False
 
     @property
     def steps_per_epoch(self) -> int:
@@ -85,6 +102,12 @@ class CellSpec:
             parts.insert(0, f"{self.depth}x{DEEP_WIDTH}")
         if self.batch_norm and not self.input_bn and self.family == "mlp":
             parts[0] = "BN (hidden only)"
+        if self.batch_norm and self.norm != "batch":
+            parts[0] = NORM_LABELS[self.norm]
+        if self.ghost_batch:
+            parts[0] += f" (ghost batches of {self.ghost_batch})"
+        if self.dropout:
+            parts.insert(1, f"dropout {self.dropout:g}")
         if self.inputs == "standardized":
             parts.append("standardised inputs")
         return " ".join(parts)

@@ -66,6 +66,9 @@ class ScaleRecord(FileModel):
     ] = ["sigmoid"]
     # Files from before the notebooks' harness was timed (design 3) did not time it.
     fit_train: Annotated[int, Field(ge=64, le=55_000)] = 8_000
+    # Claim regularisation's slice and epochs (design 3 on).
+    reg_train: Annotated[int, Field(ge=64, le=55_000)] = 2_000
+    reg_epochs: Annotated[int, Field(ge=1, le=1_000)] = 30
 
     @model_validator(mode="after")
     def _usable(self) -> ScaleRecord:
@@ -137,6 +140,11 @@ class SeedResult(FileModel):
     adapted_accuracy: Annotated[dict[Label, Accuracy], Field(max_length=16)] = {}
     companion_change: Annotated[float, Field(ge=0, le=1)] | None = None
     companion_change_training: Annotated[float, Field(ge=0, le=1)] | None = None
+    # Cells with `step_losses` (design 3 on): the last epoch's per-step training losses,
+    # summarised: their mean, standard deviation, and share of spikes (over 3× the median).
+    step_loss_mean: Number = None
+    step_loss_std: Number = None
+    step_loss_spikes: Number = None
 
     @model_validator(mode="after")
     def _aligned(self) -> SeedResult:

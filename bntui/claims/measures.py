@@ -18,14 +18,8 @@ from bntui.claims.convergence import convergence
 from bntui.claims.deployment import depth, inference, robustness
 from bntui.claims.found import Detail, Figure, Found, Results
 from bntui.claims.probed import covariate_shift, gradient_flow
-from bntui.claims.quantities import (
-    confound,
-    cost,
-    initialisation,
-    learning_rate,
-    regularisation,
-    small_batches,
-)
+from bntui.claims.quantities import confound, cost, learning_rate
+from bntui.claims.regimes import initialisation, regularisation, small_batches
 from bntui.claims.rules import TEST_NAMES, Significance, TestName, Verdict
 from bntui.stats.intervals import Interval, mean_interval
 from bntui.stats.significance import ALPHA, holm, seeds_needed

@@ -9,9 +9,7 @@ import math
 
 from bntui.claims.battery import (
     BASE_EVALS,
-    BASE_RATE,
     CONFOUND_MARGIN,
-    RATE_BATCH,
     SQUARE,
     Scale,
     rate_label,
@@ -102,96 +100,6 @@ def learning_rate(results: Results, scale: Scale) -> Found:
     )
     notes.append(f"trains = loss stayed finite and final validation accuracy ≥ {TRAINS_AT:.0%}")
     return Found(values, details, notes, figure, censored.get(frozenset(at_top), "both"))  # type: ignore[arg-type]
-
-
-def initialisation(results: Results, scale: Scale) -> Found:
-    """Spread (max − min) of final accuracy across init scales, in points, plain − BN."""
-    spread: dict[str, list[float | None]] = {}
-    columns = {}
-    for key in MODELS:
-        columns[key] = [finals(results[f"init/{key}/{f:g}"], 100.0) for f in scale.init_scales]
-        per_seed = []
-        for values in zip(*columns[key]):
-            numbers = finite(values)
-            per_seed.append(max(numbers) - min(numbers) if len(numbers) == len(values) else None)
-        spread[key] = per_seed
-    details = [
-        Detail(
-            f"{LABELS[k]} spread across scales", mean_interval(spread[k]), "points", signed=False
-        )
-        for k in MODELS
-    ]
-    figure = Figure(
-        "final validation accuracy by initial weight scale",
-        "kernel scale",
-        "accuracy (%)",
-        [math.log10(f) for f in scale.init_scales],
-        [f"×{f:g}" for f in scale.init_scales],
-        [band(k, columns[k]) for k in MODELS],
-        floor=0.0,
-    )
-    return Found(paired(spread["plain"], spread["bn"]), details, [], figure)
-
-
-def regularisation(results: Results, scale: Scale) -> Found:
-    """Train accuracy (inference mode) − validation accuracy, in points, plain − BN."""
-    gap: dict[str, list[float | None]] = {}
-    columns = {}
-    for key in MODELS:
-        runs = results[f"base/{key}"]
-        train = [None if r.train_accuracy is None else r.train_accuracy * 100 for r in runs]
-        gap[key] = paired(train, ends(runs))
-        columns[key] = [train, ends(runs)]
-    details = [Detail(f"{LABELS[k]} gap", mean_interval(gap[k]), "points") for k in MODELS]
-    validation = paired(columns["bn"][1], columns["plain"][1])
-    details.append(Detail("validation accuracy, BN − plain", mean_interval(validation), "points"))
-    figure = Figure(
-        "accuracy on the training slice and on validation",
-        "data",
-        "accuracy (%)",
-        [0.0, 1.0],
-        ["train (inference)", "validation"],
-        [band(k, columns[k]) for k in MODELS],
-        floor=0.0,
-    )
-    return Found(paired(gap["plain"], gap["bn"]), details, [], figure)
-
-
-def small_batches(results: Results, scale: Scale) -> Found:
-    """BN's gain over plain (points) at the smallest batch minus at the reference batch
-    (32, the notebooks' and every other cell's)."""
-    sizes = scale.batch_sizes
-    reference = sizes.index(RATE_BATCH)
-    columns = {k: [finals(results[f"batch/{k}/{b}"], 100.0) for b in sizes] for k in MODELS}
-    gain = [paired(bn, plain) for plain, bn in zip(columns["plain"], columns["bn"])]
-    smallest = results[f"batch/bn/{sizes[0]}"]
-    modes = paired(
-        [None if r.train_mode_accuracy is None else r.train_mode_accuracy * 100 for r in smallest],
-        finals(smallest, 100.0),
-    )
-    details = [
-        Detail(f"BN gain at batch {b}", mean_interval(g), "points") for b, g in zip(sizes, gain)
-    ]
-    details.append(
-        Detail(
-            f"BN train-mode − inference-mode accuracy at batch {sizes[0]}",
-            mean_interval(modes),
-            "points",
-        )
-    )
-    figure = Figure(
-        "final validation accuracy by batch size",
-        "batch size",
-        "accuracy (%)",
-        [math.log2(b) for b in sizes],
-        [str(b) for b in sizes],
-        [band(k, columns[k]) for k in MODELS],
-        floor=0.0,
-    )
-    notes = [
-        f"learning rate {BASE_RATE:g} × batch / {RATE_BATCH} at every batch size (same epochs)"
-    ]
-    return Found(paired(gain[0], gain[reference]), details, notes, figure)
 
 
 def confound(results: Results, scale: Scale) -> Found:

@@ -4,7 +4,17 @@ these, so a figure is worded the same everywhere."""
 
 from __future__ import annotations
 
-from bntui.claims.battery import BASE_EVALS, BASE_RATE, CLAIMS, LR_EVALS, Scale
+from bntui.claims.battery import (
+    BASE_EVALS,
+    BASE_RATE,
+    CLAIMS,
+    INIT_SCHEMES,
+    LR_EVALS,
+    REG_DROPOUT,
+    REG_GHOST,
+    REG_RATE,
+    Scale,
+)
 from bntui.claims.cells import DEEP_WIDTH, PRECISE_SIZE
 from bntui.claims.corruptions import CORRUPTIONS
 from bntui.claims.corruptions import TEXT as CORRUPTION_TEXT
@@ -176,12 +186,14 @@ LESSONS = {
     "the loss stayed finite and the model learned. The difference is in decades (a decade "
     "is a factor of 10); where a model trains at the grid's top rate, its limit is higher "
     "than the grid shows and the difference is a lower bound.",
-    "init": "If a model cares about initialisation, scaling its initial weights by 0.1 or "
-    "10 changes where it ends up; BN renormalises each layer, so the scale of the weights "
-    "before it matters less. The spread is the best minus the worst accuracy across scales. "
-    "Read it with the lr claim: a BN layer's output does not change when the weights before "
-    "it are scaled by c, but their gradient shrinks by c, so scaling them by c acts like "
-    "dividing their learning rate by c² (Arora et al. 2019).",
+    "init": "If a model cares about initialisation, the scheme its initial weights are "
+    "drawn from (glorot, he, lecun, orthogonal) changes where it ends up; the spread is the "
+    "best minus the worst final accuracy across the four schemes. The kernel scales (×0.1, "
+    "×10) are shown beside, not tested: a BN layer's output does not change when the weights "
+    "before it are scaled by c, but their gradient shrinks by c, so scaling them by c acts "
+    "like dividing their learning rate by c² (Arora et al. 2019): for BN the scale arm is "
+    "the lr claim in disguise; and plain's ×0.1 and ×10 arms end far below its ×1 after "
+    "a short budget that a longer one could narrow. The scales are shown, not tested.",
     "gradients": "In a deep stack of sigmoids, each layer multiplies the backward signal by "
     "a derivative below 0.25, so the first layer's gradient can be orders of magnitude "
     "smaller than the last's: it vanishes. The imbalance counts orders of magnitude either "
@@ -193,15 +205,24 @@ LESSONS = {
     "on a fixed probe batch, where BN takes them, before it normalises them (after it, they "
     "are β and γ by construction, and the drift could not fail to be small), and add up how "
     "far they move.",
-    "regularisation": "A regulariser narrows the gap between how well a model does on the "
-    "data it trained on and on data it never saw. The training accuracy is measured in "
-    "inference mode after training, not Keras' running accuracy during the epoch. Read it "
-    "with the validation accuracies beside it: a model that has not yet fitted its training "
-    "data has no gap to close, so a gap comparison favours the model that learns slower; "
-    "a larger gap with a validation accuracy no worse is faster fitting, not overfitting.",
+    "regularisation": "A regulariser shows only where a model overfits, so the arms train "
+    "on a slice small enough that the plain model fits it (training accuracy near 100%) and "
+    "its validation accuracy then stalls or declines. The end point, fixed in advance, is "
+    "each model's best validation accuracy over training (averaged over 3 consecutive "
+    "epochs): what early stopping would keep, defined for every seed, and blind to how fast "
+    "each model fits (the old train − validation gap favoured the slower learner). Matched "
+    "training accuracy was the alternative, but it is undefined for a model that never "
+    "reaches the level. Dropout is the positive control: if dropout does not raise the best "
+    "either, this slice cannot show a regulariser at all. Ghost batches (BN statistics over "
+    "sub-batches of 8 at a batch of 32) add BN's own noise: if that noise is BN's "
+    "regulariser, more of it should help. 'No effect' within ±1 point is a possible verdict.",
     "small-batches": "With a batch of {b}, BN's mean and variance come from {b} images: they "
     "are noisy, and they differ from the running statistics used at inference. The gap "
-    "between training-mode and inference-mode accuracy shows that mismatch directly.",
+    "between training-mode and inference-mode accuracy shows that mismatch directly; the "
+    "spread of the last epoch's per-step losses and their spikes show the instability the "
+    "notebook names. The remedies replace BN at the smallest batch and at 32: batch "
+    "renormalisation (Ioffe 2017) corrects the batch statistics towards the moving ones, "
+    "layer and group norm (Wu & He 2018) do not use the batch at all.",
     "confound": "The notebooks' plain model differs from their BN model in four ways: BN, "
     "the activation (LeakyReLU vs ReLU), the initialiser (he_normal vs glorot_uniform), and "
     "the BN model's first BN, which standardises the raw pixels. The controlled plain model "
@@ -296,6 +317,7 @@ def design(name: str, scale: Scale) -> str:
     )
     rates = ", ".join(f"{r:g}" for r in scale.lr_grid)
     factors = ", ".join(f"×{f:g}" for f in scale.init_scales)
+    schemes = ", ".join(INIT_SCHEMES)
     sizes = ", ".join(str(b) for b in scale.batch_sizes)
     depths = ", ".join(str(d) for d in scale.depths)
     acts = " and ".join(scale.deep_activations)
@@ -310,8 +332,10 @@ def design(name: str, scale: Scale) -> str:
         "the standardised plain model's end.",
         "lr": f"Varies: BN and the learning rate ({rates}). Fixed: {pair}; {sweep}. BN "
         f"scored with population statistics over {PRECISE_SIZE:,} training images.",
-        "init": f"Varies: BN and the scale of every Dense kernel's initial weights "
-        f"({factors}). Fixed: {pair}; {sweep}, SGD at {BASE_RATE:g}.",
+        "init": f"Varies: BN and the initialiser scheme ({schemes}); beside, every Dense "
+        f"kernel's initial weights multiplied by {factors} (glorot). Fixed: {pair} (the "
+        f"scheme aside); {sweep}, "
+        f"SGD at {BASE_RATE:g}.",
         "gradients": f"Varies: BN, the depth ({depths} Dense layers of {DEEP_WIDTH} units) and "
         f"the activation ({acts}). Fixed: glorot_uniform, the softmax output, BN between each "
         "hidden Dense and its activation, standardised pixels for both models; "
@@ -324,13 +348,18 @@ def design(name: str, scale: Scale) -> str:
         "sees them while training), twice an epoch; drift = the mean change of the means and "
         "spreads relative to the mean spread, summed over training, averaged over the hidden "
         "layers.",
-        "regularisation": f"Varies: BN. Fixed: {pair}; {base}. Accuracy on the whole "
-        "training slice in inference mode after training, minus validation accuracy at the "
-        f"end (the mean of the last epoch's {BASE_EVALS} evaluations).",
+        "regularisation": f"Varies: BN, dropout ({REG_DROPOUT:g} after each hidden "
+        f"activation, on plain and on BN) and ghost batches (BN statistics over {REG_GHOST} of "
+        f"the batch of 32). Fixed: {pair}; {scale.reg_train:,} training and {scale.valid:,} "
+        f"validation images, {_epochs(scale.reg_epochs)}, SGD at {REG_RATE:g}, batch 32. "
+        "Validation accuracy every epoch; end point: its best 3-epoch mean.",
         "small-batches": f"Varies: BN and the batch size ({sizes}), the learning rate "
-        f"{BASE_RATE:g} × batch / 32. Fixed: {pair}; {scale.sweep_train:,} training images, "
-        f"{_epochs(scale.sweep_epochs)}. BN is also scored in training mode (batch statistics) "
-        "on the validation images in batches of the same size.",
+        f"{BASE_RATE:g} × batch / 32; at batches {scale.batch_sizes[0]} and 32 also batch "
+        "renorm, layer norm and group norm in place of the hidden layers' BN (standardised "
+        f"pixels). Fixed: {pair}; {scale.sweep_train:,} training images, "
+        f"{_epochs(scale.sweep_epochs)}. BN and batch renorm are also scored in training mode "
+        "(batch statistics) on the validation images in batches of the same size; each "
+        "step's training loss over the last epoch is kept.",
         "confound": f"Varies: the plain model: the notebooks' (LeakyReLU, he_normal, raw "
         f"pixels) or the controlled one; the BN model is the notebooks'. {base}; {square}. "
         f"End point: the mean of the last epoch's {BASE_EVALS} validation evaluations.",

@@ -22,6 +22,8 @@ from bntui.training.common import finite_float
 from bntui.training.seedtrain import data_order
 
 Progress = Callable[[float], None]
+# A step's loss is a spike when it is over this many times its epoch's median step loss.
+SPIKE = 3.0
 
 
 def drift(before: tuple[np.ndarray, np.ndarray], after: tuple[np.ndarray, np.ndarray]) -> float:
@@ -71,6 +73,7 @@ def _train(cell: CellSpec, seeds: tuple[int, ...], progress: Progress | None) ->
         for s in seeds
     ]
     drifts: list[np.ndarray] = []
+    last_epoch: list[np.ndarray] = []  # per-step losses (step × seed), claim small-batches
     last_moments: list[tuple[np.ndarray, np.ndarray]] = []
 
     precise = cell.precise_bn and cell.batch_norm
@@ -120,7 +123,15 @@ def _train(cell: CellSpec, seeds: tuple[int, ...], progress: Progress | None) ->
         for stop in sorted({*evals.points, *probes.points, steps}):
             picks = orders[:, done * size : stop * size].reshape(count, stop - done, size)
             picks = picks.swapaxes(0, 1)
-            losses = stack.train(stack.x[picks], stack.y[picks])
+            # Every epoch on the per-step program (one program to compile, not two).
+            if cell.step_losses:
+                each = stack.train_each(stack.x[picks], stack.y[picks])
+                # A seed whose loss was not finite at any step diverged.
+                losses = np.where(np.isfinite(each).all(axis=0), each[-1], np.nan)
+                if epoch == cell.epochs - 1:
+                    last_epoch.append(each)
+            else:
+                losses = stack.train(stack.x[picks], stack.y[picks])
             for k in range(count):
                 if finite_float(losses[k]) is None:
                     out[k]["diverged"] = True
@@ -152,4 +163,20 @@ def _train(cell: CellSpec, seeds: tuple[int, ...], progress: Progress | None) ->
     if cell.end_checks:
         for k, checks in enumerate(end_checks(stack)):
             out[k].update(checks)
+    if last_epoch:
+        _step_loss_summary(out, np.concatenate(last_epoch))
     return out
+
+
+def _step_loss_summary(out: list[dict[str, Any]], losses: np.ndarray) -> None:
+    """Each seed's per-step training losses over the last epoch (step × seed), summarised:
+    their mean, their spread (standard deviation) and the share of spikes (steps whose loss
+    is over `SPIKE` times the epoch's median)."""
+    for k in range(len(out)):
+        seed = losses[:, k]
+        if not np.all(np.isfinite(seed)):
+            continue
+        median = float(np.median(seed))
+        out[k]["step_loss_mean"] = finite_float(np.mean(seed))
+        out[k]["step_loss_std"] = finite_float(np.std(seed))
+        out[k]["step_loss_spikes"] = finite_float(np.mean(seed > SPIKE * median))

@@ -19,6 +19,7 @@ import numpy as np
 from keras import layers
 
 from bntui.claims.cells import DEEP_WIDTH, PRECISE_SIZE, STANDARDIZE_EPSILON, CellSpec
+from bntui.claims.worker.norms import StepLosses, norm_layer
 from bntui.training.common import seed_everything
 from bntui.training.data import load_splits
 from bntui.training.stack import SeedStack, ready_to_train
@@ -65,13 +66,15 @@ def build(cell: CellSpec) -> keras.Model:
     widths = [DEEP_WIDTH] * cell.depth if cell.family == "deep" else [300, 100]
     for index, width in enumerate(widths):
         if cell.batch_norm and cell.family == "mlp" and (index or cell.input_bn):
-            stack.append(layers.BatchNormalization())
+            stack.append(norm_layer(cell))
         stack.append(layers.Dense(width, kernel_initializer=cell.initializer))
         if cell.batch_norm and cell.family == "deep":
             stack.append(layers.BatchNormalization())
         stack.append(_activation(cell.activation))
+        if cell.dropout:
+            stack.append(layers.Dropout(cell.dropout))
     if cell.batch_norm and cell.family == "mlp":
-        stack.append(layers.BatchNormalization())
+        stack.append(norm_layer(cell))
     stack.append(layers.Dense(10, activation="softmax", kernel_initializer=cell.initializer))
     model = keras.Sequential([keras.Input((28, 28)), *stack])
     model.compile(
@@ -107,6 +110,7 @@ class Cell:
         models = [built(cell, s, self.x, self.y) for s in seeds]
         # A timed cell's one seed trains without vmap: the program `bntui run` runs.
         self.stack = SeedStack(models, vmapped=not (cell.timed and len(seeds) == 1))
+        self.step_losses = StepLosses(self.stack) if cell.step_losses else None
         model = self.stack.model
         self.params = int(model.count_params())
         dense = [layer for layer in model.layers if isinstance(layer, layers.Dense)]
@@ -162,6 +166,12 @@ class Cell:
     def train(self, batches_x: np.ndarray, batches_y: np.ndarray) -> np.ndarray:
         """Run the steps (axes: step, seed, batch, ...); each seed's loss after the last."""
         return self.stack.train(batches_x, batches_y)["loss"]
+
+    def train_each(self, batches_x: np.ndarray, batches_y: np.ndarray) -> np.ndarray:
+        """Run the steps as `train` does; each step's loss (step × seed). Only for a cell
+        that records step losses."""
+        assert self.step_losses is not None
+        return self.step_losses.train(batches_x, batches_y)
 
     def evaluate(self) -> tuple[np.ndarray, ...]:
         """Each seed's validation loss and accuracy in inference mode."""
