@@ -22,6 +22,9 @@ DEEP_WIDTH = 100
 # Per-pixel standardisation as a BN layer does it at inference, with the training slice's
 # mean and variance and BN's epsilon: (x − mean) / sqrt(var + ε).
 STANDARDIZE_EPSILON = 1e-3
+# The step sizes η of the landscape probe, half a decade apart: from the base rate (0.01) to
+# 300 times it, the range of the learning-rate grid where both models still train.
+LANDSCAPE_RATES = (0.01, 0.03, 0.1, 0.3, 1.0, 3.0)
 
 
 @dataclass(frozen=True)
@@ -56,6 +59,12 @@ class CellSpec:
     input_bn: bool = True
     # Dense layers of the deep stack.
     depth: int = DEEP_LAYERS
+    # Santurkar et al.'s "noisy BN": after each hidden BN, in training, every unit's output
+    # is scaled by U(1 − n, 1 + n) and shifted by U(−n, n), drawn afresh each step (0: none).
+    bn_noise: float = 0.0
+    # The loss landscape along the gradient (claim smoothness) at this many points: the start
+    # and evenly spaced epoch ends (0: none); the step sizes are `LANDSCAPE_RATES`.
+    landscape_points: int = 0
 
     @property
     def steps_per_epoch(self) -> int:
@@ -72,6 +81,8 @@ class CellSpec:
             parts.insert(0, f"{self.depth}x{DEEP_WIDTH}")
         if self.batch_norm and not self.input_bn and self.family == "mlp":
             parts[0] = "BN (hidden only)"
+        if self.bn_noise:
+            parts[0] += " + noise"
         if self.inputs == "standardized":
             parts.append("standardised inputs")
         return " ".join(parts)

@@ -15,7 +15,8 @@ from typing import Literal
 from bntui.claims.battery import CLAIMS, Scale, seed_values
 from bntui.claims.claimfile import ClaimsFile
 from bntui.claims.found import Detail, Figure, Found, Results
-from bntui.claims.probed import covariate_shift, gradient_flow
+from bntui.claims.landscape import smoothness
+from bntui.claims.probed import gradient_flow
 from bntui.claims.quantities import (
     confound,
     convergence,
@@ -26,6 +27,7 @@ from bntui.claims.quantities import (
     small_batches,
 )
 from bntui.claims.rules import TEST_NAMES, Significance, TestName, Verdict
+from bntui.claims.shifted import covariate_shift
 from bntui.stats.intervals import Interval, mean_interval
 from bntui.stats.significance import ALPHA, holm, seeds_needed
 
@@ -40,6 +42,7 @@ QUANTITIES: dict[str, Callable[[Results, Scale], Found]] = {
     "small-batches": small_batches,
     "confound": confound,
     "cost": cost,
+    "smoothness": smoothness,
 }
 
 Status = Literal["pending", "running", "done", "failed"]

@@ -90,8 +90,8 @@ def test_every_claim_with_its_verdict_and_interval(folder: Path, tiny: ClaimsFil
         for v in ("supported", "not supported", "no effect", "too few seeds")
     ]
     assert (
-        f"Of 9 claims: {counts[0]} supported, {counts[1]} not supported, {counts[2]} no effect, "
-        f"{counts[3]} too few seeds." in md
+        f"Of {len(CLAIMS)} claims: {counts[0]} supported, {counts[1]} not supported, "
+        f"{counts[2]} no effect, {counts[3]} too few seeds." in md
     )
 
 
@@ -170,16 +170,17 @@ def test_an_interrupted_battery_says_what_is_missing(tiny: ClaimsFile) -> None:
     assert "`bntui claims --resume FILE` (FILE: this claims file) trains only" in md
     found = {m.claim: m for m in measures(part)}
     # The controlled pair and the notebooks' plain: the claims of the pair alone are done.
-    assert {n for n, m in found.items() if m.status == "done"} == {"shift", "regularisation"}
+    done = {n for n, m in found.items() if m.status == "done"}
+    assert done == {"regularisation", "smoothness"}
     for name, m in found.items():
         if m.status != "done":
             assert "**pending**" in summary_row(md, name)
             pending = f"**Not measured yet**: {m.cells_done} of {m.cells_total} of its cells"
             assert f"{pending} are done. `bntui claims --resume FILE` trains the missing" in md
             assert f"{name}.svg" not in files and f"{name}.csv" not in files
-    assert {"regularisation.svg", "shift.csv"} <= set(files)
+    assert {"regularisation.svg", "smoothness.csv"} <= set(files)
     verdicts = {r["claim"]: r["verdict"] for r in csv.DictReader(io.StringIO(files["summary.csv"]))}
-    assert verdicts["lr"] == "pending" and verdicts["shift"] == found["shift"].verdict
+    assert verdicts["lr"] == "pending" and verdicts["smoothness"] == found["smoothness"].verdict
 
 
 def hostile_file() -> ClaimsFile:

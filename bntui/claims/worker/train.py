@@ -19,6 +19,8 @@ import numpy as np
 from keras import layers
 
 from bntui.claims.cells import DEEP_WIDTH, STANDARDIZE_EPSILON, CellSpec
+from bntui.claims.worker.landscape import Landscape
+from bntui.claims.worker.noisy import DistributionNoise
 from bntui.training.common import seed_everything
 from bntui.training.data import load_splits
 from bntui.training.stack import SeedStack, ready_to_train
@@ -54,8 +56,9 @@ def _activation(name: str) -> Any:
     return layers.LeakyReLU() if name == "leaky_relu" else layers.Activation(name)
 
 
-def build(cell: CellSpec) -> keras.Model:
-    """The cell's model, compiled with SGD at its learning rate.
+def build(cell: CellSpec, seed: int = 0) -> keras.Model:
+    """The cell's model, compiled with SGD at its learning rate (`seed`: the noisy BN arm's
+    noise).
 
     MLP: the notebooks' shape (Dense 300, Dense 100), BN before each Dense as in their BN
     model (without the first, on the pixels, unless `input_bn`). Deep: `depth` Dense layers,
@@ -66,12 +69,16 @@ def build(cell: CellSpec) -> keras.Model:
     for index, width in enumerate(widths):
         if cell.batch_norm and cell.family == "mlp" and (index or cell.input_bn):
             stack.append(layers.BatchNormalization())
+            if cell.bn_noise and index:  # after the hidden BNs: internal shift, not the data's
+                stack.append(DistributionNoise(cell.bn_noise, seed * 8 + index))
         stack.append(layers.Dense(width, kernel_initializer=cell.initializer))
         if cell.batch_norm and cell.family == "deep":
             stack.append(layers.BatchNormalization())
         stack.append(_activation(cell.activation))
     if cell.batch_norm and cell.family == "mlp":
         stack.append(layers.BatchNormalization())
+        if cell.bn_noise:
+            stack.append(DistributionNoise(cell.bn_noise, seed * 8 + len(widths)))
     stack.append(layers.Dense(10, activation="softmax", kernel_initializer=cell.initializer))
     model = keras.Sequential([keras.Input((28, 28)), *stack])
     model.compile(
@@ -84,7 +91,7 @@ def build(cell: CellSpec) -> keras.Model:
 def built(cell: CellSpec, seed: int, x: np.ndarray, y: np.ndarray) -> keras.Model:
     """Seed `seed`'s model, built, its kernels scaled by the cell's `init_scale`."""
     seed_everything(seed, "jax")
-    model = ready_to_train(build(cell), x, y)
+    model = ready_to_train(build(cell, seed), x, y)
     if cell.init_scale != 1.0:
         for layer in model.layers:
             if isinstance(layer, layers.Dense):
@@ -146,6 +153,9 @@ class Cell:
             return norms, moments
 
         self._probe = jax.jit(jax.vmap(probe, in_axes=(0, 0, None, None)))
+        self.landscape = (
+            Landscape(model, self.probe_x, self.probe_y) if cell.landscape_points else None
+        )
 
     def train(self, batches_x: np.ndarray, batches_y: np.ndarray) -> np.ndarray:
         """Run the steps (axes: step, seed, batch, ...); each seed's loss after the last."""
