@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
 from typing import Any, Literal
 
-from bntui.claims.cells import DEEP_LAYERS, Activation, CellSpec
+from bntui.claims.cells import DEEP_LAYERS, LANDSCAPE_RATES, Activation, CellSpec
 from bntui.claims.rules import Rule
 
 
@@ -338,8 +338,9 @@ CLAIMS: dict[str, Claim] = {
               "the loss landscape)",
               "The improved stability provided by batch normalization allows for the use of "
               "larger learning rates.",
-              "largest change of the gradient along it over step sizes 0.01–3, log10 plain / "
-              "BN, during training", "decades",
+              "largest change of the gradient along it over step sizes "
+              f"{LANDSCAPE_RATES[0]:g}–{LANDSCAPE_RATES[-1]:g}, log10 plain / BN, during training",
+              "decades",
               Rule("positive", margin=0.3), _base("plain", "bn"),
               Published(SANTURKAR,
                         "BN makes the optimization landscape significantly smoother, which "

@@ -23,7 +23,7 @@ DEEP_WIDTH = 100
 # mean and variance and BN's epsilon: (x − mean) / sqrt(var + ε).
 STANDARDIZE_EPSILON = 1e-3
 # The step sizes η of the landscape probe, half a decade apart: from the base rate (0.01) to
-# 300 times it, the range of the learning-rate grid where both models still train.
+# 300 times it, inside the learning-rate claim's grid.
 LANDSCAPE_RATES = (0.01, 0.03, 0.1, 0.3, 1.0, 3.0)
 
 

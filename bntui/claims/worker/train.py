@@ -101,7 +101,7 @@ def built(cell: CellSpec, seed: int, x: np.ndarray, y: np.ndarray) -> keras.Mode
 
 class Cell:
     """A cell's seeds on one `SeedStack`, with the programs that take the cell's own
-    measurements (the probe, accuracy with batch statistics)."""
+    measurements (the probe, accuracy with batch statistics, the loss landscape)."""
 
     def __init__(self, cell: CellSpec, seeds: tuple[int, ...]) -> None:
         d = data()
