@@ -102,6 +102,9 @@ class LandscapePoint(FileModel):
     grad_norm: Number = None
     losses: Annotated[list[Number], Field(max_length=16)] = []
     grad_changes: Annotated[list[Number], Field(max_length=16)] = []
+    # Santurkar et al.'s gradient-based internal covariate shift, per Dense kernel: its
+    # gradient's relative change once the variables before it have taken their SGD step.
+    gradient_shift: Annotated[list[Number], Field(max_length=MAX_LAYERS)] = []
 
     @model_validator(mode="after")
     def _aligned(self) -> LandscapePoint:

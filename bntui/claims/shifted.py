@@ -29,6 +29,15 @@ def mean_drift(run: SeedResult) -> float | None:
     return sum(hidden) / len(hidden) if hidden else None
 
 
+def gradient_shift(run: SeedResult) -> float | None:
+    """Santurkar et al.'s gradient-based shift of a seed: the relative change of a Dense
+    kernel's gradient once the layers before it have stepped, averaged over the Dense layers
+    after the first (the first has nothing learned before it in the plain model) and over
+    the landscape points after the start. None where the cell did not measure it."""
+    values = finite([v for p in run.landscape[1:] for v in p.gradient_shift[1:]])
+    return sum(values) / len(values) if values else None
+
+
 def injected(noisy: float | None, clean: float | None) -> bool:
     """The noisy arm did move its activations more than the BN arm (the manipulation check)."""
     return noisy is not None and clean is not None and noisy > clean
@@ -85,6 +94,21 @@ def covariate_shift(results: Results, scale: Scale) -> Found:
             "",
         ),
     ]
+    ics = {k: [gradient_shift(r) for r in runs[k]] for k in ("plain", "bn")}
+    details += [
+        Detail(
+            f"{SHIFT_LABELS[k]} gradient-based shift (Santurkar et al.), ‖G′ − G‖ / ‖G‖",
+            mean_interval(ics[k]),
+            "",
+            signed=False,
+        )
+        for k in ("plain", "bn")
+    ]
+    details.append(
+        Detail(
+            "gradient-based shift, plain − BN", mean_interval(paired(ics["plain"], ics["bn"])), ""
+        )
+    )
     columns = {k: list(zip(*[hidden_drift(r) for r in runs[k]])) for k in SHIFT_MODELS}
     n = len(columns["plain"])
     figure = Figure(

@@ -92,3 +92,10 @@ def test_the_landscape_is_measured_along_a_descent_direction_in_training_mode() 
         probs = model(cell.probe_x, training=training)
         loss = float(jnp.mean(keras.losses.sparse_categorical_crossentropy(cell.probe_y, probs)))
         assert (loss == pytest.approx(measured["loss"], rel=1e-4)) is same
+    # Santurkar's gradient-based shift, per Dense kernel: in BN the pixels' BN moves before
+    # the first Dense; in plain nothing learned comes before it, so its shift is exactly 0.
+    assert len(measured["gradient_shift"]) == 3 and all(v > 0 for v in measured["gradient_shift"])
+    plain = Cell(spec["base/plain"], (42,))
+    assert plain.landscape is not None
+    shifts = plain.landscape.measure(plain.stack.state, 0)[0]["gradient_shift"]
+    assert shifts[0] == 0 and all(v > 0 for v in shifts[1:])

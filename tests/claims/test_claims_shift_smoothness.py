@@ -24,7 +24,7 @@ from bntui.claims.found import Results
 from bntui.claims.landscape import beta_smoothness, loss_spread, smoothness
 from bntui.claims.measures import measures
 from bntui.claims.rules import Rule, Significance
-from bntui.claims.shifted import covariate_shift
+from bntui.claims.shifted import covariate_shift, gradient_shift
 from bntui.claims.texts import paragraph, verdict_line
 from bntui.stats.significance import holm
 
@@ -205,3 +205,19 @@ def test_the_noisy_arm_differs_from_bn_in_the_noise_alone() -> None:
     assert [c.id for c in smooth] == ["base/plain", "base/bn"]
     assert {c.landscape_points for c in smooth} == {LANDSCAPE_POINTS}
     assert noisy.label.startswith("BN + noise")
+
+
+def test_the_gradient_based_shift_reads_the_layers_after_the_first_during_training() -> None:
+    def run(shifts: list[list[float]]) -> SeedResult:
+        points = [
+            LandscapePoint(step=i, rates=[0.01], losses=[1.0], grad_changes=[0.1], gradient_shift=g)
+            for i, g in enumerate(shifts)
+        ]
+        return SeedResult(seed=42, landscape=points)
+
+    # The start (the first point) and the first layer are left out: (0.2 + 0.4) / 2.
+    assert gradient_shift(run([[9.0, 9.0, 9.0], [0.0, 0.2, 0.4]])) == pytest.approx(0.3)
+    assert gradient_shift(run([[0.0, 0.1, 0.1]])) is None  # the start alone
+    found = covariate_shift(shift_results(88.0, 88.0), QUICK)
+    detail = next(d for d in found.details if d.label == "gradient-based shift, plain − BN")
+    assert detail.interval is None  # these synthetic cells measured no landscape

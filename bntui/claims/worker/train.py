@@ -154,7 +154,9 @@ class Cell:
 
         self._probe = jax.jit(jax.vmap(probe, in_axes=(0, 0, None, None)))
         self.landscape = (
-            Landscape(model, self.probe_x, self.probe_y) if cell.landscape_points else None
+            Landscape(model, self.probe_x, self.probe_y, kernels, cell.learning_rate)
+            if cell.landscape_points
+            else None
         )
 
     def train(self, batches_x: np.ndarray, batches_y: np.ndarray) -> np.ndarray:
