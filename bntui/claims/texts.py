@@ -308,7 +308,11 @@ def design(name: str, scale: Scale) -> str:
         f"the last epoch's {BASE_EVALS} validation evaluations. Drift: each hidden layer's "
         "activation mean and spread per unit on the fixed probe batch, before BN (training "
         "mode), twice an epoch; the mean change of the means and spreads relative to the mean "
-        "spread, summed over training, averaged over the hidden layers.",
+        "spread, summed over training, averaged over the hidden layers. Gradient-based shift "
+        "(Santurkar et al.), plain and BN: at the smoothness claim's points after the start, "
+        "each Dense kernel's gradient on the probe batch before and after the variables "
+        "before it take their SGD step, ‖G′ − G‖ / ‖G‖, averaged over the Dense layers after "
+        "the first.",
         "regularisation": f"Varies: BN. Fixed: {pair}; {base}. Accuracy on the whole "
         "training slice in inference mode after training, minus validation accuracy at the "
         f"end (the mean of the last epoch's {BASE_EVALS} evaluations).",
