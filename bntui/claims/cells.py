@@ -34,6 +34,9 @@ NORM_LABELS = {
 STANDARDIZE_EPSILON = 1e-3
 # Precise BN's population: the first this many images of the cell's training slice.
 PRECISE_SIZE = 2_000
+# The step sizes η of the landscape probe, half a decade apart: from the base rate (0.01) to
+# 300 times it, inside the learning-rate claim's grid.
+LANDSCAPE_RATES = (0.01, 0.03, 0.1, 0.3, 1.0, 3.0)
 
 
 @dataclass(frozen=True)
@@ -86,6 +89,12 @@ class CellSpec:
     ghost_batch: int = 0
     # Each seed's per-step training loss over the last epoch, summarised (claim small-batches).
     step_losses: bool = False
+    # Santurkar et al.'s "noisy BN": after each hidden BN, in training, every unit's output
+    # is scaled by U(1 − n, 1 + n) and shifted by U(−n, n), drawn afresh each step (0: none).
+    bn_noise: float = 0.0
+    # The loss landscape along the gradient (claim smoothness) at this many points: the start
+    # and evenly spaced epoch ends (0: none); the step sizes are `LANDSCAPE_RATES`.
+    landscape_points: int = 0
 
     @property
     def steps_per_epoch(self) -> int:
@@ -108,6 +117,8 @@ class CellSpec:
             parts[0] += f" (ghost batches of {self.ghost_batch})"
         if self.dropout:
             parts.insert(1, f"dropout {self.dropout:g}")
+        if self.bn_noise:
+            parts[0] += " + noise"
         if self.inputs == "standardized":
             parts.append("standardised inputs")
         return " ".join(parts)

@@ -96,6 +96,28 @@ class ScaleRecord(FileModel):
         return cls.model_validate(asdict(scale))
 
 
+class LandscapePoint(FileModel):
+    """The loss landscape along the gradient at one point of training (claim smoothness): the
+    loss and gradient norm there, and for each step size η the loss at w − η g and the
+    gradient's change ‖∇L(w − η g) − ∇L(w)‖ (see bntui.claims.worker.landscape)."""
+
+    step: Step
+    rates: Annotated[list[Rate], Field(min_length=1, max_length=16)]
+    loss: Number = None
+    grad_norm: Number = None
+    losses: Annotated[list[Number], Field(max_length=16)] = []
+    grad_changes: Annotated[list[Number], Field(max_length=16)] = []
+    # Santurkar et al.'s gradient-based internal covariate shift, per Dense kernel: its
+    # gradient's relative change once the variables before it have taken their SGD step.
+    gradient_shift: Annotated[list[Number], Field(max_length=MAX_LAYERS)] = []
+
+    @model_validator(mode="after")
+    def _aligned(self) -> LandscapePoint:
+        if not len(self.rates) == len(self.losses) == len(self.grad_changes):
+            raise ValueError("rates, losses and grad_changes must have equal lengths")
+        return self
+
+
 class SeedResult(FileModel):
     """What one seed of one cell measured."""
 
@@ -145,6 +167,9 @@ class SeedResult(FileModel):
     step_loss_mean: Number = None
     step_loss_std: Number = None
     step_loss_spikes: Number = None
+    # The loss landscape along the gradient at a few points (design 3 on; cells with
+    # `landscape_points`).
+    landscape: Annotated[list[LandscapePoint], Field(max_length=1_000)] = []
 
     @model_validator(mode="after")
     def _aligned(self) -> SeedResult:

@@ -118,6 +118,7 @@ MODEL_LABELS = {
     "bn-sigmoid": "BN sigmoid",
     "plain-relu": "plain ReLU",
     "bn-relu": "BN ReLU",
+    "noisy-bn": "noisy BN",
 }
 
 

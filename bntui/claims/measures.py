@@ -17,10 +17,12 @@ from bntui.claims.claimfile import ClaimsFile
 from bntui.claims.convergence import convergence
 from bntui.claims.deployment import depth, inference, robustness
 from bntui.claims.found import Detail, Figure, Found, Results
-from bntui.claims.probed import covariate_shift, gradient_flow
+from bntui.claims.landscape import smoothness
+from bntui.claims.probed import gradient_flow
 from bntui.claims.quantities import confound, cost, learning_rate
 from bntui.claims.regimes import initialisation, regularisation, small_batches
 from bntui.claims.rules import TEST_NAMES, Significance, TestName, Verdict
+from bntui.claims.shifted import covariate_shift
 from bntui.stats.intervals import Interval, mean_interval
 from bntui.stats.significance import ALPHA, holm, seeds_needed
 
@@ -38,6 +40,7 @@ QUANTITIES: dict[str, Callable[[Results, Scale], Found]] = {
     "robustness": robustness,
     "inference": inference,
     "depth": depth,
+    "smoothness": smoothness,
 }
 
 Status = Literal["pending", "running", "done", "failed"]

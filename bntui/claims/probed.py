@@ -1,6 +1,6 @@
 """The quantities measured inside the networks, on the fixed probe batch: the gradients
-claim's imbalance of the gradient flow over depths and activations, and the shift claim's
-drift of the hidden activations before BN."""
+claim's imbalance of the gradient flow over depths and activations (the shift claim's drift
+of the hidden activations before BN is in `bntui.claims.shifted`)."""
 
 from __future__ import annotations
 
@@ -104,45 +104,3 @@ def gradient_flow(results: Results, scale: Scale) -> Found:
 def _mean_log(points: list[list[float | None]], layer: int) -> float | None:
     logs = finite([log10_or_none(p[layer]) for p in points])
     return sum(logs) / len(logs) if logs else None
-
-
-def _drift(run: SeedResult) -> list[float | None]:
-    """A seed's drift per hidden layer: of its activations before BN, or, in a file from
-    before design 2, of the Dense layers' inputs after BN (the first input is the data)."""
-    return run.activation_drift if run.activation_drift else run.input_drift[1:]
-
-
-def covariate_shift(results: Results, scale: Scale) -> Found:
-    """Drift of the hidden layers' activations, before BN normalises them, summed over
-    training and averaged over the layers, plain − BN."""
-    drift: dict[str, list[float | None]] = {}
-    columns = {}
-    notes = []
-    for key in MODELS:
-        runs = results[f"base/{key}"]
-        per_seed = []
-        for run in runs:
-            hidden = finite(_drift(run))
-            per_seed.append(sum(hidden) / len(hidden) if hidden else None)
-        drift[key] = per_seed
-        layers = len(_drift(runs[0]))
-        columns[key] = [[_drift(run)[i] for run in runs] for i in range(layers)]
-        if not runs[0].activation_drift:
-            notes.append(
-                f"{LABELS[key]}: recorded by an older bntui, on the Dense layers' "
-                "inputs after BN, where BN's drift is small by construction"
-            )
-    details = [
-        Detail(f"{LABELS[k]} drift", mean_interval(drift[k]), "", signed=False) for k in MODELS
-    ]
-    n = len(columns["plain"])
-    figure = Figure(
-        "activation drift per hidden layer, before BN (summed over training)",
-        "hidden layer",
-        "drift",
-        [float(i + 1) for i in range(n)],
-        [str(i + 1) for i in range(n)],
-        [band(k, columns[k]) for k in MODELS],
-        floor=0.0,
-    )
-    return Found(paired(drift["plain"], drift["bn"]), details, notes, figure)

@@ -42,7 +42,7 @@ def test_every_cell_has_the_same_seeds_and_the_plan_shares_cells() -> None:
     assert {c.seeds for c in cells} == {tuple(range(42, 42 + QUICK.seeds))}
     assert len({c.id for c in cells}) == len(cells)
     shared = [n for n in CLAIMS if "base/bn" in cells_of(n)]
-    assert shared == ["convergence", "shift", "confound", "robustness", "inference"]
+    assert shared == ["convergence", "shift", "confound", "robustness", "inference", "smoothness"]
 
 
 def test_bn_alone_varies_in_the_controlled_pair() -> None:
@@ -63,10 +63,12 @@ def test_convergence_and_the_confound_have_the_two_by_two() -> None:
         cells = cells_of(name)
         raw, std = cells["base/plain-raw"], cells["base/plain"]
         hidden, bn = cells["base/bn-hidden"], cells["base/bn"]
-        # The pair's checks after training (claims robustness, inference) train nothing.
+        # The pair's checks after training (claims robustness, inference) and its loss
+        # landscape (claim smoothness) train nothing.
         raw, hidden = replace(raw, end_checks=True), replace(hidden, end_checks=True)
-        assert differing(raw, std) == {"inputs"}  # standardisation alone
-        assert differing(hidden, bn) == {"input_bn"}  # the first BN alone
+        ignored = {"landscape_points"}
+        assert differing(raw, std) - ignored == {"inputs"}  # standardisation alone
+        assert differing(hidden, bn) - ignored == {"input_bn"}  # the first BN alone
         assert differing(raw, hidden) == {"batch_norm", "input_bn", "precise_bn"}  # hidden BN
         assert hidden.precise_bn and bn.precise_bn and not (raw.precise_bn or std.precise_bn)
 

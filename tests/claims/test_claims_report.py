@@ -175,16 +175,16 @@ def test_an_interrupted_battery_says_what_is_missing(tiny: ClaimsFile) -> None:
     found = {m.claim: m for m in measures(part)}
     # The controlled pair and the notebooks' plain: the claims of the pair alone are done.
     done = {n for n, m in found.items() if m.status == "done"}
-    assert done == {"shift", "robustness", "inference"}
+    assert done == {"robustness", "inference", "smoothness"}
     for name, m in found.items():
         if m.status != "done":
             assert "**pending**" in summary_row(md, name)
             pending = f"**Not measured yet**: {m.cells_done} of {m.cells_total} of its cells"
             assert f"{pending} are done. `bntui claims --resume FILE` trains the missing" in md
             assert f"{name}.svg" not in files and f"{name}.csv" not in files
-    assert {"shift.svg", "shift.csv"} <= set(files)
+    assert {"robustness.svg", "smoothness.csv"} <= set(files)
     verdicts = {r["claim"]: r["verdict"] for r in csv.DictReader(io.StringIO(files["summary.csv"]))}
-    assert verdicts["lr"] == "pending" and verdicts["shift"] == found["shift"].verdict
+    assert verdicts["lr"] == "pending" and verdicts["smoothness"] == found["smoothness"].verdict
 
 
 def hostile_file() -> ClaimsFile:

@@ -16,6 +16,7 @@ from bntui.claims.cells import CellSpec
 from bntui.claims.worker.deployment import end_checks
 from bntui.claims.worker.fit import run_fit_cell
 from bntui.claims.worker.inference import inference_costs
+from bntui.claims.worker.landscape import landscape_epochs
 from bntui.claims.worker.train import Cell, data
 from bntui.training.cadence import Cadence
 from bntui.training.common import finite_float
@@ -69,6 +70,7 @@ def _train(cell: CellSpec, seeds: tuple[int, ...], progress: Progress | None) ->
             "epoch_cpu_seconds": [],
             "params": stack.params,
             "diverged": False,
+            "landscape": [],
         }
         for s in seeds
     ]
@@ -110,9 +112,16 @@ def _train(cell: CellSpec, seeds: tuple[int, ...], progress: Progress | None) ->
             )
         last_moments = moments
 
+    def landscape(step: int) -> None:
+        if stack.landscape is not None:
+            for k, point in enumerate(stack.landscape.measure(stack.stack.state, step)):
+                out[k]["landscape"].append(point)
+
+    landscape_at = landscape_epochs(cell)
     evaluate(0)
     if probes.points:
         probe(0)
+    landscape(0)
     for epoch in range(cell.epochs):
         started, cpu_started = time.perf_counter(), time.process_time()
         orders = np.stack([data_order(s, epoch, cell.train_size) for s in seeds])
@@ -149,6 +158,8 @@ def _train(cell: CellSpec, seeds: tuple[int, ...], progress: Progress | None) ->
                 evaluate(at)
             if probes.due(stop):
                 probe(at)
+            if stop == steps and epoch + 1 in landscape_at:
+                landscape(at)
             if progress is not None:
                 progress((epoch + stop / steps) / cell.epochs)
     _, train_accuracy = stack.scores(stack.x, stack.y)

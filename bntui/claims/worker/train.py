@@ -19,6 +19,8 @@ import numpy as np
 from keras import layers
 
 from bntui.claims.cells import DEEP_WIDTH, PRECISE_SIZE, STANDARDIZE_EPSILON, CellSpec
+from bntui.claims.worker.landscape import Landscape
+from bntui.claims.worker.noisy import DistributionNoise
 from bntui.claims.worker.norms import StepLosses, norm_layer
 from bntui.training.common import seed_everything
 from bntui.training.data import load_splits
@@ -55,8 +57,9 @@ def _activation(name: str) -> Any:
     return layers.LeakyReLU() if name == "leaky_relu" else layers.Activation(name)
 
 
-def build(cell: CellSpec) -> keras.Model:
-    """The cell's model, compiled with SGD at its learning rate.
+def build(cell: CellSpec, seed: int = 0) -> keras.Model:
+    """The cell's model, compiled with SGD at its learning rate (`seed`: the noisy BN arm's
+    noise).
 
     MLP: the notebooks' shape (Dense 300, Dense 100), BN before each Dense as in their BN
     model (without the first, on the pixels, unless `input_bn`). Deep: `depth` Dense layers,
@@ -67,6 +70,8 @@ def build(cell: CellSpec) -> keras.Model:
     for index, width in enumerate(widths):
         if cell.batch_norm and cell.family == "mlp" and (index or cell.input_bn):
             stack.append(norm_layer(cell))
+            if cell.bn_noise and index:  # after the hidden BNs: internal shift, not the data's
+                stack.append(DistributionNoise(cell.bn_noise, seed * 8 + index))
         stack.append(layers.Dense(width, kernel_initializer=cell.initializer))
         if cell.batch_norm and cell.family == "deep":
             stack.append(layers.BatchNormalization())
@@ -75,6 +80,8 @@ def build(cell: CellSpec) -> keras.Model:
             stack.append(layers.Dropout(cell.dropout))
     if cell.batch_norm and cell.family == "mlp":
         stack.append(norm_layer(cell))
+        if cell.bn_noise:
+            stack.append(DistributionNoise(cell.bn_noise, seed * 8 + len(widths)))
     stack.append(layers.Dense(10, activation="softmax", kernel_initializer=cell.initializer))
     model = keras.Sequential([keras.Input((28, 28)), *stack])
     model.compile(
@@ -87,7 +94,7 @@ def build(cell: CellSpec) -> keras.Model:
 def built(cell: CellSpec, seed: int, x: np.ndarray, y: np.ndarray) -> keras.Model:
     """Seed `seed`'s model, built, its kernels scaled by the cell's `init_scale`."""
     seed_everything(seed, "jax")
-    model = ready_to_train(build(cell), x, y)
+    model = ready_to_train(build(cell, seed), x, y)
     if cell.init_scale != 1.0:
         for layer in model.layers:
             if isinstance(layer, layers.Dense):
@@ -97,7 +104,7 @@ def built(cell: CellSpec, seed: int, x: np.ndarray, y: np.ndarray) -> keras.Mode
 
 class Cell:
     """A cell's seeds on one `SeedStack`, with the programs that take the cell's own
-    measurements (the probe, accuracy with batch statistics)."""
+    measurements (the probe, accuracy with batch statistics, the loss landscape)."""
 
     def __init__(self, cell: CellSpec, seeds: tuple[int, ...]) -> None:
         d = data()
@@ -153,6 +160,8 @@ class Cell:
         self.norms = [
             layer for layer in model.layers if isinstance(layer, layers.BatchNormalization)
         ]
+        self.noises = [layer for layer in model.layers if isinstance(layer, DistributionNoise)]
+        self.dropouts = [layer for layer in model.layers if isinstance(layer, layers.Dropout)]
 
         def population(tv: Any, ntv: Any, x: Any) -> Any:
             # One training-mode pass over the whole population, each BN's momentum 0 while
@@ -162,6 +171,11 @@ class Cell:
             return new
 
         self._population = jax.jit(jax.vmap(population, in_axes=(0, 0, None)))
+        self.landscape = (
+            Landscape(model, self.probe_x, self.probe_y, kernels, cell.learning_rate)
+            if cell.landscape_points
+            else None
+        )
 
     def train(self, batches_x: np.ndarray, batches_y: np.ndarray) -> np.ndarray:
         """Run the steps (axes: step, seed, batch, ...); each seed's loss after the last."""
@@ -182,14 +196,19 @@ class Cell:
         recomputed over the first `PRECISE_SIZE` training images (precise BN); the moving
         averages are left as they were."""
         saved = self.stack.state
-        momenta = [layer.momentum for layer in self.norms]
-        for layer in self.norms:
-            layer.momentum = 0.0
+        # While the population program traces: each BN's momentum 0, and the layers that
+        # perturb only in training (the noisy arm's noise, dropout) off, as at inference.
+        settings = [(layer, "momentum", 0.0) for layer in self.norms]
+        settings += [(layer, "amount", 0.0) for layer in self.noises]
+        settings += [(layer, "rate", 0.0) for layer in self.dropouts]
+        kept = [getattr(layer, name) for layer, name, _ in settings]
+        for layer, name, value in settings:
+            setattr(layer, name, value)
         try:
             stats = self._population(saved[0], saved[1], self.x[:PRECISE_SIZE])
         finally:
-            for layer, momentum in zip(self.norms, momenta):
-                layer.momentum = momentum
+            for (layer, name, _), value in zip(settings, kept):
+                setattr(layer, name, value)
         self.stack.state = (saved[0], stats, *saved[2:])
         try:
             return self.evaluate()
