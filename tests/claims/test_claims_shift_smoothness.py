@@ -198,8 +198,8 @@ def test_the_noisy_arm_differs_from_bn_in_the_noise_alone() -> None:
     assert set(shift) == {"base/plain", "base/bn", "base/noisy-bn"}
     noisy, bn = shift["base/noisy-bn"], shift["base/bn"]
     changed = {f.name for f in fields(CellSpec) if getattr(noisy, f.name) != getattr(bn, f.name)}
-    # The landscape is measured on the controlled pair only; it trains nothing.
-    assert changed == {"id", "bn_noise", "landscape_points"}
+    # The landscape and the end checks are taken on the controlled pair only: no training.
+    assert changed == {"id", "bn_noise", "landscape_points", "end_checks"}
     assert (noisy.bn_noise, bn.bn_noise, noisy.landscape_points) == (BN_NOISE, 0.0, 0)
     smooth = CLAIMS["smoothness"].cells(QUICK, seeds)
     assert [c.id for c in smooth] == ["base/plain", "base/bn"]
