@@ -9,10 +9,12 @@ steps, as `bntui.training.fused` and `bntui.training.stack` run it) is timed who
 variants with parts removed, each jitted as a scan over the same groups of real-shaped data
 (random images; the timings do not depend on the values):
 
-- `keras step`: Keras' own `train_step` (loss, metrics, the gradient-norm reduction, the
-  optimizer update, BN statistics): what a user's epoch runs, less `fit`'s own Python
-  (callbacks, curve points, validation);
-- `keras step, K=170`: the same with five times larger groups (the scan's group size);
+- `bntui's scan`: Keras' own `train_step` (loss, metrics, the optimizer update, BN
+  statistics) in `bntui.training.fused.scan_steps`, the gradient norm on a group's last step
+  only: what a user's epoch runs, less `fit`'s own Python (callbacks, curve points,
+  validation); `bntui's scan, K=170`: with five times larger groups (the scan's group size);
+- `keras step, norm every step`: the plain scan of `train_step`, the gradient-norm reduction
+  in every step (bntui before this profile);
 - `sgd step`: forward, backward, BN statistics and a plain `w - lr * g`, nothing else;
 - `sgd + grad norm` and `sgd + metrics`: that with the reduction or the running means added;
 - `forward+loss`: the forward pass and the loss only;
@@ -72,6 +74,7 @@ def profile_model(key: str, rng: Any, steps: int, repeats: int, group: int) -> d
     import numpy as np
 
     from bntui.core.spec import ExperimentSpec
+    from bntui.training.fused import scan_steps
     from bntui.training.models import build_model
     from bntui.training.stack import model_state, ready_to_train
 
@@ -90,10 +93,13 @@ def profile_model(key: str, rng: Any, steps: int, repeats: int, group: int) -> d
             for _ in range(max(1, steps // size))
         ]
 
-    def timer(step: Any, carry: Any, groups: list[Any], size: int) -> Any:
-        """Compile the scan of `step`; return a function timing one pass over `groups`."""
+    def timer(step: Any, carry: Any, groups: list[Any], size: int, whole: bool = False) -> Any:
+        """Compile the scan of `step`; return a function timing one pass over `groups`.
+        `whole`: `step` is a whole group's scan already."""
 
         def scan(carry: Any, batches: Any) -> Any:
+            if whole:
+                return step(carry, batches)
             return jax.lax.scan(lambda c, b: (step(c, b), None), carry, batches)[0]
 
         run = jax.jit(scan, donate_argnums=0)
@@ -164,9 +170,13 @@ def profile_model(key: str, rng: Any, steps: int, repeats: int, group: int) -> d
             jax.block_until_ready(jax.device_put(h))
         return (time.process_time() - start) * EPOCH_STEPS / (len(host) * group)
 
+    def bntui_group(state: Any, batches: Any) -> Any:
+        return scan_steps(model, model.train_step, state, batches)[1]
+
     timers = {
-        "keras step": timer(keras_step, copied(state), g_default, group),
-        "keras step, K=170": timer(keras_step, copied(state), g_big, 170),
+        "bntui's scan": timer(bntui_group, copied(state), g_default, group, whole=True),
+        "bntui's scan, K=170": timer(bntui_group, copied(state), g_big, 170, whole=True),
+        "keras step, norm every step": timer(keras_step, copied(state), g_default, group),
         "sgd step": timer(sgd, copied(light), g_default, group),
         "sgd + grad norm": timer(
             lambda c, b: sgd(c, b, norm=True), copied(light), g_default, group
