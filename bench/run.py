@@ -284,6 +284,9 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=10)
     parser.add_argument("--levers", action="store_true", help="time bntui with one setting changed")
     parser.add_argument("--live", action="store_true", help="also run the dashboard in tmux")
+    parser.add_argument(
+        "--profile", action="store_true", help="also profile the step part by part (profile.py)"
+    )
     parser.add_argument("--out", type=Path, default=HERE / "RESULTS.md")
     args = parser.parse_args()
 
@@ -393,6 +396,11 @@ def main() -> None:
             result = run_bntui(args.epochs, flags, env)
             print(fmt_row(name, result), flush=True)
             extra.append(fmt_row(name, result))
+    if args.profile:
+        profiled = subprocess.run(
+            [sys.executable, str(HERE / "profile.py")], capture_output=True, text=True
+        )
+        extra += ["", "The step part by part (bench/profile.py):", "", profiled.stdout.strip()]
     text = "\n".join(["# Benchmark results", "", *lines, "", *table, *summary, *extra, ""])
     print(text)
     args.out.write_text(text)
