@@ -66,6 +66,9 @@ def worker_env(spec: ExperimentSpec, threads: int) -> dict[str, str]:
     env.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0")
     env.setdefault("JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES", "0")
     env.setdefault("JAX_COMPILATION_CACHE_MAX_SIZE", str(COMPILE_CACHE_MAX_BYTES))
+    # The scaled dataset, decoded by the first worker and mapped by the rest
+    # (bntui.training.datacache): both workers share one copy, later runs skip the decoding.
+    env.setdefault("BNTUI_DATA_CACHE_DIR", str(compile_cache_dir().parent / "data"))
     xla = env.get("XLA_FLAGS", "")
     if threads == 1 and "multi_thread_eigen" not in xla:
         xla += " --xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"

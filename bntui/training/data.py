@@ -28,6 +28,7 @@ from bntui.core.datasets import (
     fashion_cache_dir,
     keras_home,
 )
+from bntui.training import datacache
 
 
 class DataUnavailable(RuntimeError):
@@ -165,10 +166,23 @@ def load_raw(
 def load_splits(
     dataset: str, validation_size: int, limit: int | None, dtype: str = "float32"
 ) -> Splits:
-    """Scale by 1/255 and split off the first `validation_size` training images."""
-    (x_full, y_full), (x_test, y_test) = load_raw(dataset)
-    scale = np.asarray(255.0, dtype=dtype)
-    x_full_f = x_full.astype(dtype) / scale
+    """Scale by 1/255 and split off the first `validation_size` training images.
+
+    Under a worker (`$BNTUI_DATA_CACHE_DIR` set), the scaled arrays are computed once and
+    mapped read-only afterwards (`bntui.training.datacache`)."""
+    arrays = datacache.read(dataset, dtype)
+    if arrays is None:
+        (x_full, y_full), (x_test, y_test) = load_raw(dataset)
+        scale = np.asarray(255.0, dtype=dtype)
+        arrays = {
+            "x_full": x_full.astype(dtype) / scale,
+            "y_full": y_full,
+            "x_test": x_test.astype(dtype) / scale,
+            "y_test": y_test,
+            "x_test_uint8": x_test,
+        }
+        datacache.write(dataset, dtype, arrays)
+    x_full_f, y_full = arrays["x_full"], arrays["y_full"]
     x_train, y_train = x_full_f[validation_size:], y_full[validation_size:]
     if limit is not None:
         x_train, y_train = x_train[:limit], y_train[:limit]
@@ -177,9 +191,9 @@ def load_splits(
         y_train=y_train,
         x_valid=x_full_f[:validation_size],
         y_valid=y_full[:validation_size],
-        x_test=x_test.astype(dtype) / scale,
-        y_test=y_test,
-        test_images_uint8=x_test,
+        x_test=arrays["x_test"],
+        y_test=arrays["y_test"],
+        test_images_uint8=arrays["x_test_uint8"],
     )
 
 

@@ -70,6 +70,10 @@ def gradient_norm_reporting(base: type[Any]) -> type[Any]:
     """
 
     class Reporting(base):
+        # Read while tracing: a fused scan turns it off for the steps of a group whose norm
+        # nobody reads (all but the last; `bntui.training.fused.scan_steps`).
+        report_norm = True
+
         def build(self, variables: Any) -> None:
             super().build(variables)
             self.gradient_norm = self.add_variable(
@@ -77,6 +81,8 @@ def gradient_norm_reporting(base: type[Any]) -> type[Any]:
             )
 
         def apply(self, grads: Any, trainable_variables: Any = None) -> Any:
+            if not self.report_norm:
+                return super().apply(grads, trainable_variables)
             squares = [keras.ops.sum(keras.ops.square(g)) for g in grads if g is not None]
             norm = keras.ops.sqrt(sum(squares))
             result = super().apply(grads, trainable_variables)  # builds on first use (TF)

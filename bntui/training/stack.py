@@ -21,6 +21,8 @@ import jax
 import keras
 import numpy as np
 
+from bntui.training.fused import scan_steps
+
 
 def ready_to_train(model: Any, x: np.ndarray, y: np.ndarray) -> Any:
     """Build compiled `model`'s variables and its optimizer's on a batch of `x`/`y`, as
@@ -70,13 +72,8 @@ class SeedStack:
         self._single = jax.jit(step, donate_argnums=0)
 
         def scanned(state: Any, batches: Any) -> tuple[Any, Any]:
-            def body(carry: Any, batch: Any) -> tuple[Any, Any]:
-                logs, carry = step(carry, batch)
-                return carry, logs
-
-            state, logs = jax.lax.scan(body, state, batches)
-            # Running means: the group's last step holds them.
-            return jax.tree.map(lambda values: values[-1], logs), state
+            # Running means: the group's last step holds them (and the gradient norm).
+            return scan_steps(model, step, state, batches)
 
         self._scanned = jax.jit(scanned, donate_argnums=0)
 

@@ -55,3 +55,23 @@ def test_one_step_per_call_leaves_keras_loop_alone() -> None:
     model = build_model(replace(ExperimentSpec(), steps_per_execution=1), "plain")
     fuse_train_steps(model, 1)
     assert not isinstance(getattr(model, "train_function", None), FusedTrainFunction)
+
+
+@pytest.mark.parametrize("which", ["plain", "bn"])
+def test_gradient_norm_after_a_fused_group_is_its_last_steps(which: str) -> None:
+    """Only a group's last step computes the norm (the one the worker reads after it)."""
+    rng = np.random.default_rng(1)
+    x = rng.random((32 * STEPS, 28, 28), dtype="float32")  # exactly one group
+    y = rng.integers(0, 10, 32 * STEPS).astype("uint8")
+    norms = []
+    for fused in (False, True):
+        keras.utils.set_random_seed(3)
+        model = build_model(replace(ExperimentSpec(), steps_per_execution=STEPS), which)
+        if fused:
+            fuse_train_steps(model, STEPS)
+        model.fit(x, y, batch_size=32, epochs=1, shuffle=False, verbose=0)
+        if fused:
+            assert model.train_function.fused_groups == 1
+        norms.append(float(model.optimizer.gradient_norm.numpy()))
+    assert norms[0] > 0
+    assert norms[1] == pytest.approx(norms[0], rel=1e-6)
