@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from bntui.claims.battery import CLAIMS, SCALES, plan
 from bntui.claims.cells import CellSpec
 
 # Seconds per unit of `CellSpec.work()` for one worker: sample_runs/claims-quick.json (the
@@ -182,3 +183,9 @@ def duration_range(low: float, high: float) -> str:
         unit = " s" if high < 60 else " min"
         return f"{duration(low).removesuffix(unit)}–{duration(high)}"
     return f"{duration(low)}–{duration(high)}"
+
+
+def full_battery_guess(workers: int = 2) -> float:
+    """Seconds the whole battery at the full scale would take on the reference machine with
+    `workers` workers: the first guess a run of it starts with."""
+    return Eta(plan(list(CLAIMS), SCALES["full"], 42), workers).estimate().seconds

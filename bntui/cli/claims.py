@@ -14,6 +14,7 @@ import typer
 
 from bntui import __version__
 from bntui.claims.battery import CLAIMS, SCALES
+from bntui.claims.eta import duration, full_battery_guess
 from bntui.cli.cluster import ExecutorOption, RayAddressOption, cell_executor, check_executor
 from bntui.cli.common import check_out, fail
 from bntui.core.datasets import fashion_on_disk
@@ -37,7 +38,11 @@ QUICK_HELP = (
     f"Data slices, fewer epochs, {SCALES['quick'].seeds} seeds (the default without a GPU). "
     "The battery says how long it will take, from what its first cells took on this machine."
 )
-FULL_HELP = f"The real data, {SCALES['full'].seeds} seeds (the default with a GPU)."
+FULL_HELP = (
+    f"The real data, {SCALES['full'].seeds} seeds (the default with a GPU). Sized for a GPU "
+    f"box; on a 2-core CPU like bntui's reference about {duration(full_battery_guess())} "
+    "(from the quick battery's measured rate; not yet measured on a GPU)."
+)
 OUT_HELP = "Claims file to write (default: runs/<time>-claims.json)."
 RESUME_HELP = "Finish an interrupted claims file: train only its missing cells."
 REPORT_HELP = "Write a Markdown report (SVG figures, a CSV per claim) from this claims file."
