@@ -13,12 +13,12 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from bntui.claims.battery import CLAIMS, SCALES, plan
 from bntui.claims.cells import CellSpec
 
 # Seconds per unit of `CellSpec.work()` for one worker: sample_runs/claims-quick.json (the
-# quick battery on a 2-core Xeon, 2 workers) took 258 s of cell time for 559 units.
-SECONDS_PER_WORK = 0.46
+# design-3 quick battery on the 2-core AMD EPYC reference, 2 workers) took 844 s of cell time
+# for 3,962 units.
+SECONDS_PER_WORK = 0.213
 # Starting the workers (a process, Keras and JAX, the first compiles) on the reference.
 STARTUP_S = 15.0
 # Before this machine has finished a cell it may be this many times faster or slower than
@@ -183,9 +183,3 @@ def duration_range(low: float, high: float) -> str:
         unit = " s" if high < 60 else " min"
         return f"{duration(low).removesuffix(unit)}–{duration(high)}"
     return f"{duration(low)}–{duration(high)}"
-
-
-def full_battery_guess(workers: int = 2) -> float:
-    """Seconds the whole battery at the full scale would take on the reference machine with
-    `workers` workers: the first guess a run of it starts with."""
-    return Eta(plan(list(CLAIMS), SCALES["full"], 42), workers).estimate().seconds

@@ -14,7 +14,6 @@ import typer
 
 from bntui import __version__
 from bntui.claims.battery import CLAIMS, SCALES
-from bntui.claims.eta import duration, full_battery_guess
 from bntui.cli.cluster import ExecutorOption, RayAddressOption, cell_executor, check_executor
 from bntui.cli.common import check_out, fail
 from bntui.core.datasets import fashion_on_disk
@@ -39,9 +38,8 @@ QUICK_HELP = (
     "The battery says how long it will take, from what its first cells took on this machine."
 )
 FULL_HELP = (
-    f"The real data, {SCALES['full'].seeds} seeds (the default with a GPU). Sized for a GPU "
-    f"box; on a 2-core CPU like bntui's reference about {duration(full_battery_guess())} "
-    "(from the quick battery's measured rate; not yet measured on a GPU)."
+    f"The real data, {SCALES['full'].seeds} seeds (the default with a GPU; sized for a GPU "
+    "box). It too says how long it will take, from what its first cells took."
 )
 OUT_HELP = "Claims file to write (default: runs/<time>-claims.json)."
 RESUME_HELP = "Finish an interrupted claims file: train only its missing cells."
