@@ -127,7 +127,8 @@ def _model(key: str, id_: str, **fields: Any) -> CellSpec:
 
 
 def base_cell(key: str, scale: Scale, seeds: tuple[int, ...]) -> CellSpec:
-    """The shared cell of convergence, covariate shift, regularisation and the confound."""
+    """A shared cell: the 2×2 of convergence and the confound, shift, robustness, inference
+    and smoothness."""
     return _model(
         key,
         f"base/{key}",
