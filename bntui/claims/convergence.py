@@ -209,7 +209,7 @@ def curves(
         series.append(band(key, columns))
     known = [t * 100 for t in targets if t is not None]
     level: list[float | None] = [sum(known) / len(known) if known else None] * len(x)
-    series.append(Series("target", "target: plain's final accuracy", level, level, level))
+    series.append(Series("target", "target (plain's end)", level, level, level))
     return Figure(
         "validation accuracy, each model at its best rate",
         "step",

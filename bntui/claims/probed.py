@@ -46,12 +46,14 @@ def gradient_flow(results: Results, scale: Scale) -> Found:
     drawn: dict[tuple[str, str, int], list[float | None]] = {}  # bounds left off the chart
     notes, details = [], []
     floored: set[str] = set()  # the models whose claim stack's norms underflowed
+    bounded: set[tuple[str, int, str]] = set()  # every stack with an underflowed norm
     for act in scale.deep_activations:
         for depth in scale.depths:
             for key in MODELS:
                 runs = results[deep_id(act, depth, key)]
                 at_start, later = zip(*[_imbalances(r) for r in runs])
                 if any(_underflowed(r) for r in runs):
+                    bounded.add((act, depth, key))
                     notes.append(
                         f"{act} ×{depth}, {LABELS[key]}: a gradient norm underflowed to 0 "
                         "(float32): its imbalance is at least what is shown, and the chart "
@@ -71,8 +73,18 @@ def gradient_flow(results: Results, scale: Scale) -> Found:
                     f"trains on {trains} of {len(runs)} seeds"
                 )
             gap = paired(during[act, "plain", depth], during[act, "bn", depth])
+            # An underflowed norm makes the imbalance a bound: plain's, a lower one.
+            bound = {
+                (True, False): " (at least: plain's norm underflowed, off the chart)",
+                (False, True): " (at most: BN's norm underflowed)",
+                (True, True): " (both ends bounds: norms underflowed)",
+            }.get(((act, depth, "plain") in bounded, (act, depth, "bn") in bounded), "")
             details.append(
-                Detail(f"{act} ×{depth} during training, plain − BN", mean_interval(gap), "decades")
+                Detail(
+                    f"{act} ×{depth} during training, plain − BN{bound}",
+                    mean_interval(gap),
+                    "decades",
+                )
             )
     # The claim's own value: the shallowest sigmoid stack (deeper ones underflow to 0 in
     # float32, and their imbalance is only a bound); every stack is beside it.

@@ -251,7 +251,7 @@ def cost(results: Results, scale: Scale) -> Found:
         )
     # Times from zero: +50% must look like half as much again.
     figure = Figure(
-        "seconds per epoch, Keras fit on TensorFlow (timed alone)",
+        "seconds per epoch, Keras fit on TensorFlow (median step × steps)",
         "model",
         "seconds",
         [0.0, 1.0],

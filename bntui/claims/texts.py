@@ -102,7 +102,16 @@ def significance_text(found: Measure) -> str:
     if found.verdict == "too few seeds":
         need = f"about {found.seeds_needed} seeds" if found.seeds_needed else "more seeds"
         effect = f"{margin} either way" if claim.unit == "×" else f"±{margin}"
-        text += f"; {need} would detect {effect}"
+        n = found.interval.n if found.interval is not None else 0
+        if found.seeds_needed and found.seeds_needed <= n:
+            # The estimate says these seeds suffice for an effect of the margin: the effect
+            # is smaller than that, yet not shown to lie within it either.
+            text += (
+                f"; an effect of {effect} would show with these {n} seeds: this one is "
+                f"smaller, and not shown to lie within {effect} either"
+            )
+        else:
+            text += f"; {need} would detect {effect}"
     return text
 
 
@@ -122,8 +131,9 @@ def published_text(name: str, verdict: str | None) -> str:
     }.get((published.stance, verdict or ""), "")
     if not agrees:
         agrees = (
-            "compare the settings before the results"
-            if published.stance == "mixed"
+            f"the paper found both sides; bntui's verdict is '{verdict}': which side it "
+            "meets depends on the setting"
+            if published.stance == "mixed" and verdict
             else "bntui's measurement cannot decide (too few seeds)"
         )
     return (

@@ -32,7 +32,6 @@ from bntui.stats.significance import holm
 os.environ.setdefault("KERAS_BACKEND", "jax")
 QUICK = SCALES["quick"]
 DATA = Path(__file__).parents[1] / "data"
-SAMPLE = Path(__file__).parents[2] / "sample_runs" / "claims-quick.json"
 SEEDS = tuple(range(42, 50))
 
 
@@ -223,7 +222,7 @@ def test_initialisation_comes_out_every_way(plain: float, bn: float, verdict: st
     assert any("lr claim in disguise" in n for n in found.notes)
 
 
-@pytest.mark.parametrize("path", [DATA / "claims_tiny_v1.json", SAMPLE])
+@pytest.mark.parametrize("path", [DATA / "claims_tiny_v1.json", DATA / "claims_tiny_v2.json"])
 def test_older_files_show_the_new_designs_as_not_measured(path: Path) -> None:
     claims = load_claims(path)
     found = {m.claim: m for m in measures(claims)}

@@ -296,3 +296,18 @@ def test_the_summary_table_keeps_its_columns_and_the_literature_is_bold_once(
     assert summary.count("<tr>") == len(CLAIMS) + 1 and summary.count("<td>") == 6 * len(CLAIMS)
     published = [line for line in md.splitlines() if line.startswith("**Published:**")]
     assert len(published) == len(CLAIMS) and not any(line.endswith("**") for line in published)
+
+
+def test_no_two_series_of_a_figure_look_alike_in_the_svg_or_the_terminal() -> None:
+    from bntui.claims.outputs.svg import DASHES, series_styles
+    from bntui.tui.widgets.claims.chart import series_looks
+
+    for m in measures(load_claims(DATA / "claims_tiny.json")):
+        if m.figure is None:
+            continue
+        styles = series_styles(m.figure)
+        drawn = {(s % 4, DASHES[(s + s // len(DASHES)) % len(DASHES)], c) for s, c in styles}
+        shapes = {(s % 4, DASHES[(s + s // len(DASHES)) % len(DASHES)]) for s, _ in styles}
+        assert len(drawn) == len(shapes) == len(styles), m.claim  # shape and dash, not colour
+        glyphs = [glyph for _, glyph in series_looks(m.figure)]
+        assert len(set(glyphs)) == len(glyphs), m.claim

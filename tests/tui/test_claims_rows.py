@@ -36,6 +36,6 @@ def test_bars_from_zero_give_their_levels_and_differences_in_words() -> None:
     assert confound is not None and confound.from_floor
     words = levels_text(confound)
     assert "bars from zero hide small differences" in words
-    assert "BN hidden 86.68 (−0.55) · BN 87.64 (+0.96)" in words
+    assert "BN hidden 87.32 (+0.05) · BN 87.63 (+0.31)" in words
     convergence = found["convergence"].figure
     assert convergence is not None and levels_text(convergence) == ""  # its axis is cut

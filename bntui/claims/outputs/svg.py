@@ -83,10 +83,24 @@ class Axes:
         return TOP + min(max((self.y_hi - y) / span, 0.0), 1.0) * PLOT_H
 
 
-def _series(axes: Axes, index: int, series: Series, xs: Sequence[float]) -> list[str]:
+def series_styles(figure: Figure) -> list[tuple[int, str]]:
+    """Each series' style number (its marker and dash) and colour: a model's own, else the
+    next unused ones in drawing order, so that no two series of a figure look alike."""
+    out, other = [], 0
+    for series in figure.series:
+        if series.key in STYLES:
+            out.append((STYLES[series.key], SERIES_COLORS.get(series.key, "#000")))
+        else:
+            out.append((len(STYLES) + other, OTHER_COLORS[other % len(OTHER_COLORS)]))
+            other += 1
+    return out
+
+
+def _series(
+    axes: Axes, index: int, series: Series, xs: Sequence[float], look: tuple[int, str]
+) -> list[str]:
     """A series' band (or min–max bars), its mean line and its markers."""
-    color = SERIES_COLORS.get(series.key, OTHER_COLORS[index % len(OTHER_COLORS)])
-    style = STYLES.get(series.key, len(STYLES) + index)
+    style, color = look
     out: list[str] = []
     for run in _runs(zip(xs, series.low, series.high)):
         if len(run) == 1:  # a lone point: a min–max bar
@@ -107,7 +121,8 @@ def _series(axes: Axes, index: int, series: Series, xs: Sequence[float]) -> list
             f'<polygon points="{" ".join(upper + lower)}" fill="{color}" '
             'fill-opacity="0.18" stroke="none"/>'
         )
-    dash = DASHES[style % len(DASHES)]
+    # Markers and dashes cycle at different rates: style 4 is a dashed circle, not plain's.
+    dash = DASHES[(style + style // len(DASHES)) % len(DASHES)]
     dashed = f' stroke-dasharray="{dash}"' if dash else ""
     for run in _runs(zip(xs, series.mean)):
         if len(run) > 1:
@@ -181,8 +196,8 @@ def figure_svg(figure: Figure, caption: str = "") -> str:
         *cut_mark(axis),
     ]
     xs = figure.x
-    for index, series in enumerate(figure.series):
-        body += _series(axes, index, series, xs)
+    for index, (series, look) in enumerate(zip(figure.series, series_styles(figure))):
+        body += _series(axes, index, series, xs, look)
     key_y = TOP + 10 + len(figure.series) * 22
     body += [
         f'<rect x="{LEFT + PLOT_W + 24}" y="{key_y - 6}" width="28" height="12" fill="#777" '

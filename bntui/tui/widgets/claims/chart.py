@@ -30,7 +30,19 @@ MODEL_LOOKS = {
     "plain-relu": ("blue", "+"),
     "bn-relu": ("red", "#"),
 }
-OTHER_LOOK = ("white", "*")
+# The other series (arms, remedies, a target), in the order a figure draws them: each its
+# own glyph, none of the models' above.
+OTHER_LOOKS = (("yellow", "*"), ("green", "%"), ("blue", "&"), ("red", "@"), ("white", "$"))
+
+
+def series_looks(figure: Figure) -> list[tuple[str, str]]:
+    """Each series' colour and glyph: a model's own, else the next of `OTHER_LOOKS`."""
+    out, others = [], iter(OTHER_LOOKS * 4)
+    for found in figure.series:
+        out.append(MODEL_LOOKS.get(found.key) or next(others))
+    return out
+
+
 # A figure of this many positions or fewer is categories (a few rates, two bars): its
 # points sit inside the axis, not on its ends.
 FEW_POSITIONS = 4
@@ -52,8 +64,7 @@ def chart_series(figure: Figure, no_color: bool = False) -> list[Series]:
     the terminal's own colour under NO_COLOR: the glyphs tell the lines apart)."""
     xs, _ = placed(figure)
     lines = []
-    for found in figure.series:
-        style, glyph = MODEL_LOOKS.get(found.key, OTHER_LOOK)
+    for found, (style, glyph) in zip(figure.series, series_looks(figure)):
         lines.append(
             Series(
                 found.label,
@@ -107,8 +118,7 @@ class TickChart(LineChart):
 def legend(figure: Figure, no_color: bool = False) -> Text:
     """Which glyph is which model, what the band is, and what the axes are."""
     text = Text(no_wrap=True, overflow="ellipsis")
-    for found in figure.series:
-        style, glyph = MODEL_LOOKS.get(found.key, OTHER_LOOK)
+    for found, (style, glyph) in zip(figure.series, series_looks(figure)):
         text.append(f"━{glyph}━ ", looks(f"bold {style}", no_color))
         text.append(f"{found.label}   ")
     text.append(f"{BAND_FILL} seeds' min–max", looks("dim", no_color))

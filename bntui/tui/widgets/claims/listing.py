@@ -40,8 +40,9 @@ MARKS = {
     "pending": ("·", "dim"),
 }
 NAME_WIDTH, WORD_WIDTH = 15, 20
-# Wide enough for the claim's title after the interval.
+# Wide enough for the claim's title after the interval, and the least room it needs there.
 TITLE_FROM = 110
+TITLE_ROOM = 24
 # Narrower than this, the verdicts' column closes up so the intervals keep their digits.
 NARROW = 70
 # The short forms of the notes `measure_text` puts after an interval, for a narrow row
@@ -110,10 +111,19 @@ def claim_row(found: Measure, selected: bool, width: int, no_color: bool = False
     word = status_word(found)
     row.append(f"{word:<{WORD_WIDTH if width >= NARROW else len(word)}} ", style)
     row.append(fitted_result(found, width - len(row)))
-    if width >= TITLE_FROM:
-        row.pad_right(max(0, 74 - len(row)))
-        row.append(CLAIMS[found.claim].title, looks("dim", no_color))
     return row
+
+
+def with_titles(rows: list[Text], names: list[str], width: int, no_color: bool) -> None:
+    """Each claim's title in a column of its own after the longest row, two spaces clear,
+    where the width leaves it room (`TITLE_ROOM`); the header's first row says "the claim"."""
+    at = max(len(row) for row in rows) + 2
+    if width < TITLE_FROM or width - at < TITLE_ROOM:
+        return
+    titles = ["the claim", *(CLAIMS[name].title for name in names)]
+    for row, title in zip(rows, titles):
+        row.pad_right(at - len(row))
+        row.append(title, looks("dim", no_color))
 
 
 class ClaimList(Widget, can_focus=True):
@@ -169,13 +179,11 @@ class ClaimList(Widget, can_focus=True):
         header = Text(no_wrap=True, overflow="ellipsis", style=looks("dim", no_color))
         header.append(f"  {'claim':<{NAME_WIDTH}} {'verdict':<{WORD_WIDTH + 2}} ")
         header.append("mean [95% interval over paired seeds]")
-        if width >= TITLE_FROM:
-            header.pad_right(max(0, 74 - len(header)))
-            header.append("the claim")
         rows = [header]
         rows += [
             claim_row(found, i == self.index, width, no_color) for i, found in enumerate(self.found)
         ]
+        with_titles(rows, [found.claim for found in self.found], width, no_color)
         return Text("\n", no_wrap=True).join(rows)
 
     def get_content_height(self, container: object, viewport: object, width: int) -> int:
