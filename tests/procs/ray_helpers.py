@@ -69,6 +69,7 @@ def numbers(path: Any, skip_claims: tuple[str, ...] = ("cost",)) -> tuple[dict, 
         data = cell.model_dump(exclude={"began", "seconds", "where"})
         for seed in data["results"]:
             seed.pop("epoch_seconds"), seed.pop("epoch_cpu_seconds")
+            seed.pop("inference_seconds"), seed.pop("folded_inference_seconds")
         cells[cell.id] = data
     verdicts = [v.model_dump() for v in claims.verdicts if v.claim not in skip_claims]
     return cells, verdicts

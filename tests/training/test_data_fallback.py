@@ -63,7 +63,9 @@ def test_missing_data_says_what_where_and_why(tmp_path: Path, clean_env: dict[st
     )
     if result.returncode == 0:
         pytest.skip("this machine downloaded Fashion-MNIST")
-    error = load_run(out).models["bn"].error or ""
+    # No model trained a step: nothing is saved, and each reason is printed whole instead.
+    assert not out.exists()
+    error = " ".join((result.stdout + result.stderr).split())
     where = tmp_path / "keras" / "datasets" / "fashion-mnist"
     assert f"{where} has none of the four files" in error  # what and where
     assert "Keras could not download it (" in error  # why
