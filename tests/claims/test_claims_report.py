@@ -311,3 +311,11 @@ def test_no_two_series_of_a_figure_look_alike_in_the_svg_or_the_terminal() -> No
         assert len(drawn) == len(shapes) == len(styles), m.claim  # shape and dash, not colour
         glyphs = [glyph for _, glyph in series_looks(m.figure)]
         assert len(set(glyphs)) == len(glyphs), m.claim
+
+
+def test_a_long_title_gets_a_smaller_font_not_cut_edges() -> None:
+    series = [Series("plain", "plain", [1.0, 2.0], [1.0, 2.0], [1.0, 2.0])]
+    title = "validation accuracy by epoch on a slice, with a long account of its end point " * 2
+    svg = figure_svg(Figure(title.strip(), "x", "y", [0.0, 1.0], ["a", "b"], series))
+    size = float(re.search(r'y="22" text-anchor="middle" font-size="([\d.]+)"', svg).group(1))  # type: ignore[union-attr]
+    assert size < 14 and 0.6 * size * len(title.strip()) <= 620

@@ -183,8 +183,11 @@ def figure_svg(figure: Figure, caption: str = "") -> str:
     """The figure as a standalone SVG document: title, axes, ticks, bands, lines, legend."""
     axis = y_range(figure) or AxisRange(0.0, 1.0)
     axes = Axes(figure.x, (axis.low, axis.high))
+    # A title wider than the picture (about 0.6 em a character, bold) gets a smaller font
+    # rather than being cut at both edges.
+    size = math.floor(min(14.0, (WIDTH - 20) / (0.6 * max(1, len(figure.title)))) * 10) / 10
     body = [
-        f'<text x="{WIDTH / 2}" y="22" text-anchor="middle" font-size="14" '
+        f'<text x="{WIDTH / 2}" y="22" text-anchor="middle" font-size="{size:.1f}" '
         f'font-weight="bold">{svg_text(figure.title)}</text>',
         *_ticks(axes, figure),
         f'<rect x="{LEFT}" y="{TOP}" width="{PLOT_W}" height="{PLOT_H}" fill="none" '
