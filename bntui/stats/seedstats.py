@@ -241,16 +241,22 @@ def test_comparison(run: RunFile) -> Comparison | None:
     return next((c for c in comparisons(run) if c.label == "test acc"), None)
 
 
-def brief(comparison: Comparison) -> str:
+def brief(comparison: Comparison, compact: bool = False) -> str:
     """A comparison in few words, for one line whose head says the epoch: `val acc +3.2 pts
-    (95% CI +2.6 … +3.8, paired over 5 seeds)`; without an interval, the value alone."""
+    (95% CI +2.6 … +3.8, paired over 5 seeds)`; without an interval, the value alone.
+    `compact`: the interval without its wording (`(+2.6 … +3.8)`, `; 4 of 5` when seeds are
+    missing), for a line whose head says it once."""
     label = comparison.label.split(" at epoch ")[0]
     found = comparison.interval
     if found is None:
         return f"{label}: {comparison.note or 'no value yet'}"
     unit = f" {comparison.unit}" if comparison.unit else ""
     text = f"{label} {comparison.number(found.mean)}{unit}"
-    if found.has_interval:
+    if found.has_interval and compact:
+        seeds = len(comparison.plain)
+        of = f"; {found.n} of {seeds}" if found.n < seeds else ""
+        text += f" ({comparison.number(found.low)} … {comparison.number(found.high)}{of})"
+    elif found.has_interval:
         level = round(found.confidence * 100)
         seeds = len(comparison.plain)
         over = f"{found.n} of {seeds}" if found.n < seeds else f"{found.n}"

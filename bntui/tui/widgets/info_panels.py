@@ -154,7 +154,7 @@ def _brief(comparison: Comparison, tight: bool = False, interval_only: bool = Fa
     helps or hurts, plain where the interval includes no difference. `tight`: the
     interval's ends closed up (`+4.3…+25.6`); `interval_only`: the interval's wording left
     to the line's head (`val acc +3.2 pts (+3.0…+3.5)`)."""
-    words = _compact(comparison) if interval_only else brief(comparison)
+    words = brief(comparison, compact=interval_only)
     text = Text(words.replace(" … ", "…") if tight else words)
     found = comparison.interval
     if found is not None and found.excludes_zero:
@@ -164,21 +164,6 @@ def _brief(comparison: Comparison, tight: bool = False, interval_only: bool = Fa
         start = len(label) + 1
         end = start + len(comparison.number(found.mean))
         text.stylize("green" if good else "red", start, end)
-    return text
-
-
-def _compact(comparison: Comparison) -> str:
-    """`brief` without the interval's wording (the line's head says it once)."""
-    label = comparison.label.split(" at epoch ")[0]
-    found = comparison.interval
-    if found is None:
-        return f"{label}: {comparison.note or 'no value yet'}"
-    unit = f" {comparison.unit}" if comparison.unit else ""
-    text = f"{label} {comparison.number(found.mean)}{unit}"
-    if found.has_interval:
-        seeds = len(comparison.plain)
-        of = f"; {found.n} of {seeds}" if found.n < seeds else ""
-        text += f" ({comparison.number(found.low)} … {comparison.number(found.high)}{of})"
     return text
 
 
