@@ -27,6 +27,7 @@ import statistics
 import subprocess
 import sys
 import time
+from typing import Any
 
 STEPS = 1_719  # batch-32 steps in an epoch of 55,000 images
 SHAPES = [(784, 300), (300, 100), (100, 10)]
@@ -102,10 +103,16 @@ def measure(native: bool, core: int = 0, repeats: int = 5) -> dict[str, object]:
     """One pinned child's figures; `native` removes the forced kernel from its environment."""
     env = {k: v for k, v in os.environ.items() if not (native and k in FORCED_KEYS)}
     env.update(ONE_THREAD)
+    return pinned_child("floor", f"child({repeats})", core, env)
+
+
+def pinned_child(module: str, call: str, core: int, env: dict[str, str]) -> Any:
+    """Run `module.call` (a call of a function in bench/`module`.py returning figures) in a
+    fresh interpreter pinned to `core`, with environment `env`; what it printed, as JSON."""
     code = (
         f"import os, json, sys; os.sched_setaffinity(0, {{{core}}}); "
         f"sys.path.insert(0, {os.path.dirname(os.path.abspath(__file__))!r}); "
-        f"import floor; print(json.dumps(floor.child({repeats})))"
+        f"import {module}; print(json.dumps({module}.{call}))"
     )
     out = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True

@@ -53,6 +53,9 @@ class CellJob:
 def train_cell(job: CellJob, progress: Callable[[float], None]) -> list[dict[str, Any]]:
     """In a worker process: train the cell and return its results."""
     # The worker side (Keras, JAX): imported in the worker process only, never here.
+    from bntui.training.common import skip_unused_imports
+
+    skip_unused_imports()
     from bntui.claims.worker.cellrun import run_cell
 
     return run_cell(job.spec, progress)

@@ -70,7 +70,8 @@ PRESET_HELP = "; ".join(f"{p.name}: {p.description}" for p in PRESETS.values())
 
 def train(session: TrainingSession, headless: bool) -> NoReturn:
     """Train in the dashboard, or with progress lines when asked or not on a terminal; exit
-    with the outcome's code."""
+    with the outcome's code. The workers start first: their start-up overlaps the UI's."""
+    session.start()
     if headless or not sys.stdout.isatty():
         from bntui.outputs.headless import run_headless
 

@@ -71,7 +71,7 @@ def worker_env(spec: ExperimentSpec, threads: int) -> dict[str, str]:
     env.setdefault("BNTUI_DATA_CACHE_DIR", str(compile_cache_dir().parent / "data"))
     xla = env.get("XLA_FLAGS", "")
     if threads == 1 and "multi_thread_eigen" not in xla:
-        xla += " --xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
+        xla += " --xla_cpu_multi_thread_eigen=false"
     env["XLA_FLAGS"] = xla.strip()
     return env
 

@@ -128,12 +128,22 @@ class TrainingSession(Session):
         """Where the run is (or will be) saved."""
         return self.saved_path or self.out
 
+    def start(self) -> None:
+        """Start the first pair's workers now, once: called before the dashboard or the
+        progress lines load, so the workers' imports overlap theirs (their events wait in
+        the supervisor's queue). Only on this machine: a Ray cluster's connection, which
+        may take seconds or fail, keeps its place in the stream, where failures show."""
+        if self.supervisor is None and self.make_supervisor is Supervisor and self.specs:
+            self.supervisor = self.make_supervisor(self.specs[0], threads=self.threads)
+            self.supervisor.start()
+
     def _source(self) -> Iterator[Event]:
         for index, spec in enumerate(self.specs):
             if self.interrupted or self.halted:
                 return
-            self.supervisor = self.make_supervisor(spec, threads=self.threads)
-            self.supervisor.start()
+            if index or self.supervisor is None:  # else `start` began the first pair
+                self.supervisor = self.make_supervisor(spec, threads=self.threads)
+                self.supervisor.start()
             if self.interrupted or self.halted:  # stopped while this pair was starting
                 self.supervisor.stop()
                 return

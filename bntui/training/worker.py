@@ -27,7 +27,7 @@ from bntui.core.events import (
 from bntui.core.spec import ExperimentSpec
 from bntui.training import emit
 from bntui.training.cadence import Cadence
-from bntui.training.common import is_diverged, seed_everything
+from bntui.training.common import is_diverged, seed_everything, skip_unused_imports
 from bntui.training.data import DataUnavailable, load_splits
 from bntui.training.device import watch_backend_log
 from bntui.training.setting import EventStream, Setting
@@ -272,6 +272,7 @@ def main(argv: list[str] | None = None) -> int:
     spec = ExperimentSpec.from_dict(job["spec"])
     key = job["model"]
     os.environ.setdefault("KERAS_BACKEND", spec.backend)
+    skip_unused_imports()
     # Keep the real stdout for events; route every stray print to stderr.
     events_fd = os.dup(1)
     os.dup2(2, 1)
