@@ -114,9 +114,9 @@ def pinned_child(module: str, call: str, core: int, env: dict[str, str]) -> Any:
         f"sys.path.insert(0, {os.path.dirname(os.path.abspath(__file__))!r}); "
         f"import {module}; print(json.dumps({module}.{call}))"
     )
-    out = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True
-    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+    if out.returncode:
+        raise RuntimeError(f"bench child {module}.{call} failed:\n{out.stderr[-3000:]}")
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 

@@ -131,11 +131,23 @@ class TrainingSession(Session):
     def start(self) -> None:
         """Start the first pair's workers now, once: called before the dashboard or the
         progress lines load, so the workers' imports overlap theirs (their events wait in
-        the supervisor's queue). Only on this machine: a Ray cluster's connection, which
-        may take seconds or fail, keeps its place in the stream, where failures show."""
-        if self.supervisor is None and self.make_supervisor is Supervisor and self.specs:
-            self.supervisor = self.make_supervisor(self.specs[0], threads=self.threads)
-            self.supervisor.start()
+        the supervisor's queue). Only this machine's `Supervisor`: Ray's keeps its place in
+        the stream. A pair that fails to start is stopped and left to the stream, which
+        starts it again and reports the failure where it always has (one message, the run
+        finished by its lifecycle)."""
+        if self.supervisor is not None or self.make_supervisor is not Supervisor:
+            return
+        if not self.specs or self.interrupted or self.halted:
+            return
+        supervisor: Supervisor | None = None
+        try:
+            supervisor = self.make_supervisor(self.specs[0], threads=self.threads)
+            supervisor.start()
+        except Exception:
+            if supervisor is not None:
+                supervisor.stop()  # a worker already spawned must not train on
+            return
+        self.supervisor = supervisor
 
     def _source(self) -> Iterator[Event]:
         for index, spec in enumerate(self.specs):

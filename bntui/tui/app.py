@@ -36,7 +36,8 @@ class BntuiApp(StreamApp[Event]):
         self.session, self.dashboard = session, dashboard
 
     def stream(self) -> Iterator[Event]:
-        """The session's events (a live one starts its workers first)."""
+        """The session's events (a live one's workers are started first, unless the CLI
+        started them already)."""
         self.session.start()
         return self.session.events()
 

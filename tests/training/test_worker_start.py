@@ -38,9 +38,28 @@ def _run(before: str) -> str:
     return done.stdout.strip().splitlines()[-1]
 
 
-def test_a_worker_trains_without_importing_pandas() -> None:
+def test_a_worker_imports_keras_and_predicts_without_pandas() -> None:
     pytest.importorskip("pandas")  # installed here: Keras would import it
     assert _run("") == "False (3, 2)"
+
+
+def test_without_the_skip_keras_imports_pandas() -> None:
+    # The control: the test above would see pandas if the skip did nothing.
+    pytest.importorskip("pandas")
+    assert _run("sys.modules.pop('pandas', None); skip_unused_imports = lambda: None") == (
+        "True (3, 2)"
+    )
+
+
+def test_the_run_worker_and_the_claims_cells_skip_pandas() -> None:
+    # Both worker entry points call the skip before their first Keras import.
+    import inspect
+
+    from bntui.claims import runner
+    from bntui.training import worker
+
+    for source in (inspect.getsource(worker.main), inspect.getsource(runner.train_cell)):
+        assert "skip_unused_imports()" in source
 
 
 def test_pandas_already_imported_is_left_alone() -> None:
@@ -48,7 +67,8 @@ def test_pandas_already_imported_is_left_alone() -> None:
     assert _run("import pandas") == "True (3, 2)"
 
 
-def test_the_workers_xla_flags_are_flags() -> None:
+def test_the_workers_xla_flags_are_flags(monkeypatch: pytest.MonkeyPatch) -> None:
     # Each word XLA reads from XLA_FLAGS is a --flag (a bare word is not a setting).
+    monkeypatch.delenv("XLA_FLAGS", raising=False)
     words = worker_env(ExperimentSpec(), threads=1)["XLA_FLAGS"].split()
     assert words and all(word.startswith("--") for word in words)
