@@ -59,7 +59,6 @@ def child(key: str, epochs: int) -> dict[str, Any]:
 
     spec = ExperimentSpec(epochs=epochs)
     data = load_splits(spec.dataset, spec.validation_size, spec.limit, "float32")
-    import jax
     import keras
 
     from bntui.training import fused
@@ -98,16 +97,11 @@ def child(key: str, epochs: int) -> dict[str, Any]:
 
     def group(state: Any, iterator: Any) -> Any:
         begun = time.perf_counter()
-        batches = [next(iterator)]
-        try:
-            while len(batches) < train.steps:
-                batches.append(next(iterator))
-        except StopIteration:
-            pass
-        if len(batches) < train.steps:
+        batches = train.take(iterator)
+        if not train.fusable(batches):
             parts["feed"] += time.perf_counter() - begun
-            return timed("tail", lambda s: _blocked(_steps(train, s, batches)))(state)
-        stacked = jax.device_put(jax.tree.map(fused._stack, *batches))
+            return timed("tail", lambda s: _blocked(train.step_by_step(s, batches)))(state)
+        stacked = train.stack(batches)
         parts["feed"] += time.perf_counter() - begun
         return timed("scan", lambda s: _blocked(train.scanned(s, stacked)))(state)
 
@@ -141,13 +135,6 @@ def child(key: str, epochs: int) -> dict[str, Any]:
         shuffle=True,
     )
     return {"startup": startup, "epochs": rows}
-
-
-def _steps(train: Any, state: Any, batches: list[Any]) -> Any:
-    logs = None
-    for batch in batches:
-        logs, state = train.single(state, batch)
-    return logs, state
 
 
 def _blocked(result: Any) -> Any:

@@ -40,6 +40,13 @@ class FusedTrainFunction:
 
     def __call__(self, state: Any, iterator: Any) -> tuple[Any, Any]:
         """Run the next group of up to `steps` batches from `iterator`."""
+        batches = self.take(iterator)
+        if self.fusable(batches):
+            return self.scanned(state, self.stack(batches))
+        return self.step_by_step(state, batches)
+
+    def take(self, iterator: Any) -> list[Any]:
+        """The next group: up to `steps` batches (fewer at the epoch's end)."""
         # As in Keras: StopIteration from the first `next` ends the epoch.
         batches = [next(iterator)]
         try:
@@ -47,13 +54,23 @@ class FusedTrainFunction:
                 batches.append(next(iterator))
         except StopIteration:
             pass
-        if len(batches) == self.steps and _same_shapes(batches):
-            stacked = jax.tree.map(_stack, *batches)
-            if self.on_host(stacked):
-                stacked = jax.device_put(stacked)  # the group's one host→device copy
-                self.host_groups += 1
-            self.fused_groups += 1
-            return self.scanned(state, stacked)
+        return batches
+
+    def fusable(self, batches: list[Any]) -> bool:
+        """True for a whole group of same-shaped batches: it runs as one scan."""
+        return len(batches) == self.steps and _same_shapes(batches)
+
+    def stack(self, batches: list[Any]) -> Any:
+        """The group as one array per input (leading axis: step), on the device."""
+        stacked = jax.tree.map(_stack, *batches)
+        if self.on_host(stacked):
+            stacked = jax.device_put(stacked)  # the group's one host→device copy
+            self.host_groups += 1
+        self.fused_groups += 1
+        return stacked
+
+    def step_by_step(self, state: Any, batches: list[Any]) -> tuple[Any, Any]:
+        """Run a short or uneven group through the single-step function, as Keras would."""
         logs = None
         for batch in batches:
             logs, state = self.single(state, batch)
