@@ -21,6 +21,11 @@ MODEL_KEYS: tuple[str, str] = ("plain", "bn")
 MODEL_TITLES: dict[str, str] = {"plain": "Plain MLP", "bn": "MLP + BatchNorm"}
 
 MAX_SAMPLE_COUNT = 32
+# What a worker records of its test predictions (schema 4): each of the test set's first
+# POOL_SIZE images' predicted class, and its first MISTAKES_KEPT mistakes among them. (Here,
+# not with the file bounds, so a worker need not import pydantic to know them.)
+POOL_SIZE = 200
+MISTAKES_KEPT = 8
 TRAIN_SIZE = {"fashion_mnist": 60_000, "mnist": 60_000}
 # What bntui trains and records at most (the run file's bound too).
 MAX_EPOCHS = 100_000

@@ -69,6 +69,9 @@ def worker_env(spec: ExperimentSpec, threads: int) -> dict[str, str]:
     # The scaled dataset, decoded by the first worker and mapped by the rest
     # (bntui.training.datacache): both workers share one copy, later runs skip the decoding.
     env.setdefault("BNTUI_DATA_CACHE_DIR", str(compile_cache_dir().parent / "data"))
+    # Keras' training steps, exported by the first run (bntui.training.programs): later runs
+    # load them instead of tracing Keras' step again in every worker's first epoch.
+    env.setdefault("BNTUI_PROGRAM_CACHE_DIR", str(compile_cache_dir().parent / "programs"))
     xla = env.get("XLA_FLAGS", "")
     if threads == 1 and "multi_thread_eigen" not in xla:
         xla += " --xla_cpu_multi_thread_eigen=false"

@@ -38,10 +38,6 @@ MAX_IMAGE_SIDE = 64
 MAX_SAMPLES = 64
 # Test images whose predicted class a run file records (schema 4: the first POOL_SIZE).
 MAX_POOL = 1000
-# What a worker records of its test predictions (schema 4): each of the test set's first
-# POOL_SIZE images' predicted class, and its first MISTAKES_KEPT mistakes among them.
-POOL_SIZE = 200
-MISTAKES_KEPT = 8
 # Parameters, sizes, bytes: far beyond any real value, small enough to format at once.
 MAX_COUNT = 10**15
 MAX_SPEC_TEXT = 4096

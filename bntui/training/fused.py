@@ -6,7 +6,8 @@ the K steps are one `jax.lax.scan` over Keras' own `train_step(state, data)` (th
 documented JAX extension point), so the loss, metrics, optimizer and BN/dropout state
 updates are exactly Keras', and `model.fit` (callbacks, validation, stop_training) is
 unchanged. A group that is short or holds a partial batch (the end of an epoch) runs
-step by step through the same single-step function Keras would use.
+step by step through the same single-step function Keras would use. Both programs are kept
+in the program store when a worker has one (`bntui.training.programs`).
 
 On a GPU, Keras copies every batch to the device on its own: a transfer per step, on top
 of each step's dispatch, for a batch-32 MLP whose steps are tiny. There the fused steps take
@@ -23,20 +24,30 @@ from typing import Any
 import jax
 import numpy as np
 
+from bntui.training.programs import ProgramStore
+
 
 class FusedTrainFunction:
     """A drop-in for the JAX trainer's `train_function(state, iterator) -> (logs, state)`."""
 
-    def __init__(self, model: Any, steps: int) -> None:
+    def __init__(self, model: Any, steps: int, identity: str | None = None) -> None:
         self.steps = steps
         self.fused_groups = 0  # groups that ran as one scan (the rest ran step by step)
         self.host_groups = 0  # of which came as NumPy batches, copied to the device at once
-        self.single = jax.jit(model.train_step, donate_argnums=0)
+        # Programs named `identity` (bntui.training.programs.program_identity) are kept in
+        # the program store; without one, or without a store, they are plain jax.jit.
+        self.store = store = ProgramStore.open(identity)
+
+        def jit(function: Any, name: str) -> Any:
+            if store is None:
+                return jax.jit(function, donate_argnums=0)
+            return store.jit(function, name, donate=0)
 
         def scanned(state: Any, batches: Any) -> tuple[Any, Any]:
             return scan_steps(model, model.train_step, state, batches)
 
-        self.scanned = jax.jit(scanned, donate_argnums=0)
+        self.single = jit(model.train_step, "step")
+        self.scanned = jit(scanned, "scan")
 
     def __call__(self, state: Any, iterator: Any) -> tuple[Any, Any]:
         """Run the next group of up to `steps` batches from `iterator`."""
@@ -121,14 +132,19 @@ def _same_shapes(batches: list[Any]) -> bool:
     return all(shape == shapes[0] for shape in shapes)
 
 
-def fuse_train_steps(model: Any, steps: int) -> None:
+def fuse_train_steps(model: Any, steps: int, identity: str | None = None) -> None:
     """Make `model.fit` run `steps` optimizer steps per compiled call.
 
     Call after `compile(steps_per_execution=steps)`: Keras then hands the train function
-    groups of `steps` batches and calls the callbacks' batch hooks once per group.
+    groups of `steps` batches and calls the callbacks' batch hooks once per group. With an
+    `identity` (`bntui.training.programs.program_identity`), its programs and the model's
+    evaluation steps are kept in the program store.
     """
     if steps > 1:
-        model.train_function = FusedTrainFunction(model, steps)
+        train = FusedTrainFunction(model, steps, identity)
+        model.train_function = train
+        if train.store is not None:
+            train.store.keep_evaluation_steps(model)
         if jax.default_backend() != "cpu":
             keep_batches_on_host()
 

@@ -14,8 +14,7 @@ import numpy as np
 
 from bntui.core.datasets import CLASS_NAMES
 from bntui.core.events import Event, ModelReady, TestResult
-from bntui.core.spec import ExperimentSpec
-from bntui.record.bounds import MISTAKES_KEPT, POOL_SIZE
+from bntui.core.spec import MISTAKES_KEPT, POOL_SIZE, ExperimentSpec
 from bntui.training.common import finite_float
 from bntui.training.device import backend_report
 

@@ -247,8 +247,10 @@ def train_one(setting: Setting, seed_index: int, seed: int) -> str:
     callback = make_callback(writer, spec, key, probe, seed_index)
     if spec.backend == "jax" and spec.fuse_steps:
         from bntui.training.fused import fuse_train_steps  # JAX, likewise
+        from bntui.training.programs import program_identity
 
-        fuse_train_steps(model, spec.effective_steps_per_execution())
+        steps = spec.effective_steps_per_execution()
+        fuse_train_steps(model, steps, program_identity(spec, key))
     model.fit(
         data.x_train,
         data.y_train,

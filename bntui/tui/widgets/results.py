@@ -11,9 +11,8 @@ from rich.table import Table
 from rich.text import Text
 from textual.widgets import Static
 
-from bntui.core.spec import MODEL_KEYS, MODEL_TITLES
+from bntui.core.spec import MISTAKES_KEPT, MODEL_KEYS, MODEL_TITLES
 from bntui.core.text import clean, fmt
-from bntui.record.bounds import MISTAKES_KEPT
 from bntui.record.runfile import Mistake, RunFile, TestResults
 from bntui.tui.widgets.text_view import BuiltView, TextView
 

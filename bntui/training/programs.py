@@ -1,0 +1,226 @@
+"""Training programs kept on disk (`jax.export`), so a later run skips tracing Keras' step.
+
+A fused worker's first epoch traces Keras' `train_step` three times (the scan of 34 steps,
+then one step at 32 images and one at the epoch's last 24) and lowers each; the persistent
+compile cache only skips XLA's compile after that. On the 2-core Intel Xeon of
+`bench/RESULTS.md` that tracing and lowering is about 1.4 s of the BN worker's first epoch,
+on the run's critical path. Here each program is exported once (StableHLO, serialized) and
+every later run loads it instead: the first epoch then spends about 0.3 s getting its
+programs (the compile cache's hit included).
+
+Every run, the first one too, executes the exported program, so a run that exports and a run
+that loads compute the same numbers. An entry is named after everything that shapes the
+program: the experiment's settings that build the model and its optimizer (architecture,
+optimizer, learning rate, steps per call...), the JAX, jaxlib, Keras and bntui versions, the
+source of `bntui.training`, Keras' and JAX's settings, the platform, and the arguments' tree,
+shapes and dtypes. A changed entry makes a
+new name; an unreadable or mismatched one is exported again. Without `$BNTUI_PROGRAM_CACHE_DIR`
+(tests, other callers), or when exporting fails, the step is plain `jax.jit`, as before.
+
+Imported only inside JAX worker processes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import jax
+from jax import export
+
+from bntui.core.spec import ExperimentSpec
+
+STORE_ENV = "BNTUI_PROGRAM_CACHE_DIR"
+SUFFIX = ".jaxexport"
+
+
+def store_dir() -> Path | None:
+    """The folder `$BNTUI_PROGRAM_CACHE_DIR` names, or None (no store)."""
+    root = os.environ.get(STORE_ENV)
+    return Path(root) if root else None
+
+
+# Spec fields that build no part of a training program: the data order, how long, how
+# much is recorded, where files go. Every other field is part of a program's name, so a field
+# added later counts until it is listed here.
+NOT_IN_PROGRAMS = frozenset(
+    {
+        "seed",
+        "seeds",
+        "epochs",
+        "limit",
+        "validation_size",
+        "curve_points_per_epoch",
+        "inside_per_epoch",
+        "sample_count",
+        "stop_on_divergence",
+        "early_stopping",
+        "checkpoint_dir",
+        "tensorboard_dir",
+    }
+)
+
+
+def program_identity(spec: ExperimentSpec, key: str) -> str:
+    """A digest of everything but the arguments that shapes the training programs of model
+    `key` (`bntui.training.models.build_model(spec, key)`): the spec's fields that build
+    it, bntui's training source, the library versions, Keras' and JAX's settings, the
+    platform.
+
+    Built from the spec, not from the model: Keras' `get_config` imports TensorFlow when it
+    is installed (5 s here)."""
+    import jaxlib
+    import keras
+
+    import bntui
+    from bntui import training
+
+    sources = hashlib.sha256()
+    for path in sorted(Path(training.__file__).parent.glob("*.py")):
+        sources.update(path.name.encode() + path.read_bytes())
+    settings = {
+        name: value
+        for name, value in jax.config.values.items()
+        if isinstance(value, (bool, int, float, str, type(None)))
+    }
+    fields = {k: v for k, v in spec.to_dict().items() if k not in NOT_IN_PROGRAMS}
+    described = {
+        "model": key,
+        "spec": fields,
+        "steps": spec.effective_steps_per_execution(),
+        "versions": [jax.__version__, jaxlib.__version__, keras.__version__, bntui.__version__],
+        "source": sources.hexdigest(),
+        "keras": [keras.config.floatx(), keras.config.backend(), keras.config.dtype_policy().name],
+        "jax": settings,
+        "platform": [jax.default_backend(), jax.devices()[0].device_kind],
+    }
+    text = json.dumps(described, sort_keys=True, default=repr)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+class StoredFunction:
+    """`jax.jit(function, donate_argnums=donate)`, its programs exported to and loaded from
+    `directory` (one per argument signature)."""
+
+    def __init__(
+        self, function: Any, donate: int, directory: Path, identity: str, name: str
+    ) -> None:
+        self.direct = jax.jit(function, donate_argnums=donate)
+        self.donate = donate
+        self.directory = directory
+        self.identity = identity
+        self.name = name
+        self.programs: dict[Any, Any] = {}
+        self.loaded = 0  # programs read from the store
+        self.exported = 0  # programs exported (and written, when the folder allows)
+
+    def __call__(self, *args: Any) -> Any:
+        """Run the program for these arguments' signature (found, loaded or exported)."""
+        leaves, tree = jax.tree.flatten(args)
+        signature = (tree, tuple((_shape(leaf), _dtype(leaf)) for leaf in leaves))
+        program = self.programs.get(signature)
+        if program is None:
+            program = self.programs[signature] = self.program(args, signature)
+        return program(*args)
+
+    def program(self, args: Any, signature: Any) -> Any:
+        """The callable for `signature`: the stored program, or a new export of it."""
+        digest = hashlib.sha256(f"{self.identity} {self.name} {signature!r}".encode())
+        path = self.directory / f"{self.name}-{digest.hexdigest()[:32]}{SUFFIX}"
+        exported = self.load(path, signature)
+        if exported is not None:
+            self.loaded += 1
+        else:
+            try:
+                exported = export.export(self.direct)(*args)
+            except Exception as exc:  # e.g. a custom call JAX cannot serialize
+                print(f"bntui: training step not exported ({exc}); tracing it", file=sys.stderr)
+                return self.direct
+            self.exported += 1
+            write_atomically(path, exported.serialize())
+        return jax.jit(exported.call, donate_argnums=self.donate)
+
+    @staticmethod
+    def load(path: Path, signature: Any) -> Any:
+        """The exported program at `path` if it reads and takes `signature`, else None."""
+        try:
+            exported = export.deserialize(bytearray(path.read_bytes()))
+        except Exception:  # missing, unreadable, or not a program this JAX reads
+            return None
+        tree, shapes = signature
+        expected: Any = jax.tree.structure((tree.unflatten([0] * len(shapes)), {}))
+        takes = expected == exported.in_tree
+        avals = tuple((tuple(a.shape), str(a.dtype)) for a in exported.in_avals)
+        return exported if takes and avals == shapes else None
+
+
+def write_atomically(path: Path, data: bytes | bytearray) -> bool:
+    """Write `data` to `path` through a temporary file; False when the folder refuses."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+        with os.fdopen(handle, "wb") as file:
+            file.write(data)
+        os.replace(temporary, path)
+    except OSError:
+        return False
+    return True
+
+
+class ProgramStore:
+    """One model's programs in the store folder."""
+
+    def __init__(self, directory: Path, identity: str) -> None:
+        self.directory = directory
+        self.identity = identity
+
+    @classmethod
+    def open(cls, identity: str | None) -> ProgramStore | None:
+        """The store for the programs named `identity` (`program_identity`), or None when
+        there is no identity or `$BNTUI_PROGRAM_CACHE_DIR` is unset."""
+        directory = store_dir()
+        return cls(directory, identity) if directory is not None and identity else None
+
+    def jit(self, function: Any, name: str, donate: int = 0) -> StoredFunction:
+        """`jax.jit(function, donate_argnums=donate)`, kept here; `name` tells the model's
+        programs apart."""
+        return StoredFunction(function, donate, self.directory, self.identity, name)
+
+    def keep_evaluation_steps(self, model: Any) -> bool:
+        """Make `model`'s validation, `evaluate` and `predict` run their steps from here too.
+
+        Keras' JAX trainer jits one test step and one predict step and loops over them in
+        Python (`_make_function`); these are the same functions, through the store. Returns
+        False (Keras' own kept) without that method, when Keras would not jit, or with a
+        distribution set.
+        """
+        from keras.src.distribution import distribution_lib
+
+        make = getattr(model, "_make_function", None)
+        if make is None or model.run_eagerly or not model.jit_compile:
+            return False
+        if distribution_lib.distribution() is not None:
+            return False
+
+        def predict_step(state: Any, data: Any) -> tuple[Any, Any]:
+            # As Keras' make_predict_function: the outputs, and the state without optimizer.
+            outputs, non_trainable_variables = model.predict_step(state, data)
+            return outputs, (state[0], non_trainable_variables)
+
+        model.test_function = make(self.jit(model.test_step, "test"))
+        model.predict_function = make(self.jit(predict_step, "predict"), concatenate_outputs=True)
+        return True
+
+
+def _shape(leaf: Any) -> tuple[int, ...]:
+    return tuple(getattr(leaf, "shape", ()))
+
+
+def _dtype(leaf: Any) -> str:
+    dtype = getattr(leaf, "dtype", None)
+    return str(dtype) if dtype is not None else type(leaf).__name__

@@ -1,0 +1,151 @@
+"""The program store: Keras' steps exported by one run and loaded by the next compute exactly
+what plain `jax.jit` computes, and a changed model never gets another model's program."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+os.environ.setdefault("KERAS_BACKEND", "jax")
+keras = pytest.importorskip("keras")
+if keras.backend.backend() != "jax":
+    pytest.skip("the program store is for the JAX backend", allow_module_level=True)
+
+from bntui.core.spec import ExperimentSpec  # noqa: E402
+from bntui.procs.supervisor import worker_env  # noqa: E402
+from bntui.training.fused import fuse_train_steps  # noqa: E402
+from bntui.training.models import build_model  # noqa: E402
+from bntui.training.programs import STORE_ENV, SUFFIX, program_identity  # noqa: E402
+
+# 200 images at batch 32 in groups of 4: a fused group, then a short group with a partial
+# batch (step by step); 50 validation images at batch 20 (two full, one of 10).
+STEPS = 4
+
+
+def train(store: Path | None, which: str = "bn", **changes: object) -> tuple[list, dict, object]:
+    """Weights, history, probabilities and the train function of a seeded short fit."""
+    rng = np.random.default_rng(0)
+    x = rng.random((250, 28, 28), dtype="float32")
+    y = rng.integers(0, 10, 250).astype("uint8")
+    previous = os.environ.pop(STORE_ENV, None)
+    if store is not None:
+        os.environ[STORE_ENV] = str(store)
+    try:
+        keras.utils.set_random_seed(3)
+        spec = replace(ExperimentSpec(), steps_per_execution=STEPS, **changes)
+        model = build_model(spec, which)
+        fuse_train_steps(model, STEPS, program_identity(spec, which))
+        history = model.fit(
+            x[:200],
+            y[:200],
+            batch_size=32,
+            epochs=2,
+            validation_data=(x[200:], y[200:]),
+            validation_batch_size=20,
+            shuffle=True,
+            verbose=0,
+        )
+        probabilities = model.predict(x[200:], batch_size=20, verbose=0)
+        evaluated = model.evaluate(x[200:], y[200:], batch_size=20, verbose=0)
+    finally:
+        os.environ.pop(STORE_ENV, None)
+        if previous is not None:
+            os.environ[STORE_ENV] = previous
+    logs = {**history.history, "probabilities": probabilities, "evaluated": evaluated}
+    return model.get_weights(), logs, model.train_function
+
+
+def assert_same_training(first: tuple, second: tuple) -> None:
+    for a, b in zip(first[0], second[0], strict=True):
+        np.testing.assert_array_equal(a, b)
+    assert first[1]["loss"] == second[1]["loss"]
+    assert first[1]["val_loss"] == second[1]["val_loss"]
+    assert first[1]["evaluated"] == second[1]["evaluated"]
+    np.testing.assert_array_equal(first[1]["probabilities"], second[1]["probabilities"])
+
+
+@pytest.mark.parametrize("which", ["plain", "bn"])
+def test_exported_then_loaded_programs_equal_plain_jit(tmp_path: Path, which: str) -> None:
+    direct = train(None, which)
+    exporting = train(tmp_path, which)
+    names = sorted(p.name.split("-")[0] for p in tmp_path.glob(f"*{SUFFIX}"))
+    # The scan, a full and a partial step; a test step at 20 and 10 images; predict likewise.
+    assert names == ["predict", "predict", "scan", "step", "step", "test", "test"]
+    assert exporting[2].scanned.exported == 1 and exporting[2].single.exported == 2
+    loading = train(tmp_path, which)
+    assert loading[2].scanned.loaded == 1 and loading[2].single.loaded == 2
+    assert loading[2].scanned.exported == 0 and loading[2].single.exported == 0
+    assert len(list(tmp_path.glob(f"*{SUFFIX}"))) == 7  # nothing new written
+    # Bit for bit: the stored programs are the steps plain jit would run.
+    assert_same_training(direct, exporting)
+    assert_same_training(direct, loading)
+
+
+def test_a_changed_model_gets_programs_of_its_own(tmp_path: Path) -> None:
+    base = train(tmp_path)
+    files = set(tmp_path.glob(f"*{SUFFIX}"))
+    faster = train(tmp_path, learning_rate=0.01)
+    assert faster[2].scanned.loaded == 0 and faster[2].scanned.exported == 1
+    assert len(set(tmp_path.glob(f"*{SUFFIX}")) - files) == 7
+    assert faster[1]["loss"] != base[1]["loss"]
+    assert_same_training(faster, train(None, learning_rate=0.01))
+
+
+def test_identity_names_what_shapes_the_program() -> None:
+    spec = replace(ExperimentSpec(), steps_per_execution=STEPS)
+    same = {
+        program_identity(spec, "bn"),
+        program_identity(replace(spec, seed=7, epochs=3, limit=2000, inside_per_epoch=0), "bn"),
+    }
+    assert len(same) == 1  # the data order and the run's length build no program
+    others = {
+        program_identity(spec, "plain"),
+        program_identity(replace(spec, learning_rate=0.5), "bn"),
+        program_identity(replace(spec, optimizer="adam"), "bn"),
+        program_identity(replace(spec, architecture="mnist"), "bn"),
+        program_identity(replace(spec, steps_per_execution=STEPS + 1), "bn"),
+    }
+    assert len(others) == 5 and not same & others
+
+
+def test_identity_imports_no_tensorflow() -> None:
+    """Keras' get_config would import TensorFlow (seconds, on the critical path)."""
+    code = (
+        "import sys; from bntui.core.spec import ExperimentSpec; "
+        "from bntui.training.programs import program_identity; "
+        "program_identity(ExperimentSpec(), 'bn'); "
+        "assert 'tensorflow' not in sys.modules, 'tensorflow imported'"
+    )
+    env = {**os.environ, "KERAS_BACKEND": "jax"}
+    subprocess.run([sys.executable, "-c", code], env=env, check=True, timeout=300)
+
+
+def test_a_damaged_program_is_exported_again(tmp_path: Path) -> None:
+    direct = train(None)
+    train(tmp_path)
+    for path in tmp_path.glob(f"*{SUFFIX}"):
+        path.write_bytes(b"not a program")
+    repaired = train(tmp_path)
+    assert repaired[2].scanned.exported == 1 and repaired[2].scanned.loaded == 0
+    assert_same_training(direct, repaired)
+    assert train(tmp_path)[2].scanned.loaded == 1  # the rewritten one loads
+
+
+def test_an_unwritable_store_still_trains(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("a file where the folder would be")
+    direct = train(None)
+    blocked = train(blocker / "programs")
+    assert blocked[2].scanned.exported == 1
+    assert_same_training(direct, blocked)
+
+
+def test_workers_get_a_store_beside_the_compile_cache() -> None:
+    env = worker_env(ExperimentSpec(), 1)
+    assert Path(env[STORE_ENV]).parent == Path(env["JAX_COMPILATION_CACHE_DIR"]).parent
