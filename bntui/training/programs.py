@@ -22,6 +22,7 @@ Imported only inside JAX worker processes.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -73,7 +74,8 @@ def program_identity(spec: ExperimentSpec, key: str) -> str:
     platform.
 
     Built from the spec, not from the model: Keras' `get_config` imports TensorFlow when it
-    is installed (5 s here)."""
+    is installed (5 s here). Libraries count by version only: a Keras or JAX edited in
+    place (an editable install) is not noticed; delete the store then."""
     import jaxlib
     import keras
 
@@ -95,7 +97,14 @@ def program_identity(spec: ExperimentSpec, key: str) -> str:
         "steps": spec.effective_steps_per_execution(),
         "versions": [jax.__version__, jaxlib.__version__, keras.__version__, bntui.__version__],
         "source": sources.hexdigest(),
-        "keras": [keras.config.floatx(), keras.config.backend(), keras.config.dtype_policy().name],
+        # keras.json's settings: the loss clips with epsilon, Flatten reads the data format.
+        "keras": [
+            keras.config.floatx(),
+            keras.config.backend(),
+            keras.config.dtype_policy().name,
+            keras.config.epsilon(),
+            keras.config.image_data_format(),
+        ],
         "jax": settings,
         "platform": [jax.default_backend(), jax.devices()[0].device_kind],
     }
@@ -118,31 +127,44 @@ class StoredFunction:
         self.programs: dict[Any, Any] = {}
         self.loaded = 0  # programs read from the store
         self.exported = 0  # programs exported (and written, when the folder allows)
+        self.loaded_last = False  # whether the last program made was read from the store
 
     def __call__(self, *args: Any) -> Any:
         """Run the program for these arguments' signature (found, loaded or exported)."""
         leaves, tree = jax.tree.flatten(args)
         signature = (tree, tuple((_shape(leaf), _dtype(leaf)) for leaf in leaves))
         program = self.programs.get(signature)
-        if program is None:
-            program = self.programs[signature] = self.program(args, signature)
-        return program(*args)
+        if program is not None:
+            return program(*args)
+        program = self.programs[signature] = self.program(args, signature)
+        if program is self.direct or not self.loaded_last:
+            return program(*args)
+        try:  # A stored program is traced and compiled here, before any buffer is donated.
+            return program(*args)
+        except Exception as exc:  # a file that reads but does not build: export it again
+            print(f"bntui: stored program unusable ({exc}); exporting it again", file=sys.stderr)
+            self.loaded -= 1
+            program = self.programs[signature] = self.program(args, signature, fresh=True)
+            return program(*args)
 
-    def program(self, args: Any, signature: Any) -> Any:
-        """The callable for `signature`: the stored program, or a new export of it."""
+    def program(self, args: Any, signature: Any, fresh: bool = False) -> Any:
+        """The callable for `signature`: the stored program, or (`fresh`, or none stored) a
+        new export of it."""
         digest = hashlib.sha256(f"{self.identity} {self.name} {signature!r}".encode())
         path = self.directory / f"{self.name}-{digest.hexdigest()[:32]}{SUFFIX}"
-        exported = self.load(path, signature)
+        exported = None if fresh else self.load(path, signature)
+        self.loaded_last = exported is not None
         if exported is not None:
             self.loaded += 1
         else:
             try:
                 exported = export.export(self.direct)(*args)
+                data = exported.serialize()
             except Exception as exc:  # e.g. a custom call JAX cannot serialize
                 print(f"bntui: training step not exported ({exc}); tracing it", file=sys.stderr)
                 return self.direct
             self.exported += 1
-            write_atomically(path, exported.serialize())
+            write_atomically(path, data)
         return jax.jit(exported.call, donate_argnums=self.donate)
 
     @staticmethod
@@ -161,6 +183,7 @@ class StoredFunction:
 
 def write_atomically(path: Path, data: bytes | bytearray) -> bool:
     """Write `data` to `path` through a temporary file; False when the folder refuses."""
+    temporary = None
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
@@ -168,6 +191,9 @@ def write_atomically(path: Path, data: bytes | bytearray) -> bool:
             file.write(data)
         os.replace(temporary, path)
     except OSError:
+        if temporary is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(temporary)  # a partial file (disk full) is not left behind
         return False
     return True
 
@@ -178,6 +204,7 @@ class ProgramStore:
     def __init__(self, directory: Path, identity: str) -> None:
         self.directory = directory
         self.identity = identity
+        self.functions: list[StoredFunction] = []  # every step kept here, for reports
 
     @classmethod
     def open(cls, identity: str | None) -> ProgramStore | None:
@@ -189,7 +216,9 @@ class ProgramStore:
     def jit(self, function: Any, name: str, donate: int = 0) -> StoredFunction:
         """`jax.jit(function, donate_argnums=donate)`, kept here; `name` tells the model's
         programs apart."""
-        return StoredFunction(function, donate, self.directory, self.identity, name)
+        stored = StoredFunction(function, donate, self.directory, self.identity, name)
+        self.functions.append(stored)
+        return stored
 
     def keep_evaluation_steps(self, model: Any) -> bool:
         """Make `model`'s validation, `evaluate` and `predict` run their steps from here too.
