@@ -38,6 +38,7 @@ DEFERRED = {
     "bntui.training.device": "jax, tensorflow",
     "bntui.training.fused": "keras' JAX trainer internals",
     "bntui.training.probe": "jax or tensorflow, whichever the backend is",
+    "bntui.training.programs": "jaxlib and keras (their versions name a program), keras' layout",
     # Ray is an extra: these load without it (and say how to install it); only
     # `--executor ray` loads it.
     "bntui.cli.cluster": "the Ray executors, only with --executor ray",
