@@ -5,6 +5,9 @@ imported inside: seeding needs it.
 
 from __future__ import annotations
 
+import importlib.abc
+import importlib.machinery
+import importlib.util
 import math
 import sys
 from typing import Any
@@ -12,6 +15,11 @@ from typing import Any
 # Modules Keras tries to import only to accept their types as inputs (pandas: DataFrames),
 # which a worker never passes. pandas alone costs 0.2-0.4 s of every worker's start.
 UNUSED_IN_WORKERS = ("pandas",)
+# Modules Keras and JAX import at start for what a worker seldom or never does; in a worker
+# they load on first use instead. JAX's sparse solver brings scipy.sparse (about 0.2 s: Keras
+# imports JAX's sparse arrays, whose package imports the solver); h5py serves checkpoints,
+# psutil the saving of large models, requests Keras' RemoteMonitor callback.
+DEFERRED_IN_WORKERS = ("jax.experimental.sparse.linalg", "h5py", "psutil", "requests")
 
 
 def finite_float(value: Any) -> float | None:
@@ -34,14 +42,31 @@ def is_diverged(loss: float | None) -> bool:
     return loss is None or loss > EXPLODED_LOSS
 
 
+class _DeferredImports(importlib.abc.MetaPathFinder):
+    """Finds the modules in DEFERRED_IN_WORKERS as usual, but loads them lazily: the module
+    object exists at once and runs its code on first attribute access (importlib's
+    LazyLoader)."""
+
+    def find_spec(self, name: str, path: Any, target: Any = None) -> Any:
+        if name not in DEFERRED_IN_WORKERS:
+            return None
+        spec = importlib.machinery.PathFinder.find_spec(name, path)
+        if spec is not None and spec.loader is not None:
+            spec.loader = importlib.util.LazyLoader(spec.loader)
+        return spec
+
+
 def skip_unused_imports() -> None:
-    """Make `import pandas` fail in this worker process unless it was imported already.
+    """Make `import pandas` fail in this worker process unless it was imported already, and
+    defer the modules of DEFERRED_IN_WORKERS to their first use.
 
     Keras catches the ImportError and carries on without DataFrame support, which a worker
-    never uses; the import would delay every worker's start (the training's critical path).
+    never uses; the imports would delay every worker's start (the training's critical path).
     """
     for name in UNUSED_IN_WORKERS:
         sys.modules.setdefault(name, None)  # type: ignore[arg-type]
+    if not any(isinstance(finder, _DeferredImports) for finder in sys.meta_path):
+        sys.meta_path.insert(0, _DeferredImports())
 
 
 def seed_everything(seed: int, backend: str) -> None:

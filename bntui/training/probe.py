@@ -50,8 +50,18 @@ def _mean_std(a: np.ndarray) -> tuple[float, float]:
 class LayerProbe:
     """Measures every Dense and BatchNormalization layer of a Sequential model."""
 
-    def __init__(self, model: Any, x: np.ndarray, y: np.ndarray, backend: str) -> None:
+    def __init__(
+        self,
+        model: Any,
+        x: np.ndarray,
+        y: np.ndarray,
+        backend: str,
+        identity: str | None = None,
+    ) -> None:
+        """`identity` (`bntui.training.programs.program_identity`) keeps the JAX gradient
+        program in the program store, as the training steps are."""
         self.model = model
+        self.identity = identity
         self.x = np.asarray(x, dtype="float32").reshape(len(x), -1)
         self.y = np.asarray(y)
         self.backend = backend
@@ -60,7 +70,7 @@ class LayerProbe:
         self.kernel_slots = [
             i for i, v in enumerate(model.trainable_variables) if id(v) in kernel_ids
         ]
-        self._grad_norms = self._make_grad_norms()
+        self.gradient_program = self._make_grad_norms()  # the store's, when kept there
 
     def _make_grad_norms(self) -> Any:
         model, slots = self.model, self.kernel_slots
@@ -74,12 +84,14 @@ class LayerProbe:
 
             grad = jax.grad(loss_of)
 
-            @jax.jit
             def norms(trainable: Any, non_trainable: Any, x: Any, y: Any) -> Any:
                 g = grad(trainable, non_trainable, x, y)
                 return jnp.stack([jnp.linalg.norm(g[i]) for i in slots])
 
-            return norms
+            from bntui.training.programs import ProgramStore
+
+            store = ProgramStore.open(self.identity)
+            return jax.jit(norms) if store is None else store.jit(norms, "probe", donate=None)
         import tensorflow as tf
 
         def tf_norms(trainable: Any, non_trainable: Any, x: Any, y: Any) -> Any:
@@ -98,7 +110,7 @@ class LayerProbe:
         trainable = [v.value for v in self.model.trainable_variables]
         non_trainable = [v.value for v in self.model.non_trainable_variables]
         x = self.x.reshape((len(self.x), *self.model.input_shape[1:]))
-        values = self._grad_norms(trainable, non_trainable, x, self.y)
+        values = self.gradient_program(trainable, non_trainable, x, self.y)
         return [float(v) for v in np.asarray(values)]
 
     def measure(self) -> list[dict[str, Any]]:

@@ -114,13 +114,13 @@ def program_identity(spec: ExperimentSpec, key: str) -> str:
 
 class StoredFunction:
     """`jax.jit(function, donate_argnums=donate)`, its programs exported to and loaded from
-    `directory` (one per argument signature)."""
+    `directory` (one per argument signature); `donate` None donates nothing."""
 
     def __init__(
-        self, function: Any, donate: int, directory: Path, identity: str, name: str
+        self, function: Any, donate: int | None, directory: Path, identity: str, name: str
     ) -> None:
-        self.direct = jax.jit(function, donate_argnums=donate)
-        self.donate = donate
+        self.donate = () if donate is None else donate
+        self.direct = jax.jit(function, donate_argnums=self.donate)
         self.directory = directory
         self.identity = identity
         self.name = name
@@ -213,9 +213,9 @@ class ProgramStore:
         directory = store_dir()
         return cls(directory, identity) if directory is not None and identity else None
 
-    def jit(self, function: Any, name: str, donate: int = 0) -> StoredFunction:
+    def jit(self, function: Any, name: str, donate: int | None = 0) -> StoredFunction:
         """`jax.jit(function, donate_argnums=donate)`, kept here; `name` tells the model's
-        programs apart."""
+        programs apart; `donate` None donates no argument."""
         stored = StoredFunction(function, donate, self.directory, self.identity, name)
         self.functions.append(stored)
         return stored

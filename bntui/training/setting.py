@@ -84,14 +84,15 @@ class Setting:
             },
         )
 
-    def probe(self, model: Any) -> Any:
-        """A layer probe of `model` on the fixed probe batch, or None when --inside 0."""
+    def probe(self, model: Any, identity: str | None = None) -> Any:
+        """A layer probe of `model` on the fixed probe batch, or None when --inside 0; its
+        gradient program kept in the program store under `identity` when there is one."""
         if not self.spec.inside_per_epoch:
             return None
         from bntui.training.probe import PROBE_SIZE, LayerProbe  # Keras, likewise
 
         x, y = self.data.x_valid[:PROBE_SIZE], self.data.y_valid[:PROBE_SIZE]
-        return LayerProbe(model, x, y, self.spec.backend)
+        return LayerProbe(model, x, y, self.spec.backend, identity)
 
     @property
     def eval_batch(self) -> int:

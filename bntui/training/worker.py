@@ -243,14 +243,17 @@ def train_one(setting: Setting, seed_index: int, seed: int) -> str:
     seed_everything(seed, spec.backend)
     model = build_model(spec, key)
     writer.emit(setting.ready(model, seed_index))
-    probe = setting.probe(model)
+    identity = None
+    if spec.backend == "jax":
+        from bntui.training.programs import program_identity  # JAX, likewise
+
+        identity = program_identity(spec, key)
+    probe = setting.probe(model, identity)
     callback = make_callback(writer, spec, key, probe, seed_index)
     if spec.backend == "jax" and spec.fuse_steps:
         from bntui.training.fused import fuse_train_steps  # JAX, likewise
-        from bntui.training.programs import program_identity
 
-        steps = spec.effective_steps_per_execution()
-        fuse_train_steps(model, steps, program_identity(spec, key))
+        fuse_train_steps(model, spec.effective_steps_per_execution(), identity)
     model.fit(
         data.x_train,
         data.y_train,

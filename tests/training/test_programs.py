@@ -3,11 +3,14 @@ what plain `jax.jit` computes, and a changed model never gets another model's pr
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -21,11 +24,26 @@ from bntui.core.spec import ExperimentSpec  # noqa: E402
 from bntui.procs.supervisor import worker_env  # noqa: E402
 from bntui.training.fused import fuse_train_steps  # noqa: E402
 from bntui.training.models import build_model  # noqa: E402
+from bntui.training.probe import LayerProbe  # noqa: E402
 from bntui.training.programs import STORE_ENV, SUFFIX, program_identity  # noqa: E402
 
 # 200 images at batch 32 in groups of 4: a fused group, then a short group with a partial
 # batch (step by step); 50 validation images at batch 20 (two full, one of 10).
 STEPS = 4
+
+
+@contextlib.contextmanager
+def store_at(store: Path | None) -> Iterator[None]:
+    """`$BNTUI_PROGRAM_CACHE_DIR` set to `store` (unset for None) meanwhile."""
+    previous = os.environ.pop(STORE_ENV, None)
+    if store is not None:
+        os.environ[STORE_ENV] = str(store)
+    try:
+        yield
+    finally:
+        os.environ.pop(STORE_ENV, None)
+        if previous is not None:
+            os.environ[STORE_ENV] = previous
 
 
 def train(
@@ -35,10 +53,7 @@ def train(
     rng = np.random.default_rng(0)
     x = rng.random((250, 28, 28), dtype="float32")
     y = rng.integers(0, 10, 250).astype("uint8")
-    previous = os.environ.pop(STORE_ENV, None)
-    if store is not None:
-        os.environ[STORE_ENV] = str(store)
-    try:
+    with store_at(store):
         keras.utils.set_random_seed(seed)
         spec = replace(ExperimentSpec(), steps_per_execution=STEPS, **changes)
         model = build_model(spec, which)
@@ -55,10 +70,6 @@ def train(
         )
         probabilities = model.predict(x[200:], batch_size=20, verbose=0)
         evaluated = model.evaluate(x[200:], y[200:], batch_size=20, verbose=0)
-    finally:
-        os.environ.pop(STORE_ENV, None)
-        if previous is not None:
-            os.environ[STORE_ENV] = previous
     logs = {**history.history, "probabilities": probabilities, "evaluated": evaluated}
     return model.get_weights(), logs, model.train_function
 
@@ -108,6 +119,33 @@ def test_a_changed_model_gets_programs_of_its_own(tmp_path: Path) -> None:
     assert len(set(tmp_path.glob(f"*{SUFFIX}")) - files) == 7
     assert faster[1]["loss"] != base[1]["loss"]
     assert_same_training(faster, train(None, learning_rate=0.01))
+
+
+@pytest.mark.parametrize("which", ["plain", "bn"])
+def test_the_layer_probes_gradient_program_is_kept_and_equal(tmp_path: Path, which: str) -> None:
+    """The probe's gradient norms, with Dropout (the `sweep` architecture) in training mode:
+    plain jit, exporting and loading give the same figures."""
+    rng = np.random.default_rng(1)
+    x = rng.random((64, 28, 28), dtype="float32")
+    y = rng.integers(0, 10, 64).astype("uint8")
+
+    def probe(store: Path | None, seed: int = 3) -> tuple[list[float], Any]:
+        with store_at(store):
+            keras.utils.set_random_seed(seed)
+            spec = replace(ExperimentSpec(), architecture="sweep")
+            model = build_model(spec, which)
+            made = LayerProbe(model, x, y, "jax", program_identity(spec, which))
+            return made.grad_norms(), made.gradient_program
+
+    direct, _ = probe(None)
+    exported, exporting = probe(tmp_path)
+    loaded, loading = probe(tmp_path)
+    assert [p.name.split("-")[0] for p in tmp_path.glob(f"*{SUFFIX}")] == ["probe"]
+    assert exporting.exported == 1 and loading.loaded == 1 and loading.exported == 0
+    assert len(direct) == 2 and all(n > 0 for n in direct)  # the two Dense kernels
+    assert exported == direct and loaded == direct
+    other_seed, _ = probe(tmp_path, seed=5)
+    assert other_seed == probe(None, seed=5)[0] and other_seed != direct
 
 
 def test_identity_names_what_shapes_the_program() -> None:

@@ -1,11 +1,14 @@
 """A worker's start skips the imports Keras makes only for inputs a worker never passes
-(pandas), and Keras works without them (fresh interpreters: real imports)."""
+(pandas), defers those it seldom uses (scipy.sparse through JAX's sparse solver, h5py,
+psutil, requests) to their first use, and Keras works without them (fresh interpreters:
+real imports)."""
 
 from __future__ import annotations
 
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -22,20 +25,27 @@ import numpy as np
 model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)])
 out = model.predict(np.ones((3, 4), "float32"), verbose=0)
 print(sys.modules.get("pandas") is not None, out.shape)
+print("scipy.sparse" in sys.modules)
+{after}
 """
 
 
-def _run(before: str) -> str:
+def _lines(before: str, after: str = "") -> list[str]:
     env = {**os.environ, "KERAS_BACKEND": "jax"}
     done = subprocess.run(
-        [sys.executable, "-c", WORKER_IMPORTS.format(before=before)],
+        [sys.executable, "-c", WORKER_IMPORTS.format(before=before, after=after)],
         env=env,
         capture_output=True,
         text=True,
         timeout=300,
     )
     assert done.returncode == 0, done.stderr[-2000:]
-    return done.stdout.strip().splitlines()[-1]
+    return done.stdout.strip().splitlines()
+
+
+def _run(before: str) -> str:
+    """Whether pandas was imported, and the prediction's shape."""
+    return _lines(before)[-2]
 
 
 def test_a_worker_imports_keras_and_predicts_without_pandas() -> None:
@@ -49,6 +59,25 @@ def test_without_the_skip_keras_imports_pandas() -> None:
     assert _run("sys.modules.pop('pandas', None); skip_unused_imports = lambda: None") == (
         "True (3, 2)"
     )
+
+
+def test_a_worker_defers_scipy_sparse_and_the_control_imports_it() -> None:
+    assert _lines("")[-1] == "False"
+    # The control: without the skip, Keras (through JAX's sparse solver) imports it.
+    assert _lines("skip_unused_imports = lambda: None")[-1] == "True"
+
+
+def test_the_deferred_modules_load_on_first_use(tmp_path: Path) -> None:
+    """A checkpoint (h5py inside a .keras file) is saved and read back after the skip."""
+    path = tmp_path / "model.keras"
+    after = (
+        f"model.save({str(path)!r}); "
+        f"again = keras.models.load_model({str(path)!r}); "
+        "np.testing.assert_array_equal(again.predict(np.ones((3, 4), 'float32'), verbose=0), out); "
+        "import h5py, psutil; print(h5py.File.__name__, psutil.virtual_memory().total > 0)"
+    )
+    assert _lines("", after)[-1] == "File True"
+    assert path.stat().st_size > 0
 
 
 def test_the_run_worker_and_the_claims_cells_skip_pandas() -> None:
