@@ -165,6 +165,7 @@ class StoredFunction:
                 return self.direct
             self.exported += 1
             write_atomically(path, data)
+        set_up_lapack_only_for(exported)
         return jax.jit(exported.call, donate_argnums=self.donate)
 
     @staticmethod
@@ -179,6 +180,28 @@ class StoredFunction:
         takes = expected == exported.in_tree
         avals = tuple((tuple(a.shape), str(a.dtype)) for a in exported.in_avals)
         return exported if takes and avals == shapes else None
+
+
+def set_up_lapack_only_for(exported: Any) -> None:
+    """Set up JAX's LAPACK handlers if `exported` calls LAPACK, and stop JAX doing it for
+    every exported program.
+
+    JAX sets them up (importing scipy.linalg: 0.2-0.3 s of a worker's first epoch) the first
+    time it lowers a call to any exported program on the CPU; the MLP's programs never call
+    LAPACK. A program that does names its LAPACK targets in its module."""
+    from jax._src.export import _export
+    from jax._src.lax import linalg
+
+    set_up = getattr(linalg, "initialize_lapack", None)
+    if set_up is None or not hasattr(_export, "_ensure_backends_initialized"):
+        return  # another JAX: its own way stays
+    if b"lapack" in exported.mlir_module_serialized:
+        set_up()
+
+    def ensure_backends_initialized(platforms: tuple[str, ...]) -> None:
+        """Nothing: `set_up_lapack_only_for` did it for the programs that need it."""
+
+    _export._ensure_backends_initialized = ensure_backends_initialized
 
 
 def write_atomically(path: Path, data: bytes | bytearray) -> bool:

@@ -148,6 +148,50 @@ def test_the_layer_probes_gradient_program_is_kept_and_equal(tmp_path: Path, whi
     assert other_seed == probe(None, seed=5)[0] and other_seed != direct
 
 
+SOLVE = """
+import sys
+from pathlib import Path
+import jax.numpy as jnp
+from bntui.training.programs import ProgramStore
+solve = ProgramStore(Path(sys.argv[1]), "a linear solve").jit(jnp.linalg.solve, "solve", None)
+print(solve(jnp.eye(3) * 2, jnp.ones(3)).tolist(), solve.loaded, solve.exported)
+"""
+
+FIT = """
+import sys
+from bntui.training.common import skip_unused_imports
+skip_unused_imports()
+sys.path.insert(0, sys.argv[2])
+from test_programs import train
+function = train(__import__("pathlib").Path(sys.argv[1]))[2]
+print(function.scanned.loaded, "scipy.linalg" in sys.modules)
+"""
+
+
+def _fresh(code: str, *args: str) -> str:
+    env = {**os.environ, "KERAS_BACKEND": "jax"}
+    done = subprocess.run(
+        [sys.executable, "-c", code, *args], env=env, capture_output=True, text=True, timeout=600
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    return done.stdout.strip().splitlines()[-1]
+
+
+def test_a_stored_program_that_calls_lapack_runs_when_loaded(tmp_path: Path) -> None:
+    """JAX's LAPACK handlers are set up only for programs that call LAPACK: one that does
+    still runs when it is loaded by a fresh process (exported first, loaded second)."""
+    assert _fresh(SOLVE, str(tmp_path)) == "[0.5, 0.5, 0.5] 0 1"
+    assert _fresh(SOLVE, str(tmp_path)) == "[0.5, 0.5, 0.5] 1 0"
+
+
+def test_the_mlps_stored_programs_leave_scipy_linalg_unloaded(tmp_path: Path) -> None:
+    """A worker that exports, then one that loads, never imports scipy.linalg (JAX would,
+    0.2-0.3 s, to set up LAPACK for the first exported program it runs)."""
+    here = str(Path(__file__).parent)
+    assert _fresh(FIT, str(tmp_path), here) == "0 False"
+    assert _fresh(FIT, str(tmp_path), here) == "1 False"
+
+
 def test_identity_names_what_shapes_the_program() -> None:
     spec = replace(ExperimentSpec(), steps_per_execution=STEPS)
     same = {
