@@ -232,6 +232,38 @@ def test_a_damaged_program_is_exported_again(tmp_path: Path) -> None:
     assert train(tmp_path)[2].scanned.loaded == 1  # the rewritten one loads
 
 
+def test_a_stored_program_that_reads_but_does_not_build_is_exported_again(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A file that deserializes and takes the arguments, but calls what this process lacks
+    (here a custom call nobody registered), is exported again instead of failing."""
+    import jax
+    import jax.numpy as jnp
+    from jax import export
+
+    from bntui.training.programs import ProgramStore
+
+    def doubled(x: jax.Array) -> jax.Array:
+        return x * 2
+
+    def unbuildable(x: jax.Array) -> jax.Array:
+        return jax.ffi.ffi_call("bntui_no_such_target", jax.ShapeDtypeStruct((3,), "float32"))(x)
+
+    x = jnp.arange(3, dtype="float32")
+    first = ProgramStore(tmp_path, "a test").jit(doubled, "double", None)
+    assert first(x).tolist() == [0.0, 2.0, 4.0] and first.exported == 1
+    [path] = tmp_path.glob(f"*{SUFFIX}")
+    checks = [export.DisabledSafetyCheck.custom_call("bntui_no_such_target")]
+    bad = export.export(jax.jit(unbuildable), disabled_checks=checks)(x)
+    path.write_bytes(bad.serialize())
+    again = ProgramStore(tmp_path, "a test").jit(doubled, "double", None)
+    assert again(x).tolist() == [0.0, 2.0, 4.0]
+    assert again.loaded == 0 and again.exported == 1
+    assert "stored program unusable" in capsys.readouterr().err  # it was read, and failed
+    third = ProgramStore(tmp_path, "a test").jit(doubled, "double", None)
+    assert third(x).tolist() == [0.0, 2.0, 4.0] and third.loaded == 1  # the rewritten one
+
+
 def test_an_unwritable_store_still_trains(tmp_path: Path) -> None:
     blocker = tmp_path / "file"
     blocker.write_text("a file where the folder would be")
