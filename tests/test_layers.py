@@ -39,6 +39,7 @@ DEFERRED = {
     "bntui.training.fused": "keras' JAX trainer internals",
     "bntui.training.probe": "jax or tensorflow, whichever the backend is",
     "bntui.training.programs": "jaxlib and keras (their versions name a program), keras' layout",
+    "bntui.training.initial": "keras' JAX variable (its initialization is intercepted)",
     # Ray is an extra: these load without it (and say how to install it); only
     # `--executor ray` loads it.
     "bntui.cli.cluster": "the Ray executors, only with --executor ray",

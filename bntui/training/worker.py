@@ -236,18 +236,16 @@ def train(
 
 def train_one(setting: Setting, seed_index: int, seed: int) -> str:
     """Train seed `seed` with Keras' own `fit`; return its final status."""
-    from bntui.training.models import build_model  # Keras: after the log is watched
-
     spec = replace(setting.spec, seed=seed)
     key, writer, data = setting.key, setting.writer, setting.data
     seed_everything(seed, spec.backend)
-    model = build_model(spec, key)
-    writer.emit(setting.ready(model, seed_index))
     identity = None
     if spec.backend == "jax":
         from bntui.training.programs import program_identity  # JAX, likewise
 
         identity = program_identity(spec, key)
+    model = build(spec, key, identity, seed)
+    writer.emit(setting.ready(model, seed_index))
     probe = setting.probe(model, identity)
     callback = make_callback(writer, spec, key, probe, seed_index)
     if spec.backend == "jax" and spec.fuse_steps:
@@ -269,6 +267,18 @@ def train_one(setting: Setting, seed_index: int, seed: int) -> str:
         return "diverged"
     writer.emit(setting.test_result(model, seed_index))
     return "completed"
+
+
+def build(spec: ExperimentSpec, key: str, identity: str | None, seed: int) -> Any:
+    """Model `key`, its initial weights kept under `identity` for `seed` on JAX."""
+    from bntui.training.models import build_model  # Keras: after the log is watched
+
+    if identity is None:
+        return build_model(spec, key)
+    from bntui.training.initial import kept_initial_values  # JAX, likewise
+
+    with kept_initial_values(identity, seed):
+        return build_model(spec, key)
 
 
 def main(argv: list[str] | None = None) -> int:

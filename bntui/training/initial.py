@@ -1,0 +1,87 @@
+"""A model's initial weights kept beside its programs, so a later run of the same model and
+seed builds it without running Keras' initializers.
+
+Each initializer is a small JAX program per weight shape (random, zeros, ones), traced,
+lowered and read from the compile cache: about 0.2 s of a worker's start on the 2-core Intel
+Xeon of `bench/RESULTS.md`, on the run's critical path. Keras draws each initializer's seed
+from Python's `random` when the layer is made, not when it is built, so the values depend
+only on the model (`bntui.training.programs.program_identity`) and the run's seed; layers
+are still made as before, so every random state after the build is the same.
+
+Imported only inside JAX worker processes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import io
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+
+from bntui.training.programs import store_dir, write_atomically
+
+
+class InitialValues:
+    """The variables made while building, and whether their values came from the store."""
+
+    def __init__(self, stored: list[np.ndarray] | None) -> None:
+        self.stored = stored
+        self.made: list[Any] = []
+        self.read = 0  # variables that took a kept value
+
+    def value_for(self, variable: Any) -> np.ndarray | None:
+        """The kept value of the next variable made, if it has that variable's shape."""
+        index = len(self.made)
+        if self.stored is None or index >= len(self.stored):
+            return None
+        value = self.stored[index]
+        if value.shape != tuple(variable.shape) or str(value.dtype) != str(variable.dtype):
+            return None
+        return value
+
+
+@contextlib.contextmanager
+def kept_initial_values(identity: str | None, seed: int) -> Iterator[InitialValues]:
+    """While a model is built: its variables take the values kept for model `identity` at
+    `seed`; when none are kept (or they do not fit), the values Keras' initializers make are
+    kept on leaving. Without an identity or a store, nothing changes."""
+    directory = store_dir()
+    if identity is None or directory is None:
+        yield InitialValues(None)
+        return
+    from keras.src.backend.jax.core import Variable
+
+    digest = hashlib.sha256(f"{identity} initial {seed}".encode()).hexdigest()[:32]
+    path = directory / f"initial-{digest}.npz"
+    values = InitialValues(_read(path))
+    original = Variable._initialize_with_initializer
+
+    def initialize(variable: Any, initializer: Any) -> None:
+        kept = values.value_for(variable)
+        if kept is None:
+            original(variable, initializer)
+        else:
+            original(variable, lambda shape, dtype=None: kept)
+            values.read += 1
+        values.made.append(variable)
+
+    Variable._initialize_with_initializer = initialize
+    try:
+        yield values
+    finally:
+        Variable._initialize_with_initializer = original
+    if values.read != len(values.made) or values.stored is None:
+        buffer = io.BytesIO()
+        np.savez(buffer, *[np.asarray(variable.value) for variable in values.made])
+        write_atomically(path, buffer.getvalue())
+
+
+def _read(path: Any) -> list[np.ndarray] | None:
+    try:
+        with np.load(path, allow_pickle=False) as kept:
+            return [kept[f"arr_{i}"] for i in range(len(kept.files))]
+    except Exception:  # missing, damaged, or not ours: made again
+        return None
