@@ -16,12 +16,18 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import io
+import os
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from bntui.training.programs import store_dir, write_atomically
+
+# Sets of initial weights kept (one per model and seed, about 1 MB each for the default
+# models): the oldest used are removed beyond this, so trying many seeds cannot fill a disk.
+KEPT = 64
 
 
 class InitialValues:
@@ -76,7 +82,19 @@ def kept_initial_values(identity: str | None, seed: int) -> Iterator[InitialValu
     if values.read != len(values.made) or values.stored is None:
         buffer = io.BytesIO()
         np.savez(buffer, *[np.asarray(variable.value) for variable in values.made])
-        write_atomically(path, buffer.getvalue())
+        if write_atomically(path, buffer.getvalue()):
+            prune(directory)
+    else:
+        with contextlib.suppress(OSError):
+            os.utime(path)  # recently used: pruned last
+
+
+def prune(directory: Path, keep: int = KEPT) -> None:
+    """Remove all but the `keep` most recently used sets of initial weights."""
+    with contextlib.suppress(OSError):
+        kept = sorted(directory.glob("initial-*.npz"), key=lambda p: p.stat().st_mtime)
+        for path in kept[: max(0, len(kept) - keep)]:
+            path.unlink(missing_ok=True)
 
 
 def _read(path: Any) -> list[np.ndarray] | None:

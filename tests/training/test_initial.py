@@ -93,3 +93,29 @@ def test_a_damaged_file_is_made_again(tmp_path: Path, monkeypatch: pytest.Monkey
     path.write_bytes(b"not an npz")
     assert_same(direct, built(tmp_path, monkeypatch))
     assert np.load(path, allow_pickle=False).files  # written again, readable
+
+
+def test_only_the_most_recently_used_sets_are_kept(tmp_path: Path) -> None:
+    from bntui.training.initial import prune
+
+    for age, name in enumerate(["c", "b", "a"]):  # a is the oldest
+        path = tmp_path / f"initial-{name}.npz"
+        path.write_bytes(b"x")
+        os.utime(path, (1_000_000 - age * 100, 1_000_000 - age * 100))
+    (tmp_path / "scan-x.jaxexport").write_bytes(b"a program: not pruned here")
+    prune(tmp_path, keep=2)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "initial-b.npz",
+        "initial-c.npz",
+        "scan-x.jaxexport",
+    ]
+
+
+def test_a_read_set_counts_as_recently_used(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    built(tmp_path, monkeypatch)
+    [path] = tmp_path.iterdir()
+    os.utime(path, (1_000_000, 1_000_000))
+    built(tmp_path, monkeypatch)
+    assert path.stat().st_mtime > 1_000_000
