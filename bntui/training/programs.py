@@ -206,11 +206,11 @@ def set_up_lapack_only_for(exported: Any) -> None:
         return  # another JAX: its own way stays
     if b"lapack" in exported.mlir_module_serialized:
         set_up()
+    _export._ensure_backends_initialized = _backends_set_up_per_program
 
-    def ensure_backends_initialized(platforms: tuple[str, ...]) -> None:
-        """Nothing: `set_up_lapack_only_for` did it for the programs that need it."""
 
-    _export._ensure_backends_initialized = ensure_backends_initialized
+def _backends_set_up_per_program(platforms: tuple[str, ...]) -> None:
+    """Nothing: `set_up_lapack_only_for` did it for the programs that need it."""
 
 
 def write_atomically(path: Path, data: bytes | bytearray) -> bool:
