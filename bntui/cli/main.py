@@ -16,13 +16,13 @@ from typer._click.exceptions import ClickException, UsageError  # typer vendors 
 from typer.core import TyperGroup
 
 from bntui import __version__
-from bntui.cli.claims import claims as claims_command
 from bntui.cli.cluster import ExecutorOption, RayAddressOption, check_executor, sweep_supervisor
 from bntui.cli.common import check_out, check_threads, default_out, fail, writable_dir
-from bntui.core.spec import DEFAULT_BATCH_SIZES, PRESETS, SpecError, build_spec
+from bntui.core.spec import DEFAULT_BATCH_SIZES, PRESETS, ExperimentSpec, SpecError, build_spec
 from bntui.core.text import say
 
 if TYPE_CHECKING:
+    from bntui.procs.supervisor import Supervisor
     from bntui.session.sessions import TrainingSession
 
 MIN_SPEED, MAX_SPEED = 0.01, 10_000.0
@@ -53,6 +53,38 @@ class OneLineErrors(TyperGroup):
             sys.exit(code if isinstance(code, int) else 0)
         return code
 
+    def list_commands(self, ctx: Any) -> list[str]:
+        """The commands in the order they were declared, `claims` last."""
+        return [*super().list_commands(ctx), *(n for n in LAZY_COMMANDS if n not in self.commands)]
+
+    def get_command(self, ctx: Any, cmd_name: str) -> Any:
+        """A command; `claims` is loaded on first use (its battery and NumPy are not
+        imported to train a run, whose workers start sooner without them)."""
+        if cmd_name in LAZY_COMMANDS and cmd_name not in self.commands:
+            module, function, short_help = LAZY_COMMANDS[cmd_name]
+            single = typer.Typer(**TYPER_SETTINGS)
+            single.command(cmd_name, short_help=short_help)(
+                getattr(importlib.import_module(module), function)
+            )
+            self.add_command(typer.main.get_command(single), cmd_name)
+        return super().get_command(ctx, cmd_name)
+
+
+# name -> (module, function, short help): commands whose module loads only when they run
+# or the command list is shown.
+LAZY_COMMANDS = {
+    "claims": (
+        "bntui.cli.claims",
+        "claims",
+        "Put the notebooks' claims about BN to controlled experiments.",
+    )
+}
+TYPER_SETTINGS: dict[str, Any] = {
+    "add_completion": False,
+    "rich_markup_mode": None,
+    "pretty_exceptions_enable": False,
+}
+
 
 app = typer.Typer(
     name="bntui",
@@ -60,9 +92,7 @@ app = typer.Typer(
     help="Train a plain MLP and the same MLP with BatchNormalization side by side, live, "
     "and replay saved runs anywhere (no TensorFlow needed to replay).",
     no_args_is_help=False,
-    add_completion=False,
-    rich_markup_mode=None,
-    pretty_exceptions_enable=False,
+    **TYPER_SETTINGS,
 )
 
 PRESET_HELP = "; ".join(f"{p.name}: {p.description}" for p in PRESETS.values())
@@ -81,6 +111,15 @@ def train(session: TrainingSession, headless: bool) -> NoReturn:
     tui = BntuiApp(session)
     tui.run()
     raise typer.Exit(tui.finish())
+
+
+def start_first_pair(spec: ExperimentSpec, threads: int | None) -> Supervisor | None:
+    """The run's workers, spawned before the session's modules (pydantic, the run file's
+    records) load: the workers' start-up is the run's critical path, and those imports
+    overlap it. None if they could not start (the session then reports why)."""
+    from bntui.procs.supervisor import start_pair
+
+    return start_pair(spec, threads)
 
 
 def check_gpus(devices: str) -> None:
@@ -240,9 +279,10 @@ def run(
         fail("--tensorboard needs the tensorboard package: pip install tensorboard")
     path = check_out(out, default_out(spec))
 
+    started = start_first_pair(spec, threads)
     from bntui.session.sessions import LiveSession
 
-    train(LiveSession(spec, path, threads=threads), headless)
+    train(LiveSession(spec, path, threads=threads, started=started), headless)
 
 
 @app.command(short_help="Re-enact a saved run, sweep or claims battery (no TensorFlow).")
@@ -433,11 +473,6 @@ def export(
     say(f"wrote {len(files)} files to {folder.resolve()}{where}:")
     for path in files:
         say(f"  {path.name}")
-
-
-app.command("claims", short_help="Put the notebooks' claims about BN to controlled experiments.")(
-    claims_command
-)
 
 
 def main() -> None:

@@ -274,6 +274,22 @@ class Supervisor:
         return [p.pid for p in self.procs.values()]
 
 
+def start_pair(spec: ExperimentSpec, threads: int | None = None) -> Supervisor | None:
+    """A `Supervisor` whose workers are already starting, or None if they could not start
+    (whoever runs the stream then starts the pair again and reports the failure where it
+    always does). Called as early as the command allows: the workers' start-up is the run's
+    critical path, and this process's own imports can overlap it."""
+    supervisor: Supervisor | None = None
+    try:
+        supervisor = Supervisor(spec, threads=threads)
+        supervisor.start()
+    except Exception:
+        if supervisor is not None:
+            supervisor.stop()  # a worker already spawned must not train on
+        return None
+    return supervisor
+
+
 def fetch_dataset(dataset: str) -> str | None:
     """Get `dataset` onto this machine in a worker process (Keras downloads it there, so this
     process never imports Keras); None once it is there, else the one-line reason why not."""

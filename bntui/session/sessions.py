@@ -16,7 +16,7 @@ from typing import ClassVar
 
 from bntui.core.events import Event
 from bntui.core.spec import ExperimentSpec
-from bntui.procs.supervisor import Supervisor
+from bntui.procs.supervisor import Supervisor, start_pair
 from bntui.record.files import Document, save_run
 from bntui.record.recorder import RunRecorder, empty_like
 from bntui.record.replay import ReplaySource, events_from_run
@@ -132,22 +132,14 @@ class TrainingSession(Session):
         """Start the first pair's workers now, once: called before the dashboard or the
         progress lines load, so the workers' imports overlap theirs (their events wait in
         the supervisor's queue). Only this machine's `Supervisor`: Ray's keeps its place in
-        the stream. A pair that fails to start is stopped and left to the stream, which
-        starts it again and reports the failure where it always has (one message, the run
-        finished by its lifecycle)."""
+        the stream. A pair that fails to start is left to the stream, which starts it again
+        and reports the failure where it always has (one message, the run finished by its
+        lifecycle)."""
         if self.supervisor is not None or self.make_supervisor is not Supervisor:
             return
         if not self.specs or self.interrupted or self.halted:
             return
-        supervisor: Supervisor | None = None
-        try:
-            supervisor = self.make_supervisor(self.specs[0], threads=self.threads)
-            supervisor.start()
-        except Exception:
-            if supervisor is not None:
-                supervisor.stop()  # a worker already spawned must not train on
-            return
-        self.supervisor = supervisor
+        self.supervisor = start_pair(self.specs[0], self.threads)
 
     def _source(self) -> Iterator[Event]:
         for index, spec in enumerate(self.specs):
@@ -218,8 +210,16 @@ class TrainingSession(Session):
 class LiveSession(TrainingSession):
     """Trains the plain/BN pair of one spec into one run file."""
 
-    def __init__(self, spec: ExperimentSpec, out: Path, threads: int | None = None) -> None:
+    def __init__(
+        self,
+        spec: ExperimentSpec,
+        out: Path,
+        threads: int | None = None,
+        started: Supervisor | None = None,
+    ) -> None:
         super().__init__([spec], out, threads)
+        # The pair's workers, when the command started them before this module loaded.
+        self.supervisor = started
 
 
 class SweepSession(TrainingSession):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 from conftest import DATA, SMALL_RUN, SMALL_SEEDS, SMALL_SWEEP
 
@@ -76,6 +77,7 @@ from typer.testing import CliRunner
 import bntui.cli.main as cli
 
 cli.train = lambda session, headless: print("TRAIN:" + type(session).__name__)
+cli.start_first_pair = lambda spec, threads: None  # the probe trains nothing
 tmp = tempfile.mkdtemp()
 tiny = {str(DATA / "claims_tiny.json")!r}
 commands = [
@@ -121,3 +123,50 @@ def test_no_command_imports_keras_or_the_worker_side_in_the_ui_process() -> None
     assert "HEAVY:\n" in out, out
     assert "WORKER-SIDE:\n" in out, out
     assert "RAY:\n" in out, out
+
+
+EARLY_SPAWN_PROBE = """
+import os, subprocess, sys
+import bntui.cli.main as cli
+
+def spawned(command, *args, **kwargs):
+    loaded = [m for m in ("bntui.session.sessions", "bntui.record.files", "bntui.claims.battery")
+              if m in sys.modules]
+    print("SPAWN:" + " ".join(command[1:3]) + ":" + ",".join(loaded), flush=True)
+    os._exit(0)  # nothing trains
+
+subprocess.Popen = spawned
+sys.argv = ["bntui", "run", "--headless", "--epochs", "1", "--out", sys.argv[1]]
+cli.main()
+"""
+
+
+def test_run_spawns_its_workers_before_the_session_and_claims_modules_load(
+    tmp_path: Path,
+) -> None:
+    """The workers' start-up is the run's critical path: bntui spawns them before it imports
+    the session, the run file's records (pydantic) or the claims battery (NumPy)."""
+    result = subprocess.run(
+        [sys.executable, "-c", EARLY_SPAWN_PROBE, str(tmp_path / "run.json")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == ["SPAWN:-m bntui.training.worker:"], result.stdout
+    assert not (tmp_path / "run.json").exists()
+
+
+def test_the_claims_command_loads_only_when_asked_for() -> None:
+    probe = (
+        "import sys; from typer.testing import CliRunner; import bntui.cli.main as cli; "
+        "print('BATTERY:' + str('bntui.claims.battery' in sys.modules)); "
+        "listed = CliRunner().invoke(cli.app, ['--help']).output; "
+        "print('LISTED:' + str('Put the notebooks' in listed)); "
+        "print('CLAIMS:' + CliRunner().invoke(cli.app, ['claims', '--help']).output.split()[0])"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == ["BATTERY:False", "LISTED:True", "CLAIMS:Usage:"]
