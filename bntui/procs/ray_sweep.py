@@ -1,5 +1,5 @@
 """A sweep's pair on a Ray cluster (`bntui sweep --executor ray`): each model's worker, the
-unchanged `python -m bntui.training.worker`, runs inside a Ray task on some node and its event
+unchanged `python -m bntui.training`, runs inside a Ray task on some node and its event
 lines stream back to the supervisor as they are written, so the dashboard shows them live.
 
 `RaySupervisor` is the local `Supervisor` with the worker processes replaced by `RemoteWorker`s,
@@ -14,7 +14,6 @@ import os
 import queue
 import signal
 import subprocess
-import sys
 import threading
 import time
 from collections import deque
@@ -25,7 +24,7 @@ from bntui.core.spec import MODEL_KEYS, ExperimentSpec
 from bntui.procs.gpus import plan_devices, slot_job, worker_gpu_env
 from bntui.procs.ray_executor import GPU_SHARE
 from bntui.procs.raycluster import Cluster
-from bntui.procs.supervisor import STDERR_TAIL_LINES, Supervisor, worker_env
+from bntui.procs.supervisor import STDERR_TAIL_LINES, Supervisor, worker_command, worker_env
 from bntui.procs.system import GpuMonitor
 
 # Lines are sent in batches, at most this often (a worker writes hundreds a second).
@@ -156,7 +155,7 @@ def _model_task(
     placement = {**slot_job(plan, key), "nvidia_driver": monitor.driver_version()}
     job = {"spec": spec, "model": key, "started": started, "cores": None, "placement": placement}
     process = subprocess.Popen(
-        [sys.executable, "-m", "bntui.training.worker", json.dumps(job)],
+        worker_command(json.dumps(job)),
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,

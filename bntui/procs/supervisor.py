@@ -107,6 +107,11 @@ def worker_cores(threads: int, models: int = 2) -> list[list[int]] | None:
     return [cores[i * threads : (i + 1) * threads] for i in range(models)]
 
 
+def worker_command(job: str) -> list[str]:
+    """The command line of a training worker process for `job` (JSON)."""
+    return [sys.executable, "-m", "bntui.training", job]
+
+
 class Supervisor:
     """Runs the plain and BN workers and yields their events as one stream."""
 
@@ -150,7 +155,7 @@ class Supervisor:
                 }
             )
             proc = subprocess.Popen(
-                [sys.executable, "-m", "bntui.training.worker", job],
+                worker_command(job),
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,

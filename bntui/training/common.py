@@ -5,11 +5,13 @@ imported inside: seeding needs it.
 
 from __future__ import annotations
 
+import gc
 import importlib.abc
 import importlib.machinery
 import importlib.util
 import math
 import sys
+import types
 from typing import Any
 
 # Modules Keras tries to import only to accept their types as inputs (pandas: DataFrames),
@@ -20,6 +22,18 @@ UNUSED_IN_WORKERS = ("pandas",)
 # imports JAX's sparse arrays, whose package imports the solver); h5py serves checkpoints,
 # psutil the saving of large models, requests Keras' RemoteMonitor callback.
 DEFERRED_IN_WORKERS = ("jax.experimental.sparse.linalg", "h5py", "psutil", "requests")
+# Packages Keras imports submodules from (`from package import submodule`) at its top for
+# what a worker never runs, mapped to those submodules. In a worker a stand-in takes each
+# package's place until something reads from it, which then imports the real one. Keras'
+# JAX backend imports Pallas' TPU splash attention for `dot_product_attention` on TPUs:
+# about 0.2 s of every worker's start (Pallas and its Mosaic lowering). LazyLoader cannot do
+# this: `from package import submodule` reads the package, which runs it.
+STANDING_IN_WORKERS = {
+    "jax.experimental.pallas.ops.tpu.splash_attention": (
+        "splash_attention_kernel",
+        "splash_attention_mask",
+    ),
+}
 
 
 def finite_float(value: Any) -> float | None:
@@ -56,17 +70,49 @@ class _DeferredImports(importlib.abc.MetaPathFinder):
         return spec
 
 
+class _StandIn(types.ModuleType):
+    """Stands in for a module of STANDING_IN_WORKERS (or one of its submodules) until one of
+    its attributes is read; then imports the real module and answers from it."""
+
+    def __getattr__(self, attribute: str) -> Any:
+        return getattr(_real_module(self.__name__), attribute)
+
+
+def _real_module(name: str) -> types.ModuleType:
+    for package in STANDING_IN_WORKERS:
+        if isinstance(sys.modules.get(package), _StandIn):
+            del sys.modules[package]
+    return importlib.import_module(name)
+
+
 def skip_unused_imports() -> None:
-    """Make `import pandas` fail in this worker process unless it was imported already, and
-    defer the modules of DEFERRED_IN_WORKERS to their first use.
+    """Make `import pandas` fail in this worker process unless it was imported already,
+    defer the modules of DEFERRED_IN_WORKERS to their first use, and put stand-ins in the
+    place of STANDING_IN_WORKERS' packages not imported yet.
 
     Keras catches the ImportError and carries on without DataFrame support, which a worker
     never uses; the imports would delay every worker's start (the training's critical path).
     """
     for name in UNUSED_IN_WORKERS:
         sys.modules.setdefault(name, None)  # type: ignore[arg-type]
+    for package, submodules in STANDING_IN_WORKERS.items():
+        if package not in sys.modules:
+            stand_in = _StandIn(package)
+            stand_in.__path__ = []  # a package: `from it import x` reads x, not the package
+            for submodule in submodules:
+                setattr(stand_in, submodule, _StandIn(f"{package}.{submodule}"))
+            sys.modules[package] = stand_in
     if not any(isinstance(finder, _DeferredImports) for finder in sys.meta_path):
         sys.meta_path.insert(0, _DeferredImports())
+
+
+def resume_collection() -> None:
+    """Resume the garbage collector if the worker's launcher paused it (`bntui.training.
+    __main__`), once the model is built. What start-up made is frozen first: it lives as
+    long as the process, and later collections need not walk it again."""
+    if not gc.isenabled():
+        gc.freeze()
+        gc.enable()
 
 
 def seed_everything(seed: int, backend: str) -> None:

@@ -22,7 +22,7 @@ import numpy as np
 from bntui.core.events import BatchProgress, EpochEnd, LayerStats, ModelDone
 from bntui.training import emit
 from bntui.training.cadence import Cadence
-from bntui.training.common import is_diverged, seed_everything
+from bntui.training.common import is_diverged, resume_collection, seed_everything
 from bntui.training.models import build_model
 from bntui.training.stack import SeedStack, ready_to_train
 
@@ -56,6 +56,7 @@ def train_seeds(setting: Setting) -> SeedStack:
     trained stack."""
     spec, key, writer, data = setting.spec, setting.key, setting.writer, setting.data
     stack = seed_stack(setting)
+    resume_collection()
     seeds = spec.seed_values
     # Every seed's model is the same model: its description is built once.
     ready = setting.ready(stack.model, 0)

@@ -1,7 +1,8 @@
 """A training worker: one process trains one model and streams events as JSON lines.
 
-Run as `python -m bntui.training.worker JOB_JSON`. The original stdout carries only events; anything
-Keras or the backend prints goes to stderr, which the supervisor keeps for error reports.
+Run as `python -m bntui.training JOB_JSON` (`bntui.training.__main__`). The original stdout
+carries only events; anything Keras or the backend prints goes to stderr, which the supervisor
+keeps for error reports.
 The worker exits when its stdin closes, so it can never outlive the bntui that started it.
 """
 
@@ -14,7 +15,7 @@ import threading
 import time
 import traceback
 from dataclasses import replace
-from typing import Any
+from typing import Any, NoReturn
 
 from bntui.core.events import (
     BatchProgress,
@@ -27,7 +28,12 @@ from bntui.core.events import (
 from bntui.core.spec import ExperimentSpec
 from bntui.training import emit
 from bntui.training.cadence import Cadence
-from bntui.training.common import is_diverged, seed_everything, skip_unused_imports
+from bntui.training.common import (
+    is_diverged,
+    resume_collection,
+    seed_everything,
+    skip_unused_imports,
+)
 from bntui.training.data import DataUnavailable, load_splits
 from bntui.training.device import watch_backend_log
 from bntui.training.setting import EventStream, Setting
@@ -245,6 +251,7 @@ def train_one(setting: Setting, seed_index: int, seed: int) -> str:
 
         identity = program_identity(spec, key)
     model = build(spec, key, identity, seed)
+    resume_collection()
     writer.emit(setting.ready(model, seed_index))
     probe = setting.probe(model, identity)
     callback = make_callback(writer, spec, key, probe, seed_index)
@@ -328,8 +335,14 @@ def _error(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"[:2000]
 
 
-if __name__ == "__main__":
+def run_as_process() -> NoReturn:
+    """Run `main` as the whole process: flush, then exit at once with its code (tearing
+    down the interpreter and the backend would only keep the supervisor waiting)."""
     code = main()
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(code)
+
+
+if __name__ == "__main__":
+    run_as_process()

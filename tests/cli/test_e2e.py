@@ -67,7 +67,7 @@ def workers_of(proc: subprocess.Popen[str]) -> list[psutil.Process]:
     return [
         p
         for p in psutil.Process(proc.pid).children(recursive=True)
-        if "bntui.training.worker" in " ".join(p.cmdline())
+        if p.cmdline()[1:3] == ["-m", "bntui.training"]
     ]
 
 

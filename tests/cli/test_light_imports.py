@@ -153,7 +153,7 @@ def test_run_spawns_its_workers_before_the_session_and_claims_modules_load(
         timeout=120,
     )
     assert result.returncode == 0, result.stderr
-    assert result.stdout.splitlines() == ["SPAWN:-m bntui.training.worker:"], result.stdout
+    assert result.stdout.splitlines() == ["SPAWN:-m bntui.training:"], result.stdout
     assert not (tmp_path / "run.json").exists()
 
 

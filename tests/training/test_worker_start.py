@@ -1,7 +1,8 @@
 """A worker's start skips the imports Keras makes only for inputs a worker never passes
 (pandas), defers those it seldom uses (scipy.sparse through JAX's sparse solver, h5py,
-psutil, requests) to their first use, and Keras works without them (fresh interpreters:
-real imports)."""
+psutil, requests; Pallas' TPU attention) to their first use, and Keras works without them;
+the garbage collector is paused until the model is built (fresh interpreters: real
+imports, real training)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ import pytest
 
 from bntui.core.spec import ExperimentSpec
 from bntui.procs.supervisor import worker_env
+from bntui.training.programs import STORE_ENV
 
 WORKER_IMPORTS = """
 import sys
@@ -25,6 +27,7 @@ import numpy as np
 model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)])
 out = model.predict(np.ones((3, 4), "float32"), verbose=0)
 print(sys.modules.get("pandas") is not None, out.shape)
+print(any(name.startswith("jax._src.pallas") for name in sys.modules))
 print("scipy.sparse" in sys.modules)
 {after}
 """
@@ -45,7 +48,7 @@ def _lines(before: str, after: str = "") -> list[str]:
 
 def _run(before: str) -> str:
     """Whether pandas was imported, and the prediction's shape."""
-    return _lines(before)[-2]
+    return _lines(before)[-3]
 
 
 def test_a_worker_imports_keras_and_predicts_without_pandas() -> None:
@@ -65,6 +68,22 @@ def test_a_worker_defers_scipy_sparse_and_the_control_imports_it() -> None:
     assert _lines("")[-1] == "False"
     # The control: without the skip, Keras (through JAX's sparse solver) imports it.
     assert _lines("skip_unused_imports = lambda: None")[-1] == "True"
+
+
+def test_a_worker_leaves_pallas_unloaded_and_the_control_loads_it() -> None:
+    # Keras' JAX backend imports Pallas' TPU splash attention at its top.
+    assert _lines("")[-2] == "False"
+    assert _lines("skip_unused_imports = lambda: None")[-2] == "True"
+
+
+def test_the_stand_in_for_splash_attention_loads_the_real_one_on_first_use() -> None:
+    after = (
+        "from keras.src.backend.jax import nn; "
+        "mask = nn.splash_attention_mask.CausalMask; "
+        "import jax.experimental.pallas.ops.tpu.splash_attention.splash_attention_mask as real; "
+        "print(mask is real.CausalMask, callable(nn.splash_attention_kernel.make_splash_mha))"
+    )
+    assert _lines("", after)[-1] == "True True"
 
 
 def test_the_deferred_modules_load_on_first_use(tmp_path: Path) -> None:
@@ -101,3 +120,65 @@ def test_the_workers_xla_flags_are_flags(monkeypatch: pytest.MonkeyPatch) -> Non
     monkeypatch.delenv("XLA_FLAGS", raising=False)
     words = worker_env(ExperimentSpec(), threads=1)["XLA_FLAGS"].split()
     assert words and all(word.startswith("--") for word in words)
+
+
+GC_PAUSED = """
+import gc, runpy
+import bntui.training.worker as worker
+worker.run_as_process = lambda: print("collecting while starting:", gc.isenabled())
+runpy.run_module("bntui.training", run_name="__main__")
+"""
+
+GC_RESUMED = """
+import gc, sys
+gc.disable()  # as the worker's launcher does
+from bntui.training.common import skip_unused_imports
+skip_unused_imports()
+from bntui.core.spec import ExperimentSpec
+from bntui.training import worker
+
+class Writer:
+    def now(self):
+        return 0.0
+
+    def emit(self, event):
+        if type(event).__name__ == "ModelReady":
+            print("collecting when ready:", gc.isenabled(), gc.get_freeze_count() > 0)
+
+worker.train(ExperimentSpec(limit=200, epochs=1, inside_per_epoch=0), sys.argv[1], Writer())
+print("collecting after training:", gc.isenabled())
+"""
+
+
+def test_the_worker_launcher_pauses_the_garbage_collector() -> None:
+    assert _fresh(GC_PAUSED) == ["collecting while starting: False"]
+
+
+@pytest.mark.parametrize("which", ["plain", "bn"])
+def test_a_worker_resumes_collection_once_its_model_is_built(which: str, tmp_path: Path) -> None:
+    """Real training: at ModelReady the collector runs again, start-up's objects frozen."""
+    assert _fresh(GC_RESUMED, which, store=tmp_path) == [
+        "collecting when ready: True True",
+        "collecting after training: True",
+    ]
+
+
+def test_resuming_leaves_a_running_collector_alone() -> None:
+    code = (
+        "import gc; from bntui.training.common import resume_collection; "
+        "resume_collection(); print(gc.isenabled(), gc.get_freeze_count())"
+    )
+    assert _fresh(code) == ["True 0"]
+
+
+def _fresh(code: str, *args: str, store: Path | None = None) -> list[str]:
+    env = {**os.environ, "KERAS_BACKEND": "jax"}
+    if store is not None:
+        env[STORE_ENV] = str(store)
+    done = subprocess.run(
+        [sys.executable, "-c", code, *args], env=env, capture_output=True, text=True, timeout=600
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    return [line for line in done.stdout.splitlines() if line.startswith("collecting")] or [
+        done.stdout.strip()
+    ]
