@@ -58,6 +58,7 @@ def kept_initial_values(identity: str | None, seed: int) -> Iterator[InitialValu
     if identity is None or directory is None:
         yield InitialValues(None)
         return
+    import jax
     from keras.src.backend.jax.core import Variable
 
     if not hasattr(Variable, "_initialize_with_initializer"):
@@ -73,7 +74,8 @@ def kept_initial_values(identity: str | None, seed: int) -> Iterator[InitialValu
         if kept is None:
             original(variable, initializer)
         else:
-            original(variable, lambda shape, dtype=None: kept)
+            # On the device already: converting NumPy runs one small program per shape.
+            original(variable, lambda shape, dtype=None: jax.device_put(kept))
             values.read += 1
         values.made.append(variable)
 

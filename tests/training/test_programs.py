@@ -4,6 +4,7 @@ what plain `jax.jit` computes, and a changed model never gets another model's pr
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import subprocess
 import sys
@@ -19,6 +20,8 @@ os.environ.setdefault("KERAS_BACKEND", "jax")
 keras = pytest.importorskip("keras")
 if keras.backend.backend() != "jax":
     pytest.skip("the program store is for the JAX backend", allow_module_level=True)
+
+import jax  # noqa: E402
 
 from bntui.core.spec import ExperimentSpec  # noqa: E402
 from bntui.procs.supervisor import worker_env  # noqa: E402
@@ -100,6 +103,38 @@ def test_exported_then_loaded_programs_equal_plain_jit(tmp_path: Path, which: st
     # Bit for bit: the stored programs are the steps plain jit would run.
     assert_same_training(direct, exporting)
     assert_same_training(direct, loading)
+
+
+class Lowerings(logging.Handler):
+    """The programs JAX lowers and compiles (or loads from its compile cache) meanwhile."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.names: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        message = record.getMessage()
+        if message.startswith("Compiling "):
+            self.names.append(message.split()[1])
+
+
+@pytest.mark.parametrize("which", ["plain", "bn"])
+def test_each_stored_program_is_lowered_once_a_run(tmp_path: Path, which: str) -> None:
+    """Keras' fresh arrays (not committed to a device) and a program's outputs (committed)
+    make one signature: the scan is not lowered and loaded again for its second call or
+    after Keras resets the metrics for epoch 2."""
+    seen, logger = Lowerings(), logging.getLogger("jax")
+    # JAX's settings name the programs: the exporting run logs compiles too.
+    with jax.log_compiles(True):
+        train(tmp_path, which)
+        logger.addHandler(seen)
+        try:
+            function = train(tmp_path, which)[2]
+        finally:
+            logger.removeHandler(seen)
+    assert function.scanned.loaded == 1 and function.single.loaded == 2
+    # The scan, a full and a partial step, two test and two predict steps: once each.
+    assert seen.names.count("jit(stored_call)") == 7, seen.names
 
 
 def test_programs_exported_at_one_seed_train_another_exactly(tmp_path: Path) -> None:
