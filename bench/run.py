@@ -169,6 +169,7 @@ def startup_line(ours: list[dict[str, float]], names: list[str]) -> str:
         return statistics.median(r[key] for r in ours)
 
     shares = [outside_steady(r) / r["wall_s"] for r in ours]
+    tail = [r["finished_t_bn"] - r["ready_t_bn"] - r["epochs_s_bn"] for r in ours]
     rounds = "; ".join(
         f"{name} {outside_steady(r):.2f} s of {r['wall_s']:.1f} s ({100 * share:.1f}%)"
         for name, r, share in zip(names, ours, shares)
@@ -180,7 +181,7 @@ def startup_line(ours: list[dict[str, float]], names: list[str]) -> str:
         f"(steady {med('epoch_s_bn'):.2f} s: programs loaded, or compiled on a first run, "
         f"{med('first_epoch_s_bn') - med('epoch_s_bn'):+.2f} s); model built → worker done, "
         "outside its epochs (the first layer statistics, the test, predictions) "
-        f"{med('finished_t_bn') - med('ready_t_bn') - med('epochs_s_bn'):.2f} s. "
+        f"{statistics.median(tail):.2f} s. "
         "Outside steady training, per round (the whole process's wall "
         f"time minus BN's epochs after the first and one steady epoch for the first): {rounds}. "
         f"Median of the rounds after the first (warm caches): **{warm:.1f}%** (target ≤ 10%)."
