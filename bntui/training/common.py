@@ -26,8 +26,9 @@ DEFERRED_IN_WORKERS = ("jax.experimental.sparse.linalg", "h5py", "psutil", "requ
 # what a worker never runs, mapped to those submodules. In a worker a stand-in takes each
 # package's place until something reads from it, which then imports the real one. Keras'
 # JAX backend imports Pallas' TPU splash attention for `dot_product_attention` on TPUs:
-# about 0.2 s of every worker's start (Pallas and its Mosaic lowering). LazyLoader cannot do
-# this: `from package import submodule` reads the package, which runs it.
+# about 0.1 s of every worker's start (Pallas and its Mosaic lowering). LazyLoader cannot do
+# this: `from package import submodule` reads the package, which runs it. (A worker's own
+# `import package.submodule` would fail: none does.)
 STANDING_IN_WORKERS = {
     "jax.experimental.pallas.ops.tpu.splash_attention": (
         "splash_attention_kernel",
