@@ -289,7 +289,7 @@ def build(spec: ExperimentSpec, key: str, identity: str | None, seed: int) -> An
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Worker entry point: `python -m bntui.training.worker '{"spec": ..., "model": ..., ...}'`."""
+    """Worker entry point: `python -m bntui.training '{"spec": ..., "model": ..., ...}'`."""
     job = json.loads((argv or sys.argv)[1])
     spec = ExperimentSpec.from_dict(job["spec"])
     key = job["model"]
