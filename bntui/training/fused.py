@@ -9,10 +9,11 @@ unchanged. A group that is short or holds a partial batch (the end of an epoch) 
 step by step through the same single-step function Keras would use. Both programs are kept
 in the program store when a worker has one (`bntui.training.programs`).
 
-On a GPU, Keras copies every batch to the device on its own: a transfer per step, on top
-of each step's dispatch, for a batch-32 MLP whose steps are tiny. There the fused steps take
-the NumPy batches instead, stack the group on the host and copy it to the device once.
-Batches that already are device arrays are stacked where they are.
+The batches come from Keras' own shuffled order, gathered a group at a time on the host
+(`bntui.training.feed`), so a group's stack is a view and the CPU device takes it without a
+copy. On a GPU, Keras would copy every batch to the device on its own: a transfer per step,
+on top of each step's dispatch, for a batch-32 MLP whose steps are tiny. There the group goes
+to the device in one copy. Batches that already are device arrays are stacked where they are.
 
 Imported only inside JAX worker processes.
 """
@@ -24,6 +25,7 @@ from typing import Any
 import jax
 import numpy as np
 
+from bntui.training.feed import can_group, grouped_batches, stack_batches
 from bntui.training.programs import ProgramStore
 
 
@@ -75,7 +77,7 @@ class FusedTrainFunction:
         """The group as one array per input (leading axis: step), on the device."""
         stacked = jax.tree.map(_stack, *batches)
         if self.on_host(stacked):
-            stacked = jax.device_put(stacked)  # the group's one host→device copy
+            stacked = jax.device_put(stacked)  # one copy to a GPU; none on the CPU
             self.host_groups += 1
         self.fused_groups += 1
         return stacked
@@ -124,7 +126,7 @@ def _stack(*parts: Any) -> Any:
     # Device arrays (Keras' own transfer, or a caller's) are stacked on the device.
     if isinstance(parts[0], jax.Array):
         return jax.numpy.stack(parts)
-    return np.stack(parts)
+    return stack_batches(*(np.asarray(part) for part in parts))
 
 
 def _same_shapes(batches: list[Any]) -> bool:
@@ -145,18 +147,19 @@ def fuse_train_steps(model: Any, steps: int, identity: str | None = None) -> Non
         model.train_function = train
         if train.store is not None:
             train.store.keep_evaluation_steps(model)
-        if jax.default_backend() != "cpu":
-            keep_batches_on_host()
+        feed_groups()
 
 
-def keep_batches_on_host() -> bool:
-    """Make Keras' JAX epoch iterator yield NumPy batches, as it does on the CPU.
+def feed_groups() -> bool:
+    """Make Keras' JAX epoch iterator yield NumPy batches gathered a group at a time.
 
-    On an accelerator it copies each batch to the device one step ahead; the fused steps
-    copy a whole group at once instead. Batches for a step-by-step group, validation and
-    prediction go to the device when the jitted function is called, as on the CPU. Returns
-    False (nothing changed) if this Keras lacks the iterator it expects; with a
-    distribution set, Keras' own (sharded) path is kept.
+    Training on shuffled NumPy arrays with `steps_per_execution` > 1 gets Keras' batches in
+    Keras' order, gathered per group (`bntui.training.feed`). Other data keeps Keras' own
+    batches: on the CPU as Keras makes them; on an accelerator as NumPy, not copied to the
+    device one step ahead (the fused steps copy a whole group at once; a step-by-step group,
+    validation and prediction go to the device when the jitted function is called, as on
+    the CPU). With a distribution set, Keras' own (sharded) path is kept. Returns False
+    (nothing changed) if this Keras lacks the iterator it expects.
     """
     try:
         from keras.src.backend.jax import trainer as jax_trainer
@@ -166,15 +169,21 @@ def keep_batches_on_host() -> bool:
     iterator_class: Any = getattr(jax_trainer, "JAXEpochIterator", None)
     if iterator_class is None or not hasattr(iterator_class, "_get_iterator"):
         return False
-    if getattr(iterator_class, "_bntui_host_batches", False):
+    if getattr(iterator_class, "_bntui_group_feed", False):
         return True
     keras_way = iterator_class._get_iterator
+    on_accelerator = jax.default_backend() != "cpu"
 
-    def host_batches(self: Any) -> Any:
+    def batches(self: Any) -> Any:
         if distribution_lib.distribution() is not None:
             return keras_way(self)
-        return self.data_adapter.get_jax_iterator()
+        group = getattr(self, "steps_per_execution", 1) or 1
+        if group > 1 and can_group(self.data_adapter):
+            return grouped_batches(self.data_adapter, group)
+        if on_accelerator:
+            return self.data_adapter.get_jax_iterator()
+        return keras_way(self)
 
-    iterator_class._get_iterator = host_batches
-    iterator_class._bntui_host_batches = True
+    iterator_class._get_iterator = batches
+    iterator_class._bntui_group_feed = True
     return True

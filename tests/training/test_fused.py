@@ -17,6 +17,17 @@ from bntui.core.spec import ExperimentSpec  # noqa: E402
 from bntui.training.fused import FusedTrainFunction, fuse_train_steps  # noqa: E402
 from bntui.training.models import build_model  # noqa: E402
 
+
+@pytest.fixture(autouse=True)
+def keras_own_batches(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each test's reference run gets Keras' own batches: the group feed the fused runs
+    install (bntui.training.fused.feed_groups) is undone after every test."""
+    from keras.src.backend.jax.trainer import JAXEpochIterator
+
+    monkeypatch.setattr(JAXEpochIterator, "_get_iterator", JAXEpochIterator._get_iterator)
+    monkeypatch.setattr(JAXEpochIterator, "_bntui_group_feed", False, raising=False)
+
+
 # 200 images at batch 32: six full batches and one of 8, so with groups of 4 the epoch is
 # one fused group, then a short group mixing full and partial batches (run step by step).
 STEPS = 4

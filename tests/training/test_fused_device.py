@@ -21,7 +21,7 @@ import jax  # noqa: E402
 from keras.src.backend.jax import trainer as jax_trainer  # noqa: E402
 
 from bntui.core.spec import ExperimentSpec  # noqa: E402
-from bntui.training.fused import FusedTrainFunction, fuse_train_steps, keep_batches_on_host  # noqa: E402
+from bntui.training.fused import FusedTrainFunction, feed_groups, fuse_train_steps  # noqa: E402
 from bntui.training.models import build_model  # noqa: E402
 
 pytestmark = pytest.mark.slow  # real Keras training, compiled several times
@@ -34,7 +34,7 @@ Iterator_ = jax_trainer.JAXEpochIterator
 def restore_iterator(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """Whatever a test does to Keras' epoch iterator is undone afterwards."""
     monkeypatch.setattr(Iterator_, "_get_iterator", Iterator_._get_iterator)
-    monkeypatch.setattr(Iterator_, "_bntui_host_batches", False, raising=False)
+    monkeypatch.setattr(Iterator_, "_bntui_group_feed", False, raising=False)
     yield
 
 
@@ -80,8 +80,8 @@ def test_device_array_batches_train_as_numpy_ones(
 
 def test_batches_kept_on_host_go_to_the_device_once_per_group(restore_iterator: None) -> None:
     reference = train("bn", fused=True)
-    assert keep_batches_on_host()
-    assert Iterator_._bntui_host_batches and keep_batches_on_host()  # idempotent
+    assert feed_groups()
+    assert Iterator_._bntui_group_feed and feed_groups()  # idempotent
     weights, history, function = train("bn", fused=True)
     assert function.fused_groups == 2 and function.host_groups == 2
     assert_same((weights, history), reference[:2])
