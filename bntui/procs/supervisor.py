@@ -29,6 +29,7 @@ from bntui.core.events import (
     parse_event,
 )
 from bntui.core.spec import MODEL_KEYS, ExperimentSpec
+from bntui.procs.affinity import available_cores, release_cores, share_cores_with
 from bntui.procs.gpus import plan_devices, slot_job, worker_gpu_env
 from bntui.procs.system import SAMPLE_EVERY_S, GpuMonitor, WorkerMonitor
 
@@ -82,7 +83,7 @@ def worker_env(spec: ExperimentSpec, threads: int) -> dict[str, str]:
 def default_threads(models: int = 2) -> int:
     """Cores per worker when the models train side by side."""
     try:
-        cores = len(os.sched_getaffinity(0))
+        cores = len(available_cores())
     except (AttributeError, OSError):
         cores = os.cpu_count() or 1
     return max(1, cores // models)
@@ -99,7 +100,7 @@ def worker_cores(threads: int, models: int = 2) -> list[list[int]] | None:
     if os.environ.get("BNTUI_PIN_CORES") == "0":
         return None
     try:
-        cores = sorted(os.sched_getaffinity(0))
+        cores = available_cores()
     except (AttributeError, OSError):
         return None
     if threads * models > len(cores):
@@ -170,6 +171,10 @@ class Supervisor:
             threading.Thread(target=self._read_events, args=(key, proc), daemon=True).start()
             threading.Thread(target=self._read_stderr, args=(key, proc), daemon=True).start()
         threading.Thread(target=self._sample_system, daemon=True).start()
+        if cores:
+            # The BN worker is the slower: this process shares the plain worker's cores
+            # until the pair is done (bntui.procs.affinity).
+            share_cores_with(cores[MODEL_KEYS.index("plain")])
 
     def _sample_system(self) -> None:
         pids = {key: proc.pid for key, proc in self.procs.items()}
@@ -244,18 +249,22 @@ class Supervisor:
 
     def events(self, timeout: float | None = None) -> Iterator[Event]:
         """Yield events until both workers have finished or `halted` is set."""
-        while self._open and not self.halted:
-            try:
-                item = self._events.get(timeout=timeout)
-            except queue.Empty:
-                continue
-            if item is None:
-                self._open -= 1
-                continue
-            yield item
+        try:
+            while self._open and not self.halted:
+                try:
+                    item = self._events.get(timeout=timeout)
+                except queue.Empty:
+                    continue
+                if item is None:
+                    self._open -= 1
+                    continue
+                yield item
+        finally:
+            release_cores()
 
     def stop(self, grace: float = 3.0) -> None:
         """Stop both workers (closing stdin, then SIGTERM, then SIGKILL) and reap them."""
+        release_cores()
         self._stopping.set()
         self._sample_now.set()
         for proc in self.procs.values():

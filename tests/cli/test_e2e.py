@@ -144,11 +144,15 @@ def test_workers_own_their_cores_and_reuse_compiled_steps(
     args = ["--limit", "1000", "--epochs", "1"]
     proc = start([*args, "--out", str(tmp_path / "first.json")], env)
     wait_for_line(proc, "ready:")
-    cores = sorted(tuple(p.cpu_affinity()) for p in workers_of(proc))
+    workers = {'"model": "plain"' in w.cmdline()[-1]: w.cpu_affinity() for w in workers_of(proc)}
+    own = {tuple(psutil.Process(t.id).cpu_affinity()) for t in psutil.Process(proc.pid).threads()}
     assert proc.wait(timeout=300) == 0
+    cores = sorted(tuple(c) for c in workers.values())
     if len(os.sched_getaffinity(0)) >= 2:
         # Each worker pinned to a core of its own, not both spread over every core.
         assert len(cores) == 2 and all(len(c) == 1 for c in cores) and cores[0] != cores[1]
+        # bntui's own threads share the plain worker's core, off the slower BN worker's.
+        assert own == {tuple(workers[True])}
     compiled = list((tmp_path / "cache" / "jax-compile").iterdir())
     assert compiled, "no compiled steps were cached"
     result = run_to_end([*args, "--out", str(tmp_path / "second.json")], env)

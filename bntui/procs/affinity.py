@@ -1,0 +1,64 @@
+"""bntui's own process kept off the core of the worker on the run's critical path.
+
+The workers run at a lower priority than bntui's own process (so that the dashboard answers
+keys at once), each pinned to cores of its own. bntui's process then takes its CPU time from
+whichever worker shares its core: about 0.8 s over a default headless run and 8 s with the
+dashboard drawing (a default run, `bench/RESULTS.md`, speed round 7), half of it on the BN
+worker's core, the slower of the two and so the run's critical path. While a pair trains,
+every thread of this process is pinned to the plain worker's cores; afterwards it gets back
+the cores it had. Linux only (elsewhere nothing changes).
+"""
+
+from __future__ import annotations
+
+import os
+
+# This process's cores before bntui pinned it (None while it is not pinned): what the
+# workers are spread over.
+_own_cores: frozenset[int] | None = None
+
+
+def available_cores() -> list[int]:
+    """The cores this process may use, as they were before any pinning here."""
+    if _own_cores is not None:
+        return sorted(_own_cores)
+    return sorted(os.sched_getaffinity(0))
+
+
+def share_cores_with(cores: list[int]) -> bool:
+    """Pin every thread of this process to `cores`; False if it could not be done."""
+    global _own_cores
+    try:
+        if _own_cores is None:
+            _own_cores = frozenset(os.sched_getaffinity(0))
+        return _pin_every_thread(set(cores))
+    except (AttributeError, OSError, ValueError):
+        return False
+
+
+def release_cores() -> None:
+    """Give every thread of this process back the cores it had before `share_cores_with`."""
+    global _own_cores
+    if _own_cores is not None:
+        try:
+            _pin_every_thread(set(_own_cores))
+        except (AttributeError, OSError, ValueError):
+            pass
+        _own_cores = None
+
+
+def _pin_every_thread(cores: set[int]) -> bool:
+    # sched_setaffinity(0, ...) pins only the calling thread: the readers, the system
+    # sampler and the dashboard's own threads are each pinned by id.
+    try:
+        threads = [int(tid) for tid in os.listdir("/proc/self/task")]
+    except OSError:
+        threads = [0]
+    pinned = False
+    for tid in threads:
+        try:
+            os.sched_setaffinity(tid, cores)
+            pinned = True
+        except (ProcessLookupError, PermissionError):
+            continue  # a thread that has just ended, or one we may not move
+    return pinned
