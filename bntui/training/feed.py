@@ -7,7 +7,7 @@ steps then stack a group of those batches into one array and copy it to the devi
 the same permutation is drawn at the same moment and each group of batches is gathered in
 one go, into a buffer the CPU device can use without a copy; the batches handed out are
 consecutive views of it, so the group's stack is a view too. The batches, their order and
-every number trained are Keras'. A steady epoch's feed went from 0.21-0.28 s to
+every number trained are Keras'. A steady epoch's feed went from 0.21-0.26 s to
 0.13-0.16 s (`bench/epoch.py`; `bench/RESULTS.md`, speed round 7).
 
 Imported only inside JAX worker processes.
