@@ -130,6 +130,8 @@ def test_fuse_flag_reaches_the_spec(
 ) -> None:
     started: list[object] = []
     monkeypatch.setattr("bntui.cli.main.train", lambda session, headless: started.append(session))
+    # No workers: the early spawn would start a real pair that nothing here reads or stops.
+    monkeypatch.setattr("bntui.cli.main.start_first_pair", lambda spec, threads: None)
     out = tmp_path / "run.json"
     result = runner.invoke(app, ["run", "--headless", "--out", str(out), *flag])
     assert result.exit_code == 0, result.output
