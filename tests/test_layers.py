@@ -37,6 +37,7 @@ DEFERRED = {
     "bntui.training.data": "keras.datasets (a download, only when nothing is on disk)",
     "bntui.training.device": "jax, tensorflow",
     "bntui.training.fused": "keras' JAX trainer internals",
+    "bntui.training.feed": "keras' array adapter (a Keras without it keeps its own batches)",
     "bntui.training.probe": "jax or tensorflow, whichever the backend is",
     "bntui.training.programs": "jaxlib and keras (their versions name a program), keras' layout",
     "bntui.training.initial": "keras' JAX variable (its initialization is intercepted)",
