@@ -2,8 +2,8 @@
 
 The workers run at a lower priority than bntui's own process (so that the dashboard answers
 keys at once), each pinned to cores of its own. bntui's process then takes its CPU time from
-whichever worker shares its core: about 0.8 s over a default headless run and 8 s with the
-dashboard drawing (a default run, `bench/RESULTS.md`, speed round 7), half of it on the BN
+whichever worker shares its core: about 0.8 s over a default headless run and 5-8 s with the
+dashboard drawing (`bench/RESULTS.md`, speed round 7), a third to a half of it on the BN
 worker's core, the slower of the two and so the run's critical path. While a pair trains,
 every thread of this process is pinned to the plain worker's cores; afterwards it gets back
 the cores it had. Linux only (elsewhere nothing changes).
