@@ -31,7 +31,7 @@ def share_cores_with(cores: list[int]) -> bool:
     try:
         if _own_cores is None:
             _own_cores = frozenset(os.sched_getaffinity(0))
-        return _pin_every_thread(set(cores))
+        return pin_every_thread(set(cores))
     except (AttributeError, OSError, ValueError):
         return False
 
@@ -41,15 +41,18 @@ def release_cores() -> None:
     global _own_cores
     if _own_cores is not None:
         try:
-            _pin_every_thread(set(_own_cores))
+            pin_every_thread(set(_own_cores))
         except (AttributeError, OSError, ValueError):
             pass
         _own_cores = None
 
 
-def _pin_every_thread(cores: set[int]) -> bool:
-    # sched_setaffinity(0, ...) pins only the calling thread: the readers, the system
-    # sampler and the dashboard's own threads are each pinned by id.
+def pin_every_thread(cores: set[int]) -> bool:
+    """Pin every thread of this process to `cores`; False if none could be pinned.
+
+    sched_setaffinity(0, ...) pins only the calling thread, and a thread pool once started
+    (XLA's, the readers, the dashboard's) would stay on the cores it was born on: each
+    thread is pinned by id."""
     try:
         threads = [int(tid) for tid in os.listdir("/proc/self/task")]
     except OSError:
@@ -59,6 +62,6 @@ def _pin_every_thread(cores: set[int]) -> bool:
         try:
             os.sched_setaffinity(tid, cores)
             pinned = True
-        except (ProcessLookupError, PermissionError):
-            continue  # a thread that has just ended, or one we may not move
+        except OSError:
+            continue  # a thread that has just ended, or cores this process may not use
     return pinned

@@ -19,6 +19,7 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
+from bntui.procs.affinity import pin_every_thread
 from bntui.procs.scheduler import error_line
 from bntui.procs.supervisor import compile_cache_dir
 from bntui.procs.system import host_cpu
@@ -92,12 +93,7 @@ def _take_core() -> tuple[int | None, int | None]:
         except OSError:
             os.close(fd)
             continue
-        # Every thread: XLA's pool, once started, would stay on the cores it was born on.
-        for thread in os.listdir("/proc/self/task"):
-            try:
-                os.sched_setaffinity(int(thread), {core})
-            except OSError:  # a thread that just ended
-                pass
+        pin_every_thread({core})
         return core, fd
     return None, None
 
