@@ -32,6 +32,7 @@ from bntui.core.spec import MODEL_KEYS, ExperimentSpec
 from bntui.procs.affinity import available_cores, release_cores, share_cores_with
 from bntui.procs.gpus import plan_devices, slot_job, worker_gpu_env
 from bntui.procs.system import SAMPLE_EVERY_S, GpuMonitor, WorkerMonitor
+from bntui.procs.xla_flags import worker_xla_flags
 
 STDERR_TAIL_LINES = 40
 
@@ -73,10 +74,7 @@ def worker_env(spec: ExperimentSpec, threads: int) -> dict[str, str]:
     # Keras' training steps, exported by the first run (bntui.training.programs): later runs
     # load them instead of tracing Keras' step again in every worker's first epoch.
     env.setdefault("BNTUI_PROGRAM_CACHE_DIR", str(compile_cache_dir().parent / "programs"))
-    xla = env.get("XLA_FLAGS", "")
-    if threads == 1 and "multi_thread_eigen" not in xla:
-        xla += " --xla_cpu_multi_thread_eigen=false"
-    env["XLA_FLAGS"] = xla.strip()
+    env["XLA_FLAGS"] = worker_xla_flags(env.get("XLA_FLAGS", ""), threads, spec.backend)
     return env
 
 
