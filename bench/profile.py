@@ -55,6 +55,8 @@ FLAG_SETS = {
     "custom matmul tiling": "--xla_cpu_enable_custom_matmul_tiling=true",
     "no fusion emitters": "--xla_cpu_use_fusion_emitters=false",
     "onednn": "--xla_cpu_use_onednn=true",
+    # The worker asks for region analysis (bntui.procs.xla_flags); the later flag wins.
+    "default copy insertion": "--xla_cpu_copy_insertion_use_region_analysis=false",
 }
 
 
