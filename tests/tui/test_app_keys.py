@@ -80,6 +80,7 @@ async def test_help_lists_every_key_and_why_one_cannot_act(small_run: RunFile) -
         footer = footer_text(app)
         for entry in ("? Help", "1–5 Tabs", "c Shot", "q Quit"):
             assert entry in footer, footer
+        assert "Pause" not in footer  # the replay has ended: p cannot act
         for key in ("question_mark", "f1"):
             await pilot.press(key)
             await until(pilot, lambda: isinstance(app.screen, TextScreen), "the help")
@@ -98,6 +99,7 @@ async def test_help_lists_every_key_and_why_one_cannot_act(small_run: RunFile) -
                 "c save the screen as SVG in runs/",
                 "replay: jump to the end (not now: the replay is at its end already)",
                 "(not now: one seed: b, [ and ] act on runs of several seeds",
+                "(not now: the run has ended: nothing to pause)",
             ):
                 assert line in keys, keys
             assert "why_not" not in keys and "1–5" not in keys
@@ -107,6 +109,7 @@ async def test_help_lists_every_key_and_why_one_cannot_act(small_run: RunFile) -
             ("b", "one seed"),
             ("n", "this key acts on the Inside tab (5)"),
             ("0", "this is one run"),
+            ("p", "the run has ended: nothing to pause"),
         ):
             await pilot.press(key)
             await pilot.pause()

@@ -91,6 +91,7 @@ class ClaimsScreen(StreamScreen):
         Binding("pageup", "scroll_view(-1)", "Scroll up", show=False),
         # Pressed while they cannot act, these keys say why (the bindings above come first).
         Binding("escape,left,h", "why_not('back')", show=False),
+        Binding("p", "why_not('pause')", show=False),
         Binding("e", "why_not('end')", show=False),
     ]
 
@@ -259,9 +260,11 @@ class ClaimsScreen(StreamScreen):
         """Why a key cannot act now (it is then hidden; pressing it says this)."""
         if action == "back" and not self.opened:
             return "the list is shown: Enter opens a claim's view, Esc comes back from it"
+        if action == "pause" and self.ended and not self.paused:
+            return "the battery has ended: nothing to pause"
         if action == "end":
             if self.source.live:
-                return "e jumps to the end of a replay; a live battery has no end to jump to"
+                return "e jumps to the end of a replay, and this battery is not one"
             if self.ended:
                 return "the replay is at its end already"
         return None
@@ -288,9 +291,6 @@ class ClaimsScreen(StreamScreen):
 
     def action_pause(self) -> None:
         """Freeze or unfreeze the view (a replay holds where it is); a battery trains on."""
-        if self.ended and not self.paused:
-            self.flash("the battery has ended: nothing to pause")
-            return
         self.paused = not self.paused
 
     def action_quit_claims(self) -> None:

@@ -100,6 +100,7 @@ class DashboardScreen(StreamScreen):
             for key, action in (
                 ("0", "'tab', 'runs'"),
                 ("s", "'save'"),
+                ("p", "'pause'"),
                 ("e", "'end'"),
                 ("b", "'each_seed'"),
                 ("right_square_bracket", "'next_seed', 1"),
@@ -334,9 +335,11 @@ class DashboardScreen(StreamScreen):
         seeds = len(self.view.run.seeds)
         if action == "save" and not self.session.can_save:
             return "this is a saved file already: nothing to save"
+        if action == "pause" and self.ended and not self.paused:
+            return "the run has ended: nothing to pause"
         if action == "end":
             if not self.session.can_skip:
-                return "e jumps to the end of a replay; live training has no end to jump to"
+                return "e jumps to the end of a replay, and this run is not one"
             if self.ended:
                 return "the replay is at its end already"
         if action == "tab" and parameters == ("runs",) and self.session.runs_kind is None:
@@ -385,9 +388,6 @@ class DashboardScreen(StreamScreen):
 
     def action_pause(self) -> None:
         """Freeze or unfreeze the view; training and recording go on."""
-        if self.ended and not self.paused:
-            self.flash("the run has ended: nothing to pause")
-            return
         self.paused = not self.paused
 
     def action_metric(self) -> None:
