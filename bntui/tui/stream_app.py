@@ -62,6 +62,7 @@ class StreamScreen(Screen[None]):
             "what the status line said)",
         ),
     ]
+    STREAM_WORD = "the stream"  # what has ended, in the reason `p` gives then
     paused = var(False)  # the view is frozen (a replay holds where it is)
     ended = var(False)  # the stream is over
     stopping = var(False)  # a stop was asked for: the workers are being stopped
@@ -97,7 +98,9 @@ class StreamScreen(Screen[None]):
 
     def why_not(self, action: str, parameters: tuple[object, ...]) -> str | None:
         """Why `action` cannot act now (its key is then hidden, and pressing it says this),
-        or None when it can."""
+        or None when it can. Each screen adds its own keys' reasons to these."""
+        if action == "pause" and self.ended and not self.paused:
+            return f"{self.STREAM_WORD} has ended: nothing to pause"
         return None
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:

@@ -77,10 +77,11 @@ async def test_help_lists_every_key_and_why_one_cannot_act(small_run: RunFile) -
     app = BntuiApp(ReplaySession(small_run, speed=1000))
     async with app.run_test(size=(80, 24)) as pilot:
         await replay_to_end(app, pilot)
+        # The replay has ended: p cannot act, and the footer redraws without it.
+        await until(pilot, lambda: "Pause" not in footer_text(app), "the footer without p")
         footer = footer_text(app)
         for entry in ("? Help", "1–5 Tabs", "c Shot", "q Quit"):
             assert entry in footer, footer
-        assert "Pause" not in footer  # the replay has ended: p cannot act
         for key in ("question_mark", "f1"):
             await pilot.press(key)
             await until(pilot, lambda: isinstance(app.screen, TextScreen), "the help")

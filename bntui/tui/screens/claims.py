@@ -79,6 +79,7 @@ class ClaimsScreen(StreamScreen):
     ClaimsScreen { layout: vertical; }
     ClaimsScreen.-open #claim-list { display: none; }
     """
+    STREAM_WORD = "the battery"
     BINDINGS = [
         Binding("q", "quit_claims", "Quit"),
         Binding("ctrl+c", "quit_claims", "Quit", show=False, priority=True),
@@ -260,14 +261,12 @@ class ClaimsScreen(StreamScreen):
         """Why a key cannot act now (it is then hidden; pressing it says this)."""
         if action == "back" and not self.opened:
             return "the list is shown: Enter opens a claim's view, Esc comes back from it"
-        if action == "pause" and self.ended and not self.paused:
-            return "the battery has ended: nothing to pause"
         if action == "end":
             if self.source.live:
                 return "e jumps to the end of a replay, and this battery is not one"
             if self.ended:
                 return "the replay is at its end already"
-        return None
+        return super().why_not(action, parameters)
 
     def action_back(self) -> None:
         """Back from the claim's view to the list."""

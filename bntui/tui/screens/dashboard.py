@@ -60,6 +60,7 @@ class DashboardScreen(StreamScreen):
     """Everything bntui shows of a session, and the keys that change how."""
 
     CSS_PATH = "dashboard.tcss"
+    STREAM_WORD = "the run"
     BINDINGS = [
         Binding("q", "quit_dashboard", "Quit", tooltip="quit; while training, asks first"),
         Binding("ctrl+c", "quit_dashboard", "Quit", show=False, priority=True),
@@ -335,8 +336,6 @@ class DashboardScreen(StreamScreen):
         seeds = len(self.view.run.seeds)
         if action == "save" and not self.session.can_save:
             return "this is a saved file already: nothing to save"
-        if action == "pause" and self.ended and not self.paused:
-            return "the run has ended: nothing to pause"
         if action == "end":
             if not self.session.can_skip:
                 return "e jumps to the end of a replay, and this run is not one"
@@ -354,7 +353,7 @@ class DashboardScreen(StreamScreen):
                     return f"this key acts on the {tab.title()} tab ({number})"
             except NoMatches:  # asked before the tabs exist
                 return "the tabs are not drawn yet"
-        return None
+        return super().why_not(action, parameters)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """Hide keys that cannot act now (`why_not`); the footer's 1–5 entry stands for the
