@@ -14,9 +14,10 @@ waits for its result):
 - **start-up**: imports (bntui's worker modules, Keras, JAX), the dataset (mapped from
   bntui's data cache), the model built and compiled;
 - per epoch: **data feed** (Keras' batches, then one group's stack and host→device copy),
-  **compiled scan** (the groups of 34 steps), **tail steps** (the epoch's last, short group,
-  step by step), **validation** (5,000 images), **layer statistics** (the probe, 5 an epoch),
-  **curve points** (the callback less the probe), **fit's loop** (the rest).
+  **compiled scan** (the groups of up to 34 steps, the epoch's short last one included),
+  **tail step** (the epoch's last, partial batch), **validation** (5,000 images),
+  **layer statistics** (the probe, 5 an epoch), **curve points** (the callback less the
+  probe), **fit's loop** (the rest).
 
 The first epoch (compiling, or a compile-cache hit) and the steady ones (the median of the
 later epochs) are shown apart, with the floor of that model's products (`bench/floor.py`,
@@ -39,8 +40,8 @@ HERE = Path(__file__).parent
 PARTS = ("feed", "scan", "tail", "validation", "probe", "curve", "loop")
 LABELS = {
     "feed": "data feed (batches, stack, copy)",
-    "scan": "compiled scan (groups of 34)",
-    "tail": "tail steps (last short group)",
+    "scan": "compiled scan (groups of up to 34)",
+    "tail": "tail step (last partial batch)",
     "validation": "validation (5,000 images)",
     "probe": "layer statistics (5 an epoch)",
     "curve": "curve points, other callbacks",
@@ -60,6 +61,7 @@ def child(key: str, epochs: int) -> dict[str, Any]:
     spec = ExperimentSpec(epochs=epochs)
     data = load_splits(spec.dataset, spec.validation_size, spec.limit, "float32")
     import keras
+    import numpy as np
 
     from bntui.training import fused
     from bntui.training.models import build_model
@@ -98,12 +100,17 @@ def child(key: str, epochs: int) -> dict[str, Any]:
     def group(state: Any, iterator: Any) -> Any:
         begun = time.perf_counter()
         batches = train.take(iterator)
-        if not train.fusable(batches):
-            parts["feed"] += time.perf_counter() - begun
-            return timed("tail", lambda s: _blocked(train.step_by_step(s, batches)))(state)
-        stacked = train.stack(batches)
+        whole = train.whole_batches(batches)
+        stacked = train.stack(batches[:whole]) if whole else None
         parts["feed"] += time.perf_counter() - begun
-        return timed("scan", lambda s: _blocked(train.scanned(s, stacked)))(state)
+        logs = None
+        if whole:
+            count = np.int32(whole)
+            logs, state = timed("scan", lambda s: _blocked(train.scanned(s, stacked, count)))(state)
+        if whole < len(batches):
+            rest = batches[whole:]
+            logs, state = timed("tail", lambda s: _blocked(train.step_by_step(s, rest)))(state)
+        return logs, state
 
     model.train_function = group
     model.evaluate = timed("validation", model.evaluate)  # type: ignore[method-assign]

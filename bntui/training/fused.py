@@ -5,9 +5,10 @@ times from Python, so every step still pays a dispatch of the whole training sta
 the K steps are one `jax.lax.scan` over Keras' own `train_step(state, data)` (the
 documented JAX extension point), so the loss, metrics, optimizer and BN/dropout state
 updates are exactly Keras', and `model.fit` (callbacks, validation, stop_training) is
-unchanged. A group that is short or holds a partial batch (the end of an epoch) runs
-step by step through the same single-step function Keras would use. Both programs are kept
-in the program store when a worker has one (`bntui.training.programs`).
+unchanged. The scan takes how many of its slots to run, so the epoch's last, short group
+runs through the same program (its empty slots padded and skipped); only a partial batch
+(the epoch's last 24 images) runs through the single-step function Keras would use. Both
+programs are kept in the program store when a worker has one (`bntui.training.programs`).
 
 The batches come from Keras' own shuffled order, gathered a group at a time on the host
 (`bntui.training.feed`), so a group's stack is a view and the CPU device takes it without a
@@ -45,18 +46,26 @@ class FusedTrainFunction:
                 return jax.jit(function, donate_argnums=0)
             return store.jit(function, name, donate=0)
 
-        def scanned(state: Any, batches: Any) -> tuple[Any, Any]:
-            return scan_steps(model, model.train_step, state, batches)
+        def scanned(state: Any, batches: Any, count: Any) -> tuple[Any, Any]:
+            return scan_steps(model, model.train_step, state, batches, count)
 
         self.single = jit(model.train_step, "step")
         self.scanned = jit(scanned, "scan")
 
     def __call__(self, state: Any, iterator: Any) -> tuple[Any, Any]:
         """Run the next group of up to `steps` batches from `iterator`."""
-        batches = self.take(iterator)
-        if self.fusable(batches):
-            return self.scanned(state, self.stack(batches))
-        return self.step_by_step(state, batches)
+        return self.run(state, self.take(iterator))
+
+    def run(self, state: Any, batches: list[Any]) -> tuple[Any, Any]:
+        """Run one group: its whole batches as one scan, a partial last one step by step."""
+        whole = self.whole_batches(batches)
+        if whole == 0:
+            return self.step_by_step(state, batches)
+        stacked = self.stack(batches[:whole])
+        logs, state = self.scanned(state, stacked, np.int32(whole))
+        if whole < len(batches):
+            logs, state = self.step_by_step(state, batches[whole:])
+        return logs, state
 
     def take(self, iterator: Any) -> list[Any]:
         """The next group: up to `steps` batches (fewer at the epoch's end)."""
@@ -69,13 +78,21 @@ class FusedTrainFunction:
             pass
         return batches
 
-    def fusable(self, batches: list[Any]) -> bool:
-        """True for a whole group of same-shaped batches: it runs as one scan."""
-        return len(batches) == self.steps and _same_shapes(batches)
+    def whole_batches(self, batches: list[Any]) -> int:
+        """How many of the group's first batches share the first one's shape: they run as
+        one scan. A short group's last (partial) batch then runs step by step."""
+        shapes = [_shapes(batch) for batch in batches]
+        whole = next((i for i, shape in enumerate(shapes) if shape != shapes[0]), len(shapes))
+        return whole if whole == len(shapes) or len(shapes) < self.steps else 0
 
     def stack(self, batches: list[Any]) -> Any:
-        """The group as one array per input (leading axis: step), on the device."""
-        stacked = jax.tree.map(_stack, *batches)
+        """Up to `steps` batches as one array per input (leading axis: step), on the device.
+
+        The epoch's last group fills the scan's first slots and pads the rest with zeros,
+        which the scan skips: every group runs the one scan program (a group with 18 whole
+        batches once ran them one by one, through a program of their own to load)."""
+        padding = [jax.tree.map(_zeros_like, batches[0])] * (self.steps - len(batches))
+        stacked = jax.tree.map(_stack, *batches, *padding)
         if self.on_host(stacked):
             stacked = jax.device_put(stacked)  # one copy to a GPU; none on the CPU
             self.host_groups += 1
@@ -95,31 +112,42 @@ class FusedTrainFunction:
         return any(isinstance(leaf, np.ndarray) for leaf in jax.tree.leaves(stacked))
 
 
-def scan_steps(model: Any, step: Any, state: Any, batches: Any) -> tuple[Any, Any]:
-    """Run `step(state, batch) -> (logs, state)` over `batches` (leading axis: step) as one
-    `jax.lax.scan`; return the last step's logs (the metrics are running means, so they are
-    the group's) and the state.
+def scan_steps(
+    model: Any, step: Any, state: Any, batches: Any, count: Any = None
+) -> tuple[Any, Any]:
+    """Run `step(state, batch) -> (logs, state)` over the first `count` of `batches`
+    (leading axis: step; all of them when `count` is None) as one loop; return the last
+    step's logs (the metrics are running means, so they are the group's) and the state.
+
+    `count` may be traced: one program then runs every group of an epoch, the short last
+    one too. The loop computes what `jax.lax.scan` over the same steps computes, bit for bit
+    (tests/training/test_fused.py), and no slower (bench/RESULTS.md, speed round 10).
 
     The gradient norm (`bntui.training.models.gradient_norm_reporting`) is read only after a
     group, so only the last step computes it: the others skip a reduction over every
     gradient, about a fifth of a step on one core. Nothing else changes (the norm changes
     no update)."""
     optimizer = model.optimizer
-    head = jax.tree.map(lambda values: values[:-1], batches)
-    last = jax.tree.map(lambda values: values[-1], batches)
 
-    def body(carry: Any, batch: Any) -> tuple[Any, None]:
-        return step(carry, batch)[1], None
+    def batch(index: Any) -> Any:
+        return jax.tree.map(
+            lambda values: jax.lax.dynamic_index_in_dim(values, index, 0, False), batches
+        )
 
+    def body(index: Any, carry: Any) -> Any:
+        return step(carry, batch(index))[1]
+
+    if count is None:
+        count = jax.tree.leaves(batches)[0].shape[0]
     reporting = getattr(optimizer, "report_norm", None)
     if reporting is not None:
-        optimizer.report_norm = False  # while the scan's body is traced
+        optimizer.report_norm = False  # while the loop's body is traced
     try:
-        state, _ = jax.lax.scan(body, state, head)
+        state = jax.lax.fori_loop(0, count - 1, body, state)
     finally:
         if reporting is not None:
             optimizer.report_norm = reporting
-    return step(state, last)
+    return step(state, batch(count - 1))
 
 
 def _stack(*parts: Any) -> Any:
@@ -129,9 +157,14 @@ def _stack(*parts: Any) -> Any:
     return stack_batches(*(np.asarray(part) for part in parts))
 
 
-def _same_shapes(batches: list[Any]) -> bool:
-    shapes = [tuple(np.shape(leaf) for leaf in jax.tree.leaves(b)) for b in batches]
-    return all(shape == shapes[0] for shape in shapes)
+def _shapes(batch: Any) -> tuple[tuple[int, ...], ...]:
+    return tuple(np.shape(leaf) for leaf in jax.tree.leaves(batch))
+
+
+def _zeros_like(leaf: Any) -> Any:
+    if isinstance(leaf, jax.Array):
+        return jax.numpy.zeros_like(leaf)
+    return np.zeros_like(np.asarray(leaf))
 
 
 def fuse_train_steps(model: Any, steps: int, identity: str | None = None) -> None:

@@ -1,7 +1,7 @@
 """Training programs kept on disk (`jax.export`), so a later run skips tracing Keras' step.
 
-A fused worker's first epoch traces Keras' `train_step` three times (the scan of 34 steps,
-then one step at 32 images and one at the epoch's last 24) and lowers each; the persistent
+A fused worker's first epoch traces Keras' `train_step` twice (the scan of up to 34 steps,
+and one step at the epoch's last 24 images) and lowers each; the persistent
 compile cache only skips XLA's compile after that. On the 2-core Intel Xeon of
 `bench/RESULTS.md` that tracing and lowering is about 1.4 s of the BN worker's first epoch,
 on the run's critical path. Here each program is exported once (StableHLO, serialized) and

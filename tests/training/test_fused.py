@@ -14,7 +14,7 @@ if keras.backend.backend() != "jax":
     pytest.skip("fused steps are for the JAX backend", allow_module_level=True)
 
 from bntui.core.spec import ExperimentSpec  # noqa: E402
-from bntui.training.fused import FusedTrainFunction, fuse_train_steps  # noqa: E402
+from bntui.training.fused import FusedTrainFunction, fuse_train_steps, scan_steps  # noqa: E402
 from bntui.training.models import build_model  # noqa: E402
 
 
@@ -29,7 +29,8 @@ def keras_own_batches(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 # 200 images at batch 32: six full batches and one of 8, so with groups of 4 the epoch is
-# one fused group, then a short group mixing full and partial batches (run step by step).
+# one fused group, then a short group: its two full batches through the same scan (two of
+# its four slots), its partial batch step by step.
 STEPS = 4
 
 
@@ -52,7 +53,7 @@ def test_fused_training_equals_keras_loop(architecture: str, which: str) -> None
     keras_weights, keras_history, _ = train(architecture, which, fused=False)
     fused_weights, fused_history, function = train(architecture, which, fused=True)
     assert isinstance(function, FusedTrainFunction)
-    assert function.fused_groups == 2  # one per epoch: the scan really ran
+    assert function.fused_groups == 4  # two per epoch: the scan ran the short group too
     # Same batches, same ops, same order: the same numbers, moving statistics and
     # dropout's random state included.
     assert len(fused_weights) == len(keras_weights)
@@ -86,3 +87,55 @@ def test_gradient_norm_after_a_fused_group_is_its_last_steps(which: str) -> None
         norms.append(float(model.optimizer.gradient_norm.numpy()))
     assert norms[0] > 0
     assert norms[1] == pytest.approx(norms[0], rel=1e-6)
+
+
+@pytest.mark.parametrize("which", ["plain", "bn"])
+def test_loop_with_a_traced_count_equals_a_scan_bit_for_bit(which: str) -> None:
+    """The fused loop takes its step count as an argument (so the epoch's short group runs
+    through the same program): over a whole group it computes exactly what `jax.lax.scan`
+    over the same steps computes, and over its first k slots exactly a scan over k steps;
+    the padded slots change nothing."""
+    import jax
+
+    rng = np.random.default_rng(2)
+    x = rng.random((32 * STEPS, 28, 28), dtype="float32")
+    y = rng.integers(0, 10, 32 * STEPS).astype("uint8")
+    keras.utils.set_random_seed(3)
+    model = build_model(replace(ExperimentSpec(), steps_per_execution=STEPS), which)
+    model.fit(x, y, batch_size=32, epochs=1, shuffle=False, verbose=0)  # state built
+    state = (
+        [v.value for v in model.trainable_variables],
+        [v.value for v in model.non_trainable_variables],
+        [v.value for v in model.optimizer.variables],
+        [v.value for v in model.metrics_variables],
+    )
+    group = (x.reshape(STEPS, 32, 28, 28), y.reshape(STEPS, 32))
+    step = model.train_step
+
+    def scanned(state: object, batches: tuple) -> object:
+        def body(carry: object, batch: object) -> tuple[object, None]:
+            return step(carry, batch)[1], None
+
+        head = jax.tree.map(lambda v: v[:-1], batches)
+        state, _ = jax.lax.scan(body, state, head)
+        return step(state, jax.tree.map(lambda v: v[-1], batches))
+
+    loop = jax.jit(lambda s, b, count: scan_steps(model, step, s, b, count))
+    single = jax.jit(step)
+
+    def one_by_one(state: object, batches: tuple, count: int) -> object:
+        logs = None
+        for i in range(count):
+            logs, state = single(state, jax.tree.map(lambda v, i=i: v[i], batches))
+        return logs, state
+
+    short = 2
+    padded = jax.tree.map(lambda v: np.concatenate([v[:short], np.zeros_like(v[short:])]), group)
+    for got, expected in (
+        (loop(state, group, np.int32(STEPS)), jax.jit(scanned)(state, group)),
+        (loop(state, padded, np.int32(short)), one_by_one(state, group, short)),
+    ):
+        leaves = jax.tree.leaves(got), jax.tree.leaves(expected)
+        assert len(leaves[0]) == len(leaves[1]) > 0
+        for a, b in zip(*leaves, strict=True):
+            np.testing.assert_array_equal(np.asarray(a), np.asarray(b))

@@ -30,8 +30,9 @@ from bntui.training.models import build_model  # noqa: E402
 from bntui.training.probe import LayerProbe  # noqa: E402
 from bntui.training.programs import STORE_ENV, SUFFIX, program_identity  # noqa: E402
 
-# 200 images at batch 32 in groups of 4: a fused group, then a short group with a partial
-# batch (step by step); 50 validation images at batch 20 (two full, one of 10).
+# 200 images at batch 32 in groups of 4: a fused group, then a short group (its two full
+# batches through the same scan, its partial batch step by step); 50 validation images at
+# batch 20 (two full, one of 10).
 STEPS = 4
 
 
@@ -91,15 +92,15 @@ def test_exported_then_loaded_programs_equal_plain_jit(tmp_path: Path, which: st
     direct = train(None, which)
     exporting = train(tmp_path, which)
     names = sorted(p.name.split("-")[0] for p in tmp_path.glob(f"*{SUFFIX}"))
-    # The scan, a full and a partial step; a test step at 20 and 10 images; predict likewise.
-    assert names == ["predict", "predict", "scan", "step", "step", "test", "test"]
-    assert exporting[2].scanned.exported == 1 and exporting[2].single.exported == 2
+    # The scan, a partial step; a test step at 20 and 10 images; predict likewise.
+    assert names == ["predict", "predict", "scan", "step", "test", "test"]
+    assert exporting[2].scanned.exported == 1 and exporting[2].single.exported == 1
     loading = train(tmp_path, which)
-    assert loading[2].scanned.loaded == 1 and loading[2].single.loaded == 2
+    assert loading[2].scanned.loaded == 1 and loading[2].single.loaded == 1
     kept = loading[2].store.functions  # the scan, the step, test and predict
     assert [f.name for f in kept] == ["step", "scan", "test", "predict"]
-    assert sum(f.loaded for f in kept) == 7 and sum(f.exported for f in kept) == 0
-    assert len(list(tmp_path.glob(f"*{SUFFIX}"))) == 7  # nothing new written
+    assert sum(f.loaded for f in kept) == 6 and sum(f.exported for f in kept) == 0
+    assert len(list(tmp_path.glob(f"*{SUFFIX}"))) == 6  # nothing new written
     # Bit for bit: the stored programs are the steps plain jit would run.
     assert_same_training(direct, exporting)
     assert_same_training(direct, loading)
@@ -132,9 +133,9 @@ def test_each_stored_program_is_lowered_once_a_run(tmp_path: Path, which: str) -
             function = train(tmp_path, which)[2]
         finally:
             logger.removeHandler(seen)
-    assert function.scanned.loaded == 1 and function.single.loaded == 2
-    # The scan, a full and a partial step, two test and two predict steps: once each.
-    assert seen.names.count("jit(stored_call)") == 7, seen.names
+    assert function.scanned.loaded == 1 and function.single.loaded == 1
+    # The scan, a partial step, two test and two predict steps: once each.
+    assert seen.names.count("jit(stored_call)") == 6, seen.names
 
 
 def test_programs_exported_at_one_seed_train_another_exactly(tmp_path: Path) -> None:
@@ -151,7 +152,7 @@ def test_a_changed_model_gets_programs_of_its_own(tmp_path: Path) -> None:
     files = set(tmp_path.glob(f"*{SUFFIX}"))
     faster = train(tmp_path, learning_rate=0.01)
     assert faster[2].scanned.loaded == 0 and faster[2].scanned.exported == 1
-    assert len(set(tmp_path.glob(f"*{SUFFIX}")) - files) == 7
+    assert len(set(tmp_path.glob(f"*{SUFFIX}")) - files) == 6
     assert faster[1]["loss"] != base[1]["loss"]
     assert_same_training(faster, train(None, learning_rate=0.01))
 
