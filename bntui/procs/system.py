@@ -12,11 +12,12 @@ from __future__ import annotations
 import os
 import platform
 from collections.abc import Callable
-from typing import Any
-
-import psutil
+from typing import TYPE_CHECKING, Any
 
 from bntui.procs.gpus import Card
+
+if TYPE_CHECKING:
+    import psutil
 
 SAMPLE_EVERY_S = 1.0
 
@@ -163,6 +164,10 @@ class WorkerMonitor:
     """CPU (% of one core) and resident memory of each worker process."""
 
     def __init__(self, pids: dict[str, int]) -> None:
+        # Imported here, not at the top: a training worker imports this module for
+        # `host_cpu` only, and psutil is 15 ms of its start.
+        import psutil
+
         self.processes: dict[str, psutil.Process] = {}
         for key, pid in pids.items():
             try:
@@ -174,6 +179,8 @@ class WorkerMonitor:
 
     def sample(self) -> dict[str, dict[str, float]]:
         """CPU % since the last sample and RSS in MB, per model; gone workers are left out."""
+        import psutil
+
         figures = {}
         for key, process in self.processes.items():
             try:

@@ -3,13 +3,19 @@
 Python's cyclic garbage collector is paused from here until the worker's model is built
 (`bntui.training.common.resume_collection`): importing JAX and Keras allocates hundreds of
 thousands of objects and leaves little garbage, and the collections they set off took about
-0.2 s of every worker's start, the run's critical path.
+0.2 s of every worker's start, the run's critical path. The imports a worker skips or defers
+(`bntui.training.common.skip_unused_imports`) are set up before any other.
 """
 
 import gc
 
 gc.disable()
 
-from bntui.training.worker import run_as_process  # noqa: E402  (after the pause)
+from bntui.training.common import skip_unused_imports  # noqa: E402  (after the pause)
+
+# Before the worker's own modules: bntui.procs.system (the host CPU's facts) imports psutil.
+skip_unused_imports()
+
+from bntui.training.worker import run_as_process  # noqa: E402
 
 run_as_process()

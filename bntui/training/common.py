@@ -26,14 +26,20 @@ DEFERRED_IN_WORKERS = ("jax.experimental.sparse.linalg", "h5py", "psutil", "requ
 # what a worker never runs, mapped to those submodules. In a worker a stand-in takes each
 # package's place until something reads from it, which then imports the real one. Keras'
 # JAX backend imports Pallas' TPU splash attention for `dot_product_attention` on TPUs:
-# about 0.1 s of every worker's start (Pallas and its Mosaic lowering). LazyLoader cannot do
-# this: `from package import submodule` reads the package, which runs it. (A worker's own
-# `import package.submodule` would fail: none does.)
+# about 0.1 s of every worker's start (Pallas and its Mosaic lowering). Keras imports rich's
+# console, markup and tables (about 40 ms) for `model.summary()`, which a worker never prints
+# (it builds its summary as data: `bntui.training.models.summarize`). LazyLoader cannot do
+# either: `from package import submodule` reads the package, which runs it, and on Python
+# 3.11 a second `import package.submodule` (Keras imports rich.console in two modules) reads
+# the lazy module's `__spec__`, which loads it. The listed submodules stand in under their
+# own names too (`import package.submodule` finds them); another submodule of a stood-in
+# package would not import (a worker imports none).
 STANDING_IN_WORKERS = {
     "jax.experimental.pallas.ops.tpu.splash_attention": (
         "splash_attention_kernel",
         "splash_attention_mask",
     ),
+    "rich": ("console", "markup", "table"),
 }
 
 
@@ -80,9 +86,11 @@ class _StandIn(types.ModuleType):
 
 
 def _real_module(name: str) -> types.ModuleType:
-    for package in STANDING_IN_WORKERS:
-        if isinstance(sys.modules.get(package), _StandIn):
-            del sys.modules[package]
+    for package, submodules in STANDING_IN_WORKERS.items():
+        if name == package or name.startswith(package + "."):
+            for stood_in in (package, *(f"{package}.{sub}" for sub in submodules)):
+                if isinstance(sys.modules.get(stood_in), _StandIn):
+                    del sys.modules[stood_in]
     return importlib.import_module(name)
 
 
@@ -101,7 +109,10 @@ def skip_unused_imports() -> None:
             stand_in = _StandIn(package)
             stand_in.__path__ = []  # a package: `from it import x` reads x, not the package
             for submodule in submodules:
-                setattr(stand_in, submodule, _StandIn(f"{package}.{submodule}"))
+                name = f"{package}.{submodule}"
+                setattr(stand_in, submodule, _StandIn(name))
+                # `import package.submodule` finds it here (the stand-in has no files).
+                sys.modules[name] = getattr(stand_in, submodule)
             sys.modules[package] = stand_in
     if not any(isinstance(finder, _DeferredImports) for finder in sys.meta_path):
         sys.meta_path.insert(0, _DeferredImports())

@@ -1,6 +1,6 @@
 """A worker's start skips the imports Keras makes only for inputs a worker never passes
 (pandas), defers those it seldom uses (scipy.sparse through JAX's sparse solver, h5py,
-psutil, requests; Pallas' TPU attention) to their first use, and Keras works without them;
+psutil, requests, rich; Pallas' TPU attention) to their first use, and Keras works without them;
 the garbage collector is paused until the model is built (fresh interpreters: real
 imports, real training)."""
 
@@ -97,6 +97,28 @@ def test_the_deferred_modules_load_on_first_use(tmp_path: Path) -> None:
     )
     assert _lines("", after)[-1] == "File True"
     assert path.stat().st_size > 0
+
+
+def test_psutil_and_rich_wait_until_used_and_then_work() -> None:
+    """bntui's worker modules (bntui.procs.system: psutil) and Keras (rich, for
+    `model.summary()`) import them at their tops; in a worker they load on first use."""
+    unused = (
+        "import bntui.training.worker; "
+        "print([type(sys.modules[m]).__name__ for m in ('psutil', 'rich.console', 'rich.table')])"
+    )
+    assert _lines("", unused)[-1] == "['_LazyModule', '_StandIn', '_StandIn']"
+    used = (
+        "import io, contextlib; text = io.StringIO(); "
+        "with_summary = contextlib.redirect_stdout(text); with_summary.__enter__(); "
+        "model.summary(); with_summary.__exit__(None, None, None); "
+        "print(type(sys.modules['rich.console']).__name__, 'Total params' in text.getvalue())"
+    )
+    assert _lines("", used)[-1] == "module True"
+
+
+def test_the_worker_launcher_defers_before_the_workers_own_imports() -> None:
+    source = (Path(__file__).parents[2] / "bntui" / "training" / "__main__.py").read_text()
+    assert source.index("skip_unused_imports()") < source.index("from bntui.training.worker")
 
 
 def test_the_run_worker_and_the_claims_cells_skip_pandas() -> None:
