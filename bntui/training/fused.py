@@ -2,13 +2,14 @@
 
 Keras 3's JAX trainer honours `steps_per_execution` by calling its jitted single step K
 times from Python, so every step still pays a dispatch of the whole training state. Here
-the K steps are one `jax.lax.scan` over Keras' own `train_step(state, data)` (the
-documented JAX extension point), so the loss, metrics, optimizer and BN/dropout state
-updates are exactly Keras', and `model.fit` (callbacks, validation, stop_training) is
-unchanged. The scan takes how many of its slots to run, so the epoch's last, short group
-runs through the same program (its empty slots padded and skipped); only a partial batch
-(the epoch's last 24 images) runs through the single-step function Keras would use. Both
-programs are kept in the program store when a worker has one (`bntui.training.programs`).
+the K steps are one compiled loop (`jax.lax.fori_loop`, "the scan") over Keras' own
+`train_step(state, data)` (the documented JAX extension point), so the loss, metrics,
+optimizer and BN/dropout state updates are exactly Keras', and `model.fit` (callbacks,
+validation, stop_training) is unchanged. The scan takes how many of its slots to run, so
+the epoch's last, short group runs through the same program (its empty slots padded and
+skipped); only a partial batch (the epoch's last 24 images) runs through the single-step
+function Keras would use. Both programs are kept in the program store when a worker has one
+(`bntui.training.programs`).
 
 The batches come from Keras' own shuffled order, gathered a group at a time on the host
 (`bntui.training.feed`), so a group's stack is a view and the CPU device takes it without a
@@ -79,11 +80,8 @@ class FusedTrainFunction:
         return batches
 
     def whole_batches(self, batches: list[Any]) -> int:
-        """How many of the group's first batches share the first one's shape: they run as
-        one scan. A short group's last (partial) batch then runs step by step."""
-        shapes = [_shapes(batch) for batch in batches]
-        whole = next((i for i, shape in enumerate(shapes) if shape != shapes[0]), len(shapes))
-        return whole if whole == len(shapes) or len(shapes) < self.steps else 0
+        """How many of the group's first batches run as one scan (`scanned_count`)."""
+        return scanned_count(batches, self.steps)
 
     def stack(self, batches: list[Any]) -> Any:
         """Up to `steps` batches as one array per input (leading axis: step), on the device.
@@ -110,6 +108,19 @@ class FusedTrainFunction:
     def on_host(stacked: Any) -> bool:
         """True when the stacked group is NumPy data (not yet on the device)."""
         return any(isinstance(leaf, np.ndarray) for leaf in jax.tree.leaves(stacked))
+
+
+def scanned_count(batches: list[Any], steps: int) -> int:
+    """How many of a group's first batches run as one scan: all of a whole group (`steps`
+    same-shaped batches); of a short group (the epoch's end), its leading batches of the
+    first one's shape when there are at least two (the partial batch after them runs step by
+    step). 0: the group runs step by step (one batch alone is one step, not a scan program
+    of its own shape)."""
+    shapes = [_shapes(batch) for batch in batches]
+    whole = next((i for i, shape in enumerate(shapes) if shape != shapes[0]), len(shapes))
+    if len(shapes) == steps:
+        return whole if whole == steps else 0
+    return whole if whole >= 2 else 0
 
 
 def scan_steps(

@@ -14,7 +14,12 @@ if keras.backend.backend() != "jax":
     pytest.skip("fused steps are for the JAX backend", allow_module_level=True)
 
 from bntui.core.spec import ExperimentSpec  # noqa: E402
-from bntui.training.fused import FusedTrainFunction, fuse_train_steps, scan_steps  # noqa: E402
+from bntui.training.fused import (  # noqa: E402
+    FusedTrainFunction,
+    fuse_train_steps,
+    scan_steps,
+    scanned_count,
+)
 from bntui.training.models import build_model  # noqa: E402
 
 
@@ -139,3 +144,20 @@ def test_loop_with_a_traced_count_equals_a_scan_bit_for_bit(which: str) -> None:
         assert len(leaves[0]) == len(leaves[1]) > 0
         for a, b in zip(*leaves, strict=True):
             np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+
+
+def test_which_batches_of_a_group_run_as_one_scan() -> None:
+    """A whole group: all; a short group: its leading whole batches, two or more; a lone
+    batch or a whole-length group of mixed shapes: none (step by step)."""
+    whole, partial = np.zeros((32, 784), "float32"), np.zeros((24, 784), "float32")
+    label = np.zeros(32, "uint8")
+
+    def group(*images: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
+        return [(x, label[: len(x)]) for x in images]
+
+    assert scanned_count(group(whole, whole, whole, whole), STEPS) == 4
+    assert scanned_count(group(whole, whole, whole, partial), STEPS) == 0
+    assert scanned_count(group(whole, whole, partial), STEPS) == 2
+    assert scanned_count(group(whole, whole), STEPS) == 2
+    assert scanned_count(group(whole, partial), STEPS) == 0
+    assert scanned_count(group(partial), STEPS) == 0
