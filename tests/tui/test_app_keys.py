@@ -121,6 +121,24 @@ async def test_help_lists_every_key_and_why_one_cannot_act(small_run: RunFile) -
         assert app.dashboard.inside_view == 1  # on its tab, n acts
 
 
+async def test_p_leaves_the_footer_when_a_run_that_ended_while_paused_resumes(
+    small_run: RunFile,
+) -> None:
+    """A live run goes on under a paused view and may end there: once resumed, `p` has
+    nothing to pause and leaves the footer (while paused it stays: it resumes)."""
+    app = BntuiApp(ReplaySession(small_run, speed=1))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await until(pilot, lambda: "p Pause" in footer_text(app), "the footer with p")
+        await pilot.press("p")
+        await until(pilot, lambda: "PAUSED" in status_of(app), "the paused view")
+        app.dashboard.ended = True  # the stream's end, as a live run's arrives under a pause
+        await pilot.pause()
+        assert "p Pause" in footer_text(app)  # still the way to resume
+        await pilot.press("p")
+        await until(pilot, lambda: "PAUSED" not in status_of(app), "the resumed view")
+        await until(pilot, lambda: "Pause" not in footer_text(app), "the footer without p")
+
+
 async def test_a_comparison_says_what_it_is(small_run: RunFile) -> None:
     app = BntuiApp(CompareSession([small_run, small_run], ["A", "B"], ["one", "two"]))
     async with app.run_test(size=(80, 24)) as pilot:

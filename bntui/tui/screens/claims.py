@@ -173,8 +173,10 @@ class ClaimsScreen(StreamScreen):
         self.refresh_bindings()
 
     def watch_paused(self, paused: bool) -> None:
-        """Frozen or live; a replay holds where it is. Unpaused, what arrived meanwhile lands."""
+        """Frozen or live; a replay holds where it is. Unpaused, what arrived meanwhile lands
+        (and a battery that ended meanwhile has nothing to pause: the footer drops `p`)."""
         self.controls.pause(paused)
+        self.refresh_bindings()
         if paused:
             self.redraw()
         else:

@@ -221,8 +221,10 @@ class DashboardScreen(StreamScreen):
         self._restyle()
 
     def watch_paused(self, paused: bool) -> None:
-        """Frozen or live; a replay holds where it is."""
+        """Frozen or live; a replay holds where it is. A run that ended while paused has
+        nothing to pause once resumed: the footer drops `p` then."""
         self.session.pause(paused)
+        self.refresh_bindings()
         self._restyle()
 
     def watch_ended(self, ended: bool) -> None:
