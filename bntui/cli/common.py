@@ -84,3 +84,20 @@ def writable_dir(folder: Path | None, option: str) -> str | None:
     if not os.access(folder, os.W_OK | os.X_OK):
         fail(f"{option} {folder} is not writable")
     return str(folder.resolve())
+
+
+# typer checks option values with pydantic and says what pydantic says; a learner reads the
+# option's own words, as bntui's other checks give them (`--epochs must be ...`).
+PYDANTIC_WORDS = {
+    "Input should be a valid integer, unable to parse string as an integer": "not a whole number",
+    "Input should be a valid integer": "not a whole number",
+    "Input should be a valid number, unable to parse string as a number": "not a number",
+    "Input should be a valid number": "not a number",
+}
+
+
+def in_plain_words(message: str) -> str:
+    """A usage error's message with pydantic's phrases (`--epochs abc`) in plain words."""
+    for phrase, plain in PYDANTIC_WORDS.items():
+        message = message.replace(phrase, plain)
+    return message

@@ -17,7 +17,14 @@ from typer.core import TyperGroup
 
 from bntui import __version__
 from bntui.cli.cluster import ExecutorOption, RayAddressOption, check_executor, sweep_supervisor
-from bntui.cli.common import check_out, check_threads, default_out, fail, writable_dir
+from bntui.cli.common import (
+    check_out,
+    check_threads,
+    default_out,
+    fail,
+    in_plain_words,
+    writable_dir,
+)
 from bntui.core.spec import DEFAULT_BATCH_SIZES, PRESETS, ExperimentSpec, SpecError, build_spec
 from bntui.core.text import say
 
@@ -44,7 +51,7 @@ class OneLineErrors(TyperGroup):
         try:
             code = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
         except ClickException as exc:
-            message = " ".join(exc.format_message().split())
+            message = in_plain_words(" ".join(exc.format_message().split()))
             say(f"bntui: error: {message}", sys.stderr)
             code = 2 if isinstance(exc, UsageError) else exc.exit_code
         except typer.Abort:

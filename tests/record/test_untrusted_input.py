@@ -190,7 +190,8 @@ def test_export_command_leaves_nothing_when_a_write_fails(tmp_path: Path) -> Non
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["run", "--epochs", "abc"], "Invalid value for '--epochs'"),
+        (["run", "--epochs", "abc"], "Invalid value for '--epochs': not a whole number"),
+        (["run", "--lr", "x"], "Invalid value for '--lr': not a number"),
         (["run", "--nope"], "No such option: --nope"),
         (["replay"], "Missing argument"),
         (["bogus"], "No such command"),
@@ -237,6 +238,5 @@ def test_the_console_script_turns_usage_errors_into_one_line() -> None:
     )
     assert result.returncode == 2
     assert result.stderr.splitlines() == [
-        "bntui: error: Invalid value for '--epochs': Input should be a valid integer, unable "
-        "to parse string as an integer"
+        "bntui: error: Invalid value for '--epochs': not a whole number"
     ]
