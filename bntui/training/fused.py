@@ -59,7 +59,7 @@ class FusedTrainFunction:
 
     def run(self, state: Any, batches: list[Any]) -> tuple[Any, Any]:
         """Run one group: its whole batches as one scan, a partial last one step by step."""
-        whole = self.whole_batches(batches)
+        whole = scanned_count(batches, self.steps)
         if whole == 0:
             return self.step_by_step(state, batches)
         stacked = self.stack(batches[:whole])
@@ -78,10 +78,6 @@ class FusedTrainFunction:
         except StopIteration:
             pass
         return batches
-
-    def whole_batches(self, batches: list[Any]) -> int:
-        """How many of the group's first batches run as one scan (`scanned_count`)."""
-        return scanned_count(batches, self.steps)
 
     def stack(self, batches: list[Any]) -> Any:
         """Up to `steps` batches as one array per input (leading axis: step), on the device.
