@@ -22,10 +22,11 @@ import os
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 TRACER = """
-import functools, os, sys, time
+import atexit, functools, os, sys, time
 import importlib.abc, importlib.util
 
 OUT = open(f"{os.environ['BNTUI_TRACE_FILE']}.{os.getpid()}", "w", buffering=1)
@@ -36,6 +37,7 @@ def log(what, took=None):
 
 
 log("process started")
+atexit.register(lambda: log("exit begun"))
 
 
 def wrap(owner, name, label, at_least=0.0):
@@ -152,6 +154,7 @@ def traced_run(epochs: int, groups: bool, folder: Path) -> list[list[tuple[float
     if groups:
         env["BNTUI_TRACE_GROUPS"] = "1"
     command = [sys.executable, "-m", "bntui", "run", "--headless", "--epochs", str(epochs)]
+    begun = time.time()
     done = subprocess.run(
         [*command, "--out", str(folder / "run.json")],
         env=env,
@@ -159,13 +162,14 @@ def traced_run(epochs: int, groups: bool, folder: Path) -> list[list[tuple[float
         capture_output=True,
         text=True,
     )
+    ended = time.time()
     if done.returncode != 0:
         raise SystemExit(f"bntui failed ({done.returncode}):\n{done.stderr[-2000:]}")
     traces = []
     for path in sorted(folder.glob("trace.*")):
         rows = [line.split("\t") for line in path.read_text().splitlines()]
         traces.append([(float(t), what, took) for t, what, took in rows])
-    return traces
+    return [[(begun, "bntui launched", ""), (ended, "bntui exited", "")], *traces]
 
 
 def report(traces: list[list[tuple[float, str, str]]]) -> list[str]:
@@ -174,9 +178,13 @@ def report(traces: list[list[tuple[float, str, str]]]) -> list[str]:
     lines = []
     for rows in traces:
         names = [what for _, what, _ in rows if what.startswith("model built[")]
-        if not names:
-            continue  # bntui's own process
-        lines += ["", f"worker {names[0][len('model built[') : -1]}:", "  at s   took s  step"]
+        if names:
+            title = f"worker {names[0][len('model built[') : -1]}"
+        elif rows[0][1] == "bntui launched":
+            title = "the benchmark (bntui's command as a whole)"
+        else:
+            title = "bntui's own process"
+        lines += ["", f"{title}:", "  at s   took s  step"]
         groups = [t for t, what, _ in rows if what == "group"]
         for t, what, took in rows:
             if what != "group":

@@ -1,5 +1,5 @@
 """`python -m bntui` runs the command-line interface."""
 
-from bntui.cli.main import main
+from bntui.cli.launch import main
 
 main()

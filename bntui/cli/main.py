@@ -123,10 +123,13 @@ def train(session: TrainingSession, headless: bool) -> NoReturn:
 def start_first_pair(spec: ExperimentSpec, threads: int | None) -> Supervisor | None:
     """The run's workers, spawned before the session's modules (pydantic, the run file's
     records) load: the workers' start-up is the run's critical path, and those imports
-    overlap it. None if they could not start (the session then reports why)."""
+    overlap it. Workers spawned before the command line was read (bntui.procs.prestart)
+    are given this run when they started as its own would. None if they could not start
+    (the session then reports why)."""
+    from bntui.procs.prestart import take_waiting
     from bntui.procs.supervisor import start_pair
 
-    return start_pair(spec, threads)
+    return start_pair(spec, threads, take_waiting())
 
 
 def check_gpus(devices: str) -> None:

@@ -15,6 +15,10 @@ from typing import Any, ClassVar
 
 from bntui.core.text import UNSAFE, clean, clean_tree
 
+# A worker started with this word instead of a job waits for its job on stdin, one JSON
+# line (bntui.procs.prestart: workers spawned before bntui's command line is parsed).
+AWAIT_JOB = "--await-job"
+
 
 @dataclass
 class Event:

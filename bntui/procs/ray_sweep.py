@@ -110,9 +110,13 @@ class RaySupervisor(Supervisor):
         self.cluster = cluster
         super().__init__(spec, threads or _node_share(cluster))
 
-    def start(self) -> None:
-        """Submit both workers' tasks; events start flowing as they run."""
+    def start(self, waiting: Supervisor | None = None) -> None:
+        """Submit both workers' tasks; events start flowing as they run. Local workers
+        `waiting` for a job have no part in a cluster's run: they are stopped."""
         import ray
+
+        if waiting is not None:
+            waiting.stop(grace=0)
 
         gpu = bool(self.cluster.resources().get("GPU"))
         # The worker's environment is made on its node, by the task (as `Supervisor` does

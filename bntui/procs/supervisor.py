@@ -20,6 +20,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from bntui.core.events import (
+    AWAIT_JOB,
     Event,
     EventError,
     ModelDone,
@@ -111,10 +112,44 @@ def worker_command(job: str) -> list[str]:
     return [sys.executable, "-m", "bntui.training", job]
 
 
+def waiting_worker_command(key: str, cores: list[int] | None) -> list[str]:
+    """The command line of a worker for model `key` that waits on stdin for its job, pinned
+    to `cores`."""
+    start = json.dumps({"model": key, "cores": cores})
+    return [sys.executable, "-m", "bntui.training", AWAIT_JOB, start]
+
+
+def spawn_worker(command: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
+    """A worker process, its three streams piped to this one."""
+    return subprocess.Popen(
+        command,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+        # Own session: a terminal's Ctrl-C or hang-up reaches bntui, which stops the
+        # workers itself and saves what they sent.
+        start_new_session=True,
+    )
+
+
+def hand_over(proc: subprocess.Popen[bytes], job: str) -> None:
+    """Give a waiting worker its job, one line on its stdin. A worker that has died in the
+    meantime is left to the event reader, which reports its exit and stderr."""
+    assert proc.stdin is not None
+    try:
+        proc.stdin.write(job.encode() + b"\n")
+        proc.stdin.flush()
+    except OSError:
+        pass
+
+
 class Supervisor:
     """Runs the plain and BN workers and yields their events as one stream."""
 
-    def __init__(self, spec: ExperimentSpec, threads: int | None = None) -> None:
+    def __init__(
+        self, spec: ExperimentSpec, threads: int | None = None, gpus: GpuMonitor | None = None
+    ) -> None:
         self.spec = spec
         self.threads = threads or default_threads()
         self.started = time.time()
@@ -127,7 +162,9 @@ class Supervisor:
         self._open = 0
         # A plain flag, so a signal handler may set it without taking any lock.
         self.halted = False
-        self.gpus = GpuMonitor()
+        # Each worker's environment and cores as spawned by `spawn_waiting`.
+        self.setups: dict[str, tuple[dict[str, str], list[int] | None]] = {}
+        self.gpus = gpus or GpuMonitor()
         # Raises DeviceError for --devices out of range (the CLI checks that first).
         self.plan = plan_devices(
             os.environ.get("CUDA_VISIBLE_DEVICES"),
@@ -135,44 +172,69 @@ class Supervisor:
             spec.devices,
         )
 
-    def start(self) -> None:
-        """Spawn both workers; events start flowing at once."""
-        self.started = time.time()
+    def worker_setups(self) -> dict[str, tuple[dict[str, str], list[int] | None]]:
+        """Each worker's environment and cores: what must be fixed when its process starts."""
         base = worker_env(self.spec, self.threads)
         cores = worker_cores(self.threads)
-        driver = self.gpus.driver_version()
-        for i, key in enumerate(MODEL_KEYS):
+        return {
             # Each worker sees only its own GPU (by UUID), or none.
-            env = worker_gpu_env(self.plan, key, base)
-            job = json.dumps(
-                {
-                    "spec": self.spec.to_dict(),
-                    "model": key,
-                    "started": self.started,
-                    "cores": cores[i] if cores else None,
-                    "placement": {**slot_job(self.plan, key), "nvidia_driver": driver},
-                }
-            )
-            proc = subprocess.Popen(
-                worker_command(job),
-                stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                env=env,
-                # Own session: a terminal's Ctrl-C or hang-up reaches bntui, which stops
-                # the workers itself and saves what they sent.
-                start_new_session=True,
-            )
-            self.procs[key] = proc
+            key: (worker_gpu_env(self.plan, key, base), cores[i] if cores else None)
+            for i, key in enumerate(MODEL_KEYS)
+        }
+
+    def job(self, key: str, cores: list[int] | None, driver: str | None) -> str:
+        """Worker `key`'s job, as JSON: the experiment, its model, its clock, its place."""
+        return json.dumps(
+            {
+                "spec": self.spec.to_dict(),
+                "model": key,
+                "started": self.started,
+                "cores": cores,
+                "placement": {**slot_job(self.plan, key), "nvidia_driver": driver},
+            }
+        )
+
+    def start(self, waiting: Supervisor | None = None) -> None:
+        """Spawn both workers; events start flowing at once. Workers `waiting` for a job
+        (`spawn_waiting`) are given theirs instead when they started as these would: the
+        same environment and cores; otherwise they are stopped."""
+        setups = self.worker_setups()
+        driver = self.gpus.driver_version()
+        if waiting is not None and waiting.setups == setups:
+            self.started = waiting.started  # the workers' clock starts with their process
+            self.procs = waiting.procs
+            for key, (_, cores) in setups.items():
+                hand_over(self.procs[key], self.job(key, cores, driver))
+        else:
+            if waiting is not None:
+                waiting.stop(grace=0)
+            self.started = time.time()
+            for key, (env, cores) in setups.items():
+                self.procs[key] = spawn_worker(worker_command(self.job(key, cores, driver)), env)
+        self._watch_workers(setups["plain"][1])
+
+    def spawn_waiting(self) -> None:
+        """Spawn both workers before their job is known: each imports Keras and its backend,
+        then waits on stdin for the job that `start` hands it (bntui.training.waiting)."""
+        self.started = time.time()
+        self.setups = self.worker_setups()
+        for key, (env, cores) in self.setups.items():
+            self.procs[key] = spawn_worker(waiting_worker_command(key, cores), env)
+        plain_cores = self.setups["plain"][1]
+        if plain_cores:
+            share_cores_with(plain_cores)
+
+    def _watch_workers(self, plain_cores: list[int] | None) -> None:
+        for key, proc in self.procs.items():
             self.stderr_tails[key] = deque(maxlen=STDERR_TAIL_LINES)
             self._open += 1
             threading.Thread(target=self._read_events, args=(key, proc), daemon=True).start()
             threading.Thread(target=self._read_stderr, args=(key, proc), daemon=True).start()
         threading.Thread(target=self._sample_system, daemon=True).start()
-        if cores:
+        if plain_cores:
             # The BN worker is the slower: this process shares the plain worker's cores
             # until the pair is done (bntui.procs.affinity).
-            share_cores_with(cores[MODEL_KEYS.index("plain")])
+            share_cores_with(plain_cores)
 
     def _sample_system(self) -> None:
         pids = {key: proc.pid for key, proc in self.procs.items()}
@@ -286,18 +348,23 @@ class Supervisor:
         return [p.pid for p in self.procs.values()]
 
 
-def start_pair(spec: ExperimentSpec, threads: int | None = None) -> Supervisor | None:
+def start_pair(
+    spec: ExperimentSpec, threads: int | None = None, waiting: Supervisor | None = None
+) -> Supervisor | None:
     """A `Supervisor` whose workers are already starting, or None if they could not start
     (whoever runs the stream then starts the pair again and reports the failure where it
     always does). Called as early as the command allows: the workers' start-up is the run's
-    critical path, and this process's own imports can overlap it."""
+    critical path, and this process's own imports can overlap it. Workers `waiting` for a
+    job (bntui.procs.prestart) are given this one when they started as its own would."""
     supervisor: Supervisor | None = None
     try:
-        supervisor = Supervisor(spec, threads=threads)
-        supervisor.start()
+        supervisor = Supervisor(spec, threads=threads, gpus=waiting.gpus if waiting else None)
+        supervisor.start(waiting)
     except Exception:
         if supervisor is not None:
             supervisor.stop()  # a worker already spawned must not train on
+        if waiting is not None:
+            waiting.stop(grace=0)
         return None
     return supervisor
 

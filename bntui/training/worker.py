@@ -18,6 +18,7 @@ from dataclasses import replace
 from typing import Any, NoReturn
 
 from bntui.core.events import (
+    AWAIT_JOB,
     BatchProgress,
     CallbackNote,
     EpochEnd,
@@ -289,12 +290,11 @@ def build(spec: ExperimentSpec, key: str, identity: str | None, seed: int) -> An
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Worker entry point: `python -m bntui.training '{"spec": ..., "model": ..., ...}'`."""
-    job = json.loads((argv or sys.argv)[1])
-    spec = ExperimentSpec.from_dict(job["spec"])
-    key = job["model"]
-    os.environ.setdefault("KERAS_BACKEND", spec.backend)
-    skip_unused_imports()
+    """Worker entry point: `python -m bntui.training '{"spec": ..., "model": ..., ...}'`,
+    or `python -m bntui.training --await-job '{"model": ..., "cores": ...}'` to take the job
+    from stdin once Keras is imported (bntui.training.waiting)."""
+    args = (argv or sys.argv)[1:]
+    job = json.loads(args[-1])
     # Keep the real stdout for events; route every stray print to stderr.
     events_fd = os.dup(1)
     os.dup2(2, 1)
@@ -311,8 +311,17 @@ def main(argv: list[str] | None = None) -> int:
             os.sched_setaffinity(0, job["cores"])
         except (AttributeError, OSError):
             pass
+    if args[0] == AWAIT_JOB:
+        from bntui.training.waiting import await_job
+
+        job = await_job(_watch_parent)
+    else:
+        threading.Thread(target=_watch_parent, daemon=True).start()
+    spec = ExperimentSpec.from_dict(job["spec"])
+    key = job["model"]
+    os.environ.setdefault("KERAS_BACKEND", spec.backend)
+    skip_unused_imports()
     writer = EventWriter(events_fd, job["started"])
-    threading.Thread(target=_watch_parent, daemon=True).start()
     try:
         train(spec, key, writer, job.get("placement"))
     except Exception as exc:

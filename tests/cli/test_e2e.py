@@ -16,6 +16,7 @@ import pytest
 from conftest import assert_gone, bntui_command
 from screen import replay_to_end
 
+from bntui.core.events import AWAIT_JOB
 from bntui.outputs.export import curve_csv
 from bntui.record.recorder import RunRecorder, empty_like
 from bntui.record.replay import events_from_run
@@ -145,6 +146,8 @@ def test_workers_own_their_cores_and_reuse_compiled_steps(
     proc = start([*args, "--out", str(tmp_path / "first.json")], env)
     wait_for_line(proc, "ready:")
     workers = {'"model": "plain"' in w.cmdline()[-1]: w.cpu_affinity() for w in workers_of(proc)}
+    # The run's workers are those bntui spawned before it parsed its command line.
+    assert all(AWAIT_JOB in w.cmdline() for w in workers_of(proc))
     own = {tuple(psutil.Process(t.id).cpu_affinity()) for t in psutil.Process(proc.pid).threads()}
     assert proc.wait(timeout=300) == 0
     cores = sorted(tuple(c) for c in workers.values())
