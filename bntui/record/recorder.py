@@ -34,6 +34,7 @@ from bntui.record.runfile import (
     Note,
     RunFile,
     SeedRun,
+    SystemTrace,
     TestResults,
 )
 
@@ -41,9 +42,11 @@ ENVIRONMENT = TypeAdapter(Environment)
 
 
 def empty_like(run: RunFile) -> RunFile:
-    """A copy of `run` with its spec and start time but nothing recorded for either model."""
+    """A copy of `run` with its spec and start time but nothing recorded: neither model's
+    records nor the load sampled while it trained (replay samples it again)."""
     seeds = [SeedRun(seed=entry.seed) for entry in run.seeds]
-    return run.model_copy(update={"seeds": seeds, "duration_s": 0.0}, deep=True)
+    update = {"seeds": seeds, "duration_s": 0.0, "system": SystemTrace()}
+    return run.model_copy(update=update, deep=True)
 
 
 def _units(row: dict[str, object]) -> int:

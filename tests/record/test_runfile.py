@@ -47,6 +47,9 @@ def test_events_rebuild_the_same_run(small_run: RunFile) -> None:
         recorder.apply(event)
     for key in ("plain", "bn"):
         assert recorder.run.models[key] == small_run.models[key]
+    # The load sampled while it trained, once (not the file's, then the replayed samples).
+    assert small_run.system.t
+    assert recorder.run.system == small_run.system
 
 
 def test_non_finite_numbers_are_written_as_null(small_run: RunFile, tmp_path: Path) -> None:
