@@ -85,6 +85,11 @@ async def test_keys_toggle_the_view(small_run: RunFile) -> None:
         await pilot.pause()
         device = text_of(app.screen.query_one("#device-panel"))
         assert "CPU" in device and "Live load" in device and "RSS" in device
+        # Each worker's load drawn once, as sampled (the replayed samples, not the file's
+        # trace and then the replayed samples again); an ended worker shows its peak memory.
+        assert app.session.run.system == small_run.system
+        peak = max(v for v in small_run.system.series["bn.rss_mb"] if v is not None)
+        assert f"peak RSS {peak / 1024:.2f} GiB" in device
         await pilot.press("q")
     assert app.return_value == 0
 

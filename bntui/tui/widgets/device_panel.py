@@ -198,7 +198,12 @@ def system_text(run: RunFile, width: int = 200) -> Text:
             now,
             [Text(sparkline(cpu, top), "cyan")],
             [Text(f" ≤{top:.0f}%", "dim")],
-            [f"  RSS {rss[-1] / 1024:.2f} GiB"],
+            # An ended worker's last sample may be of its exit (0): its peak says more.
+            [
+                f"  RSS {rss[-1] / 1024:.2f} GiB"
+                if running
+                else f"  peak RSS {max(rss) / 1024:.2f} GiB"
+            ],
         ]
         text.append_text(fit_line(forms, [0, 1], width))
         text.append("\n")
