@@ -22,6 +22,8 @@ DEFERRED = {
     # `bntui --help` and bad input answer without Textual, pydantic, numpy or scipy.
     "bntui.cli.main": "each command imports what it runs",
     "bntui.cli.claims": "each branch imports what it runs",
+    # A run's workers spawn before typer and pydantic load (bntui.procs.prestart).
+    "bntui.cli.launch": "bntui.procs.prestart, then bntui.cli.main",
     # scipy.stats costs 1.5 s at start-up; the quantile is needed only with several seeds.
     "bntui.stats.intervals": "scipy.special",
     "bntui.stats.significance": "scipy.stats, scipy.special",
@@ -41,6 +43,7 @@ DEFERRED = {
     "bntui.training.probe": "jax or tensorflow, whichever the backend is",
     "bntui.training.programs": "jaxlib and keras (their versions name a program), keras' layout",
     "bntui.training.initial": "keras' JAX variable (its initialization is intercepted)",
+    "bntui.training.waiting": "keras and the JAX side, after the worker pinned its cores",
     # Ray is an extra: these load without it (and say how to install it); only
     # `--executor ray` loads it.
     "bntui.cli.cluster": "the Ray executors, only with --executor ray",

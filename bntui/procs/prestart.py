@@ -15,6 +15,7 @@ from __future__ import annotations
 import atexit
 import os
 
+from bntui.core.spec import build_spec
 from bntui.procs.supervisor import Supervisor
 
 # Options that change how a worker must start: with any of them the run's own workers
@@ -38,8 +39,6 @@ def prestart(argv: list[str]) -> None:
     global _waiting
     if os.environ.get("BNTUI_PRESTART") == "0" or not asks_for_a_run(argv):
         return
-    from bntui.core.spec import build_spec
-
     waiting: Supervisor | None = None
     try:
         waiting = Supervisor(build_spec())
