@@ -299,12 +299,6 @@ def main(argv: list[str] | None = None) -> int:
     events_fd = os.dup(1)
     os.dup2(2, 1)
     sys.stdout = sys.stderr
-    # The workers fill every core; a slightly lower priority keeps the dashboard's keypresses
-    # prompt at almost no cost to training.
-    try:
-        os.nice(5)
-    except OSError:
-        pass
     # Before the backend starts its threads, so they all inherit the worker's own cores.
     if job.get("cores"):
         try:

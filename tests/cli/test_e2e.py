@@ -146,8 +146,10 @@ def test_workers_own_their_cores_and_reuse_compiled_steps(
     proc = start([*args, "--out", str(tmp_path / "first.json")], env)
     wait_for_line(proc, "ready:")
     workers = {'"model": "plain"' in w.cmdline()[-1]: w.cpu_affinity() for w in workers_of(proc)}
-    # The run's workers are those bntui spawned before it parsed its command line.
+    # The run's workers are those bntui spawned before it parsed its command line, at a
+    # lower priority than bntui's own process from their start.
     assert all(AWAIT_JOB in w.cmdline() for w in workers_of(proc))
+    assert {w.nice() for w in workers_of(proc)} == {psutil.Process(proc.pid).nice() + 5}
     own = {tuple(psutil.Process(t.id).cpu_affinity()) for t in psutil.Process(proc.pid).threads()}
     assert proc.wait(timeout=300) == 0
     cores = sorted(tuple(c) for c in workers.values())
