@@ -178,13 +178,16 @@ class WorkerMonitor:
                 continue
 
     def sample(self) -> dict[str, dict[str, float]]:
-        """CPU % since the last sample and RSS in MB, per model; gone workers are left out."""
+        """CPU % since the last sample and RSS in MB, per model; gone workers are left out,
+        also one that has exited but is not yet reaped (its RSS would read 0)."""
         import psutil
 
         figures = {}
         for key, process in self.processes.items():
             try:
                 with process.oneshot():
+                    if process.status() == psutil.STATUS_ZOMBIE:
+                        continue
                     figures[key] = {
                         "cpu_pct": round(process.cpu_percent(None), 1),
                         "rss_mb": round(process.memory_info().rss / 2**20, 1),
