@@ -78,3 +78,22 @@ async def test_the_inside_tables_and_the_device_tab_are_whole(size: tuple[int, i
         screen = on_screen(app)
         assert f"numpy {run.environment['numpy']}" in screen
         assert "≤100%" in screen  # the load bars have a scale
+
+
+@pytest.mark.parametrize("size", [*SIZES, (120, 40)])
+async def test_the_status_line_drops_whole_details_never_a_cut_number(
+    size: tuple[int, int],
+) -> None:
+    # "batch 3…" for batch 32 would misread: a detail that does not fit goes whole.
+    run = load_run(SAMPLE_RUNS / "fashion-sgd-default.json")
+    app = BntuiApp(ReplaySession(run, speed=1000))
+    async with app.run_test(size=size) as pilot:
+        await replay_to_end(app, pilot)
+        status = on_screen(app).splitlines()[0].rstrip()
+        details = status.removesuffix(" …").split(" · ")[1:]
+        assert details, status
+        parts = ["fashion_mnist", "sgd lr 0.001", "batch 32", "10 ep"]
+        kept = [d for d in details if d in parts]
+        assert kept == details == parts[: len(kept)], status  # whole, the last go first
+        assert status.endswith("10 ep") == (size[0] >= 80)  # at 60, details go
+        assert status.endswith(" …") == (len(kept) < len(parts))

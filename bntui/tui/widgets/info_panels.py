@@ -50,20 +50,28 @@ class StatusLine(TextView):
                 text.append(f" · {' / '.join(reasons)}", "red")
             if path:
                 text.append(f" · {clean(path, 200)}", "bold")
-        text.append(f" · {experiment_line(run)}")
-        self.show_text(text)
+        # The experiment's details go whole, the last first, where the line is narrow: a
+        # number cut short ("batch 3…" for batch 32) would misread.
+        forms: list[list[Text | str]] = [[text]]
+        forms += [[f" · {part}", ""] for part in experiment_parts(run)]
+        width = self.size.width - 2  # the padding
+        if width <= 0:  # not laid out yet: everything, the next redraw fits it
+            width = 10_000
+        self.show_text(fit_or_mark(forms, list(range(len(forms) - 1, 0, -1)), width))
 
 
-def experiment_line(run: RunFile) -> str:
+def experiment_parts(run: RunFile) -> list[str]:
     """The experiment in a few words: data (and any --limit), optimizer, batch, epochs."""
     spec = run.spec
     data = f"{spec.dataset}"
     if spec.limit:
         data += f" (first {spec.limit:,} images)"
-    return (
-        f"{data} · {spec.optimizer} lr {spec.learning_rate:g} · batch {spec.batch_size} · "
-        f"{spec.epochs} ep"
-    )
+    return [
+        data,
+        f"{spec.optimizer} lr {spec.learning_rate:g}",
+        f"batch {spec.batch_size}",
+        f"{spec.epochs} ep",
+    ]
 
 
 class GapLine(TextView):
