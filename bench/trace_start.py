@@ -8,10 +8,11 @@ It runs `bntui run --headless` with a tracer put in front of every process it st
 worker's steps (its modules, `import jax`, `import keras`, the model built, the ready event,
 `fit`'s set-up, the layer probe, each stored program's first call: its load from the program
 store and JAX's compile cache, and the test) and listens to JAX's compile events. It then
-prints, per worker, each step's end in seconds since bntui's own process started, and how long
-the step took. `--groups` adds the time between groups of steps (a fused scan each), per
-epoch. The traced run is slower than an untraced one by a few milliseconds a step; compare
-runs traced alike. A benchmark: it asserts nothing.
+prints, per worker, each step's end in seconds since bntui was launched, and how long the
+step took, and when bntui's own process started and began to exit and the command ended.
+`--groups` adds the time between groups of steps (a fused scan each), per epoch. The traced
+run is slower than an untraced one by a few milliseconds a step; compare runs traced alike.
+A benchmark: it asserts nothing.
 """
 
 from __future__ import annotations
@@ -173,7 +174,8 @@ def traced_run(epochs: int, groups: bool, folder: Path) -> list[list[tuple[float
 
 
 def report(traces: list[list[tuple[float, str, str]]]) -> list[str]:
-    """Each worker's steps, in seconds since bntui's process started."""
+    """Each process's steps (the command as a whole, bntui's own process, each worker), in
+    seconds since bntui was launched."""
     origin = min(rows[0][0] for rows in traces if rows)
     lines = []
     for rows in traces:
