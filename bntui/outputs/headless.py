@@ -28,7 +28,8 @@ from bntui.stats.seedstats import comparisons, plus_minus
 
 TABLE_NOTE = (
     "BN − plain: val acc at the last epoch both reached, in points; p/BN: plain/BN; s/ep: "
-    "median epoch after the first (a vectorised run's: all its seeds at once)"
+    "median epoch after the first, the first alone if it is the only one (a vectorised "
+    "run's: all its seeds at once)"
 )
 SEEDS_NOTE = (
     "with several seeds: each figure is the mean over the seeds; BN − plain ± half the "

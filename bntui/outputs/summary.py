@@ -31,6 +31,9 @@ from bntui.stats.seedstats import (
 # line and the summary, so that the summary can tell it was already said.
 REASON_LIMIT = 2000
 SPEED_NOTE = "s/epoch: median epoch after the first, which also compiles (shown as 1st)"
+# A model that ran one epoch has no later one to time: its s/epoch is that epoch.
+ONLY_EPOCH_NOTE = "s/epoch: the only epoch, which also compiles (no later epoch to time)"
+ONE_EPOCH_TOO = "; a model that ran one epoch: that epoch"
 # A summary fits an 80-column terminal: tables are laid out for it, longer lines fold.
 WIDTH = 80
 # Statuses worth naming the seeds of, even without a recorded reason.
@@ -43,10 +46,11 @@ def spec_line(spec: ExperimentSpec, train_images: int, batch: bool = True) -> st
     return " · ".join(spec_lines(spec, train_images, batch))
 
 
-def spec_lines(spec: ExperimentSpec, train_images: int, batch: bool = True) -> list[str]:
+def spec_lines(spec: ExperimentSpec, train_images: int | None, batch: bool = True) -> list[str]:
     """`spec_line` in two lines (the data and optimizer; the length and seeds), so that a
-    summary keeps to 80 columns."""
-    data = f"{train_images:,} training images"
+    summary keeps to 80 columns. `train_images` None: the data was never loaded (every
+    model failed first), and no count is claimed."""
+    data = "data not loaded" if train_images is None else f"{train_images:,} training images"
     if spec.limit:
         data += f" (--limit {spec.limit:,})"
     size = f" · batch {spec.batch_size}" if batch else ""
@@ -61,7 +65,8 @@ def summary_lines(run: RunFile, shown: set[str] | frozenset[str] = frozenset()) 
     """A run's summary: status, spec, how the seeds trained, each model's figures, every
     BN − plain comparison and what went wrong. Failure reasons in `shown` were already
     printed and are not repeated."""
-    what, length = spec_lines(run.spec, train_size(run))
+    loaded = run.dataset is not None or not all_failed_untrained(run)
+    what, length = spec_lines(run.spec, train_size(run) if loaded else None)
     lines = [
         f"bntui run · {clean(run.status)} · started {clean(run.started_at)} · "
         f"{fmt_duration(run.duration_s)}",
@@ -76,9 +81,30 @@ def summary_lines(run: RunFile, shown: set[str] | frozenset[str] = frozenset()) 
     lines += _seeds_table(run) if len(run.seeds) > 1 else _one_seed_table(run)
     lines += folded([f"BN − plain {found.text()}" for found in comparisons(run)])
     together = f"; one epoch of all {run.spec.seeds} seeds at once" if run.spec.vectorised else ""
-    lines += folded([SPEED_NOTE + together])
+    note = speed_note(run)
+    if note:  # nothing timed (no model trained an epoch): no note about it
+        lines += folded([note + together])
     lines += _trouble(run, shown)
     return lines
+
+
+def all_failed_untrained(run: RunFile) -> bool:
+    """True when every model failed before recording an epoch (the data missing, say)."""
+    records = [m for key in MODEL_KEYS for m in run.records(key)]
+    return all(m.status == "failed" and not m.history.column("loss") for m in records)
+
+
+def speed_note(run: RunFile) -> str:
+    """The s/epoch footnote, true of this run: the median of the later epochs, or, for a
+    model that ran only one, that epoch (`bntui.stats.figures.EpochTimes.per_epoch_s`);
+    empty when no model timed an epoch."""
+    counts = [epoch_times(m.history).epochs for key in MODEL_KEYS for m in run.records(key)]
+    timed = [n for n in counts if n]
+    if not timed:
+        return ""
+    if all(n == 1 for n in timed):
+        return ONLY_EPOCH_NOTE
+    return SPEED_NOTE + (ONE_EPOCH_TOO if 1 in timed else "")
 
 
 def folded(lines: list[str], width: int = WIDTH) -> list[str]:

@@ -119,6 +119,10 @@ class Lifecycle:
             else:
                 self.session.close()
             if getattr(self.session, "nothing_trained", False):
+                # Not written, but closed: the summary then says how it ended ("failed").
+                conclude = getattr(self.session, "conclude", None)
+                if conclude is not None:
+                    conclude()
                 self.unsaved = "nothing saved: no model trained a step"
                 return
             try:

@@ -194,6 +194,12 @@ class TrainingSession(Session):
         self.recorders[0].finish("interrupted" if self.interrupted or self.halted else None)
         return self.run
 
+    def conclude(self) -> Document:
+        """Close the record without writing it (nothing trained, so nothing is saved): its
+        status then says how it ended, as a saved file's would."""
+        with self.lock:
+            return self._finish()
+
     def save(self, final: bool = True) -> tuple[Path, str | None]:
         """Write the file (a snapshot while running, the final record at the end).
 

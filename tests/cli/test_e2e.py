@@ -259,6 +259,10 @@ def test_missing_data_gives_one_clear_message(tmp_path: Path, clean_env: dict[st
     assert "Plain MLP failed, MLP + BatchNorm failed (the reason above)" in result.stdout
     assert not re.search(r"(?<![\d.])0\.00(?!\d)", result.stdout), result.stdout
     assert "Traceback" not in result.stdout
+    # The summary's header says how it ended and claims no data it never loaded.
+    assert "bntui run · failed ·" in result.stdout, result.stdout
+    assert "fashion_mnist · data not loaded" in result.stdout, result.stdout
+    assert "training images" not in result.stdout and "s/epoch" not in result.stdout
     # Nothing trained, so nothing is saved (README, "Exit codes"), and the last line says so.
     assert not out.exists()
     assert "nothing saved: no model trained a step" in result.stdout + result.stderr

@@ -9,7 +9,8 @@ from conftest import SMALL_RUN, SMALL_SEEDS, SMALL_SWEEP
 from hostile import check_lines
 
 from bntui.outputs.headless import compare_lines, summary_lines, sweep_lines
-from bntui.record.runfile import load_run
+from bntui.outputs.summary import ONLY_EPOCH_NOTE, SPEED_NOTE, speed_note
+from bntui.record.runfile import RunFile, load_run
 from bntui.record.sweep import SweepFile, load_document, parse_document
 
 WHY = "MNIST is not on this machine and could not be downloaded."
@@ -61,3 +62,27 @@ def test_a_sweep_that_failed_says_why_once() -> None:
     again = sweep_lines(sweep, {WHY})
     assert "all 4 models failed (the reason above)" in again
     assert not any(WHY in line for line in again)
+
+
+def cut_to_one_epoch(keys: tuple[str, ...]) -> RunFile:
+    """The recorded small run with models `keys` cut to their first epoch."""
+    data = json.loads(SMALL_RUN.read_text())
+    for key in keys:
+        history = data["seeds"][0]["models"][key]["history"]
+        for column in history:
+            history[column] = history[column][:1]
+    run = parse_document(json.dumps(data).encode(), "one epoch")
+    assert isinstance(run, RunFile)
+    return run
+
+
+def test_the_speed_note_is_true_of_a_one_epoch_run() -> None:
+    # Three epochs each: the median of the later ones.
+    assert speed_note(load_run(SMALL_RUN)) == SPEED_NOTE
+    # One epoch each: s/ep is that epoch, and the note says so (it said "after the first").
+    one = summary_lines(cut_to_one_epoch(("plain", "bn")))
+    assert ONLY_EPOCH_NOTE in one and SPEED_NOTE not in "\n".join(one)
+    rows = [line.split() for line in one if line.startswith(("Plain MLP", "MLP + BatchNorm"))]
+    assert rows and all(row[-1] == row[-2] for row in rows)  # s/ep and 1st: the same epoch
+    # One model cut short: the note covers both kinds.
+    assert speed_note(cut_to_one_epoch(("bn",))).endswith("a model that ran one epoch: that epoch")
