@@ -16,6 +16,7 @@ from __future__ import annotations
 import gzip
 import os
 import sys
+import textwrap
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -101,6 +102,11 @@ def _lacks(folder: Path) -> str:
     )
 
 
+# The download's error is said in whole words, up to this many characters, ending in " …"
+# when cut (a cut at 120 characters once read "-- [Er").
+WHY_LIMIT = 200
+
+
 def _fashion_message(why: BaseException) -> str:
     # What and where first, then how to get it, then why the download failed: a dashboard
     # panel or a progress line may show only the start.
@@ -109,7 +115,7 @@ def _fashion_message(why: BaseException) -> str:
         f"{_lacks(debian_fashion_dir())}). Get it with `sudo apt-get install "
         "dataset-fashion-mnist` (Debian/Ubuntu), or copy the four files into "
         f"{fashion_cache_dir()}, or run once with network access. Keras could not download "
-        f"it ({type(why).__name__}: {str(why)[:120]})."
+        f"it ({type(why).__name__}: {textwrap.shorten(str(why), WHY_LIMIT, placeholder=' …')})."
     )
 
 

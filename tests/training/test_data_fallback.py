@@ -70,3 +70,18 @@ def test_missing_data_says_what_where_and_why(tmp_path: Path, clean_env: dict[st
     assert f"{where} has none of the four files" in error  # what and where
     assert "Keras could not download it (" in error  # why
     assert "apt-get install dataset-fashion-mnist" in error  # and how to get it
+
+
+def test_the_download_error_is_cut_at_a_word_and_marked() -> None:
+    """A long download error is said up to `WHY_LIMIT` characters in whole words, ending
+    in " …" (cut at 120 characters it once read "-- [Er")."""
+    from bntui.training.data import WHY_LIMIT, _fashion_message
+
+    words = "URL fetch failure on https://example/train.gz: None -- [Errno -3] name " * 6
+    message = _fashion_message(Exception(words))
+    said = message.split("Keras could not download it (Exception: ", 1)[1]
+    assert said.endswith(" …).") and len(said) <= WHY_LIMIT + 2
+    kept = said.removesuffix(" …).").split()
+    assert kept == words.split()[: len(kept)]  # whole words, in order, none cut
+    short = _fashion_message(Exception("[Errno -3] Temporary failure in name resolution"))
+    assert short.endswith("(Exception: [Errno -3] Temporary failure in name resolution).")
