@@ -8,6 +8,7 @@ from typing import Any
 
 from conftest import DATA
 from screen import replay_to_end, status_of, text_of, until
+from textual.containers import VerticalScroll
 from textual.widgets import Footer, Static
 
 from bntui.claims.claimfile import load_claims
@@ -20,7 +21,7 @@ from bntui.tui.app import BntuiApp
 from bntui.tui.claims_app import ClaimsApp
 from bntui.tui.screens.claims import ClaimsScreen
 from bntui.tui.screens.dashboard import DashboardScreen
-from bntui.tui.screens.help import TextScreen
+from bntui.tui.screens.help import CLOSES, MORE_BELOW, TextScreen
 
 MODELS = ("plain", "bn")
 # As long as the real one, and with its fix at the very end, where a panel cuts first.
@@ -172,3 +173,40 @@ async def test_the_claims_tab_has_help_and_says_why_a_key_cannot_act() -> None:
         await pilot.press("l")  # the list's own keys leave l to the messages
         await until(pilot, lambda: isinstance(app.screen, TextScreen), "the messages")
         assert "Enter opens a claim's view" in modal_text(app)
+
+
+async def open_help(app: Any, pilot: Any) -> VerticalScroll:
+    """Replay to the end, open the help; its scrolling box."""
+    await replay_to_end(app, pilot)
+    await pilot.press("question_mark")
+    await until(pilot, lambda: isinstance(app.screen, TextScreen), "the help")
+    return app.screen.query_one(VerticalScroll)
+
+
+async def test_the_help_says_when_keys_are_below_and_speaks_one_way(small_run: RunFile) -> None:
+    """At 80x24 the help holds more keys than it shows: its border says so until the last
+    key is on screen (a scrollbar alone was easy to miss). Textual's own keys are said in
+    bntui's words, not as Title Case labels."""
+    app = BntuiApp(ReplaySession(small_run, speed=1000))
+    async with app.run_test(size=(80, 24)) as pilot:
+        box = await open_help(app, pilot)
+        await until(pilot, lambda: box.max_scroll_y > 0, "the help laid out, cut at 24 rows")
+        await until(pilot, lambda: box.border_subtitle == MORE_BELOW, "the mark of more below")
+        keys = modal_text(app)
+        for words in ("Focus Next", "Focus Previous", "Previous tab", "Next tab"):
+            assert words not in keys, keys
+        assert "tab move the focus to the next part of the screen" in keys
+        assert "→ the next tab" in keys
+        while box.scroll_y < box.max_scroll_y:
+            await pilot.press("pagedown")
+            await pilot.pause()
+        await until(pilot, lambda: box.border_subtitle == CLOSES, "the mark gone at the end")
+        await pilot.press("pageup")
+        await until(pilot, lambda: box.border_subtitle == MORE_BELOW, "the mark back")
+    # Tall enough for every key: no mark.
+    app = BntuiApp(ReplaySession(small_run, speed=1000))
+    async with app.run_test(size=(120, 60)) as pilot:
+        box = await open_help(app, pilot)
+        await until(pilot, lambda: box.size.height > 20, "the help laid out")
+        await pilot.pause()
+        assert box.max_scroll_y == 0 and box.border_subtitle == CLOSES

@@ -19,6 +19,15 @@ from textual.widgets import Static
 
 # Bindings that only say why a key cannot act: the help lists the key's real action.
 WHY_NOT = "why_not"
+# Textual's own keys, said as bntui says its own (its words are Title Case labels).
+OWN_WORDS = {
+    "app.focus_next": "move the focus to the next part of the screen",
+    "app.focus_previous": "move the focus to the previous part of the screen",
+    "next_tab": "the next tab",
+    "previous_tab": "the previous tab",
+}
+CLOSES = "Esc closes"
+MORE_BELOW = "↓ more: space, PgDn · Esc closes"
 
 MODAL_CSS = """
 {name} {{ align: center middle; }}
@@ -63,7 +72,8 @@ def key_rows(screen: Screen[Any]) -> list[KeyRow]:
     for action, binding in bindings.items():
         _, name, parameters = parse_action(action)
         why = explain(name, parameters) if explain is not None else None
-        does = binding.tooltip or binding.description or name.replace("_", " ")
+        does = binding.tooltip or OWN_WORDS.get(action) or binding.description
+        does = does or name.replace("_", " ")
         rows.append(KeyRow(", ".join(keys[action]), does, why))
     return rows
 
@@ -100,8 +110,24 @@ class TextScreen(ModalScreen[None]):
         """The body in a scrollable box titled with what it is and how to close it."""
         with VerticalScroll() as box:
             box.border_title = self.title_text
-            box.border_subtitle = "Esc closes"
+            box.border_subtitle = CLOSES
             yield Static(self.body)
+
+    def on_mount(self) -> None:
+        """Say in the border when the box holds more than it shows (a small terminal cuts
+        the help's last keys, and a scrollbar alone is easy to miss)."""
+        box = self.query_one(VerticalScroll)
+        self.watch(box, "scroll_y", lambda _: self.mark_more(), init=False)
+        self.call_after_refresh(self.mark_more)
+
+    def on_resize(self) -> None:
+        """A new size may show all of it, or cut it."""
+        self.call_after_refresh(self.mark_more)
+
+    def mark_more(self) -> None:
+        """The border's subtitle: how to see the rest while some of it is below."""
+        box = self.query_one(VerticalScroll)
+        box.border_subtitle = MORE_BELOW if box.scroll_y < box.max_scroll_y else CLOSES
 
     def action_close(self) -> None:
         """Back to the screen below."""
