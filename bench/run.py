@@ -1,6 +1,7 @@
 """Benchmark: the seeds' Keras code against bntui, whole process against whole process.
 
     python bench/run.py                 # 3 alternating rounds, writes bench/RESULTS.md
+                                        # (its table; the file's "## " sections are kept)
     python bench/run.py --rounds 1 --levers --live
 
 It runs `bench/seeds_way.py` (the notebooks' code, TensorFlow, float64, one model after the
@@ -419,7 +420,18 @@ def main() -> None:
         extra += ["", "The step part by part (bench/profile.py):", "", profiled.stdout.strip()]
     text = "\n".join(["# Benchmark results", "", *lines, "", *table, *summary, *extra, ""])
     print(text)
-    args.out.write_text(text)
+    args.out.write_text(text + kept_sections(args.out))
+
+
+def kept_sections(path: Path) -> str:
+    """The sections (from the first `## ` heading on) of the results file at `path`, which
+    a new run keeps under its own table: the rounds' write-ups and earlier measurements.
+    (Round 11's run rewrote the whole file and lost them; they were restored from git.)"""
+    if not path.is_file():
+        return ""
+    old = path.read_text().split("\n")
+    first = next((i for i, line in enumerate(old) if line.startswith("## ")), len(old))
+    return "\n" + "\n".join(old[first:]) if first < len(old) else ""
 
 
 if __name__ == "__main__":
