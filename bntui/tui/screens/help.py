@@ -126,8 +126,8 @@ class TextScreen(ModalScreen[None]):
 
     def mark_more(self) -> None:
         """The border's subtitle: how to see the rest while some of it is below."""
-        box = self.query_one(VerticalScroll)
-        box.border_subtitle = MORE_BELOW if box.scroll_y < box.max_scroll_y else CLOSES
+        for box in self.query(VerticalScroll):  # none once closed (a late refresh callback)
+            box.border_subtitle = MORE_BELOW if box.scroll_y < box.max_scroll_y else CLOSES
 
     def action_close(self) -> None:
         """Back to the screen below."""
