@@ -166,8 +166,12 @@ async def test_the_claims_tab_has_help_and_says_why_a_key_cannot_act() -> None:
         await pilot.press("f1")
         await until(pilot, lambda: isinstance(app.screen, TextScreen), "the help")
         keys = modal_text(app)
-        assert "n Next claim" in keys and "e End replay (not now:" in keys
-        assert "Back (not now: the list is shown" in keys
+        assert "n the next claim's view" in keys and "e replay: jump to the end (not now:" in keys
+        assert "from a claim's view back to the list (not now: the list is shown" in keys
+        # bntui's words for every key, the list's own too (not "Select", "First", "Open").
+        for label in ("Select", "Down", "First", "Last", "Open", "Quit", "Pause", "Scroll"):
+            assert f" {label} " not in f" {keys} ", keys
+        assert "↑, k the claim above" in keys and "⏎, → open the claim's view" in keys
         await pilot.press("escape")
         await until(pilot, lambda: isinstance(app.screen, ClaimsScreen), "the Claims tab")
         await pilot.press("l")  # the list's own keys leave l to the messages
@@ -197,6 +201,8 @@ async def test_the_help_says_when_keys_are_below_and_speaks_one_way(small_run: R
             assert words not in keys, keys
         assert "tab move the focus to the next part of the screen" in keys
         assert "→ the next tab" in keys
+        # A replay trains nothing: p holds the replay (it said "training goes on").
+        assert "p pause / resume the view (live: training goes on; a replay holds" in keys
         while box.scroll_y < box.max_scroll_y:
             await pilot.press("pagedown")
             await pilot.pause()

@@ -81,15 +81,23 @@ class ClaimsScreen(StreamScreen):
     """
     STREAM_WORD = "the battery"
     BINDINGS = [
-        Binding("q", "quit_claims", "Quit"),
+        # The tooltips are what the help (?) says of each key, in bntui's words.
+        Binding("q", "quit_claims", "Quit", tooltip="quit; while the battery trains, asks first"),
         Binding("ctrl+c", "quit_claims", "Quit", show=False, priority=True),
-        Binding("escape,left,h", "back", "Back"),
-        Binding("n", "step(1)", "Next claim"),
-        Binding("N", "step(-1)", "Previous"),
-        Binding("p", "pause", "Pause"),
-        Binding("e", "end", "End replay"),
-        Binding("pagedown,space", "scroll_view(1)", "Scroll", show=False),
-        Binding("pageup", "scroll_view(-1)", "Scroll up", show=False),
+        Binding("escape,left,h", "back", "Back", tooltip="from a claim's view back to the list"),
+        Binding("n", "step(1)", "Next claim", tooltip="the next claim's view"),
+        Binding("N", "step(-1)", "Previous", tooltip="the previous claim's view"),
+        Binding(
+            "p",
+            "pause",
+            "Pause",
+            tooltip="pause / resume the view (live: the battery trains on; a replay holds)",
+        ),
+        Binding("e", "end", "End replay", tooltip="replay: jump to the end"),
+        Binding(
+            "pagedown,space", "scroll_view(1)", "Scroll", show=False, tooltip="scroll the view down"
+        ),
+        Binding("pageup", "scroll_view(-1)", "Scroll up", show=False, tooltip="scroll the view up"),
         # Pressed while they cannot act, these keys say why (the bindings above come first).
         Binding("escape,left,h", "why_not('back')", show=False),
         Binding("p", "why_not('pause')", show=False),

@@ -71,7 +71,12 @@ class DashboardScreen(StreamScreen):
             Binding(str(i + 1), f"tab('{tab}')", f"the {tab.title()} tab", show=False)
             for i, tab in enumerate(TABS)
         ],
-        Binding("p", "pause", "Pause", tooltip="pause / resume the view (training goes on)"),
+        Binding(
+            "p",
+            "pause",
+            "Pause",
+            tooltip="pause / resume the view (live: training goes on; a replay holds where it is)",
+        ),
         Binding("m", "metric", "Metric", tooltip="the curve shown: loss → accuracy → …"),
         Binding("v", "series", "Train/val", tooltip="train + validation → train → validation"),
         Binding("s", "save", "Save", tooltip="save the run file now (a snapshot)"),

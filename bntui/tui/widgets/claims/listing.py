@@ -134,11 +134,12 @@ class ClaimList(Widget, can_focus=True):
     ClaimList:focus { background: $boost; }
     """
     BINDINGS = [
-        Binding("up,k", "move(-1)", "Select", key_display="↑↓"),
-        Binding("down,j", "move(1)", "Down", show=False),
-        Binding("home,g", "move(-99)", "First", show=False),
-        Binding("end,G", "move(99)", "Last", show=False),
-        Binding("enter,right", "open", "Open"),
+        # The tooltips are what the help (?) says of each key, in bntui's words.
+        Binding("up,k", "move(-1)", "Select", key_display="↑↓", tooltip="the claim above"),
+        Binding("down,j", "move(1)", "Down", show=False, tooltip="the claim below"),
+        Binding("home,g", "move(-99)", "First", show=False, tooltip="the first claim"),
+        Binding("end,G", "move(99)", "Last", show=False, tooltip="the last claim"),
+        Binding("enter,right", "open", "Open", tooltip="open the claim's view"),
     ]
 
     index: reactive[int] = reactive(0)
