@@ -188,8 +188,11 @@ def pairing(run: RunFile) -> str:
 
 
 def _reach_note(key: str, epochs: list[float | None]) -> str:
-    """`bn 3.8 epochs (5 of 5 seeds)`, `plain not reached in 5 seeds`."""
+    """`bn 3.8 epochs (5 of 5 seeds)`, `plain not reached in 5 seeds`; with one seed,
+    `bn at epoch 4`, `plain not reached`."""
     numbers = finite(epochs)
+    if len(epochs) == 1:
+        return f"{key} at epoch {numbers[0]:.0f}" if numbers else f"{key} not reached"
     if not numbers:
         return f"{key} not reached in {len(epochs)} seed{'s' * (len(epochs) > 1)}"
     return f"{key} {sum(numbers) / len(numbers):.1f} epochs ({len(numbers)} of {len(epochs)} seeds)"

@@ -47,3 +47,15 @@ def test_one_seed_in_few_words_has_no_interval() -> None:
         seedstats.brief(found)
         == f"val acc {found.number(found.interval.mean if found.interval else None)} pts"
     )
+
+
+def test_epochs_to_the_target_in_a_run_of_one_seed_read_as_one_run() -> None:
+    """One seed: the epoch itself, not a mean "4.0 epochs (1 of 1 seeds)"."""
+    run = load_run(SMALL_RUN)
+    history = run.seeds[0].models["bn"].history
+    history.val_accuracy = [0.5, 0.9, 0.95][: len(history.val_accuracy)]
+    run.seeds[0].models["plain"].history.val_accuracy = [0.5] * len(history.val_accuracy)
+    texts = [found.text() for found in seedstats.comparisons(run)]
+    reach = next(text for text in texts if text.startswith("epochs to"))
+    assert "plain not reached; bn at epoch 2" in reach, reach
+    assert "of 1 seeds" not in reach and "not reached in 1 seed" not in reach
