@@ -223,7 +223,7 @@ def run(
         int | None,
         typer.Option(
             help="Stop a model when val_loss has not improved for N epochs (restores "
-            "its best weights), as seed 003's EarlyStopping."
+            "its best weights), as notebook 003's EarlyStopping."
         ),
     ] = None,
     checkpoint: Annotated[
@@ -345,7 +345,7 @@ def replay(
 @app.command(short_help="Train the plain/BN pair once per batch size into one sweep file.")
 def sweep(
     preset: Annotated[
-        str, typer.Option(help="Experiment preset (default: seed 004's model).")
+        str, typer.Option(help="Experiment preset (default: notebook 004's model).")
     ] = "mnist-sweep",
     batch_sizes: Annotated[
         str, typer.Option(help="Batch sizes to train the pair with, in order.")

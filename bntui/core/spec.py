@@ -73,7 +73,7 @@ class ExperimentSpec:
     inside_per_epoch: int = 5
     sample_count: int = 8
     stop_on_divergence: bool = True
-    # The seeds' callbacks (seed 003): EarlyStopping on val_loss with this patience (restoring
+    # Notebook 003's callbacks: EarlyStopping on val_loss with this patience (restoring
     # the best weights), ModelCheckpoint (best only) and TensorBoard logs into these folders.
     # "0,1": the plain model on gpu:0, the BN model on gpu:1, numbered among the GPUs bntui
     # may use (CUDA_VISIBLE_DEVICES) (--devices); "cpu": no GPU (--cpu); None: bntui picks.
@@ -214,17 +214,19 @@ PRESETS: dict[str, Preset] = {
     for p in (
         Preset(
             "fashion-sgd",
-            "Fashion-MNIST, SGD lr 1e-3, batch 32, 10 epochs (EXPERIMENTS.md §1, seeds 001/002)",
+            "Fashion-MNIST, SGD lr 1e-3, batch 32, 10 epochs "
+            "(EXPERIMENTS.md §1, notebooks 001/002)",
             ExperimentSpec(),
         ),
         Preset(
             "fashion-sgd-lr0.01",
-            "Fashion-MNIST, Keras-default SGD lr 0.01, batch 32, 10 epochs (seed 000)",
+            "Fashion-MNIST, Keras-default SGD lr 0.01, batch 32, 10 epochs (notebook 000)",
             ExperimentSpec(preset="fashion-sgd-lr0.01", learning_rate=0.01),
         ),
         Preset(
             "mnist-adam",
-            "MNIST, Adam, batch 64, 10 epochs, BN after activation (EXPERIMENTS.md §2, seed 003)",
+            "MNIST, Adam, batch 64, 10 epochs, BN after activation "
+            "(EXPERIMENTS.md §2, notebook 003)",
             ExperimentSpec(
                 preset="mnist-adam",
                 dataset="mnist",
@@ -237,7 +239,7 @@ PRESETS: dict[str, Preset] = {
         Preset(
             "mnist-sweep",
             "MNIST, Dense 512 + Dropout 0.2, Adam, 5 epochs; the model of the batch-size sweep "
-            "(EXPERIMENTS.md §3, seed 004)",
+            "(EXPERIMENTS.md §3, notebook 004)",
             ExperimentSpec(
                 preset="mnist-sweep",
                 dataset="mnist",
