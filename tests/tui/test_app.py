@@ -85,6 +85,9 @@ async def test_keys_toggle_the_view(small_run: RunFile) -> None:
         await pilot.pause()
         device = text_of(app.screen.query_one("#device-panel"))
         assert "CPU" in device and "Live load" in device and "RSS" in device
+        # The bars' legend in words, whichever form fits ("0 to ≤" was cryptic).
+        assert "up to the ≤ figure" in device or "from 0 to the ≤ after them" in device
+        assert "0 to ≤;" not in device
         # Each worker's load drawn once, as sampled (the replayed samples, not the file's
         # trace and then the replayed samples again); an ended worker shows its peak memory.
         assert app.session.run.system == small_run.system

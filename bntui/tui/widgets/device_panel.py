@@ -176,7 +176,7 @@ def system_text(run: RunFile, width: int = 200) -> Text:
     about = [
         f"  (sampled each second; bars: the last {SPARK_WIDTH} s, from 0 to the ≤ after them;"
         " CPU in % of one core)",
-        f"  (bars: last {SPARK_WIDTH} s, 0 to ≤; CPU: % of a core)",
+        f"  (bars: the last {SPARK_WIDTH} s, up to the ≤ figure; CPU: % of one core)",
     ]
     line = fit_line([about], [0], width - len("Live load"))
     line.stylize("dim")
