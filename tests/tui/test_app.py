@@ -98,12 +98,17 @@ async def test_keys_toggle_the_view(small_run: RunFile) -> None:
 
 
 async def test_inside_tab_plots_each_layer_on_one_scale(small_run: RunFile) -> None:
+    # A negative latest value beside positive ones: the legend's columns stay aligned.
+    small_run.models["plain"].inside.layers[2].stats["in_mean"][-1] = -0.001
     app = BntuiApp(ReplaySession(small_run, speed=1000))
     async with app.run_test(size=(100, 40)) as pilot:
         await replay_to_end(app, pilot)
         await pilot.press("i")
         await pilot.pause()
         assert is_shown(app.screen.query_one("#inside-table"))
+        legend = text_of(app.screen.query_one("#inside-legend-plain")).splitlines()
+        assert any(" -0.001 (from " in line for line in legend), legend
+        assert len({line.index(" (from ") for line in legend}) == 1, legend
         charts = [app.screen.query_one(f"#inside-chart-{key}", LineChart) for key in MODELS]
         assert [len(c.series) for c in charts] == [3, 3]  # one line per Dense layer
         assert charts[0].y_range == charts[1].y_range is not None

@@ -187,12 +187,18 @@ class InsidePanel(Vertical):
             unit="%" if view.percent else "",
         )
         legend = Text(no_wrap=True, overflow="ellipsis")
-        for trace, series in lines:
+        latest = [
+            _show(view, v[-1] if v else None)
+            for v in (t.stats.get(view.stat, []) for t, _ in lines)
+        ]
+        # Right-aligned to the widest, so that a minus sign does not shift its column.
+        width = max(map(len, latest), default=0)
+        for (trace, series), now in zip(lines, latest):
             values = trace.stats.get(view.stat, [])
             first = next((v for v in values if v is not None), None)
             legend.append(f"━{series.glyph} ", series.style)
             legend.append(f"{series.label:<10}", "bold")
-            legend.append(f" {_show(view, values[-1] if values else None)}")
+            legend.append(f" {now:>{width}}")
             legend.append(f" (from {_show(view, first)})\n", "dim")
         legend.rstrip()
         self.query_one(TextView).show_text(legend)
