@@ -14,7 +14,7 @@ import textwrap
 from bntui.core.spec import MODEL_KEYS, MODEL_TITLES, ExperimentSpec
 from bntui.core.text import clean, fmt, fmt_duration
 from bntui.record.runfile import ModelRun, RunFile
-from bntui.stats.figures import best, epoch_times, last, train_size
+from bntui.stats.figures import best, epoch_times, last, train_size, trained_nothing
 from bntui.stats.seedstats import (
     comparisons,
     how_trained,
@@ -65,7 +65,7 @@ def summary_lines(run: RunFile, shown: set[str] | frozenset[str] = frozenset()) 
     """A run's summary: status, spec, how the seeds trained, each model's figures, every
     BN − plain comparison and what went wrong. Failure reasons in `shown` were already
     printed and are not repeated."""
-    loaded = run.dataset is not None or not all_failed_untrained(run)
+    loaded = run.dataset is not None or not trained_nothing(run)
     what, length = spec_lines(run.spec, train_size(run) if loaded else None)
     lines = [
         f"bntui run · {clean(run.status)} · started {clean(run.started_at)} · "
@@ -86,12 +86,6 @@ def summary_lines(run: RunFile, shown: set[str] | frozenset[str] = frozenset()) 
         lines += folded([note + together])
     lines += _trouble(run, shown)
     return lines
-
-
-def all_failed_untrained(run: RunFile) -> bool:
-    """True when every model failed before recording an epoch (the data missing, say)."""
-    records = [m for key in MODEL_KEYS for m in run.records(key)]
-    return all(m.status == "failed" and not m.history.column("loss") for m in records)
 
 
 def speed_note(run: RunFile) -> str:

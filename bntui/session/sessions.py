@@ -23,6 +23,7 @@ from bntui.record.replay import ReplaySource, events_from_run
 from bntui.record.runfile import RunFile
 from bntui.record.sweep import SweepFile
 from bntui.stats.compare import RunSet
+from bntui.stats.figures import trained_nothing
 
 
 class Session:
@@ -181,10 +182,7 @@ class TrainingSession(Session):
     def nothing_trained(self) -> bool:
         """True when every model failed before its first training step (the data is
         missing, say): such a run has nothing to lose, and is not saved."""
-        models = [model for recorder in self.recorders for model in recorder.run.models.values()]
-        return all(
-            m.status == "failed" and not m.curve.t and not m.history.column("loss") for m in models
-        )
+        return all(trained_nothing(recorder.run) for recorder in self.recorders)
 
     def document(self) -> Document:
         """What is saved while training goes on (a snapshot)."""

@@ -133,6 +133,15 @@ def epoch_times(history: History) -> EpochTimes:
     return EpochTimes(times[0], steady, len(times))
 
 
+def trained_nothing(run: RunFile) -> bool:
+    """True when every model of every seed failed before its first training step (the
+    data missing, say): nothing was learned, nor any data loaded."""
+    models = [m for key in MODEL_KEYS for m in run.records(key)]
+    return all(
+        m.status == "failed" and not m.curve.t and not m.history.column("loss") for m in models
+    )
+
+
 def train_size(run: RunFile) -> int:
     """Training images per epoch: as the worker loaded them, else as the spec implies."""
     if run.dataset is not None and run.dataset.train_size > 0:

@@ -187,14 +187,11 @@ class InsidePanel(Vertical):
             unit="%" if view.percent else "",
         )
         legend = Text(no_wrap=True, overflow="ellipsis")
-        latest = [
-            _show(view, v[-1] if v else None)
-            for v in (t.stats.get(view.stat, []) for t, _ in lines)
-        ]
+        columns = [trace.stats.get(view.stat, []) for trace, _ in lines]
+        latest = [_show(view, values[-1] if values else None) for values in columns]
         # Right-aligned to the widest, so that a minus sign does not shift its column.
         width = max(map(len, latest), default=0)
-        for (trace, series), now in zip(lines, latest):
-            values = trace.stats.get(view.stat, [])
+        for (_, series), values, now in zip(lines, columns, latest):
             first = next((v for v in values if v is not None), None)
             legend.append(f"━{series.glyph} ", series.style)
             legend.append(f"{series.label:<10}", "bold")
