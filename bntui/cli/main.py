@@ -47,7 +47,11 @@ class OneLineErrors(TyperGroup):
         standalone_mode: bool = True,
         **extra: Any,
     ) -> Any:
-        """Run the command; usage errors become `bntui: error: ...`."""
+        """Run the command (`run` when only its options are given); usage errors become
+        `bntui: error: ...`."""
+        from bntui.procs.prestart import with_run_made_explicit
+
+        args = with_run_made_explicit(list(sys.argv[1:] if args is None else args))
         try:
             code = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
         except ClickException as exc:
@@ -178,7 +182,8 @@ def main_callback(
     ctx: typer.Context,
     version: Annotated[bool, typer.Option("--version", help="Print the version and exit.")] = False,
 ) -> None:
-    """With no command, `bntui` is `bntui run`: the default experiment, live."""
+    """With no command, `bntui` is `bntui run`: the default experiment, live; `run`'s
+    options work alone too (`bntui --epochs 3`)."""
     if version:
         say(f"bntui {__version__}")
         raise typer.Exit()

@@ -23,12 +23,25 @@ from bntui.procs.supervisor import Supervisor
 # caught when the jobs are handed over.)
 STARTS_DIFFERENTLY = ("--backend", "--faithful", "--devices", "--cpu", "--threads", "--help")
 
+# The options of `bntui` itself; any other option before a command is `run`'s.
+OWN_OPTIONS = ("--help", "--version")
+
 _waiting: Supervisor | None = None
+
+
+def with_run_made_explicit(argv: list[str]) -> list[str]:
+    """bntui's arguments `argv` (without the program's name) with the `run` they imply:
+    `bntui --epochs 3` is `bntui run --epochs 3`, as `bntui` alone is `bntui run`."""
+    if argv and argv[0].startswith("-") and argv[0].split("=", 1)[0] not in OWN_OPTIONS:
+        return ["run", *argv]
+    return argv
 
 
 def asks_for_a_run(argv: list[str]) -> bool:
     """Whether bntui's arguments `argv` (without the program's name) start a training run:
-    `bntui` alone or `bntui run ...`, without the options that change the workers."""
+    `bntui` alone, `bntui run ...` or `run`'s options alone, without the options that
+    change the workers."""
+    argv = with_run_made_explicit(argv)
     if argv and argv[0] != "run":
         return False
     return not any(arg.split("=", 1)[0] in STARTS_DIFFERENTLY for arg in argv)

@@ -57,6 +57,17 @@ def test_bad_run_options(args: list[str], message: str, tmp_path: Path) -> None:
     assert len(result.output.strip().splitlines()) == 1
 
 
+def test_run_options_alone_are_a_run() -> None:
+    # `bntui` alone is `bntui run`, so its options alone are too: `run` checks them.
+    for args in (["--epochs", "0"], ["--headless", "--epochs=0"]):
+        result = runner.invoke(app, args)
+        assert result.exit_code == 2
+        assert result.output.strip() == "bntui: error: --epochs must be a positive whole number"
+    result = runner.invoke(app, ["--bogus"])
+    assert result.exit_code == 2 and "No such option: --bogus" in result.output
+    assert "Commands:" in runner.invoke(app, ["--help"]).output
+
+
 def test_out_never_overwrites(tmp_path: Path) -> None:
     existing = tmp_path / "run.json"
     existing.write_text("keep me")

@@ -28,6 +28,10 @@ from bntui.procs.supervisor import Supervisor, start_pair, waiting_worker_comman
         (["run"], True),
         (["run", "--headless", "--epochs", "3", "--out", "r.json"], True),
         (["run", "--preset", "mnist-adam"], True),  # a preset's workers are checked later
+        (["--epochs", "3", "--headless"], True),  # `run`'s options alone are `bntui run`
+        (["--epochs=3"], True),
+        (["--help"], False),
+        (["--epochs", "3", "--backend", "tensorflow"], False),
         (["replay", "r.json"], False),
         (["sweep"], False),
         (["--version"], False),
