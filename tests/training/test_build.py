@@ -1,0 +1,63 @@
+"""A model's first `fit` builds its compiled loss and metrics from shapes instead of tracing
+the model (bntui.training.models.build_without_tracing), and trains exactly as with Keras'
+own build: the same shuffles, the same numbers."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import replace
+from typing import Any
+
+import numpy as np
+import pytest
+
+os.environ.setdefault("KERAS_BACKEND", "jax")
+keras = pytest.importorskip("keras")
+
+from keras.src import backend  # noqa: E402
+
+from bntui.core.spec import ExperimentSpec  # noqa: E402
+from bntui.training.models import build_model  # noqa: E402
+
+
+def fit_and_evaluate(keras_own_build: bool, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
+    """Two shuffled epochs of the BN model on 200 random images, then its test figures."""
+    traces: list[object] = []
+    trace = backend.compute_output_spec
+    monkeypatch.setattr(
+        backend, "compute_output_spec", lambda fn, *a, **k: traces.append(fn) or trace(fn, *a, **k)
+    )
+    rng = np.random.default_rng(0)
+    x = rng.random((200, 28, 28), dtype="float32")
+    y = rng.integers(0, 10, 200).astype("uint8")
+    keras.utils.set_random_seed(3)
+    model = build_model(replace(ExperimentSpec(), steps_per_execution=4), "bn")
+    if keras_own_build:
+        del model._symbolic_build  # the class's own method again
+    history = model.fit(x, y, batch_size=32, epochs=2, shuffle=True, verbose=0).history
+    traced_by_fit = len(traces)
+    return {
+        "traced_by_fit": traced_by_fit,
+        "weights": model.get_weights(),
+        "history": history,
+        "metrics": list(model.metrics_names),
+        "test": model.evaluate(x, y, batch_size=50, verbose=0),
+        "predicted": model.predict(x, batch_size=50, verbose=0),
+        "next_draw": np.random.random(),  # NumPy's generator left where Keras' own leaves it
+    }
+
+
+def test_first_fit_traces_nothing_and_trains_as_keras_own_build(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    own = fit_and_evaluate(True, monkeypatch)
+    ours = fit_and_evaluate(False, monkeypatch)
+    assert own["traced_by_fit"] == 3  # the model, its metrics, its loss
+    assert ours["traced_by_fit"] == 0
+    assert ours["metrics"] == own["metrics"]
+    for got, expected in zip(ours["weights"], own["weights"], strict=True):
+        np.testing.assert_array_equal(got, expected)
+    assert ours["history"] == own["history"]
+    assert ours["test"] == own["test"]
+    np.testing.assert_array_equal(ours["predicted"], own["predicted"])
+    assert ours["next_draw"] == own["next_draw"]
