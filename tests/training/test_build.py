@@ -19,8 +19,22 @@ from keras.src import backend  # noqa: E402
 from bntui.core.spec import ExperimentSpec  # noqa: E402
 from bntui.training.models import build_model  # noqa: E402
 
+STEPS = 4
 
-def fit_and_evaluate(keras_own_build: bool, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
+
+@pytest.fixture(autouse=True)
+def keras_own_batches(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The group feed the fused runs install (bntui.training.fused.feed_groups) is undone
+    after every test."""
+    from keras.src.backend.jax.trainer import JAXEpochIterator
+
+    monkeypatch.setattr(JAXEpochIterator, "_get_iterator", JAXEpochIterator._get_iterator)
+    monkeypatch.setattr(JAXEpochIterator, "_bntui_group_feed", False, raising=False)
+
+
+def fit_and_evaluate(
+    keras_own_build: bool, fused: bool, monkeypatch: pytest.MonkeyPatch
+) -> dict[str, Any]:
     """Two shuffled epochs of the BN model on 200 random images, then its test figures."""
     traces: list[object] = []
     trace = backend.compute_output_spec
@@ -31,9 +45,13 @@ def fit_and_evaluate(keras_own_build: bool, monkeypatch: pytest.MonkeyPatch) -> 
     x = rng.random((200, 28, 28), dtype="float32")
     y = rng.integers(0, 10, 200).astype("uint8")
     keras.utils.set_random_seed(3)
-    model = build_model(replace(ExperimentSpec(), steps_per_execution=4), "bn")
+    model = build_model(replace(ExperimentSpec(), steps_per_execution=STEPS), "bn")
     if keras_own_build:
         del model._symbolic_build  # the class's own method again
+    if fused:  # as the workers train on JAX: the first batch comes from the group feed
+        from bntui.training.fused import fuse_train_steps
+
+        fuse_train_steps(model, STEPS)
     history = model.fit(x, y, batch_size=32, epochs=2, shuffle=True, verbose=0).history
     traced_by_fit = len(traces)
     return {
@@ -47,11 +65,14 @@ def fit_and_evaluate(keras_own_build: bool, monkeypatch: pytest.MonkeyPatch) -> 
     }
 
 
+@pytest.mark.parametrize("fused", [False, True])
 def test_first_fit_traces_nothing_and_trains_as_keras_own_build(
-    monkeypatch: pytest.MonkeyPatch,
+    fused: bool, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    own = fit_and_evaluate(True, monkeypatch)
-    ours = fit_and_evaluate(False, monkeypatch)
+    if fused and keras.backend.backend() != "jax":
+        pytest.skip("fused steps are for the JAX backend")
+    own = fit_and_evaluate(True, fused, monkeypatch)
+    ours = fit_and_evaluate(False, fused, monkeypatch)
     assert own["traced_by_fit"] == 3  # the model, its metrics, its loss
     assert ours["traced_by_fit"] == 0
     assert ours["metrics"] == own["metrics"]
