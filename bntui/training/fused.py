@@ -8,8 +8,9 @@ optimizer and BN/dropout state updates are exactly Keras', and `model.fit` (call
 validation, stop_training) is unchanged. The scan takes how many of its slots to run, so
 the epoch's last, short group runs through the same program (its empty slots padded and
 skipped); only a partial batch (the epoch's last 24 images) runs through the single-step
-function Keras would use. Both programs are kept in the program store when a worker has one
-(`bntui.training.programs`).
+function Keras would use. On a GPU, whole groups run through a second scan program whose
+step count is fixed when it is compiled (`loops_need_a_known_count`). The programs are kept
+in the program store when a worker has one (`bntui.training.programs`).
 
 The batches come from Keras' own shuffled order, gathered a group at a time on the host
 (`bntui.training.feed`), so a group's stack is a view and the CPU device takes it without a
@@ -37,6 +38,7 @@ class FusedTrainFunction:
     def __init__(self, model: Any, steps: int, identity: str | None = None) -> None:
         self.steps = steps
         self.fused_groups = 0  # groups that ran as one scan (the rest ran step by step)
+        self.known_count_groups = 0  # of which ran through the scan of a fixed step count
         self.host_groups = 0  # of which came as NumPy batches, copied to the device at once
         # Programs named `identity` (bntui.training.programs.program_identity) are kept in
         # the program store; without one, or without a store, they are plain jax.jit.
@@ -50,8 +52,14 @@ class FusedTrainFunction:
         def scanned(state: Any, batches: Any, count: Any) -> tuple[Any, Any]:
             return scan_steps(model, model.train_step, state, batches, count)
 
+        def scanned_whole(state: Any, batches: Any) -> tuple[Any, Any]:
+            return scan_steps(model, model.train_step, state, batches)
+
         self.single = jit(model.train_step, "step")
         self.scanned = jit(scanned, "scan")
+        self.scanned_whole = (
+            jit(scanned_whole, "scan-whole") if loops_need_a_known_count() else None
+        )
 
     def __call__(self, state: Any, iterator: Any) -> tuple[Any, Any]:
         """Run the next group of up to `steps` batches from `iterator`."""
@@ -63,7 +71,11 @@ class FusedTrainFunction:
         if whole == 0:
             return self.step_by_step(state, batches)
         stacked = self.stack(batches[:whole])
-        logs, state = self.scanned(state, stacked, np.int32(whole))
+        if whole == self.steps and self.scanned_whole is not None:
+            logs, state = self.scanned_whole(state, stacked)
+            self.known_count_groups += 1
+        else:
+            logs, state = self.scanned(state, stacked, np.int32(whole))
         if whole < len(batches):
             logs, state = self.step_by_step(state, batches[whole:])
         return logs, state
@@ -104,6 +116,17 @@ class FusedTrainFunction:
     def on_host(stacked: Any) -> bool:
         """True when the stacked group is NumPy data (not yet on the device)."""
         return any(isinstance(leaf, np.ndarray) for leaf in jax.tree.leaves(stacked))
+
+
+def loops_need_a_known_count() -> bool:
+    """True where whole groups should run through a scan of a fixed step count: on a GPU.
+
+    There XLA runs a loop whose step count is only known at run time by copying the loop's
+    condition back to the host after every step and waiting for it, so the steps cannot be
+    queued ahead; with the count fixed at compile time they are (bench/RESULTS.md, GPU).
+    The CPU runs its loops on the host either way: one program for every group there, and
+    one program fewer to load at start-up."""
+    return jax.default_backend() != "cpu"
 
 
 def scanned_count(batches: list[Any], steps: int) -> int:

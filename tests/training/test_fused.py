@@ -59,10 +59,31 @@ def test_fused_training_equals_keras_loop(architecture: str, which: str) -> None
     fused_weights, fused_history, function = train(architecture, which, fused=True)
     assert isinstance(function, FusedTrainFunction)
     assert function.fused_groups == 4  # two per epoch: the scan ran the short group too
+    assert function.known_count_groups == 0  # on the CPU every group runs the one scan
     # Same batches, same ops, same order: the same numbers, moving statistics and
     # dropout's random state included.
     assert len(fused_weights) == len(keras_weights)
     for fused, expected in zip(fused_weights, keras_weights):
+        np.testing.assert_allclose(fused, expected, rtol=1e-6, atol=1e-7)
+    assert fused_history["loss"] == pytest.approx(keras_history["loss"], rel=1e-6)
+    assert fused_history["accuracy"] == pytest.approx(keras_history["accuracy"])
+
+
+@pytest.mark.parametrize("which", ["plain", "bn"])
+def test_whole_groups_through_a_scan_of_fixed_count_train_as_keras(
+    which: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As on a GPU (here on the CPU): whole groups run through the scan whose step count is
+    fixed when it is compiled, the epoch's short group through the other; the same numbers
+    as Keras' own loop."""
+    from bntui.training import fused as fused_module
+
+    keras_weights, keras_history, _ = train("fashion", which, fused=False)
+    monkeypatch.setattr(fused_module, "loops_need_a_known_count", lambda: True)
+    fused_weights, fused_history, function = train("fashion", which, fused=True)
+    assert isinstance(function, FusedTrainFunction)
+    assert function.fused_groups == 4 and function.known_count_groups == 2  # one per epoch
+    for fused, expected in zip(fused_weights, keras_weights, strict=True):
         np.testing.assert_allclose(fused, expected, rtol=1e-6, atol=1e-7)
     assert fused_history["loss"] == pytest.approx(keras_history["loss"], rel=1e-6)
     assert fused_history["accuracy"] == pytest.approx(keras_history["accuracy"])
