@@ -12,7 +12,14 @@ What it measures, each from `bntui run --headless` as a user runs it:
 - the GPU's share of the run: NVML's utilization (the share of time a kernel was running)
   of the workers' GPUs, sampled each second by bntui, averaged while both models trained;
 - a sweep of the fused group size (`--steps-per-execution K`: K optimizer steps per compiled
-  scan and per host→device copy), shorter runs (`--sweep-epochs`, default 3).
+  scan and per host→device copy), shorter runs (`--sweep-epochs`, default 3);
+- the default run with `--seeds N` (`--seeds-compare`, default 8: N seeds as one vectorised
+  program), after a run of its own that compiles it, against the warm default runs' median;
+- the scan alone (skipped with `--no-scan-alone`): one model in one process, nothing else on
+  the GPU, a group of K = 34 steps already on the device, timed until the state is ready;
+  with the step count fixed when compiled (as bntui runs whole groups on a GPU) and passed
+  at run time (as it runs the epoch's short group): the GPU's own time per step, without
+  the host's work between groups.
 
 It writes a Markdown section for bench/RESULTS.md (`--out`, default bench/GPU_RESULTS.md)
 and prints it. Without a GPU that JAX uses it measures nothing and says so (exit 2);
@@ -132,12 +139,85 @@ HEADER = (
 )
 
 
+SCAN_ALONE = """
+import os, sys, time
+os.environ["KERAS_BACKEND"] = "jax"
+from dataclasses import replace
+import numpy as np, jax, keras
+from bntui.core.spec import ExperimentSpec
+from bntui.training.fused import scan_steps
+from bntui.training.models import build_model
+from bntui.training.stack import model_state
+which, k, calls = sys.argv[1], int(sys.argv[2]), 30
+rng = np.random.default_rng(0)
+x = rng.random((k * 32, 28, 28), dtype="float32"); y = rng.integers(0, 10, k * 32).astype("uint8")
+model = build_model(replace(ExperimentSpec(), steps_per_execution=k), which)
+model.fit(x[:64], y[:64], batch_size=32, epochs=1, verbose=0)  # builds every variable
+group = jax.device_put((x.reshape(k, 32, 28, 28), y.reshape(k, 32)))
+fixed = jax.jit(lambda s, b: scan_steps(model, model.train_step, s, b), donate_argnums=0)
+traced = jax.jit(lambda s, b, n: scan_steps(model, model.train_step, s, b, n), donate_argnums=0)
+ways = {"fixed": lambda s: fixed(s, group), "traced": lambda s: traced(s, group, np.int32(k))}
+for name, run in ways.items():
+    state = jax.device_put(jax.tree.map(np.array, model_state(model)))  # a copy: donated
+    state = jax.block_until_ready(run(state)[1])  # compiles
+    start = time.perf_counter()
+    for _ in range(calls):
+        state = run(state)[1]
+    jax.block_until_ready(state)
+    print(name, (time.perf_counter() - start) / calls / k)
+"""
+
+
+def scan_alone(k: int = 34) -> list[str]:
+    """Rows for the scan alone: seconds per step and per model-epoch (1,719 steps) of each
+    model, the step count fixed and traced (`SCAN_ALONE`)."""
+    rows = ["", f"The scan alone (one model per process, a group of K = {k} steps on the "
+            "device, 30 calls after one that compiles; model-epoch = 1,719 steps):", "",
+            "| model | step count | µs per step | s per model-epoch |",
+            "|---|---|---|---|"]  # fmt: skip
+    env = {**os.environ, "XLA_PYTHON_CLIENT_PREALLOCATE": "false"}
+    for which in ("plain", "bn"):
+        done = subprocess.run([sys.executable, "-c", SCAN_ALONE, which, str(k)],
+                              capture_output=True, text=True, env=env, timeout=600)  # fmt: skip
+        if done.returncode != 0:
+            rows.append(f"| {which} | failed: {done.stderr.strip().splitlines()[-1:]} | | |")
+            continue
+        for line in done.stdout.strip().splitlines()[-2:]:
+            name, per_step = line.split()
+            label = "fixed when compiled" if name == "fixed" else "passed at run time"
+            rows.append(f"| {which} | {label} | {float(per_step) * 1e6:.0f} "
+                        f"| {float(per_step) * 1719:.3f} |")  # fmt: skip
+        print(*rows[-2:], sep="\n", flush=True)
+    return rows
+
+
+def seeds_compare(
+    seeds: int, extra: list[str], env: dict[str, str], walls: list[tuple[float, float, float]]
+) -> list[str]:
+    """Rows for the default run with `--seeds N` (a first run compiles it; the second is
+    timed) and its wall time against the warm one-seed rounds' median."""
+    if seeds <= 1 or not walls:
+        return []
+    rows = ["", f"`--seeds {seeds}` (one vectorised program for all seeds; seed 0's test "
+            "accuracy; s/epoch is the whole vectorised epoch):", "", HEADER]  # fmt: skip
+    for name in ("first run (compiles)", "warm"):
+        wall, run = bntui_run([*extra, "--seeds", str(seeds)], env)
+        rows.append(row(f"--seeds {seeds}, {name}", wall, run))
+        print(rows[-1], flush=True)
+    one = statistics.median(w for w, _, _ in walls)
+    rows += ["", f"`--seeds {seeds}` / one seed, wall time (warm): {wall:.1f} / {one:.1f} s = "
+             f"**{wall / one:.2f}x** (target ≤ 1.5x)."]  # fmt: skip
+    return rows
+
+
 def main() -> None:
     """Measure, print and write the Markdown section."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--rounds", type=int, default=3, help="default runs after the warm-up")
     parser.add_argument("--sweep", default="17,34,69,172,344,1719", help="group sizes (K)")
     parser.add_argument("--sweep-epochs", type=int, default=3)
+    parser.add_argument("--seeds-compare", type=int, default=8, help="N for --seeds N (0: none)")
+    parser.add_argument("--no-scan-alone", action="store_true", help="skip the scan alone")
     parser.add_argument("--epochs", type=int, default=None, help="(to try the script quickly)")
     parser.add_argument("--limit", type=int, default=None, help="(to try the script quickly)")
     parser.add_argument("--allow-cpu", action="store_true", help="run even without a GPU")
@@ -163,6 +243,7 @@ def main() -> None:
         "",
         HEADER,
     ]  # fmt: skip
+    alone = [] if args.no_scan_alone else scan_alone()
     with tempfile.TemporaryDirectory() as cache:
         env["BNTUI_CACHE_DIR"] = cache  # round 0 compiles everything; the rest reuse it
         walls = []
@@ -187,6 +268,7 @@ def main() -> None:
             )
             sweep_rows.append(row(f"K = {k}", wall, run))
             print(sweep_rows[-1], flush=True)
+        seeds_rows = seeds_compare(args.seeds_compare, extra, env, walls)
     if walls and platform == "gpu":
         wall = statistics.median(w for w, _, _ in walls)
         epoch = statistics.median(max(p, b) for _, p, b in walls)
@@ -198,7 +280,7 @@ def main() -> None:
             f"**{epoch:.3f} s** (target ≤ {TARGET_EPOCH_S:g} s: "
             f"{'met' if epoch <= TARGET_EPOCH_S else 'not met'}).",
         ]
-    text = "\n".join(lines + sweep_rows) + "\n"
+    text = "\n".join(lines + sweep_rows + seeds_rows + alone) + "\n"
     args.out.write_text(text)
     print("\n" + text + f"\nwritten to {args.out}")
 
