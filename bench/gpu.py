@@ -1,6 +1,6 @@
 """GPU benchmark: the default paired run on this machine's GPU(s), whole process.
 
-    python bench/gpu.py                          # ~3 minutes on one H200
+    python bench/gpu.py                          # ~4 minutes on one H200
     python bench/gpu.py --rounds 5 --sweep 17,34,69,172,344,1719
 
 What it measures, each from `bntui run --headless` as a user runs it:
