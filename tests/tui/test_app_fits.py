@@ -80,6 +80,34 @@ async def test_the_inside_tables_and_the_device_tab_are_whole(size: tuple[int, i
         assert "≤100%" in screen  # the load bars have a scale
 
 
+# Recorded on an NVIDIA H200 (bench/RESULTS.md, speed round 15) with `bntui run --headless
+# --limit 2000 --epochs 2`: both models on its one GPU, NVML's samples of it.
+GPU_RUN = Path(__file__).resolve().parents[1] / "data" / "gpu_run_h200.json"
+
+
+@pytest.mark.parametrize("size", [*SIZES, (120, 40)])
+async def test_a_gpu_run_says_which_models_are_on_the_gpu_at_every_width(
+    size: tuple[int, int],
+) -> None:
+    """The GPU's lines give way (the PCI bus id, the temperature, half the bars) so that
+    the models on it stay; at 120 columns nothing gives way."""
+    app = BntuiApp(ReplaySession(load_run(GPU_RUN), speed=1000))
+    async with app.run_test(size=size) as pilot:
+        await replay_to_end(app, pilot)
+        await pilot.press("3")
+        await pilot.pause()
+        screen = on_screen(app)
+        gpu_lines = [line.rstrip() for line in screen.splitlines() if "GPU" in line[:8]]
+        assert len(gpu_lines) == 2, screen  # the device, its live load
+        for line in gpu_lines:
+            assert line.endswith(("← plain, bn", "← plain, bn 1.1 GiB")), line
+            assert "…" not in line
+        assert "mem 1.7/140 GiB" in gpu_lines[1]
+        wide = size[0] >= 120
+        assert ("PCI 00000000:00:06.0" in gpu_lines[0]) == wide
+        assert ("45°C" in gpu_lines[1]) == wide
+
+
 @pytest.mark.parametrize("size", [*SIZES, (120, 40)])
 async def test_the_status_line_drops_whole_details_never_a_cut_number(
     size: tuple[int, int],

@@ -37,24 +37,29 @@ def _users(run: RunFile, position: int) -> list[str]:
     return [key for key in MODEL_KEYS if gpu_position(run.models[key].runs_on) == position]
 
 
-def _gpu_line(run: RunFile, dev: Mapping[str, Any]) -> Text:
-    text = Text(
+def _where(*parts: str) -> str:
+    """` · NVML 0, PCI …`: the parts that are known, or nothing."""
+    known = [part for part in parts if part]
+    return " · " + ", ".join(known) if known else ""
+
+
+def _gpu_line(run: RunFile, dev: Mapping[str, Any], width: int) -> Text:
+    """One GPU bntui may use: name, memory, where NVML and the PCI bus find it, and which
+    models train on it (what gives way first where the line is too wide: the PCI bus id,
+    then NVML's number; never the models)."""
+    head = (
         f"  GPU  {clean(dev.get('id'))} {clean(dev.get('name'))} · "
         f"{_bytes(int(dev.get('memory_bytes') or 0))}"
     )
-    where = []
-    if dev.get("nvml_index") is not None:
-        where.append(f"NVML {clean(dev.get('nvml_index'))}")
-    if dev.get("pci_bus_id"):
-        where.append(f"PCI {clean(dev.get('pci_bus_id'), 20)}")
-    if dev.get("mig_parent"):
-        where.append("MIG instance")
-    if where:
-        text.append(" · " + ", ".join(where), "dim")
+    nvml = f"NVML {clean(dev.get('nvml_index'))}" if dev.get("nvml_index") is not None else ""
+    pci = f"PCI {clean(dev.get('pci_bus_id'), 20)}" if dev.get("pci_bus_id") else ""
+    mig = "MIG instance" if dev.get("mig_parent") else ""
+    where = [_where(nvml, pci, mig), _where(nvml, mig), _where(mig)]
     position = gpu_position(str(dev.get("id", "")))
     users = _users(run, position) if position is not None else []
-    if users:
-        text.append(" ← " + ", ".join(users), "bold green")
+    marks = Text(" ← " + ", ".join(users), "bold green") if users else ""
+    forms: list[list[Text | str]] = [[head], [Text(w, "dim") for w in where], [marks]]
+    text = fit_line(forms, [1], width)
     text.append("\n")
     return text
 
@@ -62,13 +67,18 @@ def _gpu_line(run: RunFile, dev: Mapping[str, Any]) -> Text:
 class DevicePanel(TextView):
     """Backend and versions, the devices found, and what each model runs on."""
 
+    _run: RunFile | None = None
+
     def show(self, run: RunFile) -> None:
         """Redraw from the run's environment and devices, to the panel's width."""
+        self._run = run
         self.show_text(device_text(run, self.size.width or self.screen.size.width))
 
     def on_resize(self) -> None:
-        """What fits on a line depends on the width: the next redraw lays it out again."""
-        self._shown = None
+        """What fits on a line depends on the width: lay it out again now (a scrollbar
+        that appears, or a window resized after the run ended, brings no other redraw)."""
+        if self._run is not None:
+            self.show(self._run)
 
 
 def flowed(label: str, parts: list[str], width: int) -> Text:
@@ -127,7 +137,7 @@ def device_text(run: RunFile, width: int = 200) -> Text:
                 f"{_bytes(int(dev.get('memory_bytes') or 0))} RAM\n"
             )
         else:
-            text.append_text(_gpu_line(run, dev))
+            text.append_text(_gpu_line(run, dev, width))
     if not any(d.get("kind") == "GPU" for d in run.devices):
         text.append("  no GPU visible to the backend\n", "dim")
     if env.get("gpu_note"):
@@ -211,35 +221,48 @@ def system_text(run: RunFile, width: int = 200) -> Text:
         latest = {n.split(".", 1)[1]: v[-1] for n, v in series.items() if n.startswith(tag + ".")}
         if all(v is None for v in latest.values()):
             continue  # this GPU was not in the last sample
-        text.append_text(_gpu_load(run, tag, name, latest))
+        text.append_text(_gpu_load(run, tag, name, latest, width))
     return text
 
 
-def _gpu_load(run: RunFile, tag: str, name: str, latest: dict[str, float | None]) -> Text:
-    """One GPU's row; a figure NVML does not support on it reads as `—`."""
+def _gpu_load(
+    run: RunFile, tag: str, name: str, latest: dict[str, float | None], width: int
+) -> Text:
+    """One GPU's row; a figure NVML does not support on it reads as `—`. Where the line is
+    too wide, the scale, the name (the Devices list above has it), the temperature, bntui's
+    `gpu:N`, half the bars, each model's memory and then a quarter of the bars give way; the
+    load, the GPU's memory and the models stay."""
     series = run.system.series
-    text = Text(f"  {tag.upper()} {clean(name, 24)} ")
     label, users = _gpu_users(run, int(tag[3:] or 0)) if tag[3:].isdigit() else ("", [])
-    if label:
-        text.append(f"= {label} ", "dim")
     util = latest.get("util_pct")
-    text.append("util   —  " if util is None else f"util {util:3.0f}% ")
-    text.append(sparkline(series.get(f"{tag}.util_pct", []), 100.0), "green")
-    text.append(" ≤100%", "dim")
+    bars = sparkline(series.get(f"{tag}.util_pct", []), 100.0)
     used, total = latest.get("memory_used_mb"), latest.get("memory_total_mb")
-    if used is not None and total:
-        text.append(f"  mem {used / 1024:.1f}/{total / 1024:.0f} GiB")
+    memory = f"  mem {used / 1024:.1f}/{total / 1024:.0f} GiB" if used is not None and total else ""
     temperature = latest.get("temperature_c")
-    if temperature is not None:
-        text.append(f"  {temperature:.0f}°C")
-    held = []
+    held, names = [], []
     for key in MODEL_KEYS:
         mem = latest.get(f"{key}_mem_mb")
         if mem is not None:  # NVML lists this worker's process on this GPU
             held.append(f"{key} {mem / 1024:.1f} GiB" if mem else key)
+            names.append(key)
         elif key in users:
             held.append(key)
-    if held:
-        text.append("  ← " + ", ".join(held), "bold green")
+            names.append(key)
+    forms: list[list[Text | str]] = [
+        [f"  {tag.upper()} {clean(name, 24)} ", f"  {tag.upper()} "],
+        [Text(f"= {label} ", "dim"), ""] if label else [""],
+        ["util   —  " if util is None else f"util {util:3.0f}% "],
+        [Text(bars[-n:], "green") for n in (SPARK_WIDTH, SPARK_WIDTH // 2, SPARK_WIDTH // 4)],
+        [Text(" ≤100%", "dim"), ""],
+        [memory],
+        [f"  {temperature:.0f}°C", ""] if temperature is not None else [""],
+        [
+            Text("  ← " + ", ".join(held), "bold green"),
+            Text("  ← " + ", ".join(names), "bold green"),
+        ]
+        if held
+        else [""],
+    ]
+    text = fit_line(forms, [4, 0, 6, 1, (3, 1), 7, 3], width)
     text.append("\n")
     return text
