@@ -34,11 +34,11 @@ def expected_kind(path: Path) -> type[Document]:
 
 
 def test_the_recorded_files_all_still_load_in_the_shape_they_were_written() -> None:
-    """Deeper validation refuses none of the real recordings (schema 1, 2 and 3 runs, sweeps,
-    claims files), and the one reader tells each kind apart though none of the run or claims
-    files names its `kind`: claims files say `"format": "bntui-claims"`, run files nothing."""
+    """Deeper validation refuses none of the real recordings (schema 1 to 4 runs, sweeps,
+    claims files), and the one reader tells each kind apart though the older run and claims
+    files name no `kind`: claims files say `"format": "bntui-claims"`, run files nothing."""
     kinds = [expected_kind(path) for path in RECORDED]
-    assert kinds.count(RunFile) == 8 and kinds.count(SweepFile) == 2
+    assert kinds.count(RunFile) == 9 and kinds.count(SweepFile) == 2
     assert kinds.count(ClaimsFile) >= 2
     for path, kind in zip(RECORDED, kinds, strict=True):
         before = path.read_bytes()
