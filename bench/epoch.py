@@ -14,7 +14,7 @@ waits for its result):
 - **start-up**: imports (bntui's worker modules, Keras, JAX), the dataset (mapped from
   bntui's data cache), the model built and compiled;
 - per epoch: **data feed** (Keras' batches, then one group's stack and host→device copy),
-  **compiled scan** (the groups of up to 34 steps, the epoch's short last one included),
+  **compiled scan** (the groups of up to 68 steps by default, the epoch's short last one included),
   **tail step** (the epoch's last, partial batch), **validation** (5,000 images),
   **layer statistics** (the probe, 5 an epoch), **curve points** (the callback less the
   probe), **fit's loop** (the rest).
@@ -40,7 +40,7 @@ HERE = Path(__file__).parent
 PARTS = ("feed", "scan", "tail", "validation", "probe", "curve", "loop")
 LABELS = {
     "feed": "data feed (batches, stack, copy)",
-    "scan": "compiled scan (groups of up to 34)",
+    "scan": "compiled scan (groups of the run's size)",
     "tail": "tail step (last partial batch)",
     "validation": "validation (5,000 images)",
     "probe": "layer statistics (5 an epoch)",

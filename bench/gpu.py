@@ -16,7 +16,7 @@ What it measures, each from `bntui run --headless` as a user runs it:
 - the default run with `--seeds N` (`--seeds-compare`, default 8: N seeds as one vectorised
   program), after a run of its own that compiles it, against the warm default runs' median;
 - the scan alone (skipped with `--no-scan-alone`): one model in one process, nothing else on
-  the GPU, a group of K = 34 steps already on the device, timed until the state is ready;
+  the GPU, a group of the default size already on the device, timed until the state is ready;
   with the step count fixed when compiled (as bntui runs whole groups on a GPU) and passed
   at run time (as it runs the epoch's short group): the GPU's own time per step, without
   the host's work between groups.
@@ -39,6 +39,7 @@ import time
 from importlib import metadata
 from pathlib import Path
 
+from bntui.core.spec import ExperimentSpec
 from bntui.procs.gpus import gpu_position
 from bntui.procs.system import GpuMonitor
 from bntui.record.runfile import RunFile, load_run
@@ -168,9 +169,11 @@ for name, run in ways.items():
 """
 
 
-def scan_alone(k: int = 34) -> list[str]:
-    """Rows for the scan alone: seconds per step and per model-epoch (1,719 steps) of each
-    model, the step count fixed and traced (`SCAN_ALONE`)."""
+def scan_alone(k: int | None = None) -> list[str]:
+    """Rows for the scan alone, groups of `k` steps (the default run's size when None):
+    seconds per step and per model-epoch (1,719 steps) of each model, the step count fixed
+    and traced (`SCAN_ALONE`)."""
+    k = k or ExperimentSpec().effective_steps_per_execution()
     rows = ["", f"The scan alone (one model per process, a group of K = {k} steps on the "
             "device, 30 calls after one that compiles; model-epoch = 1,719 steps):", "",
             "| model | step count | µs per step | s per model-epoch |",

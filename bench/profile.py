@@ -4,10 +4,10 @@
     python bench/profile.py --flags                # + XLA CPU flag sets, A/B interleaved
     python bench/profile.py --rounds 3 --steps 510
 
-The step bntui trains with (Keras' `train_step` inside a `jax.lax.scan` over a group of 34
-steps, as `bntui.training.fused` and `bntui.training.stack` run it) is timed whole, then as
-variants with parts removed, each jitted as a scan over the same groups of real-shaped data
-(random images; the timings do not depend on the values):
+The step bntui trains with (Keras' `train_step` inside a `jax.lax.scan` over a group of 68
+steps, the default group, as `bntui.training.fused` and `bntui.training.stack` run it) is
+timed whole, then as variants with parts removed, each jitted as a scan over the same groups
+of real-shaped data (random images; the timings do not depend on the values):
 
 - `bntui's scan`: Keras' own `train_step` (loss, metrics, the optimizer update, BN
   statistics) in `bntui.training.fused.scan_steps`, the gradient norm on a group's last step
@@ -259,7 +259,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--steps", type=int, default=340, help="steps timed per variant")
     parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument("--group", type=int, default=34)
+    parser.add_argument("--group", type=int, default=68)
     parser.add_argument("--core", type=int, default=0)
     parser.add_argument("--flags", action="store_true", help="compare the XLA flag sets")
     parser.add_argument("--only", nargs="*", help="flag set names to run (with --flags)")

@@ -396,11 +396,11 @@ def main() -> None:
         extra += ["", "Levers (bntui --headless, one setting changed):", "", HEADER]
         cold = {**os.environ, "BNTUI_CACHE_DIR": tempfile.mkdtemp(prefix="bntui-cold-")}
         variants = {
-            "default (jax, float32, 34 steps per scan, 1 core/worker, compile cache)": (
+            "default (jax, float32, 68 steps per scan, 1 core/worker, compile cache)": (
                 [], None,
             ),
             "empty compile cache (a first run)": ([], cold),
-            "--no-fuse (Keras' loop over 34 steps per call)": (["--no-fuse"], None),
+            "--no-fuse (Keras' loop over 68 steps per call)": (["--no-fuse"], None),
             "--steps-per-execution 1": (["--steps-per-execution", "1"], None),
             "BNTUI_PIN_CORES=0 (workers not pinned)": (
                 [], {**os.environ, "BNTUI_PIN_CORES": "0"},

@@ -213,7 +213,10 @@ def run(
     ] = False,
     steps_per_execution: Annotated[
         int | None,
-        typer.Option(help="Optimizer steps fused per compiled call (default: ~50 calls/epoch)."),
+        typer.Option(
+            help="Optimizer steps fused per compiled call (default: one call per curve "
+            "point, ~25 an epoch)."
+        ),
     ] = None,
     fuse: Annotated[
         bool,

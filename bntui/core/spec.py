@@ -117,12 +117,14 @@ class ExperimentSpec:
         return -(-self.train_size // self.batch_size)
 
     def effective_steps_per_execution(self) -> int:
-        """Steps fused per compiled call: large for speed, small enough for a live curve."""
+        """Steps fused per compiled call: one call per curve point (the curve is measured
+        after a call), so as few calls as the live curve allows; each call costs Python
+        around it (bench/RESULTS.md, speed round 15)."""
         if self.faithful:
             return 1
         if self.steps_per_execution is not None:
             return self.steps_per_execution
-        return max(1, self.steps_per_epoch // (self.curve_points_per_epoch * 2))
+        return max(1, self.steps_per_epoch // self.curve_points_per_epoch)
 
     def validate(self) -> None:
         """Raise SpecError with one clear sentence if the spec cannot be run."""

@@ -1,6 +1,6 @@
 """Training programs kept on disk (`jax.export`), so a later run skips tracing Keras' step.
 
-A fused worker's first epoch traces Keras' `train_step` twice (the scan of up to 34 steps,
+A fused worker's first epoch traces Keras' `train_step` twice (the scan of a group of steps,
 and one step at the epoch's last 24 images) and lowers each; the persistent
 compile cache only skips XLA's compile after that. On the 2-core Intel Xeon of
 `bench/RESULTS.md` that tracing and lowering is about 1.4 s of the BN worker's first epoch,
