@@ -245,8 +245,9 @@ def _gpu_load(
         if mem is not None:  # NVML lists this worker's process on this GPU
             held.append(f"{key} {mem / 1024:.1f} GiB" if mem else key)
             names.append(key)
-        elif key in users:
-            held.append(key)
+        elif key in users:  # trains here, but NVML does not list it (now)
+            ended = run.models[key].status not in ("pending", "running")
+            held.append(f"{key} ended" if ended else key)
             names.append(key)
     forms: list[list[Text | str]] = [
         [f"  {tag.upper()} {clean(name, 24)} ", f"  {tag.upper()} "],
