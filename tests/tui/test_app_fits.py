@@ -15,6 +15,7 @@ from bntui.record.runfile import load_run
 from bntui.session.sessions import ReplaySession
 from bntui.stats.figures import best, epoch_times
 from bntui.tui.app import BntuiApp
+from bntui.tui.widgets.info_panels import experiment_parts
 
 SAMPLE_RUNS = Path(__file__).resolve().parents[2] / "sample_runs"
 SIZES = [(60, 20), (80, 24)]
@@ -78,6 +79,24 @@ async def test_the_inside_tables_and_the_device_tab_are_whole(size: tuple[int, i
         screen = on_screen(app)
         assert f"numpy {run.environment['numpy']}" in screen
         assert "≤100%" in screen  # the load bars have a scale
+
+
+@pytest.mark.parametrize("size", SIZES)
+async def test_the_models_tab_shows_the_whole_experiment(size: tuple[int, int]) -> None:
+    """The status line gives the experiment's details up where it is narrow; the Models tab
+    has them all, whole, wrapped where needed."""
+    run = load_run(SAMPLE_RUNS / "fashion-sgd-5-seeds.json")
+    app = BntuiApp(ReplaySession(run, speed=1000))
+    async with app.run_test(size=size) as pilot:
+        await replay_to_end(app, pilot)
+        status = on_screen(app).splitlines()[0]
+        assert not all(part in status for part in experiment_parts(run))  # some given up
+        await pilot.press("2")
+        await pilot.pause()
+        screen = on_screen(app)
+        for part in [*experiment_parts(run), "seeds 42–46", "backend jax"]:
+            assert part in screen, part
+        assert "Experiment" in screen and "…" not in drawn(app, "#experiment")
 
 
 # Recorded on an NVIDIA H200 (bench/RESULTS.md, speed round 15) with `bntui run --headless

@@ -30,7 +30,7 @@ from bntui.tui.screens.tabs import TABS, ViewSettings, draw_tab
 from bntui.tui.stream_app import StreamControls, StreamScreen
 from bntui.tui.widgets.device_panel import DevicePanel
 from bntui.tui.widgets.hinted_scroll import HintedScroll
-from bntui.tui.widgets.info_panels import GapLine, StatusLine, SummaryPanel
+from bntui.tui.widgets.info_panels import ExperimentPanel, GapLine, StatusLine, SummaryPanel
 from bntui.tui.widgets.inside import INSIDE_VIEWS, InsidePanel, InsideTable
 from bntui.tui.widgets.model_panel import ModelPanel
 from bntui.tui.widgets.results import ConfusionMatrix, PredictionCard, TestTable
@@ -152,6 +152,7 @@ class DashboardScreen(StreamScreen):
                         yield ModelPanel(key)
                 yield GapLine(id="gap")
             with TabPane("2 Models", id="models"), HintedScroll():
+                yield ExperimentPanel(id="experiment")
                 for key in MODEL_KEYS:
                     yield SummaryPanel(key)
             with TabPane("3 Device", id="device"), HintedScroll():

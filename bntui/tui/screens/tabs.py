@@ -12,7 +12,7 @@ from bntui.record.runfile import RunFile
 from bntui.stats.compare import RunSet
 from bntui.stats.figures import shared_range
 from bntui.tui.widgets.device_panel import DevicePanel
-from bntui.tui.widgets.info_panels import GapLine, SummaryPanel
+from bntui.tui.widgets.info_panels import ExperimentPanel, GapLine, SummaryPanel
 from bntui.tui.widgets.inside import INSIDE_VIEWS, InsidePanel, InsideTable, layer_series
 from bntui.tui.widgets.model_panel import (
     ModelPanel,
@@ -66,6 +66,7 @@ def draw_tab(
             panel.show(run, curves[panel.key], y_range, legend, seeds, live)
         screen.query_one(GapLine).show(run)
     elif tab == "models":
+        screen.query_one(ExperimentPanel).show(run)
         for summary in screen.query(SummaryPanel):
             summary.show(run)
     elif tab == "device":

@@ -14,7 +14,7 @@ from bntui.core.text import clean
 from bntui.procs.gpus import gpu_position
 from bntui.record.runfile import RunFile
 from bntui.stats.figures import failures
-from bntui.tui.widgets.fit import fit_line
+from bntui.tui.widgets.fit import fit_line, flowed
 from bntui.tui.widgets.text_view import TextView
 
 # environment key → label, in the order shown on the CUDA line.
@@ -79,25 +79,6 @@ class DevicePanel(TextView):
         that appears, or a window resized after the run ended, brings no other redraw)."""
         if self._run is not None:
             self.show(self._run)
-
-
-def flowed(label: str, parts: list[str], width: int) -> Text:
-    """`label` then `parts` joined by ` · `, as many on a line as `width` allows; the next
-    lines indented under the first part (a version is never cut)."""
-    text = Text()
-    text.append(label, "bold")
-    line = len(label)
-    for i, part in enumerate(parts):
-        if i and line + 3 + len(part) > width:
-            text.append("\n" + " " * len(label))
-            line = len(label)
-        elif i:
-            text.append(" · ")
-            line += 3
-        text.append(part)
-        line += len(part)
-    text.append("\n")
-    return text
 
 
 def no_device_text(run: RunFile, width: int) -> Text:

@@ -59,6 +59,25 @@ def fit_or_mark(forms: Forms, gives_way: Sequence[int | tuple[int, int]], width:
     return text
 
 
+def flowed(label: str, parts: list[str], width: int) -> Text:
+    """`label` then `parts` joined by ` · `, as many on a line as `width` allows; the next
+    lines indented under the first part (a version is never cut)."""
+    text = Text()
+    text.append(label, "bold")
+    line = len(label)
+    for i, part in enumerate(parts):
+        if i and line + 3 + len(part) > width:
+            text.append("\n" + " " * len(label))
+            line = len(label)
+        elif i:
+            text.append(" · ")
+            line += 3
+        text.append(part)
+        line += len(part)
+    text.append("\n")
+    return text
+
+
 def numbers_table(
     title: str,
     columns: Sequence[str],

@@ -11,7 +11,7 @@ from bntui.core.text import clean, fmt_duration, fmt_signed
 from bntui.record.runfile import RunFile
 from bntui.stats.figures import bn_gap, common_epochs, failures, test_gap
 from bntui.stats.seedstats import Comparison, brief, comparisons, finished_epochs
-from bntui.tui.widgets.fit import fit_or_mark
+from bntui.tui.widgets.fit import fit_or_mark, flowed
 from bntui.tui.widgets.text_view import BuiltView, TextView
 
 
@@ -72,6 +72,30 @@ def experiment_parts(run: RunFile) -> list[str]:
         f"batch {spec.batch_size}",
         f"{spec.epochs} ep",
     ]
+
+
+class ExperimentPanel(TextView):
+    """The experiment whole, on as many lines as the width needs: the status line gives its
+    details up where the terminal is narrow."""
+
+    DEFAULT_CSS = "ExperimentPanel { padding: 0 1; margin-bottom: 1; }"
+
+    _run: RunFile | None = None
+
+    def show(self, run: RunFile) -> None:
+        """Redraw from the run's spec, to the panel's width."""
+        self._run = run
+        seeds = run.spec.seed_values
+        seed = f"seed {seeds[0]}" if len(seeds) == 1 else f"seeds {seeds[0]}–{seeds[-1]}"
+        parts = [*experiment_parts(run), seed, f"backend {clean(run.spec.backend, 20)}"]
+        text = flowed("Experiment  ", parts, self.size.width or 80)
+        text.rstrip()
+        self.show_text(text)
+
+    def on_resize(self) -> None:
+        """What fits on a line depends on the width: lay it out again."""
+        if self._run is not None:
+            self.show(self._run)
 
 
 class GapLine(TextView):
