@@ -6,16 +6,17 @@ per batch a slice of it, a gather of 32 rows and a walk over the input structure
 steps then stack a group of those batches into one array and copy it to the device. Here
 the same permutation is drawn at the same moment and each group of batches is gathered in
 one go, into a buffer the CPU device can use without a copy; the batches handed out are
-consecutive views of it, so the group's stack is a view too. The batches, their order and
-every number trained are Keras'. A steady epoch's feed went from 0.21-0.26 s to
-0.13-0.16 s (`bench/epoch.py`; `bench/RESULTS.md`, speed round 7).
+consecutive views of it, so the group's stack is a view too. A whole group is also handed
+out at once, already stacked (`GroupedBatches.next_group`), so the fused steps need not walk
+its batches one by one. The batches, their order and every number trained are Keras'. A
+steady epoch's feed went from 0.21-0.26 s to 0.13-0.16 s (`bench/epoch.py`;
+`bench/RESULTS.md`, speed round 7), and to a few milliseconds with whole groups (round 16).
 
 Imported only inside JAX worker processes.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import jax
@@ -74,20 +75,73 @@ def gather(values: np.ndarray, picks: np.ndarray) -> np.ndarray:
     return np.take(values, picks, axis=0, out=out, mode="clip")
 
 
-def grouped_batches(adapter: Any, group: int) -> Iterator[Any]:
+class GroupedBatches:
     """The epoch's batches as Keras' array adapter makes them with `shuffle=True`, gathered
-    `group` batches at a time."""
-    inputs, batch = adapter._inputs, adapter._batch_size
-    samples, batches = adapter._num_samples, adapter._size
-    # Keras' own draw (ArrayDataAdapter._get_iterator), made when the first batch is asked for.
-    order = np.random.permutation(samples)
-    for first in range(0, batches, group):
-        last = min(first + group, batches)
-        picks = order[first * batch : min(last * batch, samples)]
-        gathered = jax.tree.map(lambda values, picks=picks: gather(values, picks), inputs)
-        for index in range(last - first):
-            rows = slice(index * batch, (index + 1) * batch)
-            yield jax.tree.map(lambda values, rows=rows: values[rows], gathered)
+    `group` batches at a time: one by one (`next`), or a whole group at once, stacked
+    (`next_group`), which spares the fused steps a walk over each of its batches."""
+
+    def __init__(self, adapter: Any, group: int) -> None:
+        self.inputs, self.batch = adapter._inputs, adapter._batch_size
+        self.samples, self.batches = adapter._num_samples, adapter._size
+        self.group = group
+        self.order: np.ndarray | None = None
+        self.next_first = 0  # the first batch of the next gather
+        self.gathered: Any = None  # the last gather, while its batches are handed out
+        self.count = self.taken = 0  # batches in it, and handed out of it
+
+    def __iter__(self) -> GroupedBatches:
+        return self
+
+    def __next__(self) -> Any:
+        """The next batch: a view of its group's gathered rows."""
+        if self.taken == self.count:
+            self.draw()
+            first = self.next_first
+            if first >= self.batches:
+                raise StopIteration
+            self.gather(first, min(first + self.group, self.batches))
+            self.count, self.taken = self.next_first - first, 0
+        rows = slice(self.taken * self.batch, (self.taken + 1) * self.batch)
+        self.taken += 1
+        return jax.tree.map(lambda values: values[rows], self.gathered)
+
+    def next_group(self) -> Any:
+        """The next `group` batches stacked (leading axis: step), a view of their gathered
+        rows, when they are all whole batches and none of their group was handed out one by
+        one; else None (the batches then come through `next`)."""
+        if self.taken < self.count:
+            return None
+        self.draw()
+        last = self.next_first + self.group
+        if last > self.batches or last * self.batch > self.samples:
+            return None
+        self.gather(self.next_first, last)
+        return jax.tree.map(self.stacked, self.gathered)
+
+    def draw(self) -> None:
+        """Keras' own draw (ArrayDataAdapter._get_iterator), made when the first batch is
+        asked for."""
+        if self.order is None:
+            self.order = np.random.permutation(self.samples)
+
+    def gather(self, first: int, last: int) -> None:
+        """Gather batches `first` to `last` (excluded) into `gathered`."""
+        assert self.order is not None
+        picks = self.order[first * self.batch : min(last * self.batch, self.samples)]
+        self.gathered = jax.tree.map(lambda values: gather(values, picks), self.inputs)
+        self.next_first = last
+
+    def stacked(self, values: np.ndarray) -> np.ndarray:
+        """A group's gathered rows as `group` batches, read-only as a stack of views is."""
+        view = values.reshape(self.group, self.batch, *values.shape[1:])
+        view.flags.writeable = False
+        return view
+
+
+def grouped_batches(adapter: Any, group: int) -> GroupedBatches:
+    """The epoch's batches as Keras' array adapter makes them with `shuffle=True`, gathered
+    `group` batches at a time (`GroupedBatches`)."""
+    return GroupedBatches(adapter, group)
 
 
 def can_group(adapter: Any) -> bool:

@@ -62,7 +62,12 @@ class FusedTrainFunction:
         )
 
     def __call__(self, state: Any, iterator: Any) -> tuple[Any, Any]:
-        """Run the next group of up to `steps` batches from `iterator`."""
+        """Run the next group of up to `steps` batches from `iterator`: at once when the
+        group feed has them stacked (`bntui.training.feed.GroupedBatches.next_group`)."""
+        next_group = getattr(iterator, "next_group", None)
+        stacked = next_group() if next_group is not None else None
+        if stacked is not None:
+            return self.scan(state, self.to_device(stacked), self.steps)
         return self.run(state, self.take(iterator))
 
     def run(self, state: Any, batches: list[Any]) -> tuple[Any, Any]:
@@ -70,15 +75,18 @@ class FusedTrainFunction:
         whole = scanned_count(batches, self.steps)
         if whole == 0:
             return self.step_by_step(state, batches)
-        stacked = self.stack(batches[:whole])
-        if whole == self.steps and self.scanned_whole is not None:
-            logs, state = self.scanned_whole(state, stacked)
-            self.known_count_groups += 1
-        else:
-            logs, state = self.scanned(state, stacked, np.int32(whole))
+        logs, state = self.scan(state, self.stack(batches[:whole]), whole)
         if whole < len(batches):
             logs, state = self.step_by_step(state, batches[whole:])
         return logs, state
+
+    def scan(self, state: Any, stacked: Any, whole: int) -> tuple[Any, Any]:
+        """Run the first `whole` steps of a stacked group as one compiled call."""
+        if whole == self.steps and self.scanned_whole is not None:
+            logs, state = self.scanned_whole(state, stacked)
+            self.known_count_groups += 1
+            return logs, state
+        return self.scanned(state, stacked, np.int32(whole))
 
     def take(self, iterator: Any) -> list[Any]:
         """The next group: up to `steps` batches (fewer at the epoch's end)."""
@@ -98,9 +106,12 @@ class FusedTrainFunction:
         which the scan skips: every group runs the one scan program (a group with 18 whole
         batches once ran them one by one, through a program of their own to load)."""
         padding = [jax.tree.map(_zeros_like, batches[0])] * (self.steps - len(batches))
-        stacked = jax.tree.map(_stack, *batches, *padding)
+        return self.to_device(jax.tree.map(_stack, *batches, *padding))
+
+    def to_device(self, stacked: Any) -> Any:
+        """A stacked group on the device: one copy to a GPU, none on the CPU."""
         if self.on_host(stacked):
-            stacked = jax.device_put(stacked)  # one copy to a GPU; none on the CPU
+            stacked = jax.device_put(stacked)
             self.host_groups += 1
         self.fused_groups += 1
         return stacked

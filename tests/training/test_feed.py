@@ -90,6 +90,54 @@ def test_the_permutation_is_drawn_when_the_first_batch_is_asked_for() -> None:
     np.testing.assert_array_equal(mine[0], next(keras_way)[0])
 
 
+@pytest.mark.parametrize("samples", [203, 192, 208])
+def test_whole_groups_come_stacked_and_the_rest_one_by_one_in_keras_order(samples: int) -> None:
+    # 203 at 16: 12 whole batches and one of 11; 192: exactly 12; 208: exactly 13.
+    x, y = data(samples)
+    adapter = ArrayDataAdapter(x, y, batch_size=16, shuffle=True)
+    np.random.seed(2)
+    expected = keras_batches(adapter)
+    after_keras = np.random.random()
+    np.random.seed(2)
+    batches = grouped_batches(adapter, 4)
+    got: list[Any] = []
+    stacked_groups = 0
+    while True:
+        group = batches.next_group()
+        if group is not None:
+            stacked_groups += 1
+            assert group[0].shape == (4, 16, 4, 3) and group[1].shape == (4, 16)
+            assert not group[0].flags.writeable and group[0].ctypes.data % ALIGNMENT == 0
+            got += [tuple(part[i] for part in group) for i in range(4)]
+            continue
+        try:
+            got.append(next(batches))  # a short group's batches, one by one
+        except StopIteration:
+            break
+    assert np.random.random() == after_keras  # the same draws from NumPy's generator
+    assert stacked_groups == 3 and len(got) == len(expected)
+    for mine, theirs in zip(got, expected, strict=True):
+        np.testing.assert_array_equal(mine[0], theirs[0])
+        np.testing.assert_array_equal(mine[1], theirs[1])
+
+
+def test_a_group_begun_one_by_one_is_not_stacked_halfway() -> None:
+    x, y = data()
+    adapter = ArrayDataAdapter(x, y, batch_size=16, shuffle=True)
+    np.random.seed(4)
+    expected = keras_batches(adapter)
+    np.random.seed(4)
+    batches = grouped_batches(adapter, 4)
+    first = next(batches)
+    assert batches.next_group() is None  # three of its group are still to come
+    rest = [next(batches) for _ in range(3)]
+    group = batches.next_group()  # the second group is whole
+    assert group is not None
+    for mine, theirs in zip([first, *rest], expected[:4], strict=True):
+        np.testing.assert_array_equal(mine[0], theirs[0])
+    np.testing.assert_array_equal(group[0], np.stack([b[0] for b in expected[4:8]]))
+
+
 def test_a_group_of_gathered_batches_stacks_as_a_view_on_an_aligned_buffer() -> None:
     x, y = data()
     adapter = ArrayDataAdapter(x, y, batch_size=16, shuffle=True)
@@ -146,23 +194,35 @@ def spied_feed(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[int]]:
     monkeypatch.setattr(JAXEpochIterator, "_bntui_group_feed", False, raising=False)
     asked: list[int] = []
 
-    def spy(adapter: Any, group: int) -> Iterator[Any]:
-        asked.append(group)  # a generator's body: this runs when an epoch's batches start
-        yield from feed.grouped_batches(adapter, group)
+    def spy(adapter: Any, group: int) -> feed.GroupedBatches:
+        asked.append(group)  # called when an epoch's batches start
+        return feed.grouped_batches(adapter, group)
 
     monkeypatch.setattr(fused, "grouped_batches", spy)
     yield asked
 
 
 @pytest.mark.slow
-def test_fit_trains_on_the_group_feed_exactly_as_on_keras_batches(spied_feed: list[int]) -> None:
+def test_fit_trains_on_the_group_feed_exactly_as_on_keras_batches(
+    spied_feed: list[int], monkeypatch: pytest.MonkeyPatch
+) -> None:
     from dataclasses import replace
 
     from bntui.core.spec import ExperimentSpec
     from bntui.training.fused import fuse_train_steps
     from bntui.training.models import build_model
 
+    stacked_groups = [0]
+    next_group = feed.GroupedBatches.next_group
+
+    def counted(self: feed.GroupedBatches) -> Any:
+        group = next_group(self)
+        stacked_groups[0] += group is not None
+        return group
+
+    monkeypatch.setattr(feed.GroupedBatches, "next_group", counted)
     rng = np.random.default_rng(2)
+    # 200 images at 32 in groups of 4: a whole group, then 2 whole batches and one of 8.
     x = rng.random((200, 28, 28), dtype="float32")
     y = rng.integers(0, 10, 200).astype("uint8")
     results = []
@@ -176,6 +236,7 @@ def test_fit_trains_on_the_group_feed_exactly_as_on_keras_batches(spied_feed: li
     # Every epoch's batches came from the feed (and the batch Keras reads first to build
     # the model's training state, drawn the same way from the same generator).
     assert len(spied_feed) >= 3 and set(spied_feed) == {4}
+    assert stacked_groups == [3]  # one whole group an epoch came stacked, as one call
     (keras_weights, keras_loss), (fed_weights, fed_loss) = results
     for mine, theirs in zip(fed_weights, keras_weights):
         np.testing.assert_allclose(mine, theirs, rtol=1e-6, atol=1e-7)
