@@ -5,8 +5,11 @@ Each initializer is a small JAX program per weight shape (random, zeros, ones), 
 lowered and read from the compile cache: about 0.2 s of a worker's start on the 2-core Intel
 Xeon of `bench/RESULTS.md`, on the run's critical path. Keras draws each initializer's seed
 from Python's `random` when the layer is made, not when it is built, so the values depend
-only on the model (`bntui.training.programs.program_identity`) and the run's seed; layers
-are still made as before, so every random state after the build is the same.
+only on the model (`bntui.training.programs.program_identity`) and Python's random state
+when the build begins, which the run's seed sets; a set is kept under both, so a build from
+any other state (one not seeded first) makes and keeps its own, and never takes values that
+were not drawn from its state. Layers are still made as before, so every random state after
+the build is the same.
 
 Imported only inside JAX worker processes.
 """
@@ -17,6 +20,7 @@ import contextlib
 import hashlib
 import io
 import os
+import random
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -52,8 +56,9 @@ class InitialValues:
 @contextlib.contextmanager
 def kept_initial_values(identity: str | None, seed: int) -> Iterator[InitialValues]:
     """While a model is built: its variables take the values kept for model `identity` at
-    `seed`; when none are kept (or they do not fit), the values Keras' initializers make are
-    kept on leaving. Without an identity or a store, nothing changes."""
+    `seed` and Python's random state now; when none are kept (or they do not fit), the
+    values Keras' initializers make are kept on leaving. Without an identity or a store,
+    nothing changes."""
     directory = store_dir()
     if identity is None or directory is None:
         yield InitialValues(None)
@@ -64,7 +69,9 @@ def kept_initial_values(identity: str | None, seed: int) -> Iterator[InitialValu
     if not hasattr(Variable, "_initialize_with_initializer"):
         yield InitialValues(None)  # another Keras: its initializers run, as before
         return
-    digest = hashlib.sha256(f"{identity} initial {seed}".encode()).hexdigest()[:32]
+    # Keras' initializers take their seeds from Python's `random` as the layers are made.
+    drawn_from = hashlib.sha256(repr(random.getstate()).encode()).hexdigest()
+    digest = hashlib.sha256(f"{identity} initial {seed} {drawn_from}".encode()).hexdigest()[:32]
     path = directory / f"initial-{digest}.npz"
     values = InitialValues(_read(path))
     original = Variable._initialize_with_initializer

@@ -86,6 +86,24 @@ def test_values_are_read_and_another_seed_gets_its_own(
     assert not np.array_equal(other[0][0], built(None, monkeypatch, seed=3)[0][0])  # a kernel
 
 
+def test_a_build_not_seeded_first_neither_takes_nor_leaves_the_seeds_values(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A caller that builds without seeding draws other initial weights than the seed's:
+    # they are kept apart, so a later seeded build still gets the seed's own.
+    monkeypatch.setenv(STORE_ENV, str(tmp_path))
+    from bntui.training.models import build_model
+
+    random.seed(12345)  # not seed 3's state
+    with kept_initial_values(program_identity(SPEC, "bn"), 3) as values:
+        unseeded = [np.asarray(v.value) for v in build_model(SPEC, "bn").variables]
+    assert values.read == 0
+    seeded = built(tmp_path, monkeypatch)
+    assert_same(seeded, built(None, monkeypatch))
+    assert any(not np.array_equal(a, b) for a, b in zip(unseeded, seeded[0], strict=True))
+    assert len(list(tmp_path.iterdir())) == 2
+
+
 def test_a_damaged_file_is_made_again(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     direct = built(None, monkeypatch)
     built(tmp_path, monkeypatch)
