@@ -64,8 +64,8 @@ class FusedTrainFunction:
     def __call__(self, state: Any, iterator: Any) -> tuple[Any, Any]:
         """Run the next group of up to `steps` batches from `iterator`: at once when the
         group feed has them stacked (`bntui.training.feed.GroupedBatches.next_group`)."""
-        next_group = getattr(iterator, "next_group", None)
-        stacked = next_group() if next_group is not None else None
+        whole_groups = getattr(iterator, "group", None) == self.steps  # the feed's groups
+        stacked = iterator.next_group() if whole_groups else None
         if stacked is not None:
             return self.scan(state, self.to_device(stacked), self.steps)
         return self.run(state, self.take(iterator))

@@ -90,11 +90,20 @@ def test_the_permutation_is_drawn_when_the_first_batch_is_asked_for() -> None:
     np.testing.assert_array_equal(mine[0], next(keras_way)[0])
 
 
-@pytest.mark.parametrize("samples", [203, 192, 208])
-def test_whole_groups_come_stacked_and_the_rest_one_by_one_in_keras_order(samples: int) -> None:
-    # 203 at 16: 12 whole batches and one of 11; 192: exactly 12; 208: exactly 13.
+@pytest.mark.parametrize(
+    ("samples", "stacked"),
+    # At 16 in groups of 4: 203 is 12 whole batches and one of 11; 192 exactly 12; 208
+    # exactly 13; 188 is 11 whole and one of 12, inside the third group, which therefore
+    # comes one by one.
+    [(203, 3), (192, 3), (208, 3), (188, 2)],
+)
+@pytest.mark.parametrize("weighted", [False, True])
+def test_whole_groups_come_stacked_and_the_rest_one_by_one_in_keras_order(
+    samples: int, stacked: int, weighted: bool
+) -> None:
     x, y = data(samples)
-    adapter = ArrayDataAdapter(x, y, batch_size=16, shuffle=True)
+    weights = np.linspace(0.5, 1.5, len(y)).astype("float32") if weighted else None
+    adapter = ArrayDataAdapter(x, y, sample_weight=weights, batch_size=16, shuffle=True)
     np.random.seed(2)
     expected = keras_batches(adapter)
     after_keras = np.random.random()
@@ -106,8 +115,12 @@ def test_whole_groups_come_stacked_and_the_rest_one_by_one_in_keras_order(sample
         group = batches.next_group()
         if group is not None:
             stacked_groups += 1
+            assert len(group) == (3 if weighted else 2)
             assert group[0].shape == (4, 16, 4, 3) and group[1].shape == (4, 16)
             assert not group[0].flags.writeable and group[0].ctypes.data % ALIGNMENT == 0
+            if jax.default_backend() == "cpu":  # the CPU device takes it without a copy
+                on_device = jax.device_put(group[0])
+                assert on_device.unsafe_buffer_pointer() == group[0].ctypes.data
             got += [tuple(part[i] for part in group) for i in range(4)]
             continue
         try:
@@ -115,10 +128,11 @@ def test_whole_groups_come_stacked_and_the_rest_one_by_one_in_keras_order(sample
         except StopIteration:
             break
     assert np.random.random() == after_keras  # the same draws from NumPy's generator
-    assert stacked_groups == 3 and len(got) == len(expected)
+    assert stacked_groups == stacked and len(got) == len(expected)
     for mine, theirs in zip(got, expected, strict=True):
-        np.testing.assert_array_equal(mine[0], theirs[0])
-        np.testing.assert_array_equal(mine[1], theirs[1])
+        assert len(mine) == len(theirs)
+        for a, b in zip(mine, theirs, strict=True):
+            np.testing.assert_array_equal(a, b)
 
 
 def test_a_group_begun_one_by_one_is_not_stacked_halfway() -> None:
@@ -195,7 +209,7 @@ def spied_feed(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[int]]:
     asked: list[int] = []
 
     def spy(adapter: Any, group: int) -> feed.GroupedBatches:
-        asked.append(group)  # called when an epoch's batches start
+        asked.append(group)  # called for each iterator Keras makes (one an epoch, and more)
         return feed.grouped_batches(adapter, group)
 
     monkeypatch.setattr(fused, "grouped_batches", spy)

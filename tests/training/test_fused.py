@@ -182,3 +182,29 @@ def test_which_batches_of_a_group_run_as_one_scan() -> None:
     assert scanned_count(group(whole, whole), STEPS) == 2
     assert scanned_count(group(whole, partial), STEPS) == 0
     assert scanned_count(group(partial), STEPS) == 0
+
+
+def test_a_feed_of_other_groups_hands_its_batches_one_by_one() -> None:
+    """Groups stacked by a feed of another group size never reach a scan of `steps`: its
+    batches are taken one by one (as many as the scan takes), so none is skipped or
+    repeated."""
+    model = build_model(replace(ExperimentSpec(), steps_per_execution=STEPS), "plain")
+    train = FusedTrainFunction(model, STEPS)
+    batch = (np.zeros((32, 784), "float32"), np.zeros(32, "uint8"))
+
+    class OtherFeed:
+        group = STEPS + 1
+        handed = 0
+
+        def next_group(self) -> None:
+            raise AssertionError("a group of another size was asked for")
+
+        def __next__(self) -> tuple[np.ndarray, np.ndarray]:
+            self.handed += 1
+            return batch
+
+    taken: list[int] = []
+    train.run = lambda state, batches: (taken.append(len(batches)), state)  # type: ignore[method-assign]
+    feed = OtherFeed()
+    train(None, feed)
+    assert taken == [STEPS] and feed.handed == STEPS
