@@ -3,13 +3,16 @@ a model that fails makes the exit code 1 (the one table, README "Exit codes").""
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import psutil
 import pytest
 from conftest import assert_gone
-from screen import status_of, until
+from screen import GIVE_UP_S, status_of, until
 
+from bntui.core.events import Event, ModelDone
 from bntui.core.spec import build_spec
 from bntui.record.runfile import load_run
 from bntui.session.sessions import LiveSession
@@ -50,15 +53,33 @@ async def test_a_question_left_open_goes_when_training_ends(tmp_path: Path) -> N
     (no longer true) goes, the status line says why, and the run is saved as completed."""
     out = tmp_path / "run.json"
     session = LiveSession(build_spec(limit=2000, epochs=4, inside_per_epoch=0), out)
+    # The workers train as ever; the dashboard learns that a model is done only once the
+    # question is open, however fast the machine trains this short run.
+    asked = threading.Event()
+    source = session._source
+
+    def held_until_asked() -> Iterator[Event]:
+        for event in source():
+            if isinstance(event, ModelDone):
+                asked.wait(GIVE_UP_S)  # the limit only bounds a failed test's wait
+            yield event
+
+    session._source = held_until_asked  # type: ignore[method-assign]
     app = BntuiApp(session)
-    async with app.run_test(size=(80, 24)) as pilot:
-        await until(pilot, lambda: "LIVE" in status_of(app), "the live status")
-        await pilot.press("q")
-        # The question is pushed on the app's next turn, not within the key press.
-        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen), "the question")
-        await until(pilot, lambda: not isinstance(app.screen, ConfirmScreen), "the question gone")
-        await until(pilot, lambda: "nothing to stop" in status_of(app), "the reason")
-        await until(pilot, lambda: session.saved_path is not None, "the run saved")
+    try:
+        async with app.run_test(size=(80, 24)) as pilot:
+            await until(pilot, lambda: "LIVE" in status_of(app), "the live status")
+            await pilot.press("q")
+            # The question is pushed on the app's next turn, not within the key press.
+            await until(pilot, lambda: isinstance(app.screen, ConfirmScreen), "the question")
+            asked.set()
+            await until(
+                pilot, lambda: not isinstance(app.screen, ConfirmScreen), "the question gone"
+            )
+            await until(pilot, lambda: "nothing to stop" in status_of(app), "the reason")
+            await until(pilot, lambda: session.saved_path is not None, "the run saved")
+    finally:
+        asked.set()
     assert app.finish() == 0
     assert load_run(out).status == "completed"
 
