@@ -28,7 +28,7 @@ from typing import Any
 import jax
 import numpy as np
 
-from bntui.training.feed import can_group, grouped_batches, stack_batches
+from bntui.training.feed import GroupedBatches, can_group, grouped_batches, stack_batches
 from bntui.training.programs import ProgramStore
 
 
@@ -64,8 +64,8 @@ class FusedTrainFunction:
     def __call__(self, state: Any, iterator: Any) -> tuple[Any, Any]:
         """Run the next group of up to `steps` batches from `iterator`: at once when the
         group feed has them stacked (`bntui.training.feed.GroupedBatches.next_group`)."""
-        whole_groups = getattr(iterator, "group", None) == self.steps  # the feed's groups
-        stacked = iterator.next_group() if whole_groups else None
+        feeds_our_groups = isinstance(iterator, GroupedBatches) and iterator.group == self.steps
+        stacked = iterator.next_group() if feeds_our_groups else None
         if stacked is not None:
             return self.scan(state, self.to_device(stacked), self.steps)
         return self.run(state, self.take(iterator))

@@ -14,6 +14,7 @@ if keras.backend.backend() != "jax":
     pytest.skip("fused steps are for the JAX backend", allow_module_level=True)
 
 from bntui.core.spec import ExperimentSpec  # noqa: E402
+from bntui.training.feed import GroupedBatches  # noqa: E402
 from bntui.training.fused import (  # noqa: E402
     FusedTrainFunction,
     fuse_train_steps,
@@ -192,9 +193,9 @@ def test_a_feed_of_other_groups_hands_its_batches_one_by_one() -> None:
     train = FusedTrainFunction(model, STEPS)
     batch = (np.zeros((32, 784), "float32"), np.zeros(32, "uint8"))
 
-    class OtherFeed:
-        group = STEPS + 1
-        handed = 0
+    class OtherFeed(GroupedBatches):
+        def __init__(self) -> None:
+            self.group, self.handed = STEPS + 1, 0
 
         def next_group(self) -> None:
             raise AssertionError("a group of another size was asked for")
