@@ -22,6 +22,7 @@ from bntui.stats.seedstats import (
     plus_minus,
     seed_epoch_times,
     seed_range,
+    seeds_text,
     test_accuracies,
     test_summary,
     val_summary,
@@ -54,7 +55,7 @@ def spec_lines(spec: ExperimentSpec, train_images: int | None, batch: bool = Tru
     if spec.limit:
         data += f" (--limit {spec.limit:,})"
     size = f" · batch {spec.batch_size}" if batch else ""
-    seeds = f"seed {spec.seed}" if spec.seeds == 1 else f"seeds {seed_range(spec.seed_values)}"
+    seeds = seeds_text(spec)
     return [
         f"{spec.dataset} · {data} · {spec.optimizer} lr {spec.learning_rate:g}{size}",
         f"{spec.epochs} epoch{'s' * (spec.epochs != 1)} · {seeds}",

@@ -309,6 +309,11 @@ def seed_range(values: list[int]) -> str:
     return ", ".join(str(v) for v in values)
 
 
+def seeds_text(spec: ExperimentSpec) -> str:
+    """`seed 42`, or `seeds 42–46` for several."""
+    return f"seed {spec.seed}" if spec.seeds == 1 else f"seeds {seed_range(spec.seed_values)}"
+
+
 def how_trained(spec: ExperimentSpec) -> str | None:
     """How a worker trained its seeds: as one vectorised program, or one after another
     and why; None for one seed."""

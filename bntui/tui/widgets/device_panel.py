@@ -15,7 +15,7 @@ from bntui.procs.gpus import gpu_position
 from bntui.record.runfile import RunFile
 from bntui.stats.figures import failures
 from bntui.tui.widgets.fit import fit_line, flowed
-from bntui.tui.widgets.text_view import TextView
+from bntui.tui.widgets.text_view import RunTextView
 
 # environment key → label, in the order shown on the CUDA line.
 CUDA_FACTS = (
@@ -64,21 +64,12 @@ def _gpu_line(run: RunFile, dev: Mapping[str, Any], width: int) -> Text:
     return text
 
 
-class DevicePanel(TextView):
+class DevicePanel(RunTextView):
     """Backend and versions, the devices found, and what each model runs on."""
 
-    _run: RunFile | None = None
-
-    def show(self, run: RunFile) -> None:
-        """Redraw from the run's environment and devices, to the panel's width."""
-        self._run = run
-        self.show_text(device_text(run, self.size.width or self.screen.size.width))
-
-    def on_resize(self) -> None:
-        """What fits on a line depends on the width: lay it out again now (a scrollbar
-        that appears, or a window resized after the run ended, brings no other redraw)."""
-        if self._run is not None:
-            self.show(self._run)
+    def text_for(self, run: RunFile, width: int) -> Text:
+        """The run's environment and devices at `width` columns (`device_text`)."""
+        return device_text(run, width)
 
 
 def no_device_text(run: RunFile, width: int) -> Text:

@@ -10,9 +10,9 @@ from bntui.core.spec import MODEL_TITLES
 from bntui.core.text import clean, fmt_duration, fmt_signed
 from bntui.record.runfile import RunFile
 from bntui.stats.figures import bn_gap, common_epochs, failures, test_gap
-from bntui.stats.seedstats import Comparison, brief, comparisons, finished_epochs
+from bntui.stats.seedstats import Comparison, brief, comparisons, finished_epochs, seeds_text
 from bntui.tui.widgets.fit import fit_or_mark, flowed
-from bntui.tui.widgets.text_view import BuiltView, TextView
+from bntui.tui.widgets.text_view import BuiltView, RunTextView, TextView
 
 
 class StatusLine(TextView):
@@ -74,28 +74,22 @@ def experiment_parts(run: RunFile) -> list[str]:
     ]
 
 
-class ExperimentPanel(TextView):
+class ExperimentPanel(RunTextView):
     """The experiment whole, on as many lines as the width needs: the status line gives its
     details up where the terminal is narrow."""
 
     DEFAULT_CSS = "ExperimentPanel { padding: 0 1; margin-bottom: 1; }"
 
-    _run: RunFile | None = None
-
-    def show(self, run: RunFile) -> None:
-        """Redraw from the run's spec, to the panel's width."""
-        self._run = run
-        seeds = run.spec.seed_values
-        seed = f"seed {seeds[0]}" if len(seeds) == 1 else f"seeds {seeds[0]}–{seeds[-1]}"
-        parts = [*experiment_parts(run), seed, f"backend {clean(run.spec.backend, 20)}"]
-        text = flowed("Experiment  ", parts, self.size.width or 80)
+    def text_for(self, run: RunFile, width: int) -> Text:
+        """The experiment's parts, its seeds and backend, flowed over `width` columns."""
+        parts = [
+            *experiment_parts(run),
+            seeds_text(run.spec),
+            f"backend {clean(run.spec.backend, 20)}",
+        ]
+        text = flowed("Experiment  ", parts, width)
         text.rstrip()
-        self.show_text(text)
-
-    def on_resize(self) -> None:
-        """What fits on a line depends on the width: lay it out again."""
-        if self._run is not None:
-            self.show(self._run)
+        return text
 
 
 class GapLine(TextView):

@@ -14,6 +14,8 @@ from rich.console import RenderableType
 from rich.text import Text
 from textual.widgets import Static
 
+from bntui.record.runfile import RunFile
+
 
 class TextView(Static):
     """A Static with a cheap `show_text`. Lines never wrap: what is too long for the width
@@ -46,3 +48,25 @@ class BuiltView(Static):
             return
         self._key = key
         self.update(build())
+
+
+class RunTextView(TextView):
+    """A TextView drawn from a run to its width (`text_for`): it keeps the run it shows, so
+    a resize lays the text out again even when nothing else redraws (the run has ended, or a
+    scrollbar appeared)."""
+
+    _run: RunFile | None = None
+
+    def show(self, run: RunFile) -> None:
+        """Redraw from `run`, to the widget's width."""
+        self._run = run
+        self.show_text(self.text_for(run, self.size.width or self.screen.size.width))
+
+    def text_for(self, run: RunFile, width: int) -> Text:
+        """What to show of `run` at `width` columns."""
+        raise NotImplementedError
+
+    def on_resize(self) -> None:
+        """What fits on a line depends on the width: lay it out again."""
+        if self._run is not None:
+            self.show(self._run)
