@@ -29,6 +29,7 @@ from pathlib import Path
 
 import psutil
 from floor import floors as measure_floors  # bench/floor.py
+from startup import imports_s  # bench/startup.py
 
 HERE = Path(__file__).parent
 TRAIN, STEPS = 55_000, 1_719
@@ -163,8 +164,9 @@ def outside_steady(r: dict[str, float]) -> float:
     return r["wall_s"] - (r["epochs_s_bn"] - r["first_epoch_s_bn"]) - r["epoch_s_bn"]
 
 
-def startup_line(ours: list[dict[str, float]], names: list[str]) -> str:
-    """Where the default run's wall time goes besides steady training, round by round."""
+def startup_line(ours: list[dict[str, float]], names: list[str], fresh: list[float]) -> str:
+    """Where the default run's wall time goes besides steady training, round by round, and
+    the floor under it: `fresh`, each round's fresh interpreter alone to JAX and Keras imported."""
 
     def med(key: str) -> float:
         return statistics.median(r[key] for r in ours)
@@ -176,6 +178,10 @@ def startup_line(ours: list[dict[str, float]], names: list[str]) -> str:
         for name, r, share in zip(names, ours, shares)
     )
     warm = 100 * statistics.median(shares[1:] or shares)
+    floor_rounds = "; ".join(
+        f"{took:.2f} s ({100 * took / r['wall_s']:.1f}% of its round)"
+        for took, r in zip(fresh, ours)
+    )
     return (
         f"Start-up split (BN worker, medians): worker started → model built (imports, data) "
         f"{med('ready_t_bn'):.2f} s; first epoch {med('first_epoch_s_bn'):.2f} s "
@@ -185,7 +191,14 @@ def startup_line(ours: list[dict[str, float]], names: list[str]) -> str:
         f"{statistics.median(tail):.2f} s. "
         "Outside steady training, per round (the whole process's wall "
         f"time minus BN's epochs after the first and one steady epoch for the first): {rounds}. "
-        f"Median of the rounds after the first (warm caches): **{warm:.1f}%** (target ≤ 10%)."
+        f"Median of the rounds after the first (warm caches): **{warm:.1f}%** (target ≤ 10%). "
+        "The floor under it, measured in each round beside the run: a fresh interpreter "
+        "alone, pinned, with a worker's environment, from its spawn to JAX and Keras "
+        "imported as a worker imports them (bench/startup.py) took "
+        f"{floor_rounds}. "
+        "A run's start-up adds to that its launch, the data and the model, the programs' "
+        "loads, the first layer statistics, the first epoch's excess, "
+        "the test and predictions, and its exit."
     )
 
 
@@ -318,8 +331,11 @@ def main() -> None:
     loads = [os.getloadavg()[0]]
     names = [f"round {i + 1}" for i in range(args.rounds)]
     ours_names = [n + (" (empty compile cache)" if i == 0 else "") for i, n in enumerate(names)]
+    fresh: list[float] = []
+    last_core = max(os.sched_getaffinity(0))
     for name, our_name in zip(names, ours_names):
         floors.append(measure_floors(1))
+        fresh.append(imports_s(last_core))
         seeds.append(run_seeds(args.epochs))
         print(fmt_row(f"seeds way, {name}", seeds[-1]), flush=True)
         ours.append(run_bntui(args.epochs))
@@ -369,7 +385,7 @@ def main() -> None:
         f"{med(ours, 'first_epoch_s_plain'):.2f} s, BN {med(ours, 'first_epoch_s_bn'):.2f} s "
         f"(round 1, empty cache: {ours[0]['first_epoch_s_plain']:.2f} s, "
         f"{ours[0]['first_epoch_s_bn']:.2f} s).",
-        startup_line(ours, ours_names),
+        startup_line(ours, ours_names, fresh),
         "Curve points per epoch (minimum over epochs): "
         f"plain {med(ours, 'points_per_epoch_plain'):.0f}, "
         f"BN {med(ours, 'points_per_epoch_bn'):.0f}.",

@@ -67,6 +67,27 @@ def once(code: str, core: int) -> float:
     return time.perf_counter() - begun
 
 
+def imports_s(core: int) -> float:
+    """Seconds from spawning a fresh, pinned interpreter with a worker's environment to JAX
+    and Keras imported as a worker imports them (`VARIANTS`' "a worker" line), the
+    interpreter's exit left out: what a worker pays before bntui's own work can begin."""
+    from bntui.core.spec import ExperimentSpec
+    from bntui.procs.supervisor import worker_env
+
+    env = worker_env(ExperimentSpec(), 1)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(HERE.parent), env.get("PYTHONPATH")]))
+    code = VARIANTS["import keras, pandas skipped (a worker)"] + "; import time; print(time.time())"
+    begun = time.time()
+    done = subprocess.run(
+        ["taskset", "-c", str(core), sys.executable, "-c", code],
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    return float(done.stdout.split()[-1]) - begun
+
+
 def main() -> None:
     """Time the variants in turn, `--rounds` times; print medians."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
