@@ -49,13 +49,20 @@ VARIANTS = {
 }
 
 
-def once(code: str, core: int) -> float:
-    """Seconds for one fresh, pinned interpreter running `code` with a worker's environment."""
+def worker_like_env() -> dict[str, str]:
+    """A worker's environment (`bntui.procs.supervisor.worker_env`), with this checkout's
+    bntui importable."""
     from bntui.core.spec import ExperimentSpec
     from bntui.procs.supervisor import worker_env
 
     env = worker_env(ExperimentSpec(), 1)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(HERE.parent), env.get("PYTHONPATH")]))
+    return env
+
+
+def once(code: str, core: int) -> float:
+    """Seconds for one fresh, pinned interpreter running `code` with a worker's environment."""
+    env = worker_like_env()
     begun = time.perf_counter()
     subprocess.run(
         ["taskset", "-c", str(core), sys.executable, "-c", code],
@@ -71,12 +78,8 @@ def imports_s(core: int) -> float:
     """Seconds from spawning a fresh, pinned interpreter with a worker's environment to JAX
     and Keras imported as a worker imports them (`VARIANTS`' "a worker" line), the
     interpreter's exit left out: what a worker pays before bntui's own work can begin."""
-    from bntui.core.spec import ExperimentSpec
-    from bntui.procs.supervisor import worker_env
-
-    env = worker_env(ExperimentSpec(), 1)
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(HERE.parent), env.get("PYTHONPATH")]))
     code = VARIANTS["import keras, pandas skipped (a worker)"] + "; import time; print(time.time())"
+    env = worker_like_env()
     begun = time.time()
     done = subprocess.run(
         ["taskset", "-c", str(core), sys.executable, "-c", code],

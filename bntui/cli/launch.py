@@ -22,9 +22,9 @@ def main() -> None:
     try:
         parse_and_run()
     finally:
-        # Everything is saved and the workers are reaped by now. At exit Python would still
-        # walk every object bntui made (Textual, pydantic, the run's records) to collect
-        # cycles: 50-90 ms at the end of every run (bench/RESULTS.md, speed round 17).
-        # Frozen objects are left to the OS; threads, atexit handlers and the flushing of
-        # stdout and stderr happen as before.
+        # A command's files are saved and its workers reaped before it returns. At exit
+        # Python would still walk every object bntui made (Textual, pydantic, the run's
+        # records) to collect cycles: 50-95 ms at the end of every run (bench/RESULTS.md,
+        # speed round 17). Frozen objects are left to the OS; threads, atexit handlers and
+        # the flushing of stdout and stderr happen as before.
         gc.freeze()

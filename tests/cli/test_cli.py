@@ -63,7 +63,7 @@ def test_the_command_ends_with_its_objects_frozen(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     # The entry point's last step: Python's final collection would walk every object bntui
-    # made, 50-90 ms at the end of every run. Its output and exit code are untouched.
+    # made, 50-95 ms at the end of every run. Its output and exit code are untouched.
     from bntui.cli import launch
 
     monkeypatch.setattr(sys, "argv", ["bntui", "--version"])
