@@ -38,7 +38,7 @@ def aligned_empty(shape: tuple[int, ...], dtype: Any) -> np.ndarray:
 
 def stack_batches(*parts: np.ndarray) -> np.ndarray:
     """The parts stacked on a new leading axis: a view when they already lie one after
-    another in one buffer (the batches `grouped_batches` hands out), else a copy into an
+    another in one buffer (the batches `GroupedBatches` hands out), else a copy into an
     aligned buffer."""
     first = parts[0]
     if lie_in_a_row(parts):
@@ -139,14 +139,8 @@ class GroupedBatches:
         return view
 
 
-def grouped_batches(adapter: Any, group: int) -> GroupedBatches:
-    """The epoch's batches as Keras' array adapter makes them with `shuffle=True`, gathered
-    `group` batches at a time (`GroupedBatches`)."""
-    return GroupedBatches(adapter, group)
-
-
 def can_group(adapter: Any) -> bool:
-    """True for an adapter `grouped_batches` reproduces exactly: Keras' array adapter over
+    """True for an adapter `GroupedBatches` reproduces exactly: Keras' array adapter over
     NumPy arrays (in memory or mapped from a file) that it would not cast, shuffling across
     the whole epoch."""
     try:

@@ -28,7 +28,7 @@ from typing import Any
 import jax
 import numpy as np
 
-from bntui.training.feed import GroupedBatches, can_group, grouped_batches, stack_batches
+from bntui.training.feed import GroupedBatches, can_group, stack_batches
 from bntui.training.programs import ProgramStore
 
 
@@ -253,7 +253,7 @@ def feed_groups() -> bool:
             return keras_way(self)
         group = getattr(self, "steps_per_execution", 1) or 1
         if group > 1 and can_group(self.data_adapter):
-            return grouped_batches(self.data_adapter, group)
+            return GroupedBatches(self.data_adapter, group)
         if on_accelerator:
             return self.data_adapter.get_jax_iterator()
         return keras_way(self)

@@ -22,9 +22,9 @@ from keras.src.trainers.data_adapters.array_data_adapter import ArrayDataAdapter
 from bntui.training import feed  # noqa: E402
 from bntui.training.feed import (  # noqa: E402
     ALIGNMENT,
+    GroupedBatches,
     aligned_empty,
     can_group,
-    grouped_batches,
     lie_in_a_row,
     stack_batches,
 )
@@ -51,7 +51,7 @@ def test_batches_and_their_order_are_keras_own(group: int, weighted: bool) -> No
     expected = keras_batches(adapter)
     after_keras = np.random.random()
     np.random.seed(11)
-    got = list(grouped_batches(adapter, group))
+    got = list(GroupedBatches(adapter, group))
     assert np.random.random() == after_keras  # the same draws from NumPy's generator
     assert len(got) == len(expected) == 13
     for mine, theirs in zip(got, expected):
@@ -71,7 +71,7 @@ def test_arrays_mapped_from_a_file_are_fed_as_keras_feeds_them(tmp_path: Any) ->
     np.random.seed(5)
     expected = keras_batches(adapter)
     np.random.seed(5)
-    got = list(grouped_batches(adapter, 4))
+    got = list(GroupedBatches(adapter, 4))
     for mine, theirs in zip(got, expected, strict=True):
         np.testing.assert_array_equal(mine[0], theirs[0])
         np.testing.assert_array_equal(mine[1], theirs[1])
@@ -81,7 +81,7 @@ def test_the_permutation_is_drawn_when_the_first_batch_is_asked_for() -> None:
     x, y = data()
     adapter = ArrayDataAdapter(x, y, batch_size=16, shuffle=True)
     np.random.seed(3)
-    batches = grouped_batches(adapter, 4)
+    batches = GroupedBatches(adapter, 4)
     np.random.random()  # a draw between making the iterator and starting it, as in fit
     mine = next(batches)
     np.random.seed(3)
@@ -108,7 +108,7 @@ def test_whole_groups_come_stacked_and_the_rest_one_by_one_in_keras_order(
     expected = keras_batches(adapter)
     after_keras = np.random.random()
     np.random.seed(2)
-    batches = grouped_batches(adapter, 4)
+    batches = GroupedBatches(adapter, 4)
     got: list[Any] = []
     stacked_groups = 0
     while True:
@@ -141,7 +141,7 @@ def test_a_group_begun_one_by_one_is_not_stacked_halfway() -> None:
     np.random.seed(4)
     expected = keras_batches(adapter)
     np.random.seed(4)
-    batches = grouped_batches(adapter, 4)
+    batches = GroupedBatches(adapter, 4)
     first = next(batches)
     assert batches.next_group() is None  # three of its group are still to come
     rest = [next(batches) for _ in range(3)]
@@ -155,7 +155,7 @@ def test_a_group_begun_one_by_one_is_not_stacked_halfway() -> None:
 def test_a_group_of_gathered_batches_stacks_as_a_view_on_an_aligned_buffer() -> None:
     x, y = data()
     adapter = ArrayDataAdapter(x, y, batch_size=16, shuffle=True)
-    group = [batch[0] for _, batch in zip(range(4), grouped_batches(adapter, 4))]
+    group = [batch[0] for _, batch in zip(range(4), GroupedBatches(adapter, 4))]
     stacked = stack_batches(*group)
     assert np.shares_memory(stacked, group[0]) and np.shares_memory(stacked, group[-1])
     assert stacked.ctypes.data % ALIGNMENT == 0
@@ -208,11 +208,12 @@ def spied_feed(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[int]]:
     monkeypatch.setattr(JAXEpochIterator, "_bntui_group_feed", False, raising=False)
     asked: list[int] = []
 
-    def spy(adapter: Any, group: int) -> feed.GroupedBatches:
-        asked.append(group)  # called for each iterator Keras makes (one an epoch, and more)
-        return feed.grouped_batches(adapter, group)
+    class Spied(feed.GroupedBatches):
+        def __init__(self, adapter: Any, group: int) -> None:
+            asked.append(group)  # made for each iterator Keras makes (one an epoch, and more)
+            super().__init__(adapter, group)
 
-    monkeypatch.setattr(fused, "grouped_batches", spy)
+    monkeypatch.setattr(fused, "GroupedBatches", Spied)
     yield asked
 
 
