@@ -2,6 +2,7 @@
 
     python bench/trace_start.py              # bntui run --headless --epochs 1, traced
     python bench/trace_start.py --epochs 3 --groups
+    python bench/trace_start.py --programs
 
 It runs `bntui run --headless` with a tracer put in front of every process it starts (a
 `sitecustomize` module on `PYTHONPATH`, written to a temporary folder): the tracer wraps the
@@ -10,7 +11,10 @@ worker's steps (its modules, `import jax`, `import keras`, the model built, the 
 store and JAX's compile cache, and the test) and listens to JAX's compile events. It then
 prints, per worker, each step's end in seconds since bntui was launched, and how long the
 step took, and when bntui's own process started and began to exit and the command ended.
-`--groups` adds the time between groups of steps (a fused scan each), per epoch. The traced
+`--groups` adds the time between groups of steps (a fused scan each), per epoch; `--programs`
+adds every program JAX compiles or loads from its compile cache (`compile_or_get_cached`):
+its name, the time it took, and the last three bntui or Keras lines that called for it (the
+small eager operations Keras runs outside the stored steps show up here). The traced
 run is slower than an untraced one by a few milliseconds a step; compare runs traced alike.
 A benchmark: it asserts nothing.
 """
@@ -96,6 +100,33 @@ def fused(module):
     module.FusedTrainFunction.__call__ = call
 
 
+def compiler(module):
+    if not os.environ.get("BNTUI_TRACE_PROGRAMS"):
+        return
+    import traceback
+    original = module.compile_or_get_cached
+
+    def compile_or_get_cached(*args, **kwargs):
+        begun = time.time()
+        try:
+            return original(*args, **kwargs)
+        finally:
+            took = time.time() - begun
+            try:
+                name = args[1].operation.attributes["sym_name"].value
+            except Exception:
+                name = "?"
+            ours = [f for f in traceback.extract_stack()[:-1]
+                    if "/bntui/" in f.filename or "/keras/" in f.filename]
+            where = " <- ".join(
+                f"{f.filename.rsplit('/', 2)[-2]}/{f.filename.rsplit('/', 1)[-1]}:{f.lineno}"
+                for f in reversed(ours[-3:])
+            )
+            log(f"program {name} ({where})", took)
+
+    module.compile_or_get_cached = compile_or_get_cached
+
+
 def trainer(module):
     wrap(module.Trainer, "_symbolic_build", "fit's symbolic build", 0.001)
 
@@ -114,6 +145,7 @@ HOOKS = {
     "bntui.training.probe": probe,
     "bntui.training.fused": fused,
     "keras.src.trainers.trainer": trainer,
+    "jax._src.compiler": compiler,
     "jax": jax_loaded,
     "keras": lambda module: log("import keras done"),
 }
@@ -144,7 +176,9 @@ sys.meta_path.insert(0, Hooks())
 """
 
 
-def traced_run(epochs: int, groups: bool, folder: Path) -> list[list[tuple[float, str, str]]]:
+def traced_run(
+    epochs: int, groups: bool, folder: Path, programs: bool = False
+) -> list[list[tuple[float, str, str]]]:
     """Run bntui traced; every process's trace lines as (time, what, took)."""
     (folder / "sitecustomize.py").write_text(TRACER)
     env = {
@@ -154,6 +188,8 @@ def traced_run(epochs: int, groups: bool, folder: Path) -> list[list[tuple[float
     }
     if groups:
         env["BNTUI_TRACE_GROUPS"] = "1"
+    if programs:
+        env["BNTUI_TRACE_PROGRAMS"] = "1"
     command = [sys.executable, "-m", "bntui", "run", "--headless", "--epochs", str(epochs)]
     begun = time.time()
     done = subprocess.run(
@@ -204,9 +240,13 @@ def main() -> None:
     )
     parser.add_argument("--epochs", type=int, default=1)
     parser.add_argument("--groups", action="store_true", help="also the time between groups")
+    parser.add_argument(
+        "--programs", action="store_true", help="also every program compiled or cache-loaded"
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="bntui-trace-") as folder:
-        print("\n".join(report(traced_run(args.epochs, args.groups, Path(folder)))))
+        traces = traced_run(args.epochs, args.groups, Path(folder), args.programs)
+        print("\n".join(report(traces)))
 
 
 if __name__ == "__main__":
