@@ -19,7 +19,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import io
-import os
 import random
 from collections.abc import Iterator
 from pathlib import Path
@@ -27,7 +26,8 @@ from typing import Any
 
 import numpy as np
 
-from bntui.training.programs import store_dir, write_atomically
+from bntui.training.programs import store_dir
+from bntui.training.storefiles import mark_used, prune_oldest, write_atomically
 
 # Sets of initial weights kept (one per model and seed, about 1 MB each for the default
 # models): the oldest used are removed beyond this, so trying many seeds cannot fill a disk.
@@ -97,16 +97,12 @@ def kept_initial_values(identity: str | None, seed: int) -> Iterator[InitialValu
         if write_atomically(path, buffer.getvalue()):
             prune(directory)
     else:
-        with contextlib.suppress(OSError):
-            os.utime(path)  # recently used: pruned last
+        mark_used(path)  # recently used: pruned last
 
 
 def prune(directory: Path, keep: int = KEPT) -> None:
     """Remove all but the `keep` most recently used sets of initial weights."""
-    with contextlib.suppress(OSError):
-        kept = sorted(directory.glob("initial-*.npz"), key=lambda p: p.stat().st_mtime)
-        for path in kept[: max(0, len(kept) - keep)]:
-            path.unlink(missing_ok=True)
+    prune_oldest(directory, "initial-*.npz", keep)
 
 
 def _read(path: Any) -> list[np.ndarray] | None:

@@ -11,8 +11,10 @@ programs (the compile cache's hit included).
 Every run, the first one too, executes the exported program, so a run that exports and a run
 that loads compute the same numbers. The store is read while JAX traces a new argument
 signature; later calls are JAX's own dispatch (a Python check per call cost about 0.5 ms, 40 ms
-an epoch). An entry is named after everything that shapes the
-program: the experiment's settings that build the model and its optimizer (architecture,
+an epoch). On the CPU the executable compiled from a stored program is kept beside it
+(`bntui.training.executables`), and a later run calls that instead of tracing, lowering and
+looking the program up in JAX's compile cache again. An entry is named after everything that
+shapes the program: the experiment's settings that build the model and its optimizer (architecture,
 optimizer, learning rate, steps per call...), the JAX, jaxlib, Keras and bntui versions, the
 source of `bntui.training`, Keras' and JAX's settings, the platform, and the arguments' tree,
 shapes and dtypes. A changed entry makes a
@@ -24,12 +26,10 @@ Imported only inside JAX worker processes.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import os
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +37,8 @@ import jax
 from jax import export
 
 from bntui.core.spec import ExperimentSpec
+from bntui.training import executables
+from bntui.training.storefiles import write_atomically
 
 STORE_ENV = "BNTUI_PROGRAM_CACHE_DIR"
 SUFFIX = ".jaxexport"
@@ -119,7 +121,9 @@ class StoredFunction:
     `directory` (one per argument signature); `donate` None donates nothing.
 
     The store is consulted while JAX traces a new signature: a call with a signature seen
-    before is JAX's own dispatch, with no Python of ours."""
+    before is JAX's own dispatch, with no Python of ours. On the CPU each signature's
+    executable is kept too, and called directly (JAX's compiled call, which checks the
+    arguments' types before it runs anything and refuses another signature)."""
 
     def __init__(
         self, function: Any, donate: int | None, directory: Path, identity: str, name: str
@@ -129,31 +133,75 @@ class StoredFunction:
         self.directory = directory
         self.identity = identity
         self.name = name
-        self.loaded = 0  # programs read from the store
+        self.loaded = 0  # programs read from the store (exported or compiled)
         self.exported = 0  # programs exported (and written, when the folder allows)
         self.fresh: set[Any] = set()  # signatures whose stored program failed to build
         self.traced_loaded: Any = None  # the signature a stored program was just traced for
+        self.calls_lapack = True  # whether the program just traced calls LAPACK
         self.jitted: Any = None  # made at the first call, on its arguments' device
+        self.compiled: list[Any] = []  # kept executables met this run, the last used first
 
     def __call__(self, *args: Any) -> Any:
         """Run the program for these arguments' signature (found, loaded or exported)."""
+        for index, compiled in enumerate(self.compiled):
+            try:
+                result = compiled(*args)
+            except TypeError:  # another signature: refused before anything runs
+                continue
+            if index:
+                self.compiled.insert(0, self.compiled.pop(index))
+            return result
         if self.jitted is None:
             self.jitted = self.jit_on_device_of(args)
+        compiled = self.compiled_for(args)
+        if compiled is not None:
+            self.compiled.insert(0, compiled)
+            return compiled(*args)
         try:  # A stored program is traced and compiled here, before any buffer is donated.
             result = self.jitted(*args)
         except Exception as exc:
-            failed, self.traced_loaded = self.traced_loaded, None
-            if failed is None:
+            if not self.forget_unusable(exc, args):
                 raise
-            # A file that reads but does not build: export it again (a new jit, so that
-            # the signature is traced again; the others load again, from the store).
-            print(f"bntui: stored program unusable ({exc}); exporting it again", file=sys.stderr)
-            self.loaded -= 1
-            self.fresh.add(failed)
-            self.jitted = self.jit_on_device_of(args)
             return self.jitted(*args)
         self.traced_loaded = None
         return result
+
+    def compiled_for(self, args: Any) -> Any:
+        """The executable for `args`' signature: kept in the store, else compiled here and
+        kept (`bntui.training.executables`); None off the CPU or when it does not compile
+        (the caller's `jax.jit` then runs it, or says why)."""
+        if not executables.keeps_for(executables.device_of(args)):
+            return None
+        path = executables.path_for(self.directory, self.identity, self.name, args, self.donate)
+        compiled = executables.load(path)
+        if compiled is not None:
+            self.loaded += 1
+            return compiled
+        try:
+            compiled = executables.compile_to_keep(self.jitted.lower(*args))
+        except Exception as exc:
+            if not self.forget_unusable(exc, args):
+                return None
+            try:
+                compiled = executables.compile_to_keep(self.jitted.lower(*args))
+            except Exception:
+                return None
+        self.traced_loaded = None
+        executables.keep(path, compiled, self.calls_lapack, args)
+        return compiled
+
+    def forget_unusable(self, exc: Exception, args: Any) -> bool:
+        """After `exc` while a signature was traced and compiled: True when a stored program
+        was read for it (then it is exported again by a new `jax.jit`, which traces the
+        signature again; the others load again, from the store), else False."""
+        failed, self.traced_loaded = self.traced_loaded, None
+        if failed is None:
+            return False
+        print(f"bntui: stored program unusable ({exc}); exporting it again", file=sys.stderr)
+        self.loaded -= 1
+        self.fresh.add(failed)
+        self.jitted = self.jit_on_device_of(args)
+        return True
 
     def jit_on_device_of(self, args: Any) -> Any:
         """`jax.jit` of `stored_call` taking every argument on the device `args` are on.
@@ -189,10 +237,11 @@ class StoredFunction:
                 data = exported.serialize()
             except Exception as exc:  # e.g. a custom call JAX cannot serialize
                 print(f"bntui: training step not exported ({exc}); tracing it", file=sys.stderr)
+                self.calls_lapack = True  # not known: set up if ever loaded compiled
                 return self.function(*args)
             self.exported += 1
             write_atomically(path, data)
-        set_up_lapack_only_for(exported)
+        self.calls_lapack = executables.set_up_lapack_only_for(exported)
         return exported.call(*args)
 
     @staticmethod
@@ -207,45 +256,6 @@ class StoredFunction:
         takes = expected == exported.in_tree
         avals = tuple((tuple(a.shape), str(a.dtype)) for a in exported.in_avals)
         return exported if takes and avals == shapes else None
-
-
-def set_up_lapack_only_for(exported: Any) -> None:
-    """Set up JAX's LAPACK handlers if `exported` calls LAPACK, and stop JAX doing it for
-    every exported program.
-
-    JAX sets them up (importing scipy.linalg: 0.2-0.3 s of a worker's first epoch) the first
-    time it lowers a call to any exported program on the CPU; the MLP's programs never call
-    LAPACK. A program that does names its LAPACK targets in its module."""
-    from jax._src.export import _export
-    from jax._src.lax import linalg
-
-    set_up = getattr(linalg, "initialize_lapack", None)
-    if set_up is None or not hasattr(_export, "_ensure_backends_initialized"):
-        return  # another JAX: its own way stays
-    if b"lapack" in exported.mlir_module_serialized:
-        set_up()
-    _export._ensure_backends_initialized = _backends_set_up_per_program
-
-
-def _backends_set_up_per_program(platforms: tuple[str, ...]) -> None:
-    """Nothing: `set_up_lapack_only_for` did it for the programs that need it."""
-
-
-def write_atomically(path: Path, data: bytes | bytearray) -> bool:
-    """Write `data` to `path` through a temporary file; False when the folder refuses."""
-    temporary = None
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
-        with os.fdopen(handle, "wb") as file:
-            file.write(data)
-        os.replace(temporary, path)
-    except OSError:
-        if temporary is not None:
-            with contextlib.suppress(OSError):
-                os.unlink(temporary)  # a partial file (disk full) is not left behind
-        return False
-    return True
 
 
 class ProgramStore:

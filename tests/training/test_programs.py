@@ -25,6 +25,7 @@ import jax  # noqa: E402
 
 from bntui.core.spec import ExperimentSpec  # noqa: E402
 from bntui.procs.supervisor import worker_env  # noqa: E402
+from bntui.training.executables import SUFFIX as EXECUTABLE  # noqa: E402
 from bntui.training.fused import fuse_train_steps  # noqa: E402
 from bntui.training.models import build_model  # noqa: E402
 from bntui.training.probe import LayerProbe  # noqa: E402
@@ -119,23 +120,31 @@ class Lowerings(logging.Handler):
             self.names.append(message.split()[1])
 
 
-@pytest.mark.parametrize("which", ["plain", "bn"])
-def test_each_stored_program_is_lowered_once_a_run(tmp_path: Path, which: str) -> None:
-    """Keras' fresh arrays (not committed to a device) and a program's outputs (committed)
-    make one signature: the scan is not lowered and loaded again for its second call or
-    after Keras resets the metrics for epoch 2."""
+def lowered_while(run: Any) -> tuple[Any, list[str]]:
+    """What `run()` returned, and the programs JAX lowered meanwhile."""
     seen, logger = Lowerings(), logging.getLogger("jax")
-    # JAX's settings name the programs: the exporting run logs compiles too.
     with jax.log_compiles(True):
-        train(tmp_path, which)
         logger.addHandler(seen)
         try:
-            function = train(tmp_path, which)[2]
+            return run(), seen.names
         finally:
             logger.removeHandler(seen)
-    assert function.scanned.loaded == 1 and function.single.loaded == 1
+
+
+@pytest.mark.parametrize("which", ["plain", "bn"])
+def test_each_stored_program_is_lowered_once_then_never(tmp_path: Path, which: str) -> None:
+    """Keras' fresh arrays (not committed to a device) and a program's outputs (committed)
+    make one signature: the scan is not lowered and loaded again for its second call or
+    after Keras resets the metrics for epoch 2. The run that exports lowers each stored
+    program once; a later run calls the executables kept then and lowers none."""
+    exporting, first = lowered_while(lambda: train(tmp_path, which)[2])
+    loading, later = lowered_while(lambda: train(tmp_path, which)[2])
     # The scan, a partial step, two test and two predict steps: once each.
-    assert seen.names.count("jit(stored_call)") == 6, seen.names
+    assert first.count("jit(stored_call)") == 6, first
+    assert exporting.scanned.exported == 1 and exporting.single.exported == 1
+    assert later.count("jit(stored_call)") == 0, later
+    assert loading.scanned.loaded == 1 and loading.single.loaded == 1
+    assert len(list(tmp_path.glob(f"*{EXECUTABLE}"))) == 6
 
 
 def test_programs_exported_at_one_seed_train_another_exactly(tmp_path: Path) -> None:
@@ -260,7 +269,7 @@ def test_identity_imports_no_tensorflow() -> None:
 def test_a_damaged_program_is_exported_again(tmp_path: Path) -> None:
     direct = train(None)
     train(tmp_path)
-    for path in tmp_path.glob(f"*{SUFFIX}"):
+    for path in [*tmp_path.glob(f"*{SUFFIX}"), *tmp_path.glob(f"*{EXECUTABLE}")]:
         path.write_bytes(b"not a program")
     repaired = train(tmp_path)
     assert repaired[2].scanned.exported == 1 and repaired[2].scanned.loaded == 0
@@ -292,6 +301,8 @@ def test_a_stored_program_that_reads_but_does_not_build_is_exported_again(
     checks = [export.DisabledSafetyCheck.custom_call("bntui_no_such_target")]
     bad = export.export(jax.jit(unbuildable), disabled_checks=checks)(x)
     path.write_bytes(bad.serialize())
+    for kept in tmp_path.glob(f"*{EXECUTABLE}"):
+        kept.unlink()  # the exported program alone is read
     again = ProgramStore(tmp_path, "a test").jit(doubled, "double", None)
     assert again(x).tolist() == [0.0, 2.0, 4.0]
     assert again.loaded == 0 and again.exported == 1
