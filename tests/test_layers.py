@@ -43,6 +43,7 @@ DEFERRED = {
     "bntui.training.probe": "jax or tensorflow, whichever the backend is",
     "bntui.training.programs": "jaxlib and keras (their versions name a program), keras' layout",
     "bntui.training.initial": "keras' JAX variable (its initialization is intercepted)",
+    "bntui.training.executables": "JAX's LAPACK and export internals (another JAX: its own way)",
     "bntui.training.waiting": "keras and the JAX side, after the worker pinned its cores",
     # Ray is an extra: these load without it (and say how to install it); only
     # `--executor ray` loads it.

@@ -37,6 +37,8 @@ from pathlib import Path
 from typing import Any
 
 import jax
+import numpy as np
+from jax.experimental import serialize_executable
 
 from bntui.training.storefiles import mark_used, prune_oldest, write_atomically
 
@@ -102,8 +104,6 @@ def path_for(directory: Path, identity: str, name: str, args: Any, donate: Any) 
 def load(path: Path) -> Any | None:
     """The executable kept at `path`, loaded on this process's devices, or None when there
     is none or it does not load."""
-    from jax.experimental import serialize_executable
-
     try:
         data = path.read_bytes()
     except OSError:
@@ -146,8 +146,6 @@ def compile_to_keep(lowered: Any) -> Any:
 def keep(path: Path, compiled: Any, calls_lapack: bool, args: Any) -> None:
     """Keep `compiled` at `path` if it serializes, its copy loads and computes what it does
     on copies of `args` (bit for bit), and the folder allows."""
-    from jax.experimental import serialize_executable
-
     try:
         kept = (*serialize_executable.serialize(compiled), calls_lapack)
         data = zlib.compress(pickle.dumps(kept), 6)  # a fifth of the size; 2 ms to read
@@ -162,7 +160,6 @@ def keep(path: Path, compiled: Any, calls_lapack: bool, args: Any) -> None:
 
 def copied(args: Any) -> Any:
     """`args` with each JAX array copied on its device (a program may donate them)."""
-    import numpy as np
 
     def copy(leaf: Any) -> Any:
         if isinstance(leaf, jax.Array):
@@ -174,8 +171,6 @@ def copied(args: Any) -> Any:
 
 def same_results(first: Any, second: Any) -> bool:
     """Whether two programs' outputs have one structure and the same bytes."""
-    import numpy as np
-
     leaves, tree = jax.tree.flatten(first)
     others, other_tree = jax.tree.flatten(second)
     return bool(str(tree) == str(other_tree)) and all(
