@@ -58,6 +58,17 @@ def device_of(args: Any) -> Any:
     return None
 
 
+def signature_of(args: Any) -> tuple[Any, tuple[tuple[tuple[int, ...], str], ...]]:
+    """`args`' tree, and each leaf's shape and dtype (its type's name when it has none)."""
+    leaves, tree = jax.tree.flatten(args)
+    return tree, tuple((tuple(getattr(leaf, "shape", ())), _dtype_name(leaf)) for leaf in leaves)
+
+
+def _dtype_name(leaf: Any) -> str:
+    dtype = getattr(leaf, "dtype", None)
+    return str(dtype) if dtype is not None else type(leaf).__name__
+
+
 def keeps_for(device: Any) -> bool:
     """Whether programs on `device` (None: JAX's default) are kept compiled: on the CPU."""
     platform_name = device.platform if device is not None else jax.default_backend()
@@ -78,20 +89,15 @@ def cpu_features() -> str:
 
 def path_for(directory: Path, identity: str, name: str, args: Any, donate: Any) -> Path:
     """Where the executable of step `name` for `args`' signature is kept."""
-    leaves, tree = jax.tree.flatten(args)
-    signature = [
-        (
-            tuple(getattr(leaf, "shape", ())),
-            str(getattr(leaf, "dtype", type(leaf).__name__)),
-            getattr(getattr(leaf, "aval", None), "weak_type", None),
-        )
-        for leaf in leaves
-    ]
+    tree, shapes = signature_of(args)
+    leaves = jax.tree.leaves(args)
+    weak = [getattr(getattr(leaf, "aval", None), "weak_type", None) for leaf in leaves]
     described = [
         identity,
         name,
         str(tree),
-        signature,
+        shapes,
+        weak,
         donate,
         str(device_of(args)),
         os.environ.get("XLA_FLAGS", ""),

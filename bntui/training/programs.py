@@ -211,9 +211,7 @@ class StoredFunction:
         from the compile cache again for each mix: the scan three times a run (its first
         call, its second, and the first after Keras resets the metrics for epoch 2) and
         the layer probe twice, 0.05-0.15 s each."""
-        devices = (d for leaf in jax.tree.leaves(args) if isinstance(leaf, jax.Array)
-                   for d in leaf.devices())  # fmt: skip
-        device = next(devices, None)
+        device = executables.device_of(args)
         if device is None:
             return jax.jit(self.stored_call, donate_argnums=self.donate)
         sharding = jax.sharding.SingleDeviceSharding(device)
@@ -222,8 +220,7 @@ class StoredFunction:
     def stored_call(self, *args: Any) -> Any:
         """Traced by `jitted` once per signature: a call of the stored program, or of a new
         export of the function (none stored, or the stored one failed)."""
-        leaves, tree = jax.tree.flatten(args)
-        signature = (tree, tuple((_shape(leaf), _dtype(leaf)) for leaf in leaves))
+        signature = executables.signature_of(args)
         digest = hashlib.sha256(f"{self.identity} {self.name} {signature!r}".encode())
         path = self.directory / f"{self.name}-{digest.hexdigest()[:32]}{SUFFIX}"
         exported = None if signature in self.fresh else self.load(path, signature)
@@ -309,12 +306,3 @@ class ProgramStore:
 def _spec(leaf: Any) -> Any:
     weak = getattr(getattr(leaf, "aval", None), "weak_type", False)
     return jax.ShapeDtypeStruct(leaf.shape, leaf.dtype, weak_type=weak)
-
-
-def _shape(leaf: Any) -> tuple[int, ...]:
-    return tuple(getattr(leaf, "shape", ()))
-
-
-def _dtype(leaf: Any) -> str:
-    dtype = getattr(leaf, "dtype", None)
-    return str(dtype) if dtype is not None else type(leaf).__name__
