@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 import jax
+import numpy as np
 from jax import export
 
 from bntui.core.spec import ExperimentSpec
@@ -281,7 +282,8 @@ class ProgramStore:
         """Make `model`'s validation, `evaluate` and `predict` run their steps from here too.
 
         Keras' JAX trainer jits one test step and one predict step and loops over them in
-        Python (`_make_function`); these are the same functions, through the store. Returns
+        Python (`_make_function`); these are the same functions, through the store, the
+        predictions joined by NumPy (`predict_joined_on_host`). Returns
         False (Keras' own kept) without that method, when Keras would not jit, or with a
         distribution set.
         """
@@ -299,8 +301,39 @@ class ProgramStore:
             return outputs, (state[0], non_trainable_variables)
 
         model.test_function = make(self.jit(model.test_step, "test"))
-        model.predict_function = make(self.jit(predict_step, "predict"), concatenate_outputs=True)
+        model.predict_function = predict_joined_on_host(
+            self.jit(predict_step, "predict"), model.steps_per_execution
+        )
         return True
+
+
+def predict_joined_on_host(step: Any, steps: int) -> Any:
+    """Keras' predict function (`_make_function(step, concatenate_outputs=True)`): up to
+    `steps` batches a call, their outputs joined, but joined by NumPy.
+
+    Keras joins them with `jnp.concatenate` under `jax.jit`: one more program traced,
+    lowered and looked up in the compile cache in every run, after training (about 20 ms of
+    the BN worker's end, the run's critical path: `bench/RESULTS.md`, speed round 19). A join
+    is a copy; NumPy's has the same bytes, and Keras' `predict` joins the calls' outputs with
+    NumPy in the end all the same."""
+
+    def iterator_step(state: Any, iterator: Any) -> tuple[Any, Any]:
+        outputs: list[Any] = []
+        for _ in range(steps):
+            try:
+                data = next(iterator)
+            except StopIteration:
+                if not outputs:
+                    raise  # no batch left: Keras' predict loop ends here
+                break
+            output, state = step(state, data)
+            outputs.append(output)
+        joined = jax.tree.map(
+            lambda *parts: np.concatenate([np.asarray(p) for p in parts]), *outputs
+        )
+        return joined, state
+
+    return iterator_step
 
 
 def _spec(leaf: Any) -> Any:
