@@ -34,11 +34,17 @@ from pathlib import Path
 from typing import Any
 
 import jax
-import numpy as np
 from jax import export
 
 from bntui.core.spec import ExperimentSpec
 from bntui.training import executables
+from bntui.training.common import ONE_PASS_TEST
+from bntui.training.evaluation import (
+    EvaluateWithPredictions,
+    TestFunction,
+    predict_joined_on_host,
+    test_step_with_predictions,
+)
 from bntui.training.storefiles import write_atomically
 
 STORE_ENV = "BNTUI_PROGRAM_CACHE_DIR"
@@ -282,15 +288,18 @@ class ProgramStore:
         """Make `model`'s validation, `evaluate` and `predict` run their steps from here too.
 
         Keras' JAX trainer jits one test step and one predict step and loops over them in
-        Python (`_make_function`); these are the same functions, through the store, the
-        predictions joined by NumPy (`predict_joined_on_host`). Returns
-        False (Keras' own kept) without that method, when Keras would not jit, or with a
-        distribution set.
+        Python (`_make_function`); here they are jitted through the store and looped over
+        alike (`bntui.training.evaluation`). The test step also returns the predictions it
+        scores, so the model gets a test set's loss, accuracy and probabilities in one pass
+        (its attribute `ONE_PASS_TEST`), and validation warms that program for it; the
+        predict step's outputs are joined by NumPy. Returns False (Keras' own kept) without
+        `_make_function`, when Keras would not jit, or with a distribution set.
         """
         from keras.src.distribution import distribution_lib
 
-        make = getattr(model, "_make_function", None)
-        if make is None or model.run_eagerly or not model.jit_compile:
+        if getattr(model, "_make_function", None) is None:
+            return False
+        if model.run_eagerly or not model.jit_compile:
             return False
         if distribution_lib.distribution() is not None:
             return False
@@ -300,40 +309,12 @@ class ProgramStore:
             outputs, non_trainable_variables = model.predict_step(state, data)
             return outputs, (state[0], non_trainable_variables)
 
-        model.test_function = make(self.jit(model.test_step, "test"))
-        model.predict_function = predict_joined_on_host(
-            self.jit(predict_step, "predict"), model.steps_per_execution
-        )
+        steps = model.steps_per_execution
+        test = TestFunction(self.jit(test_step_with_predictions(model), "test"), steps)
+        model.test_function = test
+        setattr(model, ONE_PASS_TEST, EvaluateWithPredictions(model, test))
+        model.predict_function = predict_joined_on_host(self.jit(predict_step, "predict"), steps)
         return True
-
-
-def predict_joined_on_host(step: Any, steps: int) -> Any:
-    """Keras' predict function (`_make_function(step, concatenate_outputs=True)`): up to
-    `steps` batches a call, their outputs joined, but joined by NumPy.
-
-    Keras joins them with `jnp.concatenate` under `jax.jit`: one more program traced,
-    lowered and looked up in the compile cache in every run, after training (about 20 ms of
-    the BN worker's end, the run's critical path: `bench/RESULTS.md`, speed round 19). A join
-    is a copy; NumPy's has the same bytes, and Keras' `predict` joins the calls' outputs with
-    NumPy in the end all the same."""
-
-    def iterator_step(state: Any, iterator: Any) -> tuple[Any, Any]:
-        outputs: list[Any] = []
-        for _ in range(steps):
-            try:
-                data = next(iterator)
-            except StopIteration:
-                if not outputs:
-                    raise  # no batch left: Keras' predict loop ends here
-                break
-            output, state = step(state, data)
-            outputs.append(output)
-        joined = jax.tree.map(
-            lambda *parts: np.concatenate([np.asarray(p) for p in parts]), *outputs
-        )
-        return joined, state
-
-    return iterator_step
 
 
 def _spec(leaf: Any) -> Any:

@@ -15,8 +15,11 @@ import numpy as np
 from bntui.core.datasets import CLASS_NAMES
 from bntui.core.events import Event, ModelReady, TestResult
 from bntui.core.spec import MISTAKES_KEPT, POOL_SIZE, ExperimentSpec
-from bntui.training.common import finite_float
+from bntui.training.common import ONE_PASS_TEST, finite_float
 from bntui.training.device import backend_report
+
+# The batch of the test set's predictions; validation's and the test's too, unless faithful.
+PREDICT_BATCH = 1000
 
 
 class EventStream(Protocol):
@@ -97,15 +100,12 @@ class Setting:
     @property
     def eval_batch(self) -> int:
         """Batch size for validation, test and prediction (the seeds' 32 when faithful)."""
-        return 32 if self.spec.faithful else 1000
+        return 32 if self.spec.faithful else PREDICT_BATCH
 
     def test_result(self, model: Any, seed_index: int) -> TestResult:
         """Evaluate `model` (its variables hold seed `seed_index`) on the test set."""
         data, samples = self.data, self.samples
-        loss, accuracy = model.evaluate(
-            data.x_test, data.y_test, batch_size=self.eval_batch, verbose=0
-        )
-        probs = model.predict(data.x_test, batch_size=1000, verbose=0)
+        (loss, accuracy), probs = self._evaluated(model)
         predicted = probs.argmax(axis=1)
         classes = len(CLASS_NAMES[self.spec.dataset])
         confusion = np.bincount(
@@ -121,6 +121,16 @@ class Setting:
             predictions=[self._prediction(probs, predicted, i) for i in samples],
             **self._pool(probs, predicted),
         )
+
+    def _evaluated(self, model: Any) -> tuple[Any, Any]:
+        """Keras' `evaluate` on the test set and the model's probabilities for it: in one
+        pass where the model has one (`bntui.training.evaluation`), else `predict` after."""
+        x, y = self.data.x_test, self.data.y_test
+        one_pass = getattr(model, ONE_PASS_TEST, None)
+        if one_pass is not None and self.eval_batch == PREDICT_BATCH:
+            return one_pass(x, y, self.eval_batch)
+        evaluated = model.evaluate(x, y, batch_size=self.eval_batch, verbose=0)
+        return evaluated, model.predict(x, batch_size=PREDICT_BATCH, verbose=0)
 
     def _prediction(self, probs: Any, predicted: Any, i: int) -> dict[str, Any]:
         return {

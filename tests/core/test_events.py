@@ -37,3 +37,25 @@ def test_non_finite_numbers_at_any_depth_become_null() -> None:
     assert data["layers"] == [{"name": "dense", "kind": "dense", "in_std": None, "dead": 0.25}]
     epoch = json.loads(EpochEnd(model="bn", t=2.0, values={"loss": float("nan")}).to_json())
     assert epoch["values"] == {"loss": None} and epoch["type"] == "epoch"
+
+
+def test_text_anywhere_in_an_event_is_cleaned_and_numbers_kept() -> None:
+    """Lists of plain numbers (the images) pass as they are; a string among numbers, in a
+    dict key or nested deeper is still cleaned."""
+    image = [[0, 255, 17], [3, 4, 5]]
+    event = TestResult(
+        model="bn",
+        t=1.0,
+        loss=0.5,
+        accuracy=0.5,
+        confusion_matrix=[[1, 0], [0, 1]],
+        predictions=[{"index": 0, "label\x1b[2J": 1, "notes": [1, "\x1b]0;owned\x07", 2.5]}],
+        mistakes=[{"index": 1, "image": image, "deep": [[True, None, "\u202e"]]}],
+    )
+    assert event.mistakes[0]["image"] == image
+    assert event.mistakes[0]["image"] is not image  # a copy: the caller's list is its own
+    assert event.mistakes[0]["deep"] == [[True, None, "<U+202E>"]]
+    prediction = event.predictions[0]
+    assert prediction["notes"][0] == 1 and prediction["notes"][2] == 2.5
+    assert "\x1b" not in json.dumps(prediction) and "\x07" not in prediction["notes"][1]
+    assert "label^[[2J" in prediction

@@ -25,6 +25,7 @@ import jax  # noqa: E402
 
 from bntui.core.spec import ExperimentSpec  # noqa: E402
 from bntui.procs.supervisor import worker_env  # noqa: E402
+from bntui.training.common import ONE_PASS_TEST  # noqa: E402
 from bntui.training.executables import SUFFIX as EXECUTABLE  # noqa: E402
 from bntui.training.fused import fuse_train_steps  # noqa: E402
 from bntui.training.models import build_model  # noqa: E402
@@ -191,6 +192,49 @@ def test_the_layer_probes_gradient_program_is_kept_and_equal(tmp_path: Path, whi
     assert exported == direct and loaded == direct
     other_seed, _ = probe(tmp_path, seed=5)
     assert other_seed == probe(None, seed=5)[0] and other_seed != direct
+
+
+@pytest.mark.parametrize("which", ["plain", "bn"])
+def test_the_one_pass_test_is_kerass_evaluate_and_predict(tmp_path: Path, which: str) -> None:
+    """The test set's loss, accuracy and probabilities in one pass (the model's
+    `ONE_PASS_TEST`, its test step kept in the store) are those of Keras' own `evaluate`
+    and `predict` without the store, bit for bit, whether the program was just exported
+    or is loaded; validation warms the same program."""
+    rng = np.random.default_rng(2)
+    x = rng.random((150, 28, 28), dtype="float32")
+    y = rng.integers(0, 10, 150).astype("uint8")
+
+    def tested(store: Path | None) -> tuple[Any, Any, Any]:
+        with store_at(store):
+            keras.utils.set_random_seed(4)
+            spec = replace(ExperimentSpec(), steps_per_execution=STEPS)
+            model = build_model(spec, which)
+            fuse_train_steps(model, STEPS, program_identity(spec, which))
+            valid = (x[80:100], y[80:100])  # two batches of 10, as the test's: one program
+            model.fit(
+                x[:80],
+                y[:80],
+                batch_size=16,
+                epochs=1,
+                validation_data=valid,
+                validation_batch_size=10,
+                verbose=0,
+            )
+            if store is None:
+                assert not hasattr(model, ONE_PASS_TEST)
+                evaluated = model.evaluate(x[100:], y[100:], batch_size=10, verbose=0)
+                return evaluated, model.predict(x[100:], batch_size=10, verbose=0), None
+            evaluated, probabilities = getattr(model, ONE_PASS_TEST)(x[100:], y[100:], 10)
+            assert model.test_function.kept is None  # validation keeps no predictions
+            return evaluated, probabilities, model.train_function.store.functions[2]
+
+    keras_evaluated, keras_probabilities, _ = tested(None)
+    for exported, loaded in ((1, 0), (0, 1)):
+        evaluated, probabilities, test = tested(tmp_path)
+        assert (test.name, test.exported, test.loaded) == ("test", exported, loaded)
+        assert evaluated == keras_evaluated  # 50 images in 5 batches: 2 calls of 4 steps
+        assert probabilities.shape == (50, 10)
+        np.testing.assert_array_equal(probabilities, keras_probabilities)
 
 
 SOLVE = """
