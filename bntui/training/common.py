@@ -42,10 +42,6 @@ STANDING_IN_WORKERS = {
     "rich": ("console", "markup", "table"),
 }
 
-# The attribute of a model holding its test in one pass (Keras' `evaluate` that also keeps
-# the predictions: `bntui.training.evaluation`), where its evaluation steps are kept.
-ONE_PASS_TEST = "bntui_evaluate_with_predictions"
-
 
 def finite_float(value: Any) -> float | None:
     """`value` as a finite float, or None (NaN, infinity, or not a number)."""

@@ -13,7 +13,8 @@ Imported only inside JAX worker processes.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import itertools
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import jax
@@ -32,13 +33,7 @@ def predict_joined_on_host(step: Any, steps: int) -> Any:
 
     def iterator_step(state: Any, iterator: Any) -> tuple[Any, Any]:
         outputs: list[Any] = []
-        for _ in range(steps):
-            try:
-                data = next(iterator)
-            except StopIteration:
-                if not outputs:
-                    raise  # no batch left: Keras' predict loop ends here
-                break
+        for data in one_call(iterator, steps):
             output, state = step(state, data)
             outputs.append(output)
         joined = jax.tree.map(
@@ -77,45 +72,39 @@ def test_step_with_predictions(model: Any) -> Callable[[Any, Any], Any]:
 class TestFunction:
     """Keras' test function (`_make_function(model.test_step)`: up to `steps` batches a
     call, the last batch's logs returned) over `test_step_with_predictions`, jitted by the
-    caller. Validation and `evaluate` run it; while `kept` is a list, each batch's
-    predictions are appended to it (`EvaluateWithPredictions`)."""
+    caller. Validation and `evaluate` run it; `evaluate_with_predictions` also keeps the
+    predictions it made."""
 
-    def __init__(self, step: Any, steps: int) -> None:
+    def __init__(self, model: Any, step: Any, steps: int) -> None:
+        self.model = model
         self.step = step
         self.steps = steps
-        self.kept: list[Any] | None = None
+        self.kept: list[Any] | None = None  # a list while predictions are kept
 
     def __call__(self, state: Any, iterator: Any) -> tuple[Any, Any]:
         """Run the next `steps` batches of `iterator` from `state`: (logs, state)."""
         logs: Any = None
-        for _ in range(self.steps):
-            try:
-                data = next(iterator)
-            except StopIteration:
-                if logs is None:
-                    raise  # no batch left: Keras' evaluate loop ends here
-                break
+        for data in one_call(iterator, self.steps):
             (logs, predictions), state = self.step(state, data)
             if self.kept is not None:
                 self.kept.append(predictions)
         return logs, state
 
-
-class EvaluateWithPredictions:
-    """Keras' `evaluate` of `model`, whose test function is `function`, that also returns
-    the predictions its test steps made."""
-
-    def __init__(self, model: Any, function: TestFunction) -> None:
-        self.model = model
-        self.function = function
-
-    def __call__(self, x: Any, y: Any, batch: int) -> tuple[Any, np.ndarray]:
+    def evaluate_with_predictions(self, x: Any, y: Any, batch: int) -> tuple[Any, np.ndarray]:
         """`model.evaluate(x, y, batch_size=batch)` and the model's outputs for `x`, in
         order (Keras evaluates without shuffling)."""
         kept: list[Any] = []
-        self.function.kept = kept
+        self.kept = kept
         try:
             evaluated = self.model.evaluate(x, y, batch_size=batch, verbose=0)
         finally:
-            self.function.kept = None
+            self.kept = None
         return evaluated, np.concatenate([np.asarray(p) for p in kept])
+
+
+def one_call(iterator: Any, steps: int) -> Iterator[Any]:
+    """The batches of one call of Keras' step loop: the next one, then up to `steps` - 1
+    more while `iterator` has them. No batch left at all raises StopIteration, which ends
+    Keras' loop (as its own `_make_function` does)."""
+    first = next(iterator)
+    return itertools.chain((first,), itertools.islice(iterator, steps - 1))

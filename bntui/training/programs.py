@@ -38,9 +38,7 @@ from jax import export
 
 from bntui.core.spec import ExperimentSpec
 from bntui.training import executables
-from bntui.training.common import ONE_PASS_TEST
 from bntui.training.evaluation import (
-    EvaluateWithPredictions,
     TestFunction,
     predict_joined_on_host,
     test_step_with_predictions,
@@ -291,9 +289,9 @@ class ProgramStore:
         Python (`_make_function`); here they are jitted through the store and looped over
         alike (`bntui.training.evaluation`). The test step also returns the predictions it
         scores, so the model gets a test set's loss, accuracy and probabilities in one pass
-        (its attribute `ONE_PASS_TEST`), and validation warms that program for it; the
-        predict step's outputs are joined by NumPy. Returns False (Keras' own kept) without
-        `_make_function`, when Keras would not jit, or with a distribution set.
+        (`model.test_function.evaluate_with_predictions`), and validation warms that program
+        for it; the predict step's outputs are joined by NumPy. Returns False (Keras' own
+        kept) without `_make_function`, when Keras would not jit, or with a distribution set.
         """
         from keras.src.distribution import distribution_lib
 
@@ -310,9 +308,8 @@ class ProgramStore:
             return outputs, (state[0], non_trainable_variables)
 
         steps = model.steps_per_execution
-        test = TestFunction(self.jit(test_step_with_predictions(model), "test"), steps)
-        model.test_function = test
-        setattr(model, ONE_PASS_TEST, EvaluateWithPredictions(model, test))
+        test = self.jit(test_step_with_predictions(model), "test")
+        model.test_function = TestFunction(model, test, steps)
         model.predict_function = predict_joined_on_host(self.jit(predict_step, "predict"), steps)
         return True
 

@@ -15,7 +15,7 @@ import numpy as np
 from bntui.core.datasets import CLASS_NAMES
 from bntui.core.events import Event, ModelReady, TestResult
 from bntui.core.spec import MISTAKES_KEPT, POOL_SIZE, ExperimentSpec
-from bntui.training.common import ONE_PASS_TEST, finite_float
+from bntui.training.common import finite_float
 from bntui.training.device import backend_report
 
 # The batch of the test set's predictions; validation's and the test's too, unless faithful.
@@ -124,9 +124,11 @@ class Setting:
 
     def _evaluated(self, model: Any) -> tuple[Any, Any]:
         """Keras' `evaluate` on the test set and the model's probabilities for it: in one
-        pass where the model has one (`bntui.training.evaluation`), else `predict` after."""
+        pass where its test function has one (`bntui.training.evaluation.TestFunction`),
+        else `predict` after."""
         x, y = self.data.x_test, self.data.y_test
-        one_pass = getattr(model, ONE_PASS_TEST, None)
+        test_function = getattr(model, "test_function", None)
+        one_pass = getattr(test_function, "evaluate_with_predictions", None)
         if one_pass is not None and self.eval_batch == PREDICT_BATCH:
             return one_pass(x, y, self.eval_batch)
         evaluated = model.evaluate(x, y, batch_size=self.eval_batch, verbose=0)

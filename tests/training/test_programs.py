@@ -25,7 +25,6 @@ import jax  # noqa: E402
 
 from bntui.core.spec import ExperimentSpec  # noqa: E402
 from bntui.procs.supervisor import worker_env  # noqa: E402
-from bntui.training.common import ONE_PASS_TEST  # noqa: E402
 from bntui.training.executables import SUFFIX as EXECUTABLE  # noqa: E402
 from bntui.training.fused import fuse_train_steps  # noqa: E402
 from bntui.training.models import build_model  # noqa: E402
@@ -196,8 +195,8 @@ def test_the_layer_probes_gradient_program_is_kept_and_equal(tmp_path: Path, whi
 
 @pytest.mark.parametrize("which", ["plain", "bn"])
 def test_the_one_pass_test_is_kerass_evaluate_and_predict(tmp_path: Path, which: str) -> None:
-    """The test set's loss, accuracy and probabilities in one pass (the model's
-    `ONE_PASS_TEST`, its test step kept in the store) are those of Keras' own `evaluate`
+    """The test set's loss, accuracy and probabilities in one pass (the kept test function's
+    `evaluate_with_predictions`) are those of Keras' own `evaluate`
     and `predict` without the store, bit for bit, whether the program was just exported
     or is loaded; validation warms the same program."""
     rng = np.random.default_rng(2)
@@ -221,10 +220,11 @@ def test_the_one_pass_test_is_kerass_evaluate_and_predict(tmp_path: Path, which:
                 verbose=0,
             )
             if store is None:
-                assert not hasattr(model, ONE_PASS_TEST)
+                assert not hasattr(model.test_function, "evaluate_with_predictions")
                 evaluated = model.evaluate(x[100:], y[100:], batch_size=10, verbose=0)
                 return evaluated, model.predict(x[100:], batch_size=10, verbose=0), None
-            evaluated, probabilities = getattr(model, ONE_PASS_TEST)(x[100:], y[100:], 10)
+            one_pass = model.test_function.evaluate_with_predictions
+            evaluated, probabilities = one_pass(x[100:], y[100:], 10)
             assert model.test_function.kept is None  # validation keeps no predictions
             return evaluated, probabilities, model.train_function.store.functions[2]
 
