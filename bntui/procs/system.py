@@ -21,6 +21,16 @@ if TYPE_CHECKING:
 
 SAMPLE_EVERY_S = 1.0
 
+# What a machine whose NVIDIA driver is loaded has: its control device, the driver's /proc
+# folder, or (WSL 2, where NVML reaches the Windows driver) the DirectX device.
+NVIDIA_DRIVER_SIGNS = ("/dev/nvidiactl", "/proc/driver/nvidia", "/dev/dxg")
+
+
+def no_nvidia_driver(signs: tuple[str, ...] = NVIDIA_DRIVER_SIGNS) -> bool:
+    """True on Linux when no NVIDIA driver is loaded, so NVML cannot start: then pynvml is
+    not imported at all (10-15 ms, before a run's workers are spawned). Elsewhere False."""
+    return platform.system() == "Linux" and not any(os.path.exists(sign) for sign in signs)
+
 
 def host_cpu() -> dict[str, Any]:
     """The CPU's model name, cores and total memory."""
@@ -56,6 +66,8 @@ class GpuMonitor:
     def __init__(self, nvml: Any = None) -> None:
         self.nvml: Any = None
         self.count = 0
+        if nvml is None and no_nvidia_driver():
+            return
         try:
             if nvml is None:
                 import pynvml

@@ -1,14 +1,21 @@
 """The live GPU sampler against a fake `pynvml`: unsupported figures are absent, not the row;
-the workers' GPUs are marked; the Device tab shows it all (recorded, then replayed)."""
+the workers' GPUs are marked; the Device tab shows it all (recorded, then replayed). Where no
+NVIDIA driver is loaded, NVML is not asked at all."""
 
 from __future__ import annotations
 
+import platform
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
 from fake_nvml import H200, FakeGpu, FakeNvml
 
 from bntui.core.events import ModelReady, SystemSample
 from bntui.core.spec import ExperimentSpec
 from bntui.procs.gpus import plan_devices, runs_on_gpu, slot_job
-from bntui.procs.system import GpuMonitor
+from bntui.procs.system import GpuMonitor, no_nvidia_driver
 from bntui.record.recorder import RunRecorder
 from bntui.record.replay import events_from_run
 from bntui.tui.widgets.device_panel import device_text
@@ -113,3 +120,24 @@ def test_device_tab_marks_the_workers_gpus() -> None:
     for event in events_from_run(run):
         replayed.apply(event)
     assert device_text(replayed.run).plain == text
+
+
+def test_nvml_is_not_loaded_where_no_nvidia_driver_is(tmp_path: Path) -> None:
+    present = tmp_path / "nvidiactl"
+    present.touch()
+    absent = (str(tmp_path / "dxg"), str(tmp_path / "nvidia"))
+    on_linux = platform.system() == "Linux"
+    assert no_nvidia_driver(absent) is on_linux
+    assert no_nvidia_driver((*absent, str(present))) is False
+    # This machine, in a fresh interpreter: without a driver pynvml is not even imported.
+    probe = (
+        "import sys; from bntui.procs.system import GpuMonitor, no_nvidia_driver; "
+        "monitor = GpuMonitor(); "
+        "print(no_nvidia_driver(), 'pynvml' in sys.modules, monitor.count, monitor.nvml)"
+    )
+    seen = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True
+    ).stdout.split()
+    if seen[0] == "False":
+        pytest.skip("this machine has an NVIDIA driver: NVML is asked")
+    assert seen == ["True", "False", "0", "None"]

@@ -18,6 +18,7 @@ from conftest import assert_gone, bntui_command
 from bntui.core.events import AWAIT_JOB, ModelDone, ModelReady
 from bntui.core.spec import ExperimentSpec, build_spec
 from bntui.procs import prestart
+from bntui.procs import supervisor as supervision
 from bntui.procs.supervisor import Supervisor, start_pair, waiting_worker_command
 
 
@@ -69,6 +70,32 @@ def test_waiting_workers_are_given_the_run_they_started_for() -> None:
     assert all(e.t > 0 for e in ready)
     done = sorted((e.model, e.status) for e in events if isinstance(e, ModelDone))
     assert done == [("bn", "completed"), ("plain", "completed")]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("waiting", [True, False])
+def test_the_bn_worker_the_runs_critical_path_is_spawned_first(
+    monkeypatch: pytest.MonkeyPatch, waiting: bool
+) -> None:
+    spawned: list[str] = []
+    spawn = supervision.spawn_worker
+
+    def spawn_and_note(command: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
+        spawned.append(json.loads(command[-1])["model"])  # its job, or its start
+        return spawn(command, env)
+
+    monkeypatch.setattr(supervision, "spawn_worker", spawn_and_note)
+    pair = Supervisor(small_run())
+    try:
+        if waiting:
+            pair.spawn_waiting()
+        else:
+            pair.start()
+        assert spawned == ["bn", "plain"]
+        assert list(pair.procs) == ["plain", "bn"]  # kept in the models' order
+    finally:
+        pair.stop(grace=0)
+    assert all(proc.poll() is not None for proc in pair.procs.values())
 
 
 @pytest.mark.slow
