@@ -12,6 +12,8 @@ the cores it had. Linux only (elsewhere nothing changes).
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 # This process's cores before bntui pinned it (None while it is not pinned): what the
 # workers are spread over.
@@ -65,3 +67,24 @@ def pin_every_thread(cores: set[int]) -> bool:
         except OSError:
             continue  # a thread that has just ended, or cores this process may not use
     return pinned
+
+
+@contextmanager
+def spawned_on(cores: list[int] | None) -> Iterator[None]:
+    """While inside, a process this thread spawns starts on `cores` (a child inherits its
+    parent thread's cores), so a worker owns its core from its first instruction instead of
+    from the moment it pins itself; `cores` None changes nothing."""
+    try:
+        before = os.sched_getaffinity(0) if cores else None
+        if before is not None:
+            os.sched_setaffinity(0, set(cores or ()))
+    except (AttributeError, OSError, ValueError):
+        before = None
+    try:
+        yield
+    finally:
+        if before is not None:
+            try:
+                os.sched_setaffinity(0, before)
+            except OSError:
+                pass

@@ -31,7 +31,7 @@ from bntui.core.events import (
     parse_event,
 )
 from bntui.core.spec import MODEL_KEYS, ExperimentSpec
-from bntui.procs.affinity import available_cores, release_cores, share_cores_with
+from bntui.procs.affinity import available_cores, release_cores, share_cores_with, spawned_on
 from bntui.procs.gpus import plan_devices, slot_job, worker_gpu_env
 from bntui.procs.system import SAMPLE_EVERY_S, GpuMonitor, WorkerMonitor
 from bntui.procs.xla_flags import worker_xla_flags
@@ -134,6 +134,14 @@ def spawn_worker(command: list[str], env: dict[str, str]) -> subprocess.Popen[by
     )
 
 
+def spawn_on(
+    cores: list[int] | None, command: list[str], env: dict[str, str]
+) -> subprocess.Popen[bytes]:
+    """A worker spawned on its own `cores` (None: wherever the system puts it)."""
+    with spawned_on(cores):
+        return spawn_worker(command, env)
+
+
 def critical_path_first(setups: dict[str, Any]) -> list[tuple[str, Any]]:
     """The workers' setups, the BN worker's first: it trains longer, so its start is the
     run's critical path and the plain worker's is not (spawned second, the BN worker
@@ -218,7 +226,7 @@ class Supervisor:
                 waiting.stop(grace=0)
             self.started = time.time()
             spawned = {
-                key: spawn_worker(worker_command(self.job(key, cores, driver)), env)
+                key: spawn_on(cores, worker_command(self.job(key, cores, driver)), env)
                 for key, (env, cores) in critical_path_first(setups)
             }
             self.procs = {key: spawned[key] for key in setups}
@@ -230,7 +238,7 @@ class Supervisor:
         self.started = time.time()
         self.setups = self.worker_setups()
         spawned = {
-            key: spawn_worker(waiting_worker_command(key, cores), env)
+            key: spawn_on(cores, waiting_worker_command(key, cores), env)
             for key, (env, cores) in critical_path_first(self.setups)
         }
         self.procs = {key: spawned[key] for key in self.setups}

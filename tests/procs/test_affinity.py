@@ -1,15 +1,17 @@
 """bntui's own process shares the plain worker's cores while a pair trains, every thread of
-it, and gets its own cores back afterwards."""
+it, and gets its own cores back afterwards; a worker starts on its own cores."""
 
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import threading
 
 import pytest
 
 from bntui.procs import affinity
-from bntui.procs.affinity import available_cores, release_cores, share_cores_with
+from bntui.procs.affinity import available_cores, release_cores, share_cores_with, spawned_on
 from bntui.procs.supervisor import worker_cores
 
 pytestmark = pytest.mark.skipif(
@@ -62,3 +64,16 @@ def test_a_core_this_process_may_not_use_leaves_it_as_it_was() -> None:
     finally:
         release_cores()
     assert os.sched_getaffinity(0) == own
+
+
+def test_a_process_spawned_on_cores_starts_there_and_the_spawner_keeps_its_own() -> None:
+    own = os.sched_getaffinity(0)
+    last = max(own)
+    report = [sys.executable, "-c", "import os; print(sorted(os.sched_getaffinity(0)))"]
+    with spawned_on([last]):
+        child = subprocess.run(report, capture_output=True, text=True, check=True)
+    assert child.stdout.split() == [f"[{last}]"]
+    assert os.sched_getaffinity(0) == own
+    with spawned_on(None):  # no cores of its own: wherever this process may run
+        child = subprocess.run(report, capture_output=True, text=True, check=True)
+    assert child.stdout.strip() == str(sorted(own))

@@ -74,14 +74,18 @@ def test_waiting_workers_are_given_the_run_they_started_for() -> None:
 
 @pytest.mark.slow
 @pytest.mark.parametrize("waiting", [True, False])
-def test_the_bn_worker_the_runs_critical_path_is_spawned_first(
+def test_the_bn_worker_the_runs_critical_path_is_spawned_first_each_on_its_cores(
     monkeypatch: pytest.MonkeyPatch, waiting: bool
 ) -> None:
     spawned: list[str] = []
+    born_on: dict[str, set[int]] = {}
     spawn = supervision.spawn_worker
 
     def spawn_and_note(command: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
-        spawned.append(json.loads(command[-1])["model"])  # its job, or its start
+        start = json.loads(command[-1])  # its job, or its start
+        spawned.append(start["model"])
+        if hasattr(os, "sched_getaffinity"):  # the cores the child inherits
+            born_on[start["model"]] = os.sched_getaffinity(0)
         return spawn(command, env)
 
     monkeypatch.setattr(supervision, "spawn_worker", spawn_and_note)
@@ -93,6 +97,9 @@ def test_the_bn_worker_the_runs_critical_path_is_spawned_first(
             pair.start()
         assert spawned == ["bn", "plain"]
         assert list(pair.procs) == ["plain", "bn"]  # kept in the models' order
+        for key, (_, cores) in pair.worker_setups().items():
+            if cores:  # pinned: each worker starts on its own cores
+                assert born_on[key] == set(cores)
     finally:
         pair.stop(grace=0)
     assert all(proc.poll() is not None for proc in pair.procs.values())
