@@ -144,8 +144,8 @@ def spawn_on(
 
 def critical_path_first(setups: dict[str, Any]) -> list[tuple[str, Any]]:
     """The workers' setups, the BN worker's first: it trains longer, so its start is the
-    run's critical path and the plain worker's is not (spawned second, the BN worker
-    started 5-8 ms later on the 2-vCPU AMD EPYC of `bench/RESULTS.md`, speed round 21)."""
+    run's critical path and the plain worker's is not (a second spawn returned 4.5-8 ms
+    after the first began on the 2-vCPU AMD EPYC of `bench/RESULTS.md`, speed round 21)."""
     return sorted(setups.items(), key=lambda item: item[0] != "bn")
 
 
