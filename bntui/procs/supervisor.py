@@ -225,11 +225,11 @@ class Supervisor:
             if waiting is not None:
                 waiting.stop(grace=0)
             self.started = time.time()
-            spawned = {
-                key: spawn_on(cores, worker_command(self.job(key, cores, driver)), env)
-                for key, (env, cores) in critical_path_first(setups)
-            }
-            self.procs = {key: spawned[key] for key in setups}
+            # Each kept as soon as it runs: if a later spawn fails, `stop` still reaps it.
+            for key, (env, cores) in critical_path_first(setups):
+                command = worker_command(self.job(key, cores, driver))
+                self.procs[key] = spawn_on(cores, command, env)
+            self.procs = {key: self.procs[key] for key in setups}  # the models' order
         self._watch_workers(setups["plain"][1])
 
     def spawn_waiting(self) -> None:
@@ -237,11 +237,10 @@ class Supervisor:
         then waits on stdin for the job that `start` hands it (bntui.training.waiting)."""
         self.started = time.time()
         self.setups = self.worker_setups()
-        spawned = {
-            key: spawn_on(cores, waiting_worker_command(key, cores), env)
-            for key, (env, cores) in critical_path_first(self.setups)
-        }
-        self.procs = {key: spawned[key] for key in self.setups}
+        # Each kept as soon as it runs: if a later spawn fails, `stop` still reaps it.
+        for key, (env, cores) in critical_path_first(self.setups):
+            self.procs[key] = spawn_on(cores, waiting_worker_command(key, cores), env)
+        self.procs = {key: self.procs[key] for key in self.setups}  # the models' order
         plain_cores = self.setups["plain"][1]
         if plain_cores:
             share_cores_with(plain_cores)

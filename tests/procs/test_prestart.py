@@ -10,6 +10,7 @@ import subprocess
 import sys
 import uuid
 from pathlib import Path
+from typing import Any
 
 import psutil
 import pytest
@@ -103,6 +104,27 @@ def test_the_bn_worker_the_runs_critical_path_is_spawned_first_each_on_its_cores
     finally:
         pair.stop(grace=0)
     assert all(proc.poll() is not None for proc in pair.procs.values())
+
+
+@pytest.mark.slow
+def test_a_pair_whose_second_spawn_fails_leaves_no_waiting_worker(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The BN worker spawns, the plain one's spawn fails (as with too many processes): the BN
+    # worker must be reaped, and the run then starts its workers the usual way.
+    popen = subprocess.Popen
+    spawned: list[subprocess.Popen[bytes]] = []
+
+    def second_fails(*args: Any, **kwargs: Any) -> subprocess.Popen[bytes]:
+        if spawned:
+            raise OSError("no more processes")
+        spawned.append(popen(*args, **kwargs))
+        return spawned[0]
+
+    monkeypatch.setattr(supervision.subprocess, "Popen", second_fails)
+    prestart.prestart(["run"])
+    assert prestart.take_waiting() is None
+    assert len(spawned) == 1 and spawned[0].poll() is not None  # reaped, not left running
 
 
 @pytest.mark.slow
