@@ -74,12 +74,13 @@ def spawned_on(cores: list[int] | None) -> Iterator[None]:
     """While inside, a process this thread spawns starts on `cores` (a child inherits its
     parent thread's cores), so a worker owns its core from its first instruction instead of
     from the moment it pins itself; `cores` None changes nothing."""
-    try:
-        before = os.sched_getaffinity(0) if cores else None
-        if before is not None:
-            os.sched_setaffinity(0, set(cores or ()))
-    except (AttributeError, OSError, ValueError):
-        before = None
+    before = None
+    if cores:
+        try:
+            before = os.sched_getaffinity(0)
+            os.sched_setaffinity(0, set(cores))
+        except (AttributeError, OSError, ValueError):
+            before = None
     try:
         yield
     finally:

@@ -16,9 +16,8 @@ import sys
 import threading
 import time
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
 
 from bntui.core.events import (
     AWAIT_JOB,
@@ -37,6 +36,9 @@ from bntui.procs.system import SAMPLE_EVERY_S, GpuMonitor, WorkerMonitor
 from bntui.procs.xla_flags import worker_xla_flags
 
 STDERR_TAIL_LINES = 40
+
+# A worker's environment and cores (None: not pinned): what is fixed when its process starts.
+Setup = tuple[dict[str, str], list[int] | None]
 
 
 # About 0.7 MB per distinct experiment; the least recently used entries go first.
@@ -142,7 +144,7 @@ def spawn_on(
         return spawn_worker(command, env)
 
 
-def critical_path_first(setups: dict[str, Any]) -> list[tuple[str, Any]]:
+def critical_path_first(setups: dict[str, Setup]) -> list[tuple[str, Setup]]:
     """The workers' setups, the BN worker's first: it trains longer, so its start is the
     run's critical path and the plain worker's is not (a second spawn returned 4.5-8 ms
     after the first began on the 2-vCPU AMD EPYC of `bench/RESULTS.md`, speed round 21)."""
@@ -188,7 +190,7 @@ class Supervisor:
             spec.devices,
         )
 
-    def worker_setups(self) -> dict[str, tuple[dict[str, str], list[int] | None]]:
+    def worker_setups(self) -> dict[str, Setup]:
         """Each worker's environment and cores: what must be fixed when its process starts."""
         base = worker_env(self.spec, self.threads)
         cores = worker_cores(self.threads)
@@ -225,11 +227,7 @@ class Supervisor:
             if waiting is not None:
                 waiting.stop(grace=0)
             self.started = time.time()
-            # Each kept as soon as it runs: if a later spawn fails, `stop` still reaps it.
-            for key, (env, cores) in critical_path_first(setups):
-                command = worker_command(self.job(key, cores, driver))
-                self.procs[key] = spawn_on(cores, command, env)
-            self.procs = {key: self.procs[key] for key in setups}  # the models' order
+            self._spawn(setups, lambda key, cores: worker_command(self.job(key, cores, driver)))
         self._watch_workers(setups["plain"][1])
 
     def spawn_waiting(self) -> None:
@@ -237,13 +235,20 @@ class Supervisor:
         then waits on stdin for the job that `start` hands it (bntui.training.waiting)."""
         self.started = time.time()
         self.setups = self.worker_setups()
-        # Each kept as soon as it runs: if a later spawn fails, `stop` still reaps it.
-        for key, (env, cores) in critical_path_first(self.setups):
-            self.procs[key] = spawn_on(cores, waiting_worker_command(key, cores), env)
-        self.procs = {key: self.procs[key] for key in self.setups}  # the models' order
+        self._spawn(self.setups, waiting_worker_command)
         plain_cores = self.setups["plain"][1]
         if plain_cores:
             share_cores_with(plain_cores)
+
+    def _spawn(
+        self, setups: dict[str, Setup], command: Callable[[str, list[int] | None], list[str]]
+    ) -> None:
+        """Spawn a worker per setup running `command(key, cores)`, the BN worker first, each on
+        its own cores; `procs` keeps the models' order."""
+        for key, (env, cores) in critical_path_first(setups):
+            # Kept as soon as it runs: if a later spawn fails, `stop` still reaps it.
+            self.procs[key] = spawn_on(cores, command(key, cores), env)
+        self.procs = {key: self.procs[key] for key in setups}
 
     def _watch_workers(self, plain_cores: list[int] | None) -> None:
         for key, proc in self.procs.items():
