@@ -94,7 +94,13 @@ def gradient_norm_reporting(base: type[Any]) -> type[Any]:
 
 
 def build_model(spec: ExperimentSpec, key: str) -> keras.Model:
-    """Build and compile model `key` (`plain` or `bn`) for `spec`."""
+    """Build and compile model `key` (`plain` or `bn`) for `spec`; on JAX, with its
+    compiled metrics and optimizer built too, and without Keras' eager programs."""
+    on_jax = keras.backend.backend() == "jax"
+    if on_jax:
+        from bntui.training.eager import convert_numbers_on_the_host  # JAX, likewise
+
+        convert_numbers_on_the_host()  # before the optimizer makes its variables
     make = ARCHITECTURES[spec.architecture]
     name = "plain_mlp" if key == "plain" else "bn_mlp"
     model = keras.Sequential([keras.Input((28, 28)), *make(key == "bn")], name=name)
@@ -107,28 +113,39 @@ def build_model(spec: ExperimentSpec, key: str) -> keras.Model:
         steps_per_execution=spec.effective_steps_per_execution(),
         jit_compile="auto",
     )
-    build_without_tracing(model)
+    build_without_tracing(model, now=on_jax)
+    if on_jax:
+        from bntui.training.eager import keep_step_results
+
+        keep_step_results(model)
     return model
 
 
-def build_without_tracing(model: keras.Model) -> None:
+def build_without_tracing(model: keras.Model, now: bool = False) -> None:
     """Make `model`'s first `fit` build its compiled loss and metrics from the shapes of
-    its labels and output, without tracing the model.
+    its labels and output, without tracing the model; with `now`, build them (and the
+    optimizer) at once.
 
     Keras builds them by tracing the model, its loss and its metrics on a first batch
     (`Trainer._symbolic_build`, 0.04-0.07 s in a worker alone), on each worker's way to its
     first step, the run's critical path, to learn what the shapes already say. What is
     built is the same (both read only the tensors' structure and shapes), and the first
     batch is still taken as Keras takes it, so the shuffle it draws, and every number
-    trained, stay Keras' own.
+    trained, stay Keras' own. Built `now`, their variables are made while the model's are,
+    so a worker takes their values from the kept initial values
+    (`bntui.training.initial`) instead of running Keras' initializers (a program each);
+    the first batch is then taken by the first build Keras asks for, as it would have been.
     """
     keras_build = model._symbolic_build
+    first_batch_due = [False]
 
     def symbolic_build(iterator: Any = None, data_batch: Any = None) -> Any:
         if not all(layer.built for layer in model._flatten_layers()):
             return keras_build(iterator=iterator, data_batch=data_batch)
         compiled = [c for c in (model._compile_metrics, model._compile_loss) if c is not None]
-        if iterator is not None and data_batch is None and not all(c.built for c in compiled):
+        due, first_batch_due[0] = first_batch_due[0], False
+        unbuilt = not all(c.built for c in compiled)
+        if iterator is not None and data_batch is None and (unbuilt or due):
             for _, _, batches in iterator:  # as Keras takes its first batch
                 if not isinstance(batches, (list, tuple)):
                     next(batches)
@@ -141,6 +158,9 @@ def build_without_tracing(model: keras.Model) -> None:
         return keras_build()  # all built: the optimizer's variables
 
     model._symbolic_build = symbolic_build
+    if now:
+        symbolic_build()
+        first_batch_due[0] = True
 
 
 def summarize(model: keras.Model) -> dict[str, Any]:

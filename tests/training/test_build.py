@@ -1,6 +1,7 @@
 """A model's first `fit` builds its compiled loss and metrics from shapes instead of tracing
-the model (bntui.training.models.build_without_tracing), and trains exactly as with Keras'
-own build: the same shuffles, the same numbers."""
+the model (bntui.training.models.build_without_tracing; on JAX they are built with the
+model, and Keras' eager programs are skipped: bntui.training.eager), and trains exactly as
+with Keras' own build: the same shuffles, the same numbers."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ keras = pytest.importorskip("keras")
 from keras.src import backend  # noqa: E402
 
 from bntui.core.spec import ExperimentSpec  # noqa: E402
+from bntui.training import models  # noqa: E402
 from bntui.training.models import build_model  # noqa: E402
 
 STEPS = 4
@@ -44,25 +46,42 @@ def fit_and_evaluate(
     rng = np.random.default_rng(0)
     x = rng.random((200, 28, 28), dtype="float32")
     y = rng.integers(0, 10, 200).astype("uint8")
-    keras.utils.set_random_seed(3)
-    model = build_model(replace(ExperimentSpec(), steps_per_execution=STEPS), "bn")
-    if keras_own_build:
-        del model._symbolic_build  # the class's own method again
-    if fused:  # as the workers train on JAX: the first batch comes from the group feed
-        from bntui.training.fused import fuse_train_steps
+    with monkeypatch.context() as patches:  # Keras' own for this model only
+        if keras_own_build:
+            keras_own(patches)
+        keras.utils.set_random_seed(3)
+        model = build_model(replace(ExperimentSpec(), steps_per_execution=STEPS), "bn")
+        if fused:  # as the workers train on JAX: the first batch comes from the group feed
+            from bntui.training.fused import fuse_train_steps
 
-        fuse_train_steps(model, STEPS)
-    history = model.fit(x, y, batch_size=32, epochs=2, shuffle=True, verbose=0).history
-    traced_by_fit = len(traces)
-    return {
-        "traced_by_fit": traced_by_fit,
-        "weights": model.get_weights(),
-        "history": history,
-        "metrics": list(model.metrics_names),
-        "test": model.evaluate(x, y, batch_size=50, verbose=0),
-        "predicted": model.predict(x, batch_size=50, verbose=0),
-        "next_draw": np.random.random(),  # NumPy's generator left where Keras' own leaves it
-    }
+            fuse_train_steps(model, STEPS)
+        history = model.fit(x, y, batch_size=32, epochs=2, shuffle=True, verbose=0).history
+        traced_by_fit = len(traces)
+        return {
+            "traced_by_fit": traced_by_fit,
+            "weights": model.get_weights(),
+            "history": history,
+            "metrics": list(model.metrics_names),
+            "test": model.evaluate(x, y, batch_size=50, verbose=0),
+            "predicted": model.predict(x, batch_size=50, verbose=0),
+            "next_draw": np.random.random(),  # NumPy's generator left where Keras' own leaves it
+        }
+
+
+def keras_own(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Models built meanwhile are Keras' own: built by tracing at the first `fit`, their
+    numbers converted and their metrics' results computed by Keras' eager programs."""
+    monkeypatch.setattr(models, "build_without_tracing", lambda model, now=False: None)
+    if keras.backend.backend() == "jax":
+        from keras.src.backend.jax.core import Variable
+
+        from bntui.training import eager
+
+        monkeypatch.setattr(eager, "convert_numbers_on_the_host", lambda: False)
+        monkeypatch.setattr(eager, "keep_step_results", lambda model: None)
+        keras_convert = getattr(Variable, "_bntui_keras_convert", None)
+        if keras_convert is not None:
+            monkeypatch.setattr(Variable, "_convert_to_tensor", keras_convert)
 
 
 @pytest.mark.parametrize("fused", [False, True])
