@@ -35,7 +35,7 @@ DEFERRED = {
     # log is watched (it says once, at start, why a GPU went unused).
     "bntui.training.worker": "keras, models, fused, seedtrain",
     "bntui.training.setting": "keras, models, probe",
-    "bntui.training.common": "keras",
+    "bntui.training.common": "keras; importlib.metadata, as JAX reads it, for its plugin search",
     "bntui.training.data": "keras.datasets (a download, only when nothing is on disk)",
     "bntui.training.device": "jax, tensorflow",
     "bntui.training.fused": "keras' JAX trainer internals",
@@ -43,6 +43,8 @@ DEFERRED = {
     "bntui.training.probe": "jax or tensorflow, whichever the backend is",
     "bntui.training.programs": "jaxlib and keras (their versions name a program), keras' layout",
     "bntui.training.initial": "keras' JAX variable (its initialization is intercepted)",
+    "bntui.training.models": "bntui.training.eager, on the JAX backend only",
+    "bntui.training.eager": "keras' JAX variable (another Keras: its own conversion)",
     "bntui.training.executables": "JAX's LAPACK and export internals (another JAX: its own way)",
     "bntui.training.waiting": "keras and the JAX side, after the worker pinned its cores",
     # Ray is an extra: these load without it (and say how to install it); only

@@ -5,6 +5,7 @@ imported inside: seeding needs it.
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import importlib.abc
 import importlib.machinery
@@ -12,6 +13,8 @@ import importlib.util
 import math
 import sys
 import types
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 # Modules Keras tries to import only to accept their types as inputs (pandas: DataFrames),
@@ -41,6 +44,12 @@ STANDING_IN_WORKERS = {
     ),
     "rich": ("console", "markup", "table"),
 }
+# When `jax.numpy` is imported, JAX looks for a ROCm plugin by reading the metadata of every
+# installed distribution (85 in bntui's environment, about 25 ms of each worker's start) for
+# a name `jax-rocm*-plugin`. While that module runs, a worker lists only the distributions
+# whose folder could hold such a name (a wheel's folder is its name, normalized), and any not
+# found in a folder: JAX reads the same candidates, and finds the same plugin or none.
+ROCM_PLUGIN_SCAN = "jax._src.numpy.array_constructors"
 
 
 def finite_float(value: Any) -> float | None:
@@ -77,6 +86,49 @@ class _DeferredImports(importlib.abc.MetaPathFinder):
         return spec
 
 
+class _NarrowedPluginScan(importlib.abc.MetaPathFinder):
+    """Finds ROCM_PLUGIN_SCAN as usual, and runs it with `_rocm_candidates_only`."""
+
+    def find_spec(self, name: str, path: Any, target: Any = None) -> Any:
+        if name != ROCM_PLUGIN_SCAN:
+            return None
+        spec = importlib.machinery.PathFinder.find_spec(name, path)
+        loader = spec.loader if spec is not None else None
+        if loader is not None and hasattr(loader, "exec_module"):
+            run = loader.exec_module
+
+            def exec_module(module: types.ModuleType) -> None:
+                with _rocm_candidates_only():
+                    run(module)
+
+            loader.exec_module = exec_module  # type: ignore[method-assign]
+        return spec
+
+
+@contextlib.contextmanager
+def _rocm_candidates_only() -> Iterator[None]:
+    import importlib.metadata as metadata
+
+    every = metadata.distributions
+
+    def distributions(**kwargs: Any) -> Any:
+        found = every(**kwargs)
+        return found if kwargs else (d for d in found if _may_be_a_rocm_plugin(d))
+
+    metadata.distributions = distributions
+    try:
+        yield
+    finally:
+        metadata.distributions = every
+
+
+def _may_be_a_rocm_plugin(distribution: Any) -> bool:
+    folder = getattr(distribution, "_path", None)  # where its metadata lies, if in a folder
+    if folder is None:
+        return True
+    return Path(folder).name.lower().replace("-", "_").startswith("jax_rocm")
+
+
 class _StandIn(types.ModuleType):
     """Stands in for a module of STANDING_IN_WORKERS (or one of its submodules) until one of
     its attributes is read; then imports the real module and answers from it."""
@@ -96,8 +148,9 @@ def _real_module(name: str) -> types.ModuleType:
 
 def skip_unused_imports() -> None:
     """Make `import pandas` fail in this worker process unless it was imported already,
-    defer the modules of DEFERRED_IN_WORKERS to their first use, and put stand-ins in the
-    place of STANDING_IN_WORKERS' packages not imported yet.
+    defer the modules of DEFERRED_IN_WORKERS to their first use, put stand-ins in the
+    place of STANDING_IN_WORKERS' packages not imported yet, and narrow JAX's search for a
+    ROCm plugin (ROCM_PLUGIN_SCAN) to the distributions that could be one.
 
     Keras catches the ImportError and carries on without DataFrame support, which a worker
     never uses; the imports would delay every worker's start (the training's critical path).
@@ -116,6 +169,10 @@ def skip_unused_imports() -> None:
             sys.modules[package] = stand_in
     if not any(isinstance(finder, _DeferredImports) for finder in sys.meta_path):
         sys.meta_path.insert(0, _DeferredImports())
+    if ROCM_PLUGIN_SCAN not in sys.modules and not any(
+        isinstance(finder, _NarrowedPluginScan) for finder in sys.meta_path
+    ):
+        sys.meta_path.insert(0, _NarrowedPluginScan())
 
 
 def resume_collection() -> None:

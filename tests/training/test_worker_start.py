@@ -1,8 +1,9 @@
 """A worker's start skips the imports Keras makes only for inputs a worker never passes
 (pandas), defers those it seldom uses (scipy.sparse through JAX's sparse solver, h5py,
 psutil, requests, rich; Pallas' TPU attention) to their first use, and Keras works without them;
-the garbage collector is paused until the model is built (fresh interpreters: real
-imports, real training)."""
+JAX's search for a ROCm plugin reads only the metadata that could name one; the garbage
+collector is paused until the model is built (fresh interpreters: real imports, real
+training)."""
 
 from __future__ import annotations
 
@@ -114,6 +115,54 @@ def test_psutil_and_rich_wait_until_used_and_then_work() -> None:
         "print(type(sys.modules['rich.console']).__name__, 'Total params' in text.getvalue())"
     )
     assert _lines("", used)[-1] == "module True"
+
+
+ROCM_SCAN = """
+import importlib.metadata as metadata, sys
+read = []
+every = metadata.PathDistribution.read_text
+def counted(self, filename):
+    read.append(filename)
+    return every(self, filename)
+metadata.PathDistribution.read_text = counted
+if sys.argv[1] == "skip":
+    from bntui.training.common import skip_unused_imports
+    skip_unused_imports()
+import jax.numpy
+from jax._src.numpy import array_constructors
+plugin = array_constructors.rocm_plugin_extension
+print(getattr(plugin, "__name__", None), read.count("METADATA"))
+"""
+
+
+def test_jaxs_rocm_plugin_search_reads_only_what_could_name_one_and_finds_it(
+    tmp_path: Path,
+) -> None:
+    """A ROCm plugin installed beside everything else is found with the skip as without it;
+    without it JAX reads every distribution's metadata, with it only the plugin's."""
+    info = tmp_path / "jax_rocm7_plugin-0.1.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: jax-rocm7-plugin\nVersion: 0.1\n")
+    (tmp_path / "jax_rocm7_plugin").mkdir()
+    (tmp_path / "jax_rocm7_plugin" / "__init__.py").write_text("")
+    (tmp_path / "jax_rocm7_plugin" / "rocm_plugin_extension.py").write_text("")
+    # Last on the path: JAX stops at the first plugin it finds.
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([*sys.path, str(tmp_path)])}
+    found = {}
+    for way in ("skip", "keras"):
+        done = subprocess.run(
+            [sys.executable, "-c", ROCM_SCAN, way],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        assert done.returncode == 0, done.stderr[-2000:]
+        name, reads = done.stdout.split()
+        found[way] = (name, int(reads))
+    assert found["skip"][0] == found["keras"][0] == "jax_rocm7_plugin.rocm_plugin_extension"
+    assert found["skip"][1] == 1
+    assert found["keras"][1] > 20  # every installed distribution's
 
 
 def test_the_worker_launcher_defers_before_the_workers_own_imports() -> None:
