@@ -6,12 +6,11 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+from fresh import fresh_output
 
 os.environ.setdefault("KERAS_BACKEND", "jax")
 keras = pytest.importorskip("keras")
@@ -80,16 +79,8 @@ def worker_way(way: str, store: Path) -> dict:
         "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS": "0",
         "JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES": "0",
     }
-    done = subprocess.run(
-        [sys.executable, "-c", WORKER_WAY, way],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        stdin=subprocess.DEVNULL,
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
-    return dict(json.loads(done.stdout.strip().splitlines()[-1]))
+    out = fresh_output(WORKER_WAY, way, env=env)
+    return dict(json.loads(out.strip().splitlines()[-1]))
 
 
 def test_a_workers_second_start_compiles_nothing_where_kerass_way_compiles_five(

@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from fresh import fresh_output
 
 from bntui.core.spec import ExperimentSpec
 from bntui.procs.supervisor import worker_env
@@ -150,15 +151,7 @@ def test_jaxs_rocm_plugin_search_reads_only_what_could_name_one_and_finds_it(
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([*sys.path, str(tmp_path)])}
     found = {}
     for way in ("skip", "jax's own"):
-        done = subprocess.run(
-            [sys.executable, "-c", ROCM_SCAN, way],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=300,
-        )
-        assert done.returncode == 0, done.stderr[-2000:]
-        name, reads = done.stdout.split()
+        name, reads = fresh_output(ROCM_SCAN, way, env=env).split()
         found[way] = (name, int(reads))
     plugin = "jax_rocm7_plugin.rocm_plugin_extension"
     assert found["skip"][0] == found["jax's own"][0] == plugin
